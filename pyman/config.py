@@ -1,0 +1,121 @@
+"""Where pyman keeps its files, following the XDG layout in docs/architecture.md.
+
+Persistent data lives under ``$XDG_DATA_HOME/pyman``, transient state under
+``$XDG_RUNTIME_DIR/pyman``. Hosts without a login session (su, sudo -u, cron, CI) often have no
+usable runtime dir, or one inherited from another user: then a private 0700 dir under /tmp
+named for the uid is used, and the user is told once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pyman.errors import StorageError
+
+
+@dataclass(frozen=True)
+class Paths:
+    data: Path  # persistent store: blobs, layers, images, containers
+    runtime: Path  # transient state: container state, sockets, runc root, locks
+    config: Path  # $XDG_CONFIG_HOME/containers (Podman's user config dir)
+    runtime_base: Path  # the XDG runtime dir itself (auth.json lives under it)
+    runtime_fallback: bool  # true when XDG_RUNTIME_DIR was unusable
+
+    @property
+    def blobs(self) -> Path:
+        return self.data / "blobs"
+
+    @property
+    def layers(self) -> Path:
+        return self.data / "layers"
+
+    @property
+    def containers(self) -> Path:
+        return self.data / "containers"
+
+    @property
+    def run_containers(self) -> Path:
+        return self.runtime / "containers"
+
+    @property
+    def locks(self) -> Path:
+        return self.runtime / "locks"
+
+    @property
+    def runtime_root(self) -> Path:
+        """The OCI runtime's --root."""
+        return self.runtime / "oci"
+
+
+def _home() -> Path:
+    home = os.environ.get("HOME")
+    if home:
+        return Path(home)
+    import pwd
+
+    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def _xdg(var: str, default: str) -> Path:
+    value = os.environ.get(var)
+    if value and os.path.isabs(value):
+        return Path(value)
+    return _home() / default
+
+
+def runtime_dir_usable(path: str | None, uid: int) -> bool:
+    """A runtime dir must exist, be a real directory owned by us, and be private to us."""
+    if not path or not os.path.isabs(path):
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid == uid
+        and os.access(path, os.W_OK | os.X_OK)
+        and st.st_mode & 0o077 == 0
+    )
+
+
+def _fallback_runtime_dir(uid: int) -> Path:
+    path = Path(f"/tmp/pyman-run-{uid}")
+    try:
+        path.mkdir(mode=0o700)
+        created = True
+    except FileExistsError:
+        created = False
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
+        raise StorageError(
+            f"the fallback runtime directory {path} is not a private directory owned by uid "
+            f"{uid}: remove it, or set XDG_RUNTIME_DIR to a 0700 directory you own"
+        )
+    if created:
+        print(
+            f"WARN: XDG_RUNTIME_DIR is unset or not usable by uid {uid}; using {path} "
+            "for transient state",
+            file=sys.stderr,
+        )
+    return path
+
+
+@cache
+def paths() -> Paths:
+    uid = os.getuid()
+    env_runtime = os.environ.get("XDG_RUNTIME_DIR")
+    fallback = not runtime_dir_usable(env_runtime, uid)
+    runtime_base = _fallback_runtime_dir(uid) if fallback else Path(str(env_runtime))
+    return Paths(
+        data=_xdg("XDG_DATA_HOME", ".local/share") / "pyman",
+        runtime=runtime_base / "pyman",
+        config=_xdg("XDG_CONFIG_HOME", ".config") / "containers",
+        runtime_base=runtime_base,
+        runtime_fallback=fallback,
+    )

@@ -1,0 +1,74 @@
+"""One exception tree for everything pyman reports to a user.
+
+Each error carries the exit code Podman would use: 125 for pyman's own failures, 126 for a
+command that cannot be invoked, 127 for a command that is not found. The CLI prints
+``Error: <message>`` on stderr and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+EXIT_ENGINE = 125
+EXIT_CANNOT_INVOKE = 126
+EXIT_NOT_FOUND = 127
+
+
+class PymanError(Exception):
+    """Base of all errors shown to a user. ``str(err)`` is the one-line message."""
+
+    exit_code: int = EXIT_ENGINE
+
+
+class InvalidReferenceError(PymanError):
+    """An image reference that cannot be parsed."""
+
+
+class ImageNotFoundError(PymanError):
+    """An image that is neither in local storage nor in any registry tried."""
+
+
+class RegistryError(PymanError):
+    """A registry answered with an error, or could not be reached."""
+
+
+class DigestMismatchError(PymanError):
+    """Content whose digest differs from the one it was promised under."""
+
+
+class ConfigError(PymanError):
+    """A malformed configuration file (registries.conf, containers.conf ...)."""
+
+
+class RootlessSetupError(PymanError):
+    """The host is not ready for rootless containers (sub-ids, newuidmap, user namespaces)."""
+
+
+class RuntimeNotFoundError(PymanError):
+    """No working OCI runtime (runc, crun)."""
+
+
+class ContainerNotFoundError(PymanError):
+    """No container with that name or id."""
+
+
+class ContainerExistsError(PymanError):
+    """A container name already in use."""
+
+
+class LayerError(PymanError):
+    """A layer that cannot be unpacked safely (hostile or corrupt)."""
+
+
+class StorageError(PymanError):
+    """Local storage in a state pyman cannot use."""
+
+
+class CommandNotFoundError(PymanError):
+    """The container's command does not exist in the image (exit 127)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class CommandCannotRunError(PymanError):
+    """The container's command exists but cannot be executed (exit 126)."""
+
+    exit_code = EXIT_CANNOT_INVOKE
