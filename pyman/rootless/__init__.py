@@ -1,0 +1,1 @@
+"""Rootless plumbing: sub-id ranges, user namespaces, and the syscalls Python lacks."""

@@ -1,0 +1,90 @@
+"""Sub-id ranges from /etc/subuid and /etc/subgid, and the id maps built from them.
+
+Stdlib only: the monitor imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyman.errors import RootlessSetupError
+
+
+@dataclass(frozen=True)
+class IdRange:
+    start: int
+    count: int
+
+
+@dataclass(frozen=True)
+class IdMapping:
+    """One line of /proc/<pid>/uid_map: inside id, outside id, length."""
+
+    inside: int
+    outside: int
+    count: int
+
+
+def parse_subid_file(text: str, user: str, uid: int) -> list[IdRange]:
+    """Ranges for ``user`` (by name or numeric id), in file order; bad lines are skipped."""
+    ranges: list[IdRange] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        if len(parts) != 3 or parts[0] not in (user, str(uid)):
+            continue
+        try:
+            start, count = int(parts[1]), int(parts[2])
+        except ValueError:
+            continue
+        if count > 0 and start >= 0:
+            ranges.append(IdRange(start, count))
+    return ranges
+
+
+def subid_ranges(path: Path, user: str, own_id: int, kind: str) -> list[IdRange]:
+    """Read the ranges of ``user`` from ``path``; raise a setup error that says how to fix it."""
+    fix = (
+        "add one as root, e.g. "
+        f"`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
+    )
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RootlessSetupError(
+            f"{path} does not exist: rootless containers need {kind} ranges; {fix}"
+        ) from None
+    except OSError as exc:
+        raise RootlessSetupError(f"cannot read {path}: {exc.strerror}") from None
+    ranges = parse_subid_file(text, user, own_id)
+    if not ranges:
+        raise RootlessSetupError(f"no {kind} range for user {user} in {path}: {fix}")
+    for r in ranges:
+        if r.start <= own_id < r.start + r.count:
+            raise RootlessSetupError(
+                f"the {kind} range {r.start}-{r.start + r.count - 1} of user {user} in {path} "
+                f"contains the user's own id {own_id}: give the user a range that does not "
+                "overlap it"
+            )
+    return ranges
+
+
+def full_map(own_id: int, ranges: list[IdRange]) -> list[IdMapping]:
+    """Container id 0 is the user; the sub-id ranges follow from 1, as Podman maps them."""
+    maps = [IdMapping(0, own_id, 1)]
+    inside = 1
+    for r in ranges:
+        maps.append(IdMapping(inside, r.start, r.count))
+        inside += r.count
+    return maps
+
+
+def map_args(maps: list[IdMapping]) -> list[str]:
+    """The triplets newuidmap/newgidmap take after the pid."""
+    args: list[str] = []
+    for m in maps:
+        args += [str(m.inside), str(m.outside), str(m.count)]
+    return args

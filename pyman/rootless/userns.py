@@ -1,0 +1,208 @@
+"""Entering a user namespace that has the user's full sub-id map.
+
+A process cannot write its own full map: after it unshares, a helper outside the namespace
+(its parent) runs the setuid newuidmap/newgidmap on its pid. The two halves talk over a pipe
+pair: the child says "unshared", the parent writes the maps and says "mapped".
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import pwd
+import stat
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+from pyman.errors import PymanError, RootlessSetupError
+from pyman.rootless import libc
+from pyman.rootless.subid import IdMapping, full_map, map_args, subid_ranges
+
+T = TypeVar("T")
+
+SUBUID = Path("/etc/subuid")
+SUBGID = Path("/etc/subgid")
+
+
+@dataclass(frozen=True)
+class IdMaps:
+    uid: list[IdMapping]
+    gid: list[IdMapping]
+
+    @property
+    def size(self) -> int:
+        return sum(m.count for m in self.uid)
+
+
+@cache
+def host_id_maps() -> IdMaps:
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    return IdMaps(
+        full_map(uid, subid_ranges(SUBUID, user, uid, "subuid")),
+        full_map(gid, subid_ranges(SUBGID, user, gid, "subgid")),
+    )
+
+
+def _find_tool(name: str) -> str:
+    for d in ("/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"):
+        path = f"{d}/{name}"
+        if os.path.exists(path):
+            return path
+    raise RootlessSetupError(f"{name} not found: install it as root (`apt-get install uidmap`)")
+
+
+def _check_privileged(path: str) -> None:
+    st = os.stat(path)
+    if st.st_mode & stat.S_ISUID and st.st_uid == 0:
+        return
+    try:
+        if os.getxattr(path, "security.capability"):
+            return
+    except OSError:
+        pass
+    raise RootlessSetupError(
+        f"{path} has neither the setuid bit nor a file capability, so it cannot write id maps: "
+        f"as root run `chmod u+s {path}` or `setcap cap_setuid+ep {path}` "
+        "(reinstalling the uidmap package restores it)"
+    )
+
+
+def write_id_maps(pid: int, maps: IdMaps) -> None:
+    """Run newuidmap and newgidmap for ``pid``; errors quote the tool."""
+    from pyman.proc import ToolError, run_tool
+
+    for tool, mapping in (("newuidmap", maps.uid), ("newgidmap", maps.gid)):
+        path = _find_tool(tool)
+        try:
+            run_tool([path, str(pid), *map_args(mapping)], what=tool, timeout=30)
+        except ToolError as exc:
+            _check_privileged(path)
+            raise RootlessSetupError(
+                f"{tool} failed: {exc.stderr.strip() or exc}; check the ranges in "
+                f"{SUBUID if tool == 'newuidmap' else SUBGID}"
+            ) from None
+
+
+def explain_unshare_error(err: OSError) -> RootlessSetupError:
+    """Turn a raw EPERM/ENOSPC from unshare(CLONE_NEWUSER) into the exact fix."""
+    def read(path: str) -> str | None:
+        try:
+            return Path(path).read_text().strip()
+        except OSError:
+            return None
+
+    if read("/proc/sys/user/max_user_namespaces") == "0":
+        return RootlessSetupError(
+            "user namespaces are disabled (user.max_user_namespaces = 0): as root run "
+            "`sysctl -w user.max_user_namespaces=28633` and persist it in /etc/sysctl.d/"
+        )
+    if read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        return RootlessSetupError(
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): "
+            "as root run `sysctl -w kernel.unprivileged_userns_clone=1`"
+        )
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        return RootlessSetupError(
+            "AppArmor restricts unprivileged user namespaces "
+            "(kernel.apparmor_restrict_unprivileged_userns = 1): as root run "
+            "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or add an AppArmor "
+            "profile granting `userns,` to pyman's python"
+        )
+    if err.errno == errno.ENOSPC:
+        return RootlessSetupError(
+            "too many user namespaces (user.max_user_namespaces reached): raise it with "
+            "`sysctl -w user.max_user_namespaces=28633`"
+        )
+    return RootlessSetupError(f"cannot create a user namespace: {os.strerror(err.errno or 0)}")
+
+
+def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
+    """Child half: unshare, tell the parent, wait for the maps, become root inside."""
+    try:
+        libc.unshare(libc.CLONE_NEWUSER | flags)
+    except OSError as exc:
+        os.write(to_parent, b"E" + str(exc.errno).encode())
+        raise explain_unshare_error(exc) from None
+    os.write(to_parent, b"U")
+    if os.read(from_parent, 1) != b"M":
+        raise RootlessSetupError("the id maps for the user namespace were not written")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # setgroups may be denied; the unmapped groups stay "nobody"
+
+
+def parent_map(pid: int, from_child: int, to_child: int, maps: IdMaps) -> None:
+    """Parent half: wait for the child's unshare, write its maps, let it go on."""
+    msg = os.read(from_child, 16)
+    if msg.startswith(b"E"):
+        raise explain_unshare_error(OSError(int(msg[1:] or b"1"), "unshare"))
+    if msg != b"U":
+        raise RootlessSetupError("the process entering the user namespace exited early")
+    write_id_maps(pid, maps)
+    os.write(to_child, b"M")
+
+
+def run_in_userns(fn: Callable[[], T], *, flags: int = libc.CLONE_NEWNS) -> T:
+    """Run ``fn`` in a forked child that is root in a new, fully mapped user namespace.
+
+    The result (or a PymanError) comes back pickled over a pipe. Only call this when no other
+    threads are running.
+    """
+    maps = host_id_maps()
+    up_r, up_w = os.pipe()
+    down_r, down_w = os.pipe()
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            os.close(up_r)
+            os.close(down_w)
+            os.close(res_r)
+            child_enter(flags, up_w, down_r)
+            payload: tuple[str, object] = ("ok", fn())
+        except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+            code = 1
+            if not isinstance(exc, PymanError):
+                exc = PymanError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            payload = ("err", exc)
+        try:
+            with os.fdopen(res_w, "wb") as f:
+                pickle.dump(payload, f)
+        finally:
+            os._exit(code)
+    os.close(up_w)
+    os.close(down_r)
+    os.close(res_w)
+    try:
+        parent_map(pid, up_r, down_w, maps)
+    except BaseException:
+        os.close(down_w)
+        os.waitpid(pid, 0)
+        os.close(up_r)
+        os.close(res_r)
+        raise
+    os.close(down_w)
+    os.close(up_r)
+    with os.fdopen(res_r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise PymanError("a helper in the user namespace died without reporting")
+    kind, value = pickle.loads(data)
+    if kind == "err":
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[no-any-return]

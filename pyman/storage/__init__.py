@@ -1,0 +1,1 @@
+"""Local storage: blobs, unpacked layers, images, containers, rootfs mounts, locks."""
