@@ -1,4 +1,4 @@
-"""Layer unpacking for real: as the unprivileged user, inside a user namespace with the sub-id map."""
+"""Layer unpacking for real: as the unprivileged user, in a user namespace with the sub-id map."""
 
 from __future__ import annotations
 
@@ -40,11 +40,14 @@ def file(name: str, data: bytes, **kw: object) -> tuple[tarfile.TarInfo, bytes]:
     return info(name, size=len(data), **kw), data
 
 
-def unpack_in_userns(tmp_path: Path, data: bytes) -> tuple[UnpackResult, dict[str, tuple[int, int, int]]]:
+Seen = dict[str, tuple[int, int, int]]
+
+
+def unpack_in_userns(tmp_path: Path, data: bytes) -> tuple[UnpackResult, Seen]:
     dest = tmp_path / "diff"
     dest.mkdir()
 
-    def work() -> tuple[UnpackResult, dict[str, tuple[int, int, int]]]:
+    def work() -> tuple[UnpackResult, Seen]:
         res = unpack_layer(io.BytesIO(data), str(dest), None)
         seen = {}
         for root, dirs, files in os.walk(dest):
