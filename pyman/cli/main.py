@@ -1,0 +1,96 @@
+"""Entry point. Builds only the command that was invoked: the module defining it is imported
+and registered on a fresh root app, so `pyman run` does not pay for `pyman images`' imports."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Annotated
+
+import typer
+
+# command name -> module whose typer app defines it
+COMMANDS = {
+    "run": "pyman.cli.run",
+    "ps": "pyman.cli.containers",
+    "rm": "pyman.cli.containers",
+    "pull": "pyman.cli.images",
+    "images": "pyman.cli.images",
+    "rmi": "pyman.cli.images",
+    "info": "pyman.cli.system",
+    "version": "pyman.cli.system",
+}
+GLOBAL_WITH_VALUE = {"--log-level"}
+
+
+def invoked_command(args: list[str]) -> str | None:
+    """The first word that is not a global option (or its value)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in GLOBAL_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_app(name: str | None):  # type: ignore[no-untyped-def]
+    root = typer.Typer(add_completion=False, no_args_is_help=True,
+                       context_settings={"help_option_names": ["--help"]})
+
+    @root.callback()
+    def _global(
+        log_level: Annotated[str, typer.Option("--log-level",
+                                               help="debug, info, warn or error.")] = "warn",
+        version: Annotated[bool, typer.Option("--version", "-v",
+                                              help="Print the version and exit.")] = False,
+    ) -> None:
+        """pyman: manage containers and images, rootless and daemonless."""
+        if version:
+            from pyman import __version__
+
+            print(f"pyman version {__version__}")
+            raise typer.Exit(0)
+        if log_level != "warn":
+            import logging
+
+            logging.basicConfig(level=log_level.upper(),
+                                format="%(levelname)s %(name)s: %(message)s")
+
+    wanted = [COMMANDS[name]] if name in COMMANDS else sorted(set(COMMANDS.values()))
+    for module in wanted:
+        for info in importlib.import_module(module).app.registered_commands:
+            if name not in COMMANDS or info.name == name:
+                root.registered_commands.append(info)
+    return typer.main.get_command(root)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pyman.errors import PymanError
+
+    args = sys.argv[1:] if argv is None else argv
+    command = build_app(invoked_command(args))
+    try:
+        # without standalone mode, click returns the code of an Exit instead of raising it
+        rc = command.main(args=args, prog_name="pyman", standalone_mode=False)
+    except PymanError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "Exit" in kinds:
+            sys.exit(getattr(exc, "exit_code", 0))
+        if "Abort" in kinds:
+            sys.exit(130)
+        if "ClickException" in kinds:
+            # Podman reports flag and argument errors as engine errors: exit 125
+            print(f"Error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+            sys.exit(125)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,31 @@
+"""The engine: what the CLI (and a future REST service) calls. Returns plain dataclasses."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pyman.config import Paths, paths
+
+
+class Engine:
+    def __init__(self, p: Paths | None = None) -> None:
+        self.paths = p or paths()
+
+    @cached_property
+    def images(self) -> "ImageService":  # noqa: UP037 - imported lazily below
+        from pyman.engine.images import ImageService
+
+        return ImageService(self.paths)
+
+    @cached_property
+    def containers(self) -> "ContainerService":  # noqa: UP037
+        from pyman.engine.containers import ContainerService
+
+        return ContainerService(self.paths, self.images)
+
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from pyman.engine.containers import ContainerService
+    from pyman.engine.images import ImageService

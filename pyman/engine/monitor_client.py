@@ -1,0 +1,81 @@
+"""Starting a container's monitor and following what it reports.
+
+The monitor is its own process in its own session; the engine only writes its id maps
+(newuidmap/newgidmap on its pid) and then reads JSON events from the sync pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pyman.errors import PymanError
+from pyman.rootless.userns import host_id_maps, parent_map
+
+MONITOR_MAIN = str(Path(__file__).resolve().parent.parent / "monitor" / "__main__.py")
+
+
+class MonitorHandle:
+    def __init__(self, proc: subprocess.Popen[bytes], sync_r: int) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self._file = os.fdopen(sync_r, "rb")
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        for line in self._file:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool) -> MonitorHandle:
+    """Write monitor.json, start the monitor, map its user namespace."""
+    maps = host_id_maps()  # fail early, with the fix, before anything is started
+    from pyman.storage.atomic import write_json
+
+    write_json(run_dir / "monitor.json", cfg)
+    sync_r, sync_w = os.pipe()
+    ctl_r, ctl_w = os.pipe()
+    devnull = subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", MONITOR_MAIN, str(run_dir), str(sync_w), str(ctl_r)],
+        pass_fds=(sync_w, ctl_r),
+        stdin=None if cfg.get("interactive") else devnull,
+        stdout=None if attach else devnull,
+        stderr=None if attach else devnull,
+        start_new_session=True,
+    )
+    os.close(sync_w)
+    os.close(ctl_r)
+    try:
+        parent_map(proc.pid, sync_r, ctl_w, maps)
+    except PymanError:
+        os.close(ctl_w)
+        proc.wait()
+        os.close(sync_r)
+        raise
+    os.close(ctl_w)
+    return MonitorHandle(proc, sync_r)
+
+
+def forward_signals(pid: int) -> None:
+    """While attached, signals to pyman go to the container (Podman's --sig-proxy)."""
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, forward)

@@ -1,0 +1,29 @@
+"""Container ids and generated names (adjective_noun, as Podman and Docker make them)."""
+
+from __future__ import annotations
+
+import secrets
+
+ADJECTIVES = (
+    "admiring agitated amazing bold brave busy calm clever cool dazzling eager ecstatic "
+    "elegant epic festive focused friendly funny gallant gifted happy hopeful jolly keen "
+    "kind lucid magical modest nice nifty optimistic peaceful quirky relaxed serene sharp "
+    "silly stoic sweet tender trusting upbeat vibrant wizardly youthful zealous"
+).split()
+NOUNS = (
+    "archimedes babbage bohr curie darwin dijkstra einstein euler faraday fermat galileo "
+    "gauss hopper hypatia kepler knuth lamarr lovelace maxwell meitner newton noether pascal "
+    "ritchie shannon tesla thompson torvalds turing wozniak"
+).split()
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
+
+
+def new_name(taken: set[str]) -> str:
+    for _ in range(100):
+        name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(NOUNS)}"
+        if name not in taken:
+            return name
+    return f"pyman_{secrets.token_hex(4)}"

@@ -1,0 +1,1 @@
+"""The per-container monitor (our conmon). Stdlib only: it lives as long as its container."""

@@ -1,0 +1,14 @@
+"""Entry point: ``python3 -I -S <this file> <run-dir> <sync-fd> <ctl-fd>``.
+
+Started with -S (no site-packages) to stay small and fast, so the package root is put on
+sys.path by hand: the monitor uses only the stdlib and pyman's stdlib-only modules.
+"""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from pyman.monitor.main import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,94 @@
+"""The monitor's life: namespaces, rootfs, OCI runtime, network helper, relay, exit status.
+
+Everything the engine needs to know reaches it as JSON lines on the sync pipe:
+``started`` (with the container pid), ``error`` (message and exit code) or ``exited`` (code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from pyman.errors import PymanError
+from pyman.monitor.k8slog import K8sFileLog
+from pyman.monitor.relay import relay
+from pyman.monitor.runner import ContainerRun
+from pyman.rootless import libc
+from pyman.rootless.userns import child_enter
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGWINCH)
+
+
+class Sync:
+    """The pipe to the engine; it may close any time (detached run, killed client)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd: int | None = fd
+
+    def send(self, **msg: Any) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.write(self.fd, json.dumps(msg).encode() + b"\n")
+        except OSError:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def main(argv: list[str]) -> int:
+    run_dir, sync_fd, ctl_fd = argv[0], int(argv[1]), int(argv[2])
+    with open(os.path.join(run_dir, "monitor.json")) as f:
+        cfg = json.load(f)
+    sync = Sync(sync_fd)
+    try:
+        child_enter(libc.CLONE_NEWNS, sync_fd, ctl_fd)
+    except PymanError as exc:
+        sync.send(event="error", message=str(exc), code=exc.exit_code)
+        return 125
+    finally:
+        os.close(ctl_fd)
+    run = ContainerRun(cfg, run_dir)
+    try:
+        pid = run.start()
+    except PymanError as exc:
+        run.cleanup(None, error=str(exc))
+        sync.send(event="error", message=str(exc), code=exc.exit_code)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - report anything, never hang the client
+        run.cleanup(None, error=str(exc))
+        sync.send(event="error", message=f"monitor: {type(exc).__name__}: {exc}", code=125)
+        return 125
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    sync.send(event="started", pid=pid)
+    if cfg.get("detach"):
+        sync.close()  # the client has gone on; stop writing to it
+    log = K8sFileLog(cfg["log_path"]) if cfg.get("log_path") else None
+    client = {"stdout": None if cfg.get("detach") else 1,
+              "stderr": None if cfg.get("detach") else 2}
+    relay({fd: (name, client[name]) for name, fd in run.output_fds().items()}, log)
+    code = run.wait()
+    if log is not None:
+        log.close()
+    run.cleanup(code)
+    sync.send(event="exited", code=code)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,202 @@
+"""One container run inside the monitor: rootfs, bundle, runtime create/start, network, wait."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from pyman.errors import PymanError
+from pyman.netns import files as netfiles
+from pyman.netns.helpers import Helper, start_pasta, start_slirp4netns
+from pyman.procinfo import boot_id, start_time
+from pyman.rootless import libc
+from pyman.storage.atomic import write_json
+from pyman.storage.rootfs import mount_rootfs, unmount_rootfs
+
+_NOT_FOUND = ("executable file not found", "no such file or directory")
+
+
+def classify(message: str) -> int:
+    """Podman's exit codes for a process that could not start: 127 not found, 126 not runnable."""
+    low = message.lower()
+    if any(s in low for s in _NOT_FOUND):
+        return 127
+    if "permission denied" in low or "exec format error" in low or "is a directory" in low:
+        return 126
+    return 125
+
+
+class ContainerRun:
+    def __init__(self, cfg: dict[str, Any], run_dir: str) -> None:
+        self.cfg = cfg
+        self.id: str = cfg["id"]
+        self.run_dir = run_dir
+        self.cdir: str = cfg["container_dir"]
+        self.rootfs = os.path.join(self.cdir, "merged")
+        self.runtime: str = cfg["runtime"]["path"]
+        self.runtime_root: str = cfg["runtime"]["root"]
+        self.pid = 0
+        self.created = False
+        self.mounted = False
+        self.helper: Helper | None = None
+        self.pipes: dict[str, int] = {}
+        self.state: dict[str, Any] = {"status": "created", "monitor_pid": os.getpid(),
+                                      "monitor_start": start_time(os.getpid()),
+                                      "boot_id": boot_id()}
+
+    def _save(self, **changes: Any) -> None:
+        self.state.update(changes)
+        write_json_safe(os.path.join(self.run_dir, "state.json"), self.state)
+
+    def _rt(self, *args: str) -> list[str]:
+        return [self.runtime, "--root", self.runtime_root, *args]
+
+    def start(self) -> int:
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+        mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs)
+        self.mounted = True
+        self._write_bundle()
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        self._create()
+        mode = self.cfg["network"]
+        if mode == "slirp4netns":
+            self.helper = start_slirp4netns(self.pid, os.path.join(self.run_dir, "net.log"))
+        elif mode == "pasta":
+            self.helper = start_pasta(self.pid, os.path.join(self.run_dir, "net.log"),
+                                      os.path.join(self.run_dir, "pasta.pid"))
+        self._call("start", self.id)
+        self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
+                   started_at=time.time())
+        return self.pid
+
+    def _write_bundle(self) -> None:
+        from pyman.runtime.bundle import write_config
+
+        spec = self.cfg["spec"]
+        mode = self.cfg["network"]
+        gateway = addr = None
+        if mode == "slirp4netns":
+            gateway, addr = netfiles.SLIRP_GATEWAY, netfiles.SLIRP_ADDR
+        elif mode == "pasta":
+            gateway, addr = netfiles.default_gateway(), netfiles.default_address()
+        hostname = spec["hostname"]
+        files = {
+            "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway),
+            "resolv.conf": netfiles.resolv_conf(mode, gateway),
+            "hostname": hostname + "\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(self.run_dir, name), "w") as f:
+                f.write(text)
+        write_config(self.cfg, self.rootfs, self.run_dir)
+
+    def _create(self) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.pipes = {"stdout": out_r, "stderr": err_r}
+        stdin = 0 if self.cfg.get("interactive") else subprocess.DEVNULL
+        pid_file = os.path.join(self.run_dir, "pid")
+        argv = self._rt("--log", os.path.join(self.run_dir, "runtime.log"), "--log-format",
+                        "json", "create", "--bundle", self.run_dir, "--pid-file", pid_file,
+                        self.id)
+        proc = subprocess.run(argv, stdin=stdin, stdout=out_w, stderr=err_w, check=False)
+        os.close(out_w)
+        os.close(err_w)
+        if proc.returncode != 0:
+            msg = self._runtime_error() or _drain(err_r) or f"exit status {proc.returncode}"
+            raise _start_error(msg)
+        self.created = True
+        with open(pid_file) as f:
+            self.pid = int(f.read().strip())
+
+    def _runtime_error(self) -> str:
+        """The last error the runtime logged (runc and crun both write JSON lines)."""
+        msg = ""
+        try:
+            with open(os.path.join(self.run_dir, "runtime.log"), errors="replace") as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if entry.get("level") in ("error", "fatal"):
+                        msg = str(entry.get("msg", ""))
+        except OSError:
+            pass
+        return msg
+
+    def _call(self, *args: str) -> None:
+        proc = subprocess.run(self._rt(*args), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise _start_error(self._runtime_error() or (err[-1] if err else args[0]))
+
+    def output_fds(self) -> dict[str, int]:
+        return self.pipes
+
+    def wait(self) -> int:
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return 125  # not ours: the runtime did not reparent it (should not happen)
+        code = os.waitstatus_to_exitcode(status)
+        return code if code >= 0 else 128 - code
+
+    def cleanup(self, code: int | None, error: str = "") -> None:
+        if self.created:
+            subprocess.run(self._rt("delete", "--force", self.id), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if self.helper is not None:
+            self.helper.stop()
+        for fd in self.pipes.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.mounted:
+            unmount_rootfs(self.rootfs)
+        if self.cfg.get("rm"):
+            shutil.rmtree(self.cdir, ignore_errors=True)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            return
+        self._save(status="exited", exit_code=code if code is not None else 125,
+                   finished_at=time.time(), error=error)
+
+
+def _start_error(msg: str) -> PymanError:
+    code = classify(msg)
+    if code == 127:
+        return _coded(f"{msg}: OCI runtime attempted to invoke a command that was not found", 127)
+    if code == 126:
+        return _coded(f"{msg}: OCI runtime permission denied error", 126)
+    return _coded(f"OCI runtime error: {msg}", 125)
+
+
+def _coded(message: str, code: int) -> PymanError:
+    err = PymanError(message)
+    err.exit_code = code
+    return err
+
+
+def _drain(fd: int) -> str:
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        data = b""
+    lines = data.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def write_json_safe(path: str, data: dict[str, Any]) -> None:
+    write_json(Path(path), data)

@@ -1,0 +1,92 @@
+"""/etc/hosts, /etc/resolv.conf and /etc/hostname for a container, by network mode.
+
+Stdlib only: the monitor writes these into the container's run dir and bind-mounts them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+SLIRP_ADDR = "10.0.2.100"
+SLIRP_GATEWAY = "10.0.2.2"
+SLIRP_DNS = "10.0.2.3"
+
+
+def host_nameservers(resolv: str = "/etc/resolv.conf") -> tuple[list[str], list[str]]:
+    """(nameservers, other lines such as search/options) of the host."""
+    servers: list[str] = []
+    other: list[str] = []
+    try:
+        text = Path(resolv).read_text()
+    except OSError:
+        return servers, other
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            servers.append(words[1])
+        elif words and words[0] in ("search", "options", "domain"):
+            other.append(line.strip())
+    return servers, other
+
+
+def _is_loopback(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def resolv_conf(mode: str, gateway: str | None = None) -> str:
+    servers, other = host_nameservers()
+    if mode == "slirp4netns":
+        # slirp4netns answers DNS itself on 10.0.2.3 and forwards to the host's resolvers
+        servers = [SLIRP_DNS]
+    elif mode == "pasta":
+        # a loopback resolver on the host is unreachable from the container's own loopback;
+        # pasta maps its gateway address to the host, so send those queries there
+        servers = [s for s in servers if not _is_loopback(s)] or ([gateway] if gateway else [])
+    lines = other + [f"nameserver {s}" for s in servers]
+    return "\n".join(lines) + "\n"
+
+
+def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: str | None) -> str:
+    lines = ["127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost localhost.localdomain"]
+    if mode == "host":
+        try:
+            lines = Path("/etc/hosts").read_text().rstrip("\n").splitlines()
+        except OSError:
+            pass
+    names = " ".join(dict.fromkeys([hostname, name]))
+    lines.append(f"{addr or '127.0.1.1'}\t{names}")
+    if gateway:
+        lines.append(f"{gateway}\thost.containers.internal host.docker.internal")
+    return "\n".join(lines) + "\n"
+
+
+def default_gateway() -> str | None:
+    """The host's IPv4 default gateway, from /proc/net/route (pasta copies it)."""
+    try:
+        rows = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for row in rows:
+        f = row.split()
+        if len(f) > 2 and f[1] == "00000000":
+            return str(ipaddress.IPv4Address(bytes.fromhex(f[2])[::-1]))
+    return None
+
+
+def default_address() -> str | None:
+    """The host address pasta gives the container: the one on the default route's interface."""
+    import socket
+
+    gw = default_gateway()
+    if not gw:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((gw, 9))  # UDP connect sends nothing; it only picks a source address
+            return str(s.getsockname()[0])
+        except OSError:
+            return None

@@ -1,0 +1,131 @@
+"""Starting the user-mode network helper (slirp4netns or pasta) for a container's netns.
+
+Stdlib only: the monitor runs this between ``runtime create`` and ``runtime start``, when the
+container's network namespace exists but its process has not started yet.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from pyman.errors import PymanError
+
+TUN = "/dev/net/tun"
+
+
+class NetworkError(PymanError):
+    pass
+
+
+def find_helper(mode: str) -> str:
+    path = shutil.which(mode, path="/usr/bin:/usr/local/bin:/bin:/usr/sbin:/sbin")
+    if not path:
+        raise NetworkError(
+            f"{mode} not found: install it (`apt-get install "
+            f"{'passt' if mode == 'pasta' else mode}`) or use --network none or --network host"
+        )
+    return path
+
+
+def check_tun() -> None:
+    if not os.access(TUN, os.R_OK | os.W_OK):
+        raise NetworkError(
+            f"{TUN} is not accessible to uid {os.getuid()}, so rootless networking cannot "
+            f"create its tap device: as root run `chmod 0666 {TUN}` (distributions ship it "
+            "so), or use --network none or --network host"
+        )
+
+
+@dataclass
+class Helper:
+    proc: subprocess.Popen[bytes] | None
+    exit_w: int | None = None
+    pid: int = 0
+
+    def stop(self) -> None:
+        if self.exit_w is not None:
+            os.close(self.exit_w)  # slirp4netns exits when its exit fd closes
+            self.exit_w = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        elif self.pid:
+            try:
+                os.kill(self.pid, 15)
+            except ProcessLookupError:
+                pass
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def start_slirp4netns(pid: int, log_path: str, timeout: float = 10) -> Helper:
+    binary = find_helper("slirp4netns")
+    ready_r, ready_w = os.pipe()
+    exit_r, exit_w = os.pipe()
+    os.set_inheritable(exit_w, False)
+    argv = [binary, "--configure", "--mtu=65520", "--disable-host-loopback",
+            f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", str(pid), "tap0"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log)
+    os.close(ready_w)
+    os.close(exit_r)
+    ready, _, _ = select.select([ready_r], [], [], timeout)
+    ok = bool(ready) and os.read(ready_r, 1) == b"1"
+    os.close(ready_r)
+    helper = Helper(proc, exit_w)
+    if not ok:
+        helper.stop()
+        why = _last_line(log_path) or "it did not become ready"
+        raise NetworkError(f"slirp4netns failed to set up the container network: {why}")
+    return helper
+
+
+def bind_netns(pid: int, path: str) -> None:
+    """Bind the netns of ``pid`` to a file: pasta drops capabilities before opening it, and
+    /proc/<pid>/ns of a not-yet-started (non-dumpable) container would need CAP_SYS_PTRACE."""
+    from pyman.rootless import libc
+
+    with open(path, "w"):
+        pass
+    libc.mount(f"/proc/{pid}/ns/net", path, None, libc.MS_BIND)
+
+
+def start_pasta(pid: int, log_path: str, pid_file: str, timeout: float = 10) -> Helper:
+    binary = find_helper("pasta")
+    netns = os.path.join(os.path.dirname(pid_file), "netns")
+    bind_netns(pid, netns)
+    # without a TTY pasta stays in the foreground only with -f; we want it to daemonize once
+    # the namespace is configured, so its exit tells us it is ready
+    argv = [binary, "--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none",
+            "-U", "none", "--log-file", log_path, "--pid", pid_file,
+            "--runas", "0:0", "--netns", netns]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise NetworkError("pasta did not finish configuring the network in time") from None
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        msg = why[-1] if why else _last_line(log_path) or f"exit status {done.returncode}"
+        raise NetworkError(f"pasta failed to set up the container network: {msg}")
+    try:
+        with open(pid_file) as f:
+            daemon = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        daemon = 0
+    return Helper(None, None, daemon)

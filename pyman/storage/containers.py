@@ -1,0 +1,144 @@
+"""Container records: what the user asked for (persistent) and what is running (transient).
+
+``<data>/containers/<id>/config.json`` holds the configuration; ``<runtime>/containers/<id>/``
+holds state.json (written by the monitor), the OCI bundle and the files bind-mounted into the
+container. One file per container, written atomically, so damage never spreads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyman.errors import ContainerExistsError, ContainerNotFoundError, PymanError
+from pyman.storage.atomic import locked, read_json, write_json
+
+
+@dataclass
+class ContainerConfig:
+    id: str
+    name: str
+    image_id: str
+    image_name: str
+    layers: list[str]  # image layer diff_ids, bottom first
+    args: list[str]  # the process the container runs
+    entrypoint: list[str]
+    cmd: list[str]
+    env: list[str]
+    workdir: str
+    user: str
+    hostname: str
+    network: str  # pasta | slirp4netns | host | none
+    rm: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class ContainerState:
+    status: str = "created"  # created | running | exited
+    pid: int = 0
+    pid_start: int | None = None
+    monitor_pid: int = 0
+    monitor_start: int | None = None
+    boot_id: str = ""
+    exit_code: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContainerState:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class ContainerStore:
+    def __init__(self, data_dir: Path, run_dir: Path) -> None:
+        self.root = data_dir  # <data>/containers
+        self.run_root = run_dir  # <runtime>/containers
+        self.names_lock = data_dir / "names.lock"
+
+    def dir(self, cid: str) -> Path:
+        return self.root / cid
+
+    def run_dir(self, cid: str) -> Path:
+        return self.run_root / cid
+
+    def ids(self) -> list[str]:
+        try:
+            return [e.name for e in os.scandir(self.root) if e.is_dir() and len(e.name) == 64]
+        except FileNotFoundError:
+            return []
+
+    def load(self, cid: str) -> ContainerConfig | None:
+        data = read_json(self.dir(cid) / "config.json")
+        return ContainerConfig.from_json(data) if isinstance(data, dict) else None
+
+    def all(self) -> list[ContainerConfig]:
+        configs = (self.load(cid) for cid in self.ids())
+        return sorted((c for c in configs if c), key=lambda c: c.created)
+
+    def find(self, key: str) -> ContainerConfig:
+        """By full id, name, or unique id prefix, as Podman resolves them."""
+        configs = self.all()
+        for c in configs:
+            if key in (c.id, c.name):
+                return c
+        hits = [c for c in configs if c.id.startswith(key)] if key else []
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise PymanError(f"more than one container matches id prefix {key!r}: be more precise")
+        raise ContainerNotFoundError(f"no container with name or ID {key!r} found")
+
+    def create(self, config: ContainerConfig) -> None:
+        """Record a new container; exactly one of two creates with the same name wins."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with locked(self.names_lock):
+            for other in self.all():
+                if other.name == config.name:
+                    raise ContainerExistsError(
+                        f"the container name {config.name!r} is already in use by "
+                        f"{other.id[:12]}: remove it (`pyman rm {config.name}`) or choose "
+                        "another name"
+                    )
+            cdir = self.dir(config.id)
+            cdir.mkdir()
+            write_json(cdir / "config.json", asdict(config))
+
+    def state(self, cid: str) -> ContainerState:
+        data = read_json(self.run_dir(cid) / "state.json")
+        return ContainerState.from_json(data) if isinstance(data, dict) else ContainerState()
+
+    def save_state(self, cid: str, state: ContainerState) -> None:
+        write_json(self.run_dir(cid) / "state.json", asdict(state))
+
+    def lock(self, cid: str) -> Any:
+        return locked(self.run_root / f"{cid}.lock")
+
+    def delete(self, cid: str) -> None:
+        """Remove the record; the writable layer belongs to sub-ids, so that is done in the
+        user namespace when plain removal cannot."""
+        cdir = self.dir(cid)
+        shutil.rmtree(self.run_dir(cid), ignore_errors=True)
+        if cdir.exists():
+            doomed = cdir.with_name(f".rm-{cid}")
+            os.rename(cdir, doomed)
+            try:
+                shutil.rmtree(doomed)
+            except PermissionError:
+                from pyman.rootless.userns import run_in_userns
+
+                run_in_userns(lambda: shutil.rmtree(doomed))
+        try:
+            os.unlink(self.run_root / f"{cid}.lock")
+        except FileNotFoundError:
+            pass

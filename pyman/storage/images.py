@@ -1,0 +1,86 @@
+"""The image store: names and tags -> image ids, in one small JSON file under a lock.
+
+An image id is the hex of its config digest, as in Podman. An image is recorded only after all
+its layers are unpacked, so a name never points at something incomplete.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyman.storage.atomic import locked, read_json, write_json
+
+
+@dataclass
+class ImageRecord:
+    id: str  # hex of the config digest
+    names: list[str]  # full references: docker.io/library/alpine:latest
+    digest: str  # manifest digest
+    manifest_media_type: str
+    config_digest: str
+    layers: list[str]  # diff_ids, bottom first
+    size: int  # bytes unpacked
+    created: str  # the image config's "created"
+    pulled: float = field(default_factory=time.time)
+    digests: list[str] = field(default_factory=list)  # repo@digest names
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImageRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class ImageStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.file = data_dir / "images.json"
+        self.lock = data_dir / "images.lock"
+
+    def _load(self) -> list[ImageRecord]:
+        raw = read_json(self.file, {"images": []})
+        return [ImageRecord.from_json(r) for r in raw.get("images", [])]
+
+    def _save(self, images: list[ImageRecord]) -> None:
+        write_json(self.file, {"images": [asdict(i) for i in images]})
+
+    def all(self) -> list[ImageRecord]:
+        return self._load()
+
+    @contextmanager
+    def transaction(self) -> Iterator[list[ImageRecord]]:
+        """Load under the lock, let the caller change the list, save it atomically."""
+        with locked(self.lock):
+            images = self._load()
+            yield images
+            self._save(images)
+
+    def add(self, record: ImageRecord) -> ImageRecord:
+        """Record an image; names it takes are removed from other images (they get re-tagged)."""
+        with self.transaction() as images:
+            for other in images:
+                if other.id != record.id:
+                    other.names = [n for n in other.names if n not in record.names]
+            existing = next((i for i in images if i.id == record.id), None)
+            if existing is None:
+                images.append(record)
+                return record
+            existing.names += [n for n in record.names if n not in existing.names]
+            existing.digests += [d for d in record.digests if d not in existing.digests]
+            return existing
+
+    def find(self, key: str) -> ImageRecord | None:
+        """By exact name, by id or unique id prefix (>= 3 chars), or by repo@digest."""
+        images = self._load()
+        key_id = key.removeprefix("sha256:")
+        for img in images:
+            if key in img.names or key in img.digests or img.id == key_id:
+                return img
+        if len(key_id) >= 3 and all(c in "0123456789abcdef" for c in key_id):
+            hits = [i for i in images if i.id.startswith(key_id)]
+            if len(hits) == 1:
+                return hits[0]
+        return None
