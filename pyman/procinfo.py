@@ -5,8 +5,6 @@ Stdlib only: the monitor imports this module.
 
 from __future__ import annotations
 
-from functools import cache
-
 
 def start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat (clock ticks since boot), None if the pid is gone."""
@@ -20,13 +18,18 @@ def start_time(pid: int) -> int | None:
     return int(rest[19])
 
 
-@cache
+_boot_id: str | None = None
+
+
 def boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
+    global _boot_id
+    if _boot_id is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as f:
+                _boot_id = f.read().strip()
+        except OSError:
+            _boot_id = ""
+    return _boot_id
 
 
 def same_process(pid: int, started: int | None, boot: str) -> bool:

@@ -28,7 +28,8 @@ def default_network() -> str:
     return "slirp4netns"
 
 
-def check_network(mode: str) -> str:
+def check_network(mode: str) -> tuple[str, str | None]:
+    """Validate the mode; for pasta and slirp4netns also find the helper binary."""
     aliases = {"private": default_network(), "bridge": default_network()}
     mode = aliases.get(mode, mode)
     if mode not in MODES:
@@ -38,9 +39,10 @@ def check_network(mode: str) -> str:
     if mode in ("pasta", "slirp4netns"):
         from pyman.netns.helpers import check_tun, find_helper
 
-        find_helper(mode)
+        binary = find_helper(mode)
         check_tun()
-    return mode
+        return mode, binary
+    return mode, None
 
 
 class ContainerService:
@@ -77,7 +79,7 @@ class ContainerService:
             workdir=opts.workdir or icfg.get("WorkingDir") or "/",
             user=opts.user if opts.user is not None else icfg.get("User") or "",
             hostname=hostname,
-            network=check_network(opts.network or default_network()),
+            network=check_network(opts.network or default_network())[0],
             rm=opts.rm,
             labels=dict(icfg.get("Labels") or {}),
         )
@@ -99,6 +101,7 @@ class ContainerService:
             "interactive": interactive,
             "runtime": {"path": runtime.path, "root": str(self.paths.runtime_root)},
             "network": c.network,
+            "network_helper": check_network(c.network)[1],
             "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
                      "hostname": c.hostname},
             "log_path": str(self.store.dir(c.id) / "ctr.log"),

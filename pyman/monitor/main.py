@@ -10,14 +10,17 @@ import json
 import os
 import signal
 import sys
-from typing import Any
 
 from pyman.errors import PymanError
 from pyman.monitor.k8slog import K8sFileLog
 from pyman.monitor.relay import relay
 from pyman.monitor.runner import ContainerRun
 from pyman.rootless import libc
-from pyman.rootless.userns import child_enter
+from pyman.rootless.enter import child_enter
+
+TYPE_CHECKING = False  # typing costs ~15 ms of start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2, signal.SIGWINCH)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
-from pathlib import Path
-from typing import Any
 
 from pyman.errors import PymanError
 from pyman.netns import files as netfiles
@@ -17,6 +14,10 @@ from pyman.procinfo import boot_id, start_time
 from pyman.rootless import libc
 from pyman.storage.atomic import write_json
 from pyman.storage.rootfs import mount_rootfs, unmount_rootfs
+
+TYPE_CHECKING = False  # typing costs ~15 ms of start-up; the monitor runs on every `run`
+if TYPE_CHECKING:
+    from typing import Any
 
 _NOT_FOUND = ("executable file not found", "no such file or directory")
 
@@ -51,7 +52,7 @@ class ContainerRun:
 
     def _save(self, **changes: Any) -> None:
         self.state.update(changes)
-        write_json_safe(os.path.join(self.run_dir, "state.json"), self.state)
+        write_json(os.path.join(self.run_dir, "state.json"), self.state)
 
     def _rt(self, *args: str) -> list[str]:
         return [self.runtime, "--root", self.runtime_root, *args]
@@ -64,10 +65,11 @@ class ContainerRun:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         self._create()
         mode = self.cfg["network"]
+        log = os.path.join(self.run_dir, "net.log")
         if mode == "slirp4netns":
-            self.helper = start_slirp4netns(self.pid, os.path.join(self.run_dir, "net.log"))
+            self.helper = start_slirp4netns(self.cfg["network_helper"], self.pid, log)
         elif mode == "pasta":
-            self.helper = start_pasta(self.pid, os.path.join(self.run_dir, "net.log"),
+            self.helper = start_pasta(self.cfg["network_helper"], self.pid, log,
                                       os.path.join(self.run_dir, "pasta.pid"))
         self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
@@ -166,6 +168,8 @@ class ContainerRun:
         if self.mounted:
             unmount_rootfs(self.rootfs)
         if self.cfg.get("rm"):
+            import shutil
+
             shutil.rmtree(self.cdir, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
             return
@@ -196,7 +200,3 @@ def _drain(fd: int) -> str:
         data = b""
     lines = data.decode(errors="replace").strip().splitlines()
     return lines[-1] if lines else ""
-
-
-def write_json_safe(path: str, data: dict[str, Any]) -> None:
-    write_json(Path(path), data)

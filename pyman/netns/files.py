@@ -5,9 +5,6 @@ Stdlib only: the monitor writes these into the container's run dir and bind-moun
 
 from __future__ import annotations
 
-import ipaddress
-from pathlib import Path
-
 SLIRP_ADDR = "10.0.2.100"
 SLIRP_GATEWAY = "10.0.2.2"
 SLIRP_DNS = "10.0.2.3"
@@ -17,9 +14,8 @@ def host_nameservers(resolv: str = "/etc/resolv.conf") -> tuple[list[str], list[
     """(nameservers, other lines such as search/options) of the host."""
     servers: list[str] = []
     other: list[str] = []
-    try:
-        text = Path(resolv).read_text()
-    except OSError:
+    text = _read(resolv)
+    if text is None:
         return servers, other
     for line in text.splitlines():
         words = line.split()
@@ -30,11 +26,16 @@ def host_nameservers(resolv: str = "/etc/resolv.conf") -> tuple[list[str], list[
     return servers, other
 
 
-def _is_loopback(addr: str) -> bool:
+def _read(path: str) -> str | None:
     try:
-        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _is_loopback(addr: str) -> bool:
+    return addr.startswith("127.") or addr == "::1"
 
 
 def resolv_conf(mode: str, gateway: str | None = None) -> str:
@@ -53,10 +54,7 @@ def resolv_conf(mode: str, gateway: str | None = None) -> str:
 def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: str | None) -> str:
     lines = ["127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost localhost.localdomain"]
     if mode == "host":
-        try:
-            lines = Path("/etc/hosts").read_text().rstrip("\n").splitlines()
-        except OSError:
-            pass
+        lines = (_read("/etc/hosts") or "\n".join(lines)).rstrip("\n").splitlines()
     names = " ".join(dict.fromkeys([hostname, name]))
     lines.append(f"{addr or '127.0.1.1'}\t{names}")
     if gateway:
@@ -66,14 +64,10 @@ def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: s
 
 def default_gateway() -> str | None:
     """The host's IPv4 default gateway, from /proc/net/route (pasta copies it)."""
-    try:
-        rows = Path("/proc/net/route").read_text().splitlines()[1:]
-    except OSError:
-        return None
-    for row in rows:
+    for row in (_read("/proc/net/route") or "").splitlines()[1:]:
         f = row.split()
         if len(f) > 2 and f[1] == "00000000":
-            return str(ipaddress.IPv4Address(bytes.fromhex(f[2])[::-1]))
+            return ".".join(str(b) for b in bytes.fromhex(f[2])[::-1])  # little-endian hex
     return None
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import subprocess
-from dataclasses import dataclass
 
 from pyman.errors import PymanError
 
@@ -22,6 +20,8 @@ class NetworkError(PymanError):
 
 
 def find_helper(mode: str) -> str:
+    import shutil
+
     path = shutil.which(mode, path="/usr/bin:/usr/local/bin:/bin:/usr/sbin:/sbin")
     if not path:
         raise NetworkError(
@@ -40,11 +40,14 @@ def check_tun() -> None:
         )
 
 
-@dataclass
 class Helper:
-    proc: subprocess.Popen[bytes] | None
-    exit_w: int | None = None
-    pid: int = 0
+    """A running network helper: our child (slirp4netns) or a daemon pid (pasta)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes] | None, exit_w: int | None = None,
+                 pid: int = 0) -> None:
+        self.proc = proc
+        self.exit_w = exit_w
+        self.pid = pid
 
     def stop(self) -> None:
         if self.exit_w is not None:
@@ -72,8 +75,7 @@ def _last_line(path: str) -> str:
     return lines[-1] if lines else ""
 
 
-def start_slirp4netns(pid: int, log_path: str, timeout: float = 10) -> Helper:
-    binary = find_helper("slirp4netns")
+def start_slirp4netns(binary: str, pid: int, log_path: str, timeout: float = 10) -> Helper:
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
     os.set_inheritable(exit_w, False)
@@ -105,8 +107,8 @@ def bind_netns(pid: int, path: str) -> None:
     libc.mount(f"/proc/{pid}/ns/net", path, None, libc.MS_BIND)
 
 
-def start_pasta(pid: int, log_path: str, pid_file: str, timeout: float = 10) -> Helper:
-    binary = find_helper("pasta")
+def start_pasta(binary: str, pid: int, log_path: str, pid_file: str, timeout: float = 10
+                ) -> Helper:
     netns = os.path.join(os.path.dirname(pid_file), "netns")
     bind_netns(pid, netns)
     # without a TTY pasta stays in the foreground only with -f; we want it to daemonize once

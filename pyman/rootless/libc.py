@@ -6,7 +6,6 @@ Stdlib only: the monitor imports this module.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 CLONE_NEWNS = 0x00020000
@@ -38,7 +37,8 @@ _libc: ctypes.CDLL | None = None
 def libc() -> ctypes.CDLL:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # a fixed soname: find_library would run ldconfig, milliseconds on every start
+        _libc = ctypes.CDLL("libc.so.6", use_errno=True)
     return _libc
 
 

@@ -7,7 +7,6 @@ pair: the child says "unshared", the parent writes the maps and says "mapped".
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
 import pwd
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 from pyman.errors import PymanError, RootlessSetupError
 from pyman.rootless import libc
+from pyman.rootless.enter import child_enter, explain_unshare_error
 from pyman.rootless.subid import IdMapping, full_map, map_args, subid_ranges
 
 T = TypeVar("T")
@@ -90,57 +90,6 @@ def write_id_maps(pid: int, maps: IdMaps) -> None:
                 f"{tool} failed: {exc.stderr.strip() or exc}; check the ranges in "
                 f"{SUBUID if tool == 'newuidmap' else SUBGID}"
             ) from None
-
-
-def explain_unshare_error(err: OSError) -> RootlessSetupError:
-    """Turn a raw EPERM/ENOSPC from unshare(CLONE_NEWUSER) into the exact fix."""
-    def read(path: str) -> str | None:
-        try:
-            return Path(path).read_text().strip()
-        except OSError:
-            return None
-
-    if read("/proc/sys/user/max_user_namespaces") == "0":
-        return RootlessSetupError(
-            "user namespaces are disabled (user.max_user_namespaces = 0): as root run "
-            "`sysctl -w user.max_user_namespaces=28633` and persist it in /etc/sysctl.d/"
-        )
-    if read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
-        return RootlessSetupError(
-            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): "
-            "as root run `sysctl -w kernel.unprivileged_userns_clone=1`"
-        )
-    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        return RootlessSetupError(
-            "AppArmor restricts unprivileged user namespaces "
-            "(kernel.apparmor_restrict_unprivileged_userns = 1): as root run "
-            "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or add an AppArmor "
-            "profile granting `userns,` to pyman's python"
-        )
-    if err.errno == errno.ENOSPC:
-        return RootlessSetupError(
-            "too many user namespaces (user.max_user_namespaces reached): raise it with "
-            "`sysctl -w user.max_user_namespaces=28633`"
-        )
-    return RootlessSetupError(f"cannot create a user namespace: {os.strerror(err.errno or 0)}")
-
-
-def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
-    """Child half: unshare, tell the parent, wait for the maps, become root inside."""
-    try:
-        libc.unshare(libc.CLONE_NEWUSER | flags)
-    except OSError as exc:
-        os.write(to_parent, b"E" + str(exc.errno).encode())
-        raise explain_unshare_error(exc) from None
-    os.write(to_parent, b"U")
-    if os.read(from_parent, 1) != b"M":
-        raise RootlessSetupError("the id maps for the user namespace were not written")
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
-    try:
-        os.setgroups([])
-    except OSError:
-        pass  # setgroups may be denied; the unmapped groups stay "nobody"
 
 
 def parent_map(pid: int, from_child: int, to_child: int, maps: IdMaps) -> None:

@@ -8,7 +8,6 @@ as root in its user and mount namespace. Stdlib only.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 from pyman.errors import StorageError
@@ -31,6 +30,8 @@ def mount_rootfs(lowers: list[str], container_dir: str, target: str) -> str:
         libc.mount("overlay", target, "overlay", 0, opts + ",userxattr")
         return "overlay"
     except OSError as kernel_err:
+        import shutil
+
         fuse = shutil.which("fuse-overlayfs")
         if not fuse:
             raise StorageError(

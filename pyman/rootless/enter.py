@@ -1,0 +1,68 @@
+"""The child half of entering a fully mapped user namespace.
+
+Kept lean (no dataclasses, typing, pathlib): the monitor imports it on the path of every
+`pyman run`, where each import costs start-up time.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from pyman.errors import RootlessSetupError
+from pyman.rootless import libc
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def explain_unshare_error(err: OSError) -> RootlessSetupError:
+    """Turn a raw EPERM/ENOSPC from unshare(CLONE_NEWUSER) into the exact fix."""
+    if _read("/proc/sys/user/max_user_namespaces") == "0":
+        return RootlessSetupError(
+            "user namespaces are disabled (user.max_user_namespaces = 0): as root run "
+            "`sysctl -w user.max_user_namespaces=28633` and persist it in /etc/sysctl.d/"
+        )
+    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        return RootlessSetupError(
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): "
+            "as root run `sysctl -w kernel.unprivileged_userns_clone=1`"
+        )
+    if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        return RootlessSetupError(
+            "AppArmor restricts unprivileged user namespaces "
+            "(kernel.apparmor_restrict_unprivileged_userns = 1): as root run "
+            "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or add an AppArmor "
+            "profile granting `userns,` to pyman's python"
+        )
+    if err.errno == errno.ENOSPC:
+        return RootlessSetupError(
+            "too many user namespaces (user.max_user_namespaces reached): raise it with "
+            "`sysctl -w user.max_user_namespaces=28633`"
+        )
+    return RootlessSetupError(f"cannot create a user namespace: {os.strerror(err.errno or 0)}")
+
+
+def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
+    """Child half: unshare, tell the parent, wait for the maps, become root inside."""
+    try:
+        libc.unshare(libc.CLONE_NEWUSER | flags)
+    except OSError as exc:
+        os.write(to_parent, b"E" + str(exc.errno).encode())
+        raise explain_unshare_error(exc) from None
+    os.write(to_parent, b"U")
+    if os.read(from_parent, 1) != b"M":
+        raise RootlessSetupError("the id maps for the user namespace were not written")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # setgroups may be denied; the unmapped groups stay "nobody"
+
+
