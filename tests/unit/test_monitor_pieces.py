@@ -1,0 +1,48 @@
+import os
+from pathlib import Path
+
+from pyman.monitor.k8slog import K8sFileLog, timestamp
+from pyman.monitor.runner import classify
+from pyman.netns import files
+from pyman.storage.atomic import read_json, write_json
+
+
+def test_k8s_file_lines_full_and_partial(tmp_path: Path) -> None:
+    log = K8sFileLog(str(tmp_path / "ctr.log"))
+    log.write("stdout", b"one\ntwo\npart")
+    log.write("stderr", b"err\n")
+    log.close()
+    lines = (tmp_path / "ctr.log").read_text().splitlines()
+    assert [ln.split(" ", 1)[1] for ln in lines] == [
+        "stdout F one", "stdout F two", "stdout P part", "stderr F err"]
+    assert lines[0].split(" ")[0].endswith("+00:00")
+
+
+def test_timestamp_has_nanoseconds() -> None:
+    assert timestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789+00:00"
+
+
+def test_runtime_errors_map_to_podman_exit_codes() -> None:
+    assert classify('exec: "nosuch": executable file not found in $PATH') == 127
+    assert classify('exec: "/etc/passwd": permission denied') == 126
+    assert classify("something else broke") == 125
+
+
+def test_hosts_file_names_container_and_host() -> None:
+    text = files.hosts_file("web", "abc123", "slirp4netns", files.SLIRP_ADDR, files.SLIRP_GATEWAY)
+    assert "10.0.2.100\tabc123 web" in text
+    assert "10.0.2.2\thost.containers.internal" in text
+    assert text.startswith("127.0.0.1\tlocalhost")
+
+
+def test_resolv_conf_for_slirp_uses_its_dns() -> None:
+    assert "nameserver 10.0.2.3" in files.resolv_conf("slirp4netns")
+
+
+def test_atomic_json_roundtrip_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "state.json"
+    write_json(target, {"a": 1})
+    write_json(target, {"a": 2})
+    assert read_json(target) == {"a": 2}
+    assert os.listdir(target.parent) == ["state.json"]
+    assert read_json(tmp_path / "missing.json", "dflt") == "dflt"
