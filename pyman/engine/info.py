@@ -1,0 +1,88 @@
+"""`pyman info`: what this host gives pyman, and the choices pyman made from it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from typing import Any
+
+from pyman import __version__
+from pyman.engine import Engine
+
+
+def _cgroup_version() -> str:
+    return "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1"
+
+
+def _tool_version(path: str | None) -> str:
+    if not path:
+        return ""
+    import subprocess
+
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=5)
+    except OSError:
+        return ""
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return next((ln for ln in text if "syslog" not in ln), "")
+
+
+def _id_maps() -> dict[str, Any]:
+    from pyman.errors import PymanError
+    from pyman.rootless.userns import host_id_maps
+
+    try:
+        maps = host_id_maps()
+    except PymanError as exc:
+        return {"error": str(exc)}
+
+    def rows(ms: Any) -> list[dict[str, int]]:
+        return [{"container_id": m.inside, "host_id": m.outside, "size": m.count} for m in ms]
+
+    return {"uidmap": rows(maps.uid), "gidmap": rows(maps.gid)}
+
+
+def host_info(engine: Engine) -> dict[str, Any]:
+    from pyman.engine.containers import default_network
+    from pyman.runtime.select import runtime_report
+
+    p = engine.paths
+    containers = engine.containers.summaries(True)
+    net = default_network()
+    return {
+        "host": {
+            "arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(),
+                                                                platform.machine()),
+            "os": "linux",
+            "kernel": platform.release(),
+            "hostname": platform.node(),
+            "cgroupVersion": _cgroup_version(),
+            "ociRuntime": runtime_report(p),
+            "rootless": os.getuid() != 0,
+            "idMappings": _id_maps(),
+            "network": {
+                "default": net,
+                "reason": "pasta is installed" if net == "pasta"
+                else "pasta is not installed; slirp4netns is",
+            },
+            "pasta": {"executable": shutil.which("pasta") or "",
+                      "version": _tool_version(shutil.which("pasta"))},
+            "slirp4netns": {"executable": shutil.which("slirp4netns") or "",
+                            "version": _tool_version(shutil.which("slirp4netns"))},
+        },
+        "store": {
+            "graphRoot": str(p.data),
+            "runRoot": str(p.runtime),
+            "runRootFallback": p.runtime_fallback,
+            "graphDriverName": "overlay",
+            "imageStore": {"number": len(engine.images.store.all())},
+            "containerStore": {
+                "number": len(containers),
+                "running": sum(1 for c in containers if c.status == "running"),
+                "stopped": sum(1 for c in containers if c.status != "running"),
+            },
+            "configDir": str(p.config),
+        },
+        "version": {"Version": __version__, "PythonVersion": platform.python_version()},
+    }
