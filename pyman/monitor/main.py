@@ -48,6 +48,7 @@ class Sync:
 
 def main(argv: list[str]) -> int:
     run_dir, sync_fd, ctl_fd = argv[0], int(argv[1]), int(argv[2])
+    os.chdir("/")  # never pin the client's cwd (or fail on one we cannot read later)
     with open(os.path.join(run_dir, "monitor.json")) as f:
         cfg = json.load(f)
     sync = Sync(sync_fd)

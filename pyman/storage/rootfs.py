@@ -25,7 +25,19 @@ def _prepare(container_dir: str) -> tuple[str, str]:
 def mount_rootfs(lowers: list[str], container_dir: str, target: str) -> str:
     """Mount the overlay at ``target``; ``lowers`` top layer first. Returns the driver used."""
     upper, work = _prepare(container_dir)
-    opts = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+    # mount(2) data is limited to a page: name the layers relative to their common parent
+    # (the layer store), as Podman does, so deep images still fit
+    base = os.path.commonpath(lowers) if len(lowers) > 1 else os.path.dirname(lowers[0])
+    rel = [os.path.relpath(p, base) for p in lowers]
+    opts = f"lowerdir={':'.join(rel)},upperdir={upper},workdir={work}"
+    os.chdir(base)
+    try:
+        return _mount(opts, target)
+    finally:
+        os.chdir("/")  # the monitor lives in "/", like any daemon
+
+
+def _mount(opts: str, target: str) -> str:
     try:
         libc.mount("overlay", target, "overlay", 0, opts + ",userxattr")
         return "overlay"
