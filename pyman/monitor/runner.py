@@ -173,8 +173,10 @@ class ContainerRun:
             shutil.rmtree(self.cdir, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
             return
-        self._save(status="exited", exit_code=code if code is not None else 125,
-                   finished_at=time.time(), error=error)
+        if code is None:  # never started: Podman leaves such a container "Created"
+            self._save(status="created", error=error)
+        else:
+            self._save(status="exited", exit_code=code, finished_at=time.time())
 
 
 def _start_error(msg: str) -> PymanError:
