@@ -91,6 +91,8 @@ def main(argv: list[str]) -> int:
         log.close()
     run.cleanup(code)
     sync.send(event="exited", code=code)
+    sync.close()
+    run.delete_runtime_state()
     return 0
 
 

@@ -154,10 +154,17 @@ class ContainerRun:
         code = os.waitstatus_to_exitcode(status)
         return code if code >= 0 else 128 - code
 
-    def cleanup(self, code: int | None, error: str = "") -> None:
+    def delete_runtime_state(self) -> None:
+        """`runtime delete`: after the client has its answer, the runtime's own state dir is
+        all that is left, and nothing else refers to this container id any more."""
         if self.created:
+            self.created = False
             subprocess.run(self._rt("delete", "--force", self.id), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    def cleanup(self, code: int | None, error: str = "") -> None:
+        if code is None:
+            self.delete_runtime_state()
         if self.helper is not None:
             self.helper.stop()
         for fd in self.pipes.values():
