@@ -183,6 +183,25 @@ cat <<EOF
     /etc/containers/registries.conf.d/50-pyman-loopback-mirror.conf points docker.io at it.
 EOF
 
+# ------------------------------------------------------------------ the reference podman's runtime
+# crun (podman's default) refuses hybrid cgroups, a v1 tree with a cgroup2 hierarchy that still
+# holds a controller ("cgroups in hybrid mode not supported"); runc runs rootless there.
+RUNTIME_CONF=/etc/containers/containers.conf.d/50-pyman-testground-runtime.conf
+unified=/sys/fs/cgroup/unified/cgroup.controllers
+if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ] && [ -r "$unified" ] \
+        && [ -n "$(tr -d ' \n' < "$unified")" ]; then
+    mkdir -p /etc/containers/containers.conf.d
+    cat > "$RUNTIME_CONF" <<EOF
+# Written by pyman's scripts/setup-host.sh: this host has hybrid cgroups (v1 controllers plus
+# a cgroup2 hierarchy holding: $(tr -d '\n' < "$unified")), which crun refuses. runc works.
+[engine]
+runtime = "runc"
+EOF
+    say "hybrid cgroups: podman set to use runc ($RUNTIME_CONF)"
+else
+    rm -f "$RUNTIME_CONF"
+fi
+
 # ------------------------------------------------------------------ pyman for the CI user
 if [ "${PYMAN_SKIP_INSTALL:-}" = 1 ]; then
     say "PYMAN_SKIP_INSTALL=1: leaving $VENV alone"
@@ -223,7 +242,14 @@ else
     \`pip config list\` as root with \`runuser -u $CI_USER -- /usr/bin/python3 -m pip config list\`"
         fi
         say "installing pyman[test] into $VENV as $CI_USER"
-        as_user "$VENV/bin/pip" install -q --no-build-isolation "$SRC[test]"
+        piplog=$(mktemp)
+        if ! as_user "$VENV/bin/pip" install -q --no-build-isolation "$SRC[test]" \
+                >"$piplog" 2>&1; then
+            cat "$piplog" >&2
+            rm -f "$piplog"
+            die "pip install of $SRC[test] as $CI_USER failed"
+        fi
+        rm -f "$piplog"
         echo "$stamp" > "$VENV/.pyman-src-stamp"
         chown "$CI_USER:$CI_USER" "$VENV/.pyman-src-stamp"
     fi

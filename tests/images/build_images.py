@@ -67,7 +67,6 @@ OS_RELEASE = """\
 NAME="pyman test image"
 ID=pyman-test
 PRETTY_NAME="pyman test image (built from Debian's busybox-static by tests/images/build_images.py)"
-HOME_URL="https://github.com/pyman/pyman"
 """
 
 
