@@ -33,6 +33,10 @@ as_user() {
 }
 
 [ "$(id -u)" = 0 ] || die "run me as root (sudo bash scripts/setup-host.sh)"
+if [ -z "${PYMAN_SETUP_LOCKED:-}" ]; then  # one set-up at a time; the lock stays out of children
+    mkdir -p "$GROUND"
+    PYMAN_SETUP_LOCKED=1 exec flock -o "$GROUND/setup.lock" bash "${BASH_SOURCE[0]}" "$@"
+fi
 start_time=$SECONDS
 
 # ------------------------------------------------------------------ packages

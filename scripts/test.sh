@@ -15,6 +15,17 @@ SRC=$CI_HOME/pyman-src
 
 [ "$(id -u)" = 0 ] || { echo "test.sh: run me as root (sudo bash scripts/test.sh)" >&2; exit 2; }
 
+# One run at a time: runs share the CI user, its venv and its copy of the source. flock -o
+# keeps the lock out of the processes the suite starts (a leftover container must not hold it).
+if [ -z "${PYMAN_TEST_LOCKED:-}" ]; then
+    mkdir -p /var/lib/pyman-testground
+    lock=/var/lib/pyman-testground/test.lock
+    if ! flock -n "$lock" true; then
+        echo "==> waiting for another scripts/test.sh run to finish ($lock)"
+    fi
+    PYMAN_TEST_LOCKED=1 exec flock -o "$lock" bash "${BASH_SOURCE[0]}" "$@"
+fi
+
 bash "$REPO/scripts/setup-host.sh" || { echo "test.sh: setup-host.sh failed" >&2; exit 1; }
 
 as_user() {
@@ -37,16 +48,19 @@ step() {
     fi
 }
 
-# Stores left by earlier runs hold files owned by sub-ids that pytest cannot remove itself.
-as_user unshare --map-auto --map-root-user rm -rf "/tmp/pytest-of-$CI_USER" >/dev/null 2>&1 || true
+# pytest's tmp dirs fill with stores whose files belong to sub-ids, which pytest cannot remove:
+# a private base dir per run, removed afterwards from inside a fully mapped user namespace.
+basetemp=$(as_user mktemp -d /tmp/pyman-pytest.XXXXXX)
+cleanup() {
+    as_user unshare --map-auto --map-root-user rm -rf "$basetemp" >/dev/null 2>&1 \
+        || rm -rf "$basetemp"
+}
+trap cleanup EXIT
 
 step "ruff check" ruff check .
 step "mypy pyman" mypy pyman
-if [ $# -gt 0 ]; then
-    step "pytest" pytest -q -x --durations=15 -p no:cacheprovider "$@"
-else
-    step "pytest" pytest -q -x --durations=15 -p no:cacheprovider tests
-fi
+[ $# -gt 0 ] || set -- tests
+step "pytest" pytest -q -x --durations=15 -p no:cacheprovider --basetemp="$basetemp" "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "==> FAILED: ${failed[*]}"

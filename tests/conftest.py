@@ -32,6 +32,11 @@ from typing import Protocol
 
 import pytest
 
+try:  # unit tests run from a plain checkout too (`pytest tests/unit` in any venv with pytest)
+    import pyman  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 REGISTRY = "127.0.0.1:5000"
 GROUND = Path("/var/lib/pyman-testground")
 IMAGES_JSON = GROUND / "images.json"

@@ -14,6 +14,7 @@ import tarfile
 import tomllib
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def get(registry: str, path: str, accept: str = ACCEPT) -> tuple[bytes, dict[str
         return resp.read(), dict(resp.headers.items())
 
 
-def manifest(registry: str, repo: str, ref: str) -> tuple[dict, str]:
+def manifest(registry: str, repo: str, ref: str) -> tuple[dict[str, Any], str]:
     body, headers = get(registry, f"{repo}/manifests/{ref}")
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     assert headers["Docker-Content-Digest"] == digest

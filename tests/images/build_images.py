@@ -324,7 +324,8 @@ def registry_digest(registry: str, repo: str, ref: str) -> str | None:
                                  headers={"Accept": ACCEPT})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.headers.get("Docker-Content-Digest")
+            digest: str | None = resp.headers.get("Docker-Content-Digest")
+            return digest
     except (urllib.error.URLError, OSError):
         return None
 
