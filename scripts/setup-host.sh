@@ -85,6 +85,7 @@ add_subids() {  # file: append "user:start:65536" after every existing range, un
                      END { print m }' "$file")
     # round up to a multiple of 65536 above 100000, as useradd lays them out
     start=$(( start <= 100000 ? 100000 : ((start - 100000 + 65535) / 65536) * 65536 + 100000 ))
+    if [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ]; then echo >> "$file"; fi
     echo "$CI_USER:$start:65536" >> "$file"
     say "$file: $CI_USER:$start:65536"
 }
