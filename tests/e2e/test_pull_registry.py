@@ -166,7 +166,7 @@ def push_image(reg: Registry, repo: str, tag: str, *, arch: str = "amd64", docke
         "layers": layers,
     }).encode()
     digest = reg.push_manifest(repo, tag, manifest, mt)
-    return Pushed(digest, config_digest, [la["digest"] for la in layers], diff_ids)
+    return Pushed(digest, config_digest, [str(la["digest"]) for la in layers], diff_ids)
 
 
 def push_index(reg: Registry, repo: str, tag: str) -> dict[str, Pushed]:
