@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import re
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -77,6 +78,8 @@ def _describe(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name ({exc.strerror})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed ({exc.verify_message})"
     return str(exc) or type(exc).__name__
@@ -135,6 +138,8 @@ class RegistryClient:
                 conn.close()
             self._scheme = scheme
             return
+        if len(errors) == 1:
+            errors = [errors[0].split(": ", 1)[1]]
         raise RegistryError(f"pinging container registry {self.host}: {'; '.join(errors)}")
 
     def _token(self) -> str | None:
