@@ -143,8 +143,14 @@ else
             sleep 0.5
         fi
     fi
-    setsid nohup /usr/bin/docker-registry serve "$GROUND/registry.yml" \
-        >>"$GROUND/registry.log" 2>&1 </dev/null &
+    (   # a daemon of its own: new session, and no descriptor (lock, caller's pipe) inherited
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec setsid /usr/bin/docker-registry serve "$GROUND/registry.yml" \
+            >>"$GROUND/registry.log" 2>&1 </dev/null
+    ) &
     echo $! > "$GROUND/registry.pid"
     for _ in $(seq 1 100); do
         registry_up && break
