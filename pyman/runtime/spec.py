@@ -174,8 +174,11 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
         "args": list(opts.args),
         "env": list(opts.env),
         "cwd": opts.cwd,
-        # inheritable and ambient stay empty: exec'd programs do not keep capabilities
-        "capabilities": {"bounding": caps, "effective": list(caps), "permitted": list(caps)},
+        # inheritable and ambient stay empty: exec'd programs do not keep capabilities.
+        # A non-root user gets none at all, only the bounding set (as Podman without
+        # --cap-add; the kernel would drop them at execve anyway)
+        "capabilities": {"bounding": caps, "effective": list(caps) if opts.uid == 0 else [],
+                         "permitted": list(caps) if opts.uid == 0 else []},
         "rlimits": [{"type": k, "hard": h, "soft": s} for k, (s, h) in limits.items()],
     }
     if opts.no_new_privileges:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,18 +28,18 @@ PODMAN_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP
                "CAP_SETUID", "CAP_SYS_CHROOT"]
 
 
-def spec(**kw):
+def spec(**kw: Any) -> dict[str, Any]:
     kw.setdefault("rootfs", "/r")
     kw.setdefault("args", ["echo", "hi"])
     kw.setdefault("rlimits", {"RLIMIT_NOFILE": (1024, 4096)})
     return build_spec(SpecOptions(**kw))
 
 
-def mounts(s):
+def mounts(s: dict[str, Any]) -> dict[str, Any]:
     return {m["destination"]: m for m in s["mounts"]}
 
 
-def ns_types(s):
+def ns_types(s: dict[str, Any]) -> list[str]:
     return [n["type"] for n in s["linux"]["namespaces"]]
 
 
@@ -50,11 +51,11 @@ def ns_types(s):
     ("none", ["pid", "network", "ipc", "uts", "mount"]),
     ("host", ["pid", "ipc", "uts", "mount"]),
 ])
-def test_namespaces(network, expected):
+def test_namespaces(network: str, expected: list[str]) -> None:
     assert ns_types(spec(network=network)) == expected
 
 
-def test_no_userns_no_mappings_no_cgroups():
+def test_no_userns_no_mappings_no_cgroups() -> None:
     s = spec()
     assert "user" not in ns_types(s)
     for key in ("uidMappings", "gidMappings", "cgroupsPath", "resources", "devices"):
@@ -62,7 +63,7 @@ def test_no_userns_no_mappings_no_cgroups():
     assert s["ociVersion"] == "1.0.2"
 
 
-def test_bad_network_mode():
+def test_bad_network_mode() -> None:
     with pytest.raises(ValueError):
         SpecOptions(rootfs="/r", args=["x"], network="bridge")
 
@@ -70,7 +71,7 @@ def test_bad_network_mode():
 # -- mounts ----------------------------------------------------------------------------------
 
 
-def test_default_mounts_like_podman():
+def test_default_mounts_like_podman() -> None:
     m = mounts(spec())
     assert m["/proc"] == {"destination": "/proc", "type": "proc", "source": "proc",
                           "options": ["nosuid", "noexec", "nodev"]}
@@ -91,11 +92,11 @@ def test_default_mounts_like_podman():
                    for d in m)
 
 
-def test_devpts_without_mapped_tty_gid():
+def test_devpts_without_mapped_tty_gid() -> None:
     assert mounts(spec(devpts_gid=None))["/dev/pts"]["options"][-1] == "mode=0620"
 
 
-def test_host_network_binds_sys():
+def test_host_network_binds_sys() -> None:
     m = mounts(spec(network="host"))
     assert m["/sys"]["type"] == "bind"
     assert m["/sys"]["source"] == "/sys"
@@ -104,7 +105,7 @@ def test_host_network_binds_sys():
     assert "/sys/fs/cgroup" not in m
 
 
-def test_extra_bind_mounts():
+def test_extra_bind_mounts() -> None:
     m = mounts(spec(mounts=[("/run/x/hosts", "/etc/hosts", ()),
                             ("/run/x/resolv.conf", "/etc/resolv.conf", ["bind", "ro"])]))
     assert m["/etc/hosts"] == {"destination": "/etc/hosts", "type": "bind",
@@ -115,32 +116,34 @@ def test_extra_bind_mounts():
 # -- process ---------------------------------------------------------------------------------
 
 
-def test_capabilities_default_set():
+def test_capabilities_default_set() -> None:
     caps = spec()["process"]["capabilities"]
     assert caps == {"bounding": PODMAN_CAPS, "effective": PODMAN_CAPS,
                     "permitted": PODMAN_CAPS}
 
 
-def test_capabilities_custom_names_normalised():
+def test_capabilities_custom_names_normalised() -> None:
     caps = spec(capabilities=["net_raw", "CAP_KILL"])["process"]["capabilities"]
     assert caps["bounding"] == ["CAP_NET_RAW", "CAP_KILL"]
     assert "inheritable" not in caps and "ambient" not in caps
 
 
-def test_process_fields():
+def test_process_fields() -> None:
     p = spec(args=["sh"], env=["A=1"], cwd="/w", uid=1000, gid=100, additional_gids=[5, 6],
              terminal=True, no_new_privileges=True)["process"]
     assert p["args"] == ["sh"]
     assert p["env"] == ["A=1"]
     assert p["cwd"] == "/w"
     assert p["user"] == {"uid": 1000, "gid": 100, "umask": 0o022, "additionalGids": [5, 6]}
+    # a non-root user keeps only the bounding set, as in Podman
+    assert p["capabilities"] == {"bounding": PODMAN_CAPS, "effective": [], "permitted": []}
     assert p["terminal"] is True
     assert p["noNewPrivileges"] is True
     assert "oomScoreAdj" not in p
     assert p["rlimits"] == [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}]
 
 
-def test_process_defaults():
+def test_process_defaults() -> None:
     p = spec()["process"]
     assert "additionalGids" not in p["user"]
     assert "noNewPrivileges" not in p
@@ -148,7 +151,7 @@ def test_process_defaults():
     assert p["cwd"] == "/"
 
 
-def test_caller_rlimits_like_podman():
+def test_caller_rlimits_like_podman() -> None:
     limits = caller_rlimits()
     assert set(limits) == {"RLIMIT_NOFILE", "RLIMIT_NPROC"}
     for soft, hard in limits.values():
@@ -157,7 +160,7 @@ def test_caller_rlimits_like_podman():
     assert {r["type"] for r in p["rlimits"]} == {"RLIMIT_NOFILE", "RLIMIT_NPROC"}
 
 
-def test_root_hostname_annotations():
+def test_root_hostname_annotations() -> None:
     s = spec(readonly_rootfs=True, hostname="box", annotations={"a": "b"})
     assert s["root"] == {"path": "/r", "readonly": True}
     assert s["hostname"] == "box"
@@ -168,7 +171,7 @@ def test_root_hostname_annotations():
 # -- linux -----------------------------------------------------------------------------------
 
 
-def test_masked_and_readonly_paths():
+def test_masked_and_readonly_paths() -> None:
     linux = spec()["linux"]
     assert linux["maskedPaths"] == list(MASKED_PATHS)
     assert "/proc/kcore" in linux["maskedPaths"] and "/sys/dev/block" in linux["maskedPaths"]
@@ -176,7 +179,7 @@ def test_masked_and_readonly_paths():
     assert spec(network="host")["linux"]["maskedPaths"][0] == "/sys/kernel"
 
 
-def test_sysctls_only_in_own_netns():
+def test_sysctls_only_in_own_netns() -> None:
     assert spec()["linux"]["sysctl"] == {"net.ipv4.ping_group_range": "0 0"}
     assert spec(network="none")["linux"]["sysctl"] == {"net.ipv4.ping_group_range": "0 0"}
     assert "sysctl" not in spec(network="host")["linux"]
@@ -184,13 +187,13 @@ def test_sysctls_only_in_own_netns():
     assert host["sysctl"] == {"kernel.msgmax": "1"}
 
 
-def test_seccomp_seam():
+def test_seccomp_seam() -> None:
     assert "seccomp" not in spec()["linux"]
     profile = {"defaultAction": "SCMP_ACT_ALLOW"}
     assert spec(seccomp=profile)["linux"]["seccomp"] == profile
 
 
-def test_spec_is_json():
+def test_spec_is_json() -> None:
     json.dumps(spec())
 
 
@@ -208,32 +211,32 @@ def test_spec_is_json():
     ([], [], None, [], []),
     (None, None, None, ["true"], ["true"]),
 ])
-def test_image_process_args(ep, cmd, uep, ucmd, expected):
+def test_image_process_args(ep: list[str] | None, cmd: list[str] | None, uep: list[str] | None, ucmd: list[str] | None, expected: list[str]) -> None:
     assert image_process_args(ep, cmd, uep, ucmd) == expected
 
 
 # -- environment -----------------------------------------------------------------------------
 
 
-def test_merge_env_defaults_and_order():
+def test_merge_env_defaults_and_order() -> None:
     assert merge_env([], [], "h1") == [
         "container=podman", f"PATH={DEFAULT_PATH}", "TERM=xterm", "HOSTNAME=h1"]
 
 
-def test_merge_env_user_wins():
+def test_merge_env_user_wins() -> None:
     env = merge_env(["PATH=/img", "A=1", "B=2"], ["A=9", "C=3", "PATH=/usr"], "h",
                     home="/root")
     assert env == ["container=podman", "PATH=/usr", "TERM=xterm", "A=9", "B=2", "C=3",
                    "HOME=/root", "HOSTNAME=h"]
 
 
-def test_merge_env_keeps_explicit_hostname_and_home():
+def test_merge_env_keeps_explicit_hostname_and_home() -> None:
     env = merge_env([], ["HOSTNAME=mine", "HOME=/h"], "h", home="/root")
     assert "HOSTNAME=mine" in env and "HOSTNAME=h" not in env
     assert "HOME=/h" in env and "HOME=/root" not in env
 
 
-def test_merge_env_bare_key_from_caller(monkeypatch):
+def test_merge_env_bare_key_from_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYMAN_T_X", "from-host")
     monkeypatch.delenv("PYMAN_T_MISSING", raising=False)
     env = merge_env([], ["PYMAN_T_X", "PYMAN_T_MISSING", "E="])
@@ -279,32 +282,32 @@ def rootfs(tmp_path: Path) -> str:
     ("0:4321", 0, 4321, [], "/root"),
     (":tty", 0, 5, [], "/root"),
 ])
-def test_resolve_user(rootfs, user, uid, gid, sgids, home):
+def test_resolve_user(rootfs: str, user: str, uid: int, gid: int, sgids: list[int], home: str) -> None:
     u = resolve_user(rootfs, user)
     assert (u.uid, u.gid, u.additional_gids, u.home) == (uid, gid, sgids, home)
 
 
-def test_unknown_user_message(rootfs):
+def test_unknown_user_message(rootfs: str) -> None:
     with pytest.raises(CommandCannotRunError) as exc:
         resolve_user(rootfs, "nosuch")
     assert str(exc.value) == "unable to find user nosuch: no matching entries in passwd file"
     assert exc.value.exit_code == 126
 
 
-def test_unknown_group_message(rootfs):
+def test_unknown_group_message(rootfs: str) -> None:
     with pytest.raises(CommandCannotRunError) as exc:
         resolve_user(rootfs, "root:nogroupx")
     assert str(exc.value) == "unable to find group nogroupx: no matching entries in group file"
 
 
-def test_no_passwd_file(tmp_path):
+def test_no_passwd_file(tmp_path: Path) -> None:
     assert resolve_user(str(tmp_path), "").uid == 0
     assert resolve_user(str(tmp_path), "42:42").gid == 42
     with pytest.raises(CommandCannotRunError):
         resolve_user(str(tmp_path), "tester")
 
 
-def test_passwd_absolute_symlink_stays_in_rootfs(tmp_path):
+def test_passwd_absolute_symlink_stays_in_rootfs(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "usr/lib").mkdir(parents=True)
     (tmp_path / "usr/lib/passwd").write_text("app:x:77:77::/app:/bin/sh\n")
@@ -315,7 +318,7 @@ def test_passwd_absolute_symlink_stays_in_rootfs(tmp_path):
 # -- bundle (what the monitor calls) ---------------------------------------------------------
 
 
-def test_gid_mapped(tmp_path):
+def test_gid_mapped(tmp_path: Path) -> None:
     m = tmp_path / "gid_map"
     m.write_text("         0       1001          1\n         1     100000      65536\n")
     assert bundle.gid_mapped(5, str(m))
@@ -324,7 +327,7 @@ def test_gid_mapped(tmp_path):
     assert not bundle.gid_mapped(5, str(tmp_path / "absent"))
 
 
-def test_write_config(rootfs, tmp_path):
+def test_write_config(rootfs: str, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     for name in ("hosts", "resolv.conf", "hostname"):
