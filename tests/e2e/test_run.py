@@ -34,8 +34,13 @@ def test_command_not_found_is_127_and_not_executable_is_126(run_pyman) -> None:
 def test_missing_image_is_125_with_clear_error(run_pyman) -> None:
     r = run_pyman("run", "--rm", "127.0.0.1:5000/pyman-test/does-not-exist:latest", "true")
     assert r.returncode == 125
-    assert r.stderr.startswith("Error: ") and "does-not-exist" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    # As podman: the pull announces itself, then exactly one error line.
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("Trying to pull "), r.stderr
+    assert len(lines) == 2 and lines[1].startswith("Error: "), r.stderr
+    assert "does-not-exist" in lines[1] and "manifest unknown" in lines[1]
+    images = run_pyman("images")
+    assert "does-not-exist" not in images.stdout
 
 
 def test_malformed_reference_is_125(run_pyman) -> None:
