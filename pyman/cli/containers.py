@@ -35,9 +35,9 @@ def ps(
     fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
 ) -> None:
     """List containers."""
-    from pyman.engine import Engine
+    from pyman.cli.context import engine as make_engine
 
-    items = Engine().containers.summaries(all_)
+    items = make_engine().containers.summaries(all_)
     if quiet:
         for c in items:
             print(c.id if no_trunc else c.id[:12])
@@ -67,10 +67,10 @@ def rm(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Remove all containers.")] = False,
 ) -> None:
     """Remove one or more containers."""
-    from pyman.engine import Engine
+    from pyman.cli.context import engine as make_engine
     from pyman.errors import PymanError
 
-    engine = Engine()
+    engine = make_engine()
     names = list(containers or [])
     if all_:
         names = [c.id for c in engine.containers.summaries(True)]

@@ -24,12 +24,12 @@ def pull(
                           ] = None,
 ) -> None:
     """Pull an image from a registry."""
+    from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
-    from pyman.engine import Engine
     from pyman.engine.types import PullOptions
 
     with PullProgress(quiet) as progress:
-        rec = Engine().images.pull(PullOptions(reference, platform, tls_verify, quiet),
+        rec = make_engine().images.pull(PullOptions(reference, platform, tls_verify, quiet),
                                    progress)
     print(rec.id)
 
@@ -42,10 +42,10 @@ def images(
     fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
 ) -> None:
     """List images in local storage."""
+    from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import ago, human_size, parse_time, table
-    from pyman.engine import Engine
 
-    items = Engine().images.summaries()
+    items = make_engine().images.summaries()
     if quiet:
         for image_id in dict.fromkeys(i.id for i in items):
             print(image_id if no_trunc else image_id[:12])
@@ -68,9 +68,9 @@ def rmi(
                      ] = False,
 ) -> None:
     """Remove one or more images."""
-    from pyman.engine import Engine
+    from pyman.cli.context import engine as make_engine
 
-    engine = Engine()
+    engine = make_engine()
     for name in images:
         for line in engine.images.remove(name, engine.containers.using_image, force):
             print(line)

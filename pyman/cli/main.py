@@ -20,7 +20,7 @@ COMMANDS = {
     "info": "pyman.cli.system",
     "version": "pyman.cli.system",
 }
-GLOBAL_WITH_VALUE = {"--log-level"}
+GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}
 
 
 def invoked_command(args: list[str]) -> str | None:
@@ -46,6 +46,8 @@ def build_app(name: str | None):  # type: ignore[no-untyped-def]
                                                help="debug, info, warn or error.")] = "warn",
         version: Annotated[bool, typer.Option("--version", "-v",
                                               help="Print the version and exit.")] = False,
+        runtime: Annotated[str | None, typer.Option(
+            "--runtime", help="OCI runtime to use: a name on PATH or a path.")] = None,
     ) -> None:
         """pyman: manage containers and images, rootless and daemonless."""
         if version:
@@ -53,6 +55,9 @@ def build_app(name: str | None):  # type: ignore[no-untyped-def]
 
             print(f"pyman version {__version__}")
             raise typer.Exit(0)
+        from pyman.cli.context import GLOBAL
+
+        GLOBAL["runtime"] = runtime
         if log_level != "warn":
             import logging
 

@@ -40,9 +40,9 @@ def run(
                      ] = False,
 ) -> None:
     """Run a command in a new container."""
+    from pyman.cli.context import engine as make_engine
     from pyman.cli.env import expand_env
     from pyman.cli.progress import PullProgress
-    from pyman.engine import Engine
     from pyman.engine.types import RunOptions
 
     if pull not in ("always", "missing", "never", "newer"):
@@ -52,7 +52,7 @@ def run(
                       user=user, hostname=hostname, network=network, rm=rm, detach=detach,
                       interactive=interactive, pull="missing" if pull == "newer" else pull)
     with PullProgress(quiet) as progress:
-        result = Engine().containers.run(opts, progress)
+        result = make_engine().containers.run(opts, progress)
     if result.exit_code is None:
         print(result.id)
         return

@@ -48,10 +48,10 @@ def _scalar(value: Any) -> str:
 def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")] = None
          ) -> None:
     """Display pyman and host information."""
-    from pyman.engine import Engine
+    from pyman.cli.context import engine as make_engine
     from pyman.engine.info import host_info
 
-    data = host_info(Engine())
+    data = host_info(make_engine())
     if fmt == "json":
         print(json.dumps(data, indent=2))
     else:

@@ -8,8 +8,10 @@ from pyman.config import Paths, paths
 
 
 class Engine:
-    def __init__(self, p: Paths | None = None) -> None:
+    def __init__(self, p: Paths | None = None, *, runtime: str | None = None) -> None:
+        """``runtime``: an OCI runtime name or path (``--runtime``); None picks what works."""
         self.paths = p or paths()
+        self.runtime = runtime
 
     @cached_property
     def images(self) -> "ImageService":  # noqa: UP037 - imported lazily below
@@ -21,7 +23,7 @@ class Engine:
     def containers(self) -> "ContainerService":  # noqa: UP037
         from pyman.engine.containers import ContainerService
 
-        return ContainerService(self.paths, self.images)
+        return ContainerService(self.paths, self.images, runtime=self.runtime)
 
 
 from typing import TYPE_CHECKING  # noqa: E402

@@ -46,9 +46,11 @@ def check_network(mode: str) -> tuple[str, str | None]:
 
 
 class ContainerService:
-    def __init__(self, paths: Paths, images: ImageService) -> None:
+    def __init__(self, paths: Paths, images: ImageService, *, runtime: str | None = None
+                 ) -> None:
         self.paths = paths
         self.images = images
+        self.runtime = runtime
         self.store = ContainerStore(paths.containers, paths.run_containers)
 
     # -- create and start ---------------------------------------------------------------
@@ -90,7 +92,7 @@ class ContainerService:
                      ) -> dict[str, Any]:
         from pyman.runtime.select import select_runtime
 
-        runtime = select_runtime(self.paths)
+        runtime = select_runtime(self.paths, self.runtime)
         return {
             "id": c.id,
             "name": c.name,
@@ -112,8 +114,8 @@ class ContainerService:
         run_dir = self.store.run_dir(c.id)
         run_dir.mkdir(parents=True, exist_ok=True)
         self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
-        cfg = self._monitor_cfg(c, detach, interactive)
         try:
+            cfg = self._monitor_cfg(c, detach, interactive)
             handle = spawn_monitor(run_dir, cfg, attach=not detach)
         except PymanError:
             if c.rm:

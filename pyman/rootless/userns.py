@@ -53,9 +53,11 @@ def host_id_maps() -> IdMaps:
 
 
 def _find_tool(name: str) -> str:
-    for d in ("/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"):
-        path = f"{d}/{name}"
-        if os.path.exists(path):
+    """PATH first, as Podman looks it up, then the usual dirs (cron's PATH is short)."""
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    for d in dirs + ["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"]:
+        path = os.path.join(d, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
     raise RootlessSetupError(f"{name} not found: install it as root (`apt-get install uidmap`)")
 

@@ -46,3 +46,21 @@ def test_atomic_json_roundtrip_leaves_no_temp(tmp_path: Path) -> None:
     assert read_json(target) == {"a": 2}
     assert os.listdir(target.parent) == ["state.json"]
     assert read_json(tmp_path / "missing.json", "dflt") == "dflt"
+
+
+def test_inaccessible_tun_names_the_device_and_the_fix(tmp_path, monkeypatch) -> None:
+    import pytest
+
+    from pyman.errors import PymanError
+    from pyman.netns import helpers
+
+    if os.geteuid() == 0:
+        pytest.skip("root can open any device node")
+    tun = tmp_path / "tun"
+    tun.touch(mode=0o600)
+    os.chmod(tun, 0)
+    monkeypatch.setattr(helpers, "TUN", str(tun))
+    with pytest.raises(PymanError) as exc:
+        helpers.check_tun()
+    msg = str(exc.value)
+    assert str(tun) in msg and f"chmod 0666 {tun}" in msg and "\n" not in msg
