@@ -4,6 +4,7 @@ and registered on a fresh root app, so `pyman run` does not pay for `pyman image
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Annotated
 
@@ -19,7 +20,9 @@ COMMANDS = {
     "rmi": "pyman.cli.images",
     "info": "pyman.cli.system",
     "version": "pyman.cli.system",
+    "completion": "pyman.cli.completion",
 }
+COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}
 
 
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     from pyman.errors import PymanError
 
     args = sys.argv[1:] if argv is None else argv
+    if COMPLETE_VAR in os.environ:  # a shell asking for completions: every command
+        from typer._completion_classes import completion_init
+
+        completion_init()
+        args = []
     command = build_app(invoked_command(args))
     try:
         # without standalone mode, click returns the code of an Exit instead of raising it
