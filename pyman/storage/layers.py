@@ -11,14 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyman.errors import LayerError
-from pyman.rootless.userns import run_in_userns
 from pyman.storage.atomic import read_json, write_json
-from pyman.storage.unpack import unpack_layer
 
 
 @dataclass(frozen=True)
@@ -56,15 +53,21 @@ class LayerStore:
         if not missing:
             return []
         self.root.mkdir(parents=True, exist_ok=True)
+        from pyman.rootless.userns import run_in_userns
+
         return run_in_userns(lambda: self._unpack_all(missing))
 
     def _unpack_all(self, sources: list[LayerSource]) -> list[str]:
         self._clean_stale()
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(4, len(sources))) as pool:
             results = list(pool.map(self._unpack_one, sources))
         return [w for ws in results for w in ws]
 
     def _unpack_one(self, src: LayerSource) -> list[str]:
+        from pyman.storage.unpack import unpack_layer
+
         final = self.dir(src.diff_id)
         tmp = self.root / f".tmp-{_hex(src.diff_id)}-{os.getpid()}-{id(src)}"
         (tmp / "diff").mkdir(parents=True)
@@ -102,6 +105,8 @@ class LayerStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.rename(d, doomed)
                     shutil.rmtree(doomed)
+
+        from pyman.rootless.userns import run_in_userns
 
         run_in_userns(rm)
 
