@@ -72,3 +72,7 @@ class CommandCannotRunError(PymanError):
     """The container's command exists but cannot be executed (exit 126)."""
 
     exit_code = EXIT_CANNOT_INVOKE
+
+
+class UnauthorizedError(RegistryError):
+    """A registry or its token service refused the credentials."""

@@ -21,6 +21,8 @@ COMMANDS = {
     "info": "pyman.cli.system",
     "version": "pyman.cli.system",
     "completion": "pyman.cli.completion",
+    "login": "pyman.cli.login",
+    "logout": "pyman.cli.login",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -25,9 +25,16 @@ class Engine:
 
         return ContainerService(self.paths, self.images, runtime=self.runtime)
 
+    @cached_property
+    def registry(self) -> "RegistryService":  # noqa: UP037
+        from pyman.engine.registry import RegistryService
+
+        return RegistryService(self.paths)
+
 
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
     from pyman.engine.containers import ContainerService
     from pyman.engine.images import ImageService
+    from pyman.engine.registry import RegistryService

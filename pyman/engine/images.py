@@ -55,6 +55,7 @@ class ImageService:
         return None
 
     def pull(self, opts: PullOptions, events: PullEvents | None = None) -> ImageRecord:
+        from pyman.image.auth import credentials_for
         from pyman.image.manifest import Platform
         from pyman.image.pull import fetch_image
         from pyman.storage.blobs import BlobStore
@@ -66,7 +67,8 @@ class ImageService:
         if events:
             events.started(str(candidates[0]) if len(candidates) == 1 else opts.reference)
         fetched = fetch_image(candidates, conf, blobs, platform=platform,
-                              tls_verify=opts.tls_verify, progress=events)
+                              tls_verify=opts.tls_verify, progress=events,
+                              credentials=credentials_for(opts.creds, opts.authfile))
         sources = [LayerSource(blobs.path(layer.digest), diff_id)
                    for layer, diff_id in zip(fetched.layers, fetched.diff_ids, strict=True)]
         for w in self.layers.ensure(sources):

@@ -11,6 +11,43 @@ class PullOptions:
     platform: str | None = None  # os/arch[/variant]
     tls_verify: bool | None = None
     quiet: bool = False
+    creds: str | None = None  # USERNAME:PASSWORD (--creds); None: stored credentials
+    authfile: str | None = None  # --authfile; None: Podman's auth.json locations
+
+
+@dataclass
+class LoginOptions:
+    registry: str  # host[:port], or host/namespace/repository for scoped credentials
+    username: str | None = None
+    password: str | None = None
+    authfile: str | None = None
+    tls_verify: bool | None = None
+
+
+@dataclass
+class LoginResult:
+    registry: str
+    authfile: str
+    already: bool = False  # stored credentials were valid and are kept
+
+
+@dataclass
+class PushOptions:
+    image: str
+    destination: str | None = None
+    tls_verify: bool | None = None
+    creds: str | None = None
+    authfile: str | None = None
+    format: str | None = None  # oci | v2s2; None: as stored
+    digestfile: str | None = None
+    chunk_size: int | None = None  # upload in PATCHes of this many bytes above it
+
+
+@dataclass
+class PushReport:
+    destination: str
+    digest: str
+    blobs: dict[str, str] = field(default_factory=dict)  # digest -> exists|mounted|uploaded
 
 
 @dataclass

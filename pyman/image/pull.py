@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyman.errors import ImageNotFoundError, PymanError, RegistryError
+from pyman.image.auth import CredentialsFor
 from pyman.image.manifest import (
     CONFIG_TYPES,
     ImageManifest,
@@ -56,7 +57,8 @@ class _Cancelled(Exception):
 
 def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobStore, *,
                 platform: Platform | None = None, tls_verify: bool | None = None,
-                progress: Progress | None = None) -> FetchedImage:
+                progress: Progress | None = None,
+                credentials: CredentialsFor | None = None) -> FetchedImage:
     """Pull the first candidate any endpoint serves; raise ImageNotFoundError if none does."""
     failures: list[tuple[Reference, PymanError]] = []
     for ref in candidates:
@@ -66,7 +68,9 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
             failures.append((ref, exc))
             continue
         for ep in endpoints:
-            client = RegistryClient(ep.host, ep.repository, insecure=_insecure(ep, tls_verify))
+            creds = credentials(ep.host, ep.repository) if credentials else None
+            client = RegistryClient(ep.host, ep.repository, insecure=_insecure(ep, tls_verify),
+                                    credentials=creds)
             try:
                 digest, manifest = _resolve_manifest(client, ref, blobs, platform)
             except (ImageNotFoundError, RegistryError) as exc:

@@ -1,14 +1,21 @@
-"""A small client for the OCI distribution spec (pull side) over http.client.
+"""A small client for the OCI distribution spec over http.client: pull, push and auth.
 
 HTTPS with certificate verification by default. An insecure endpoint is tried over HTTPS
-without verification first and then over plain HTTP, as Podman does. Anonymous bearer tokens
-come from the registry's ``WWW-Authenticate`` challenge and are cached per repository.
+without verification first and then over plain HTTP, as Podman does.
+
+Auth follows the registry's ``WWW-Authenticate`` challenge: ``Basic`` sends the credentials
+with each request; ``Bearer`` asks the token service (realm, service, scope) for a token,
+anonymously or with the credentials as HTTP basic auth, and caches it per host, scopes and
+user. Pushing asks for ``repository:<name>:pull,push``, plus ``repository:<other>:pull`` for
+each repository a blob may be mounted from.
+
 Blob downloads follow redirects (a 307 to a storage host is normal); the Authorization header
 is not sent to another host.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -16,11 +23,19 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from pyman.errors import DigestMismatchError, ImageNotFoundError, PymanError, RegistryError
+from pyman.errors import (
+    DigestMismatchError,
+    ImageNotFoundError,
+    PymanError,
+    RegistryError,
+    UnauthorizedError,
+)
+from pyman.image.auth import Credentials
 from pyman.image.manifest import MANIFEST_TYPES
 
 USER_AGENT = "pyman/0.1"
@@ -30,7 +45,8 @@ MAX_REDIRECTS = 5
 NOT_FOUND_CODES = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"}
 _REDIRECTS = {301, 302, 303, 307, 308}
 
-_tokens: dict[tuple[str, str], str] = {}  # (host, repository) -> bearer token
+# (host, scopes, username) -> bearer token
+_tokens: dict[tuple[str, tuple[str, ...], str], str] = {}
 _tokens_lock = threading.Lock()
 
 
@@ -50,8 +66,17 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
     return ctx
 
 
-def _open(method: str, url: str, headers: dict[str, str], verify: bool,
-          timeout: float) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+Body = bytes | Callable[[], BinaryIO] | None
+
+
+def _basic(creds: Credentials) -> str:
+    raw = f"{creds.username}:{creds.password}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def _open(method: str, url: str, headers: dict[str, str], verify: bool, timeout: float,
+          body: bytes | BinaryIO | None = None
+          ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """One request on a fresh connection; the caller closes the connection."""
     parts = urlsplit(url)
     host = parts.netloc
@@ -66,7 +91,7 @@ def _open(method: str, url: str, headers: dict[str, str], verify: bool,
     if parts.query:
         path += "?" + parts.query
     try:
-        conn.request(method, path, headers={"User-Agent": USER_AGENT, **headers})
+        conn.request(method, path, body=body, headers={"User-Agent": USER_AGENT, **headers})
         return conn, conn.getresponse()
     except BaseException:
         conn.close()
@@ -106,17 +131,30 @@ class RegistryClient:
     """Talks to one repository on one registry host."""
 
     def __init__(self, host: str, repository: str, *, insecure: bool = False,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, credentials: Credentials | None = None,
+                 push: bool = False, mount_from: tuple[str, ...] = ()) -> None:
         self.host = host
         self.repository = repository
         self.insecure = insecure
         self.timeout = timeout
+        self.credentials = credentials
+        self.push = push
+        self.mount_from = tuple(r for r in mount_from if r != repository)
         self._scheme: str | None = None
         self._challenge: tuple[str, dict[str, str]] | None = None
+        self.trace: list[tuple[str, str, int]] = []  # (method, path, status), for diagnosis
 
     @property
     def name(self) -> str:
         return f"{self.host}/{self.repository}"
+
+    @property
+    def scopes(self) -> list[str]:
+        if not self.repository:  # login to a whole registry: a token for no repository
+            return []
+        actions = "pull,push" if self.push else "pull"
+        return ([f"repository:{self.repository}:{actions}"]
+                + [f"repository:{r}:pull" for r in self.mount_from])
 
     # ---- connection and auth ----
 
@@ -142,30 +180,82 @@ class RegistryClient:
             errors = [errors[0].split(": ", 1)[1]]
         raise RegistryError(f"pinging container registry {self.host}: {'; '.join(errors)}")
 
+    def check_login(self) -> None:
+        """What ``login`` verifies: the credentials open /v2/ (through a token if need be).
+
+        Raises UnauthorizedError for credentials the registry refuses."""
+        self.ping()
+        if self._challenge is None:
+            return  # the registry wants no auth at all: any credentials "work", as in Podman
+        scheme, params = self._challenge
+        if scheme == "bearer":
+            self._fetch_token(params, self.scopes)
+        conn, resp = self._request("GET", "/v2/", retry_auth=False)
+        try:
+            resp.read(65536)
+            status = resp.status
+        finally:
+            conn.close()
+        if status == 401:
+            raise UnauthorizedError("invalid username/password")
+        if status != 200:
+            raise RegistryError(f"checking credentials at {self.host}: HTTP {status}")
+
+    def _token_key(self) -> tuple[str, tuple[str, ...], str]:
+        user = self.credentials.username if self.credentials else ""
+        return self.host, tuple(self.scopes), user
+
     def _token(self) -> str | None:
         with _tokens_lock:
-            return _tokens.get((self.host, self.repository))
+            return _tokens.get(self._token_key())
+
+    def _auth_headers(self) -> dict[str, str]:
+        """Authorization for the next request, from what the registry asked for so far."""
+        scheme = self._challenge[0] if self._challenge else ""
+        if scheme == "basic" and self.credentials:
+            return {"Authorization": _basic(self.credentials)}
+        token = self._token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _authenticate(self, header: str) -> None:
-        scheme, params = parse_challenge(header) if header else (self._challenge or ("", {}))
+        """React to a 401: remember the challenge, get a token when it is a bearer one."""
+        challenge = parse_challenge(header) if header else (self._challenge or ("", {}))
+        scheme, params = challenge
+        self._challenge = challenge
+        if scheme == "basic":
+            if self.credentials is None:
+                raise UnauthorizedError(
+                    f"{self.name}: authentication required: log in with `pyman login "
+                    f"{self.host}` or pass --creds"
+                )
+            return
         if scheme != "bearer" or "realm" not in params:
             raise RegistryError(
-                f"{self.name}: the registry requires authentication ({scheme or 'no challenge'}), "
-                "and pyman pulls anonymously only"
+                f"{self.name}: the registry requires authentication of a kind pyman does not "
+                f"support ({scheme or 'no challenge'})"
             )
-        query = {"scope": f"repository:{self.repository}:pull"}
+        self._fetch_token(params, self.scopes)
+
+    def _fetch_token(self, params: dict[str, str], scopes: list[str]) -> None:
+        query: list[tuple[str, str]] = [("scope", s) for s in scopes]
         if params.get("service"):
-            query["service"] = params["service"]
+            query.append(("service", params["service"]))
+        headers = {}
+        if self.credentials:
+            query.append(("account", self.credentials.username))
+            headers["Authorization"] = _basic(self.credentials)
         realm = params["realm"]
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         try:
-            conn, resp = _open("GET", url, {}, not self.insecure, self.timeout)
+            conn, resp = _open("GET", url, headers, not self.insecure, self.timeout)
             try:
                 body, status = resp.read(MAX_MANIFEST), resp.status
             finally:
                 conn.close()
         except (OSError, http.client.HTTPException) as exc:
             raise RegistryError(f"getting a token from {realm}: {_describe(exc)}") from exc
+        if status == 401 and self.credentials:
+            raise UnauthorizedError("invalid username/password")
         if status != 200:
             raise RegistryError(f"getting a token from {realm}: HTTP {status}")
         try:
@@ -176,7 +266,39 @@ class RegistryClient:
         if not token:
             raise RegistryError(f"the token service {realm} returned no token")
         with _tokens_lock:
-            _tokens[(self.host, self.repository)] = token
+            _tokens[(self.host, tuple(scopes), self._token_key()[2])] = token
+
+    def _request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                 body: Body = None, retry_auth: bool = True
+                 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """One request with auth (a 401 is answered once); non-2xx is returned, not raised.
+
+        ``path`` may be an absolute URL (an upload's Location). ``body`` is bytes or a function
+        opening it again, so a request can be repeated after a 401."""
+        if self._scheme is None:
+            self.ping()
+        url = path if "://" in path else f"{self._scheme}://{self.host}{path}"
+        same_host = urlsplit(url).netloc == self.host
+        for attempt in (1, 2):
+            hdrs = dict(headers or {})
+            if same_host:
+                hdrs.update(self._auth_headers())
+            data = body() if callable(body) else body
+            try:
+                conn, resp = _open(method, url, hdrs, not self.insecure, self.timeout, data)
+            except (OSError, http.client.HTTPException) as exc:
+                raise RegistryError(f"{self.name}: {method} {url}: {_describe(exc)}") from exc
+            finally:
+                if data is not None and not isinstance(data, bytes):
+                    data.close()
+            self.trace.append((method, urlsplit(url).path, resp.status))
+            if resp.status != 401 or attempt == 2 or not retry_auth:
+                return conn, resp
+            challenge = resp.getheader("WWW-Authenticate", "")
+            resp.read(65536)
+            conn.close()
+            self._authenticate(challenge)
+        raise AssertionError("unreachable")
 
     def _get(self, path: str, accept: str | None = None
              ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
@@ -185,10 +307,9 @@ class RegistryClient:
             self.ping()
         for attempt in (1, 2):
             headers = {"Accept": accept} if accept else {}
-            token = self._token()
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
+            headers.update(self._auth_headers())
             conn, resp = self._follow(f"{self._scheme}://{self.host}{path}", headers)
+            self.trace.append(("GET", path, resp.status))
             if resp.status != 401 or attempt == 2:
                 return conn, resp
             challenge = resp.getheader("WWW-Authenticate", "")
@@ -264,3 +385,108 @@ class RegistryClient:
             raise RegistryError(f"{what}: {_describe(exc)}") from exc
         finally:
             conn.close()
+
+    # ---- the push side ----
+
+    def _read_close(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse
+                    ) -> None:
+        try:
+            resp.read(65536)
+        finally:
+            conn.close()
+
+    def blob_exists(self, digest: str) -> bool:
+        conn, resp = self._request("HEAD", f"/v2/{self.repository}/blobs/{digest}")
+        try:
+            if resp.status == 200:
+                return True
+            if resp.status == 404:
+                return False
+            raise self._fail(resp, f"checking whether blob {digest} exists in {self.name}")
+        finally:
+            conn.close()
+
+    def _location(self, resp: http.client.HTTPResponse, base: str, what: str) -> str:
+        location = resp.getheader("Location", "")
+        if not location:
+            raise RegistryError(f"{what}: the registry sent no upload Location")
+        base_url = base if "://" in base else f"{self._scheme}://{self.host}{base}"
+        return urljoin(base_url, location)
+
+    def start_upload(self, digest: str, mount_from: str | None = None
+                     ) -> tuple[bool, str | None]:
+        """POST an upload session; with ``mount_from`` ask to mount the blob from that
+        repository instead. Returns (mounted, upload URL or None when mounted)."""
+        path = f"/v2/{self.repository}/blobs/uploads/"
+        if mount_from:
+            path += "?" + urlencode({"mount": digest, "from": mount_from})
+        what = f"uploading blob {digest} to {self.name}"
+        conn, resp = self._request("POST", path)
+        try:
+            if resp.status == 201 and mount_from:
+                return True, None
+            if resp.status != 202:
+                raise self._fail(resp, what)
+            return False, self._location(resp, path, what)
+        finally:
+            self._read_close(conn, resp)
+
+    def upload_blob(self, url: str, digest: str, size: int, open_blob: Callable[[], BinaryIO],
+                    chunk_size: int | None = None,
+                    progress: Callable[[int], None] | None = None) -> None:
+        """Send the blob to an upload session: one PUT (monolithic), or PATCHes of
+        ``chunk_size`` bytes with Content-Range and a closing PUT (chunked)."""
+        what = f"uploading blob {digest} to {self.name}"
+        if chunk_size and size > chunk_size:
+            offset = 0
+            with open_blob() as f:
+                while offset < size:
+                    data = f.read(chunk_size)
+                    if not data:
+                        raise RegistryError(f"{what}: the blob ended at {offset} of {size} bytes")
+                    end = offset + len(data) - 1
+                    headers = {"Content-Type": "application/octet-stream",
+                               "Content-Range": f"{offset}-{end}"}
+                    conn, resp = self._request("PATCH", url, headers, data)
+                    try:
+                        if resp.status != 202:
+                            raise self._fail(resp, what)
+                        url = self._location(resp, url, what)
+                    finally:
+                        self._read_close(conn, resp)
+                    offset = end + 1
+                    if progress:
+                        progress(offset)
+            body: Body = b""
+            headers = {}
+        else:
+            body = open_blob
+            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        sep = "&" if urlsplit(url).query else "?"
+        conn, resp = self._request("PUT", url + sep + urlencode({"digest": digest}), headers, body)
+        try:
+            if resp.status != 201:
+                raise self._fail(resp, what)
+            got = resp.getheader("Docker-Content-Digest")
+            if got and got != digest:
+                raise DigestMismatchError(f"{what}: the registry stored {got}")
+        finally:
+            self._read_close(conn, resp)
+        if progress:
+            progress(size)
+
+    def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
+        """PUT a manifest under a tag or digest; returns its digest."""
+        what = f"writing manifest to {self.name}"
+        conn, resp = self._request("PUT", f"/v2/{self.repository}/manifests/{reference}",
+                                   {"Content-Type": media_type}, data)
+        try:
+            if resp.status != 201:
+                raise self._fail(resp, what)
+        finally:
+            self._read_close(conn, resp)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        got = resp.getheader("Docker-Content-Digest")
+        if got and got != digest:
+            raise DigestMismatchError(f"{what}: the registry stored {got}, expected {digest}")
+        return digest

@@ -1,5 +1,9 @@
 """The registry client's bearer-token flow and cross-host blob redirects, against a fake registry.
 
+The fake exists for what Debian's docker-registry (filesystem storage) never does: redirecting
+blob downloads to another host. Auth against real registries (htpasswd and token) is in
+test_auth_login.py and test_push.py.
+
 Docker Hub's shape: /v2/ answers 401 with a Bearer challenge, a token service hands out
 anonymous tokens, and blobs redirect (307) to a storage host that must not get the token.
 """
@@ -155,11 +159,11 @@ def test_missing_manifest_is_not_found(fake: Fake) -> None:
         client.get_manifest("v2")
 
 
-def test_basic_auth_is_reported_not_crashed() -> None:
+def test_basic_auth_without_credentials_says_how_to_log_in() -> None:
     fake = Fake(auth_scheme="Basic")
     try:
         client = RegistryClient(fake.addr(fake.registry), "team/app", insecure=True)
-        with pytest.raises(RegistryError, match="requires authentication"):
+        with pytest.raises(RegistryError, match="authentication required: log in with `pyman login"):
             client.get_manifest("v1")
     finally:
         fake.close()

@@ -1,0 +1,209 @@
+"""Talking to registries as a user: login, logout, push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyman.config import Paths
+from pyman.engine.types import LoginOptions, LoginResult, PushOptions, PushReport
+from pyman.errors import ImageNotFoundError, PymanError, RegistryError, UnauthorizedError
+from pyman.image import auth
+from pyman.image.auth import Credentials
+
+
+def registry_key(text: str) -> str:
+    """What login/logout take: host[:port][/namespace/repo], a scheme tolerated."""
+    key = auth.normalize_key(text.split("://", 1)[1] if "://" in text else text)
+    key = key.rstrip("/")
+    if not key or any(c.isspace() for c in key) or "@" in key:
+        raise PymanError(f"invalid registry {text!r}: expected HOST[:PORT][/NAMESPACE/REPO]")
+    host, _, repo = key.partition("/")
+    if repo and ":" in repo.rsplit("/", 1)[-1]:
+        raise PymanError(f"invalid registry {text!r}: a tag is not allowed, only "
+                         "HOST[:PORT][/NAMESPACE/REPO]")
+    return key
+
+
+class RegistryService:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    def _conf(self) -> Any:
+        from pyman.image.registries_conf import load_registries_conf
+
+        return load_registries_conf(self.paths.config)
+
+    def _insecure(self, host: str, repository: str, tls_verify: bool | None) -> bool:
+        if tls_verify is not None:
+            return not tls_verify
+        from pyman.image.reference import Reference
+
+        reg = self._conf().find_registry(Reference(host, repository or "x", None, None))
+        return bool(reg and reg.insecure)
+
+    def default_registry(self) -> str:
+        """The registry login/logout use when none is named: the first search registry."""
+        search = self._conf().search_registries
+        if not search:
+            raise PymanError("no registry given and no unqualified-search-registries "
+                             "configured: name the registry")
+        return str(search[0])
+
+    # ---- login / logout ----
+
+    def stored(self, registry: str, authfile: str | None = None) -> Credentials | None:
+        host, _, repo = registry_key(registry).partition("/")
+        return auth.find(host, repo or None, authfile)
+
+    def check(self, registry: str, creds: Credentials, tls_verify: bool | None = None) -> None:
+        """Verify ``creds`` against the registry, with Podman's error shapes."""
+        from pyman.image.registry_client import RegistryClient
+
+        key = registry_key(registry)
+        host, _, repo = key.partition("/")
+        client = RegistryClient(host, repo, insecure=self._insecure(host, repo, tls_verify),
+                                credentials=creds)
+        try:
+            client.check_login()
+        except UnauthorizedError:
+            raise UnauthorizedError(f'logging into "{key}": invalid username/password. '
+                                    "Check the username and password") from None
+        except RegistryError as exc:
+            raise RegistryError(f'authenticating creds for "{key}": {exc}') from None
+
+    def login(self, opts: LoginOptions) -> LoginResult:
+        """Verify the credentials, then store them (never before: a bad password stores
+        nothing). Without username and password, checks the stored ones."""
+        key = registry_key(opts.registry)
+        path = auth.auth_file(opts.authfile)
+        if opts.username is None and opts.password is None:
+            creds = self.stored(key, opts.authfile)
+            if creds is None:
+                raise PymanError(f"no stored credentials for {key}: give --username and "
+                                 "--password (or --password-stdin)")
+            self.check(key, creds, opts.tls_verify)
+            return LoginResult(key, str(path), already=True)
+        if not opts.username:
+            raise PymanError("a username is required: use --username")
+        if opts.password is None or opts.password == "":
+            raise PymanError("a password is required: use --password or --password-stdin")
+        creds = Credentials(opts.username, opts.password)
+        self.check(key, creds, opts.tls_verify)
+        auth.store(path, key, creds)
+        return LoginResult(key, str(path))
+
+    def logout(self, registry: str | None, authfile: str | None = None,
+               all_registries: bool = False) -> str:
+        """Forget credentials; returns Podman's report line."""
+        path = auth.auth_file(authfile)
+        if all_registries:
+            auth.remove_all(path)
+            return "Removed login credentials for all registries"
+        key = registry_key(registry or self.default_registry())
+        if auth.remove(path, key):
+            return f"Removed login credentials for {key}"
+        host, _, repo = key.partition("/")
+        elsewhere = auth.lookup(host, repo or None, authfile)
+        if elsewhere is not None and elsewhere[2] == key:
+            src = elsewhere[1]
+            hint = ("docker logout" if src.name == "config.json"
+                    else f"pyman logout --authfile {src}")
+            raise PymanError(f"not logged into {key} with {path}: the credentials are in "
+                             f"{src}. Use {hint} instead")
+        raise PymanError(f"not logged into {key}")
+
+    # ---- push ----
+
+    def push(self, opts: PushOptions, events: Any = None) -> PushReport:
+        from pyman.image.push import (
+            FORMATS,
+            convert_manifest,
+            load_manifest,
+            missing_blobs,
+            push_image,
+        )
+        from pyman.image.registry_client import RegistryClient
+        from pyman.storage.blobs import BlobStore
+        from pyman.storage.images import ImageStore
+
+        rec = self._find_image(opts.image, ImageStore(self.paths.data))
+        dest_text = opts.destination or self._default_destination(opts.image, rec.names)
+        dest_text = dest_text.removeprefix("docker://")
+        if "://" in dest_text or dest_text.split(":", 1)[0] in ("oci", "docker-archive",
+                                                                 "oci-archive", "dir"):
+            raise PymanError(f"{dest_text}: only docker:// (registry) destinations are "
+                             "supported by pyman push")
+        conf = self._conf()
+        ref = conf.resolve(dest_text)[0]
+        reg = conf.find_registry(ref)
+        if reg is not None and reg.blocked:
+            raise RegistryError(f"registry {reg.prefix} is blocked in registries.conf: "
+                                f"refusing to push to {ref}")
+        insecure = self._insecure(ref.registry, ref.repository, opts.tls_verify)
+        creds = (Credentials.parse(opts.creds) if opts.creds
+                 else auth.find(ref.registry, ref.repository, opts.authfile))
+
+        blobs = BlobStore(self.paths.blobs)
+        data, manifest = load_manifest(blobs, rec.digest, opts.image)
+        missing = missing_blobs(blobs, manifest)
+        if missing:
+            raise PymanError(
+                f"{opts.image}: {len(missing)} of its blobs ({missing[0][:19]}...) are not in "
+                "the blob store (an image loaded or imported without them): pushing it needs "
+                "the compressed layers. Pull it from a registry, or save it with `pyman save`"
+            )
+        media_type = manifest.media_type
+        if opts.format:
+            if opts.format not in FORMATS:
+                raise PymanError(f"unknown --format {opts.format!r}: use oci or v2s2")
+            media_type = FORMATS[opts.format]
+            data = convert_manifest(data, media_type)
+            from pyman.image.manifest import parse_manifest
+
+            parsed = parse_manifest(data, media_type)
+            assert not hasattr(parsed, "manifests")
+            manifest = parsed  # type: ignore[assignment]
+
+        # blobs this registry already holds in other repositories (where the image came from)
+        mount_from = tuple(dict.fromkeys(
+            name.split("@", 1)[0].split("/", 1)[1] for name in rec.digests
+            if name.split("/", 1)[0] == ref.registry and "/" in name
+        ))
+        client = RegistryClient(ref.registry, ref.repository, insecure=insecure,
+                                credentials=creds, push=True, mount_from=mount_from)
+        tag = ref.digest or ref.tag or "latest"
+        try:
+            result = push_image(client, blobs, data, manifest, tag, media_type=media_type,
+                                mount_from=client.mount_from, chunk_size=opts.chunk_size,
+                                events=events)
+        except UnauthorizedError as exc:
+            raise UnauthorizedError(f"pushing to {ref}: {exc}") from None
+        if opts.digestfile:
+            Path(opts.digestfile).write_text(result.digest)
+        return PushReport(str(ref), result.digest, result.blobs)
+
+    def _find_image(self, name: str, store: Any) -> Any:
+        rec = store.find(name)
+        if rec is None:
+            try:
+                cands = [str(r) for r in self._conf().resolve(name)]
+            except PymanError:
+                cands = []
+            for cand in cands + [f"localhost/{name}"]:
+                rec = store.find(cand)
+                if rec is not None:
+                    break
+        if rec is None:
+            raise ImageNotFoundError(f"{name}: image not known")
+        return rec
+
+    def _default_destination(self, image: str, names: list[str]) -> str:
+        """Podman pushes to the name the image is known by."""
+        if image in names or not names:
+            return image
+        try:
+            cands = [str(r) for r in self._conf().resolve(image)]
+        except PymanError:
+            cands = []
+        return next((c for c in cands if c in names), names[0])
