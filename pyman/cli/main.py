@@ -23,6 +23,7 @@ COMMANDS = {
     "completion": "pyman.cli.completion",
     "login": "pyman.cli.login",
     "logout": "pyman.cli.login",
+    "push": "pyman.cli.push",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -173,12 +173,9 @@ class RegistryService:
         client = RegistryClient(ref.registry, ref.repository, insecure=insecure,
                                 credentials=creds, push=True, mount_from=mount_from)
         tag = ref.digest or ref.tag or "latest"
-        try:
-            result = push_image(client, blobs, data, manifest, tag, media_type=media_type,
-                                mount_from=client.mount_from, chunk_size=opts.chunk_size,
-                                events=events)
-        except UnauthorizedError as exc:
-            raise UnauthorizedError(f"pushing to {ref}: {exc}") from None
+        result = push_image(client, blobs, data, manifest, tag, media_type=media_type,
+                            mount_from=client.mount_from, chunk_size=opts.chunk_size,
+                            events=events)
         if opts.digestfile:
             Path(opts.digestfile).write_text(result.digest)
         return PushReport(str(ref), result.digest, result.blobs)

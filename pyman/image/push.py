@@ -36,6 +36,9 @@ FORMATS = {"oci": OCI_MANIFEST, "v2s2": DOCKER_MANIFEST}
 class PushEvents:
     """What a push reports; the CLI renders it. The defaults say nothing."""
 
+    def started(self) -> None:
+        """The image and its blobs are at hand; the registry comes next."""
+
     def blob(self, digest: str, kind: str, how: str) -> None:
         """``kind`` blob|config; ``how`` exists|mounted|uploaded."""
 
@@ -98,6 +101,7 @@ def push_image(client: RegistryClient, blobs: BlobStore, manifest_data: bytes,
                events: PushEvents | None = None) -> PushResult:
     """Push blobs then the manifest (already in the wanted format) under ``tag``."""
     events = events or PushEvents()
+    events.started()
     result = PushResult("", media_type)
     todo = [(layer.digest, layer.size, "blob") for layer in manifest.layers]
     todo.append((manifest.config.digest, manifest.config.size, "config"))

@@ -338,8 +338,12 @@ class RegistryClient:
         codes, message = _error_codes(resp.read(65536))
         if codes & NOT_FOUND_CODES or (resp.status == 404 and "BLOB_UNKNOWN" not in codes):
             return ImageNotFoundError(f"{what}: {message or 'manifest unknown'}")
+        if resp.status == 401 and self.credentials is not None:
+            return UnauthorizedError(
+                f"{what}: the registry refused the credentials of {self.credentials.username!r}"
+                ": check them (pyman login, --creds)")
         if resp.status in (401, 403):
-            return RegistryError(f"{what}: requested access to the resource is denied")
+            return UnauthorizedError(f"{what}: requested access to the resource is denied")
         detail = message or resp.reason
         return RegistryError(f"{what}: HTTP {resp.status} {detail}")
 

@@ -1,0 +1,258 @@
+"""pyman push against real docker-registry instances: the loopback one on :5000, one with
+htpasswd auth and one with token auth. What pyman pushes, podman and skopeo pull.
+
+The registries' own access logs are the witnesses for how blobs went up: HEAD, POST ?mount=,
+PATCH with Content-Range, PUT ?digest=.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from authreg import USERS, Registry, start_basic_registry, start_token_registry
+
+SOURCE_REPO = "pyman-test/layers"
+CREDS = f"alice:{USERS['alice']}"
+
+
+@pytest.fixture(scope="module")
+def basic_reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    reg = start_basic_registry(tmp_path_factory.mktemp("push-basic-reg"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="module")
+def token_reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    reg = start_token_registry(tmp_path_factory.mktemp("push-token-reg"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="module")
+def source(registry: str, test_images: dict[str, str]) -> tuple[str, str]:
+    """(reference, manifest digest) of the test image pushed around here."""
+    return f"{registry}/{SOURCE_REPO}:latest", test_images[f"{SOURCE_REPO}:latest"]
+
+
+@pytest.fixture
+def env(fresh_env: dict[str, str], tmp_path: Path, run_pyman, source) -> dict[str, str]:
+    """A fresh store holding the source image, and an auth file of the test's own."""
+    env = dict(fresh_env, REGISTRY_AUTH_FILE=str(tmp_path / "auth.json"))
+    r = run_pyman("pull", "-q", source[0], env=env)
+    assert r.returncode == 0, r.stderr
+    return env
+
+
+def unique(prefix: str = "pyman-pushed") -> str:
+    return f"{prefix}/t{secrets.token_hex(4)}"
+
+
+def access_log(reg: Registry, repo: str) -> list[tuple[str, str, int]]:
+    """(method, request URI, status) the registry logged for ``repo``."""
+    out = []
+    for m in re.finditer(r'"(\w+) (/v2/[^ ]+) HTTP/1\.1" (\d+)', reg.log.read_text()):
+        if m.group(2).startswith(f"/v2/{repo}/"):
+            out.append((m.group(1), m.group(2), int(m.group(3))))
+    return out
+
+
+def trust_plain_http(env: dict[str, str], addr: str) -> None:
+    """registries.conf `insecure = true` for ``addr``: pulls need no --tls-verify flag."""
+    conf = Path(env["XDG_CONFIG_HOME"]) / "containers" / "registries.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    with open(conf, "a") as f:
+        f.write(f'[[registry]]\nlocation = "{addr}"\ninsecure = true\n')
+
+
+def skopeo(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["skopeo", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_push_to_loopback_registry_mounts_and_podman_and_skopeo_pull_it(
+        run_pyman, env, source, registry, tmp_path):
+    dest = f"{registry}/{unique()}:v1"
+    digestfile = tmp_path / "digest"
+    r = run_pyman("push", "--tls-verify=false", "--digestfile", str(digestfile), source[0], dest,
+                  env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == "Getting image source signatures"
+    assert lines[-1] == "Writing manifest to image destination"
+    assert any(line.startswith("Copying config sha256:") for line in lines)
+    # the manifest went up byte for byte: same digest as the source
+    assert digestfile.read_text() == source[1]
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{dest}", env=env)
+    assert raw.returncode == 0, raw.stderr
+    layers = json.loads(raw.stdout)["layers"]
+    inspect = skopeo("inspect", "--tls-verify=false", f"docker://{dest}", env=env)
+    assert json.loads(inspect.stdout)["Digest"] == source[1]
+    copied = skopeo("copy", "--quiet", "--src-tls-verify=false", f"docker://{dest}",
+                    f"oci:{tmp_path / 'oci'}:x", env=env)
+    assert copied.returncode == 0, copied.stderr
+    for layer in layers:  # skopeo verified each blob's digest while copying
+        assert (tmp_path / "oci/blobs/sha256" / layer["digest"].split(":")[1]).exists()
+    # podman, with a store of its own under tmp (the user's podman store stays untouched)
+    runroot = tempfile.mkdtemp(prefix="pyman-prun-")  # podman wants it short
+    podman = ["podman", "--root", str(tmp_path / "proot"), "--runroot", runroot,
+              "--storage-driver", "vfs"]
+    penv = {k: v for k, v in env.items() if k != "REGISTRY_AUTH_FILE"}  # podman: must exist
+    p = subprocess.run([*podman, "pull", "-q", "--tls-verify=false", dest], env=penv,
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    pi = subprocess.run([*podman, "image", "inspect", "--format", "{{.Digest}} {{.Id}}", dest],
+                        env=penv, capture_output=True, text=True, timeout=60)
+    ours = run_pyman("images", "--format", "json", env=env)
+    our_ids = {i["id"] for i in json.loads(ours.stdout)}
+    digest, image_id = pi.stdout.split()
+    assert digest == source[1] and image_id in our_ids
+    subprocess.run([*podman, "unshare", "rm", "-rf", str(tmp_path / "proot"), runroot], env=penv,
+                   capture_output=True, timeout=60)
+    shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_blobs_the_registry_has_elsewhere_are_mounted_not_uploaded(run_pyman, env, source,
+                                                                   registry):
+    repo = unique()
+    r = run_pyman("push", "--tls-verify=false", source[0], f"{registry}/{repo}:v1", env=env)
+    assert r.returncode == 0, r.stderr
+    log = Path("/var/lib/pyman-testground/registry.log")
+    if not log.exists():
+        pytest.skip("the loopback registry's log is not readable here")
+    text = log.read_text()
+    posts = re.findall(rf'"POST /v2/{repo}/blobs/uploads/\?[^ ]*from={re.escape(SOURCE_REPO.replace("/", "%2F"))}[^ ]* HTTP/1.1" (\d+)', text)
+    assert posts and set(posts) == {"201"}, "every blob should be mounted from the source repo"
+    assert not re.search(rf'"(PATCH|PUT) /v2/{repo}/blobs/', text), "no blob may be uploaded"
+
+
+def test_push_with_basic_auth_then_pull_with_stored_credentials(run_pyman, env, source, basic_reg,
+                                                                fresh_env, tmp_path):
+    repo = unique("team")
+    dest = f"{basic_reg.addr}/{repo}:v1"
+    r = run_pyman("push", "--tls-verify=false", source[0], dest, env=env)
+    assert r.returncode == 125
+    assert "authentication required" in r.stderr
+    assert [line for line in r.stderr.splitlines() if "Error" in line] == [
+        r.stderr.strip().splitlines()[-1]]
+    r = run_pyman("push", "--tls-verify=false", "--creds", "alice:wrong", source[0], dest, env=env)
+    assert r.returncode == 125 and "Error:" in r.stderr
+    r = run_pyman("push", "--tls-verify=false", "--creds", CREDS, source[0], dest, env=env)
+    assert r.returncode == 0, r.stderr
+    # everything went up (a registry of its own: nothing to mount), monolithic PUTs
+    log = access_log(basic_reg, repo)
+    puts = [e for e in log if e[0] == "PUT" and "/blobs/uploads/" in e[1]]
+    assert len(puts) == len(json.loads(skopeo("inspect", "--tls-verify=false", "--raw",
+                                              "--creds", CREDS, f"docker://{dest}",
+                                              env=env).stdout)["layers"]) + 1
+    assert all(status == 201 for _, _, status in puts)
+    assert ("PUT", f"/v2/{repo}/manifests/v1", 201) in log
+    # again: everything is already there
+    r = run_pyman("push", "--tls-verify=false", "--creds", CREDS, source[0], dest, env=env)
+    assert r.returncode == 0 and "skipped: already exists" in r.stderr
+    # pull into an empty store: refused anonymously, fine after login (credentials from the file)
+    pull_env = dict(fresh_env, REGISTRY_AUTH_FILE=str(tmp_path / "puller.json"))
+    trust_plain_http(pull_env, basic_reg.addr)
+    r = run_pyman("pull", dest, env=pull_env)
+    assert r.returncode == 125 and "authentication required" in r.stderr
+    r = run_pyman("login", "--tls-verify=false", "-u", "alice", "-p", USERS["alice"],
+                  basic_reg.addr, env=pull_env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("pull", "-q", dest, env=pull_env)
+    assert r.returncode == 0, r.stderr
+    ids = run_pyman("images", "-q", "--no-trunc", env=env).stdout.split()
+    assert r.stdout.strip() in ids
+
+
+def test_token_auth_push_scopes_and_cross_repo_mount(run_pyman, env, source, token_reg,
+                                                     fresh_env, tmp_path):
+    svc = token_reg.token_service
+    assert svc is not None
+    r = run_pyman("push", "--tls-verify=false", source[0], f"{token_reg.addr}/team/app:v1",
+                  env=env)
+    assert r.returncode == 125, r.stderr  # anonymous users may not push
+    r = run_pyman("login", "--tls-verify=false", "-u", "alice", "-p", USERS["alice"],
+                  token_reg.addr, env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("push", "--tls-verify=false", source[0], f"{token_reg.addr}/team/app:v1",
+                  env=env)
+    assert r.returncode == 0, r.stderr
+    assert any(req.account == "alice" and req.scopes == ["repository:team/app:pull,push"]
+               for req in svc.requests)
+    # an image pulled from team/app, pushed to team/other: its blobs are mounted across
+    pull_env = dict(fresh_env, REGISTRY_AUTH_FILE=env["REGISTRY_AUTH_FILE"])
+    trust_plain_http(pull_env, token_reg.addr)
+    r = run_pyman("pull", "-q", f"{token_reg.addr}/team/app:v1", env=pull_env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("push", "--tls-verify=false", f"{token_reg.addr}/team/app:v1",
+                  f"{token_reg.addr}/team/other:v1", env=pull_env)
+    assert r.returncode == 0, r.stderr
+    assert any(req.scopes == ["repository:team/other:pull,push", "repository:team/app:pull"]
+               for req in svc.requests)
+    log = access_log(token_reg, "team/other")
+    mounts = [e for e in log if e[0] == "POST" and "mount=" in e[1]]
+    assert mounts and all(status == 201 for _, _, status in mounts)
+    assert not [e for e in log if e[0] in ("PATCH", "PUT") and "/blobs/" in e[1]]
+    # skopeo pulls it with the same credentials
+    sk = skopeo("inspect", "--tls-verify=false", "--creds", CREDS,
+                f"docker://{token_reg.addr}/team/other:v1", env=env)
+    assert sk.returncode == 0 and json.loads(sk.stdout)["Digest"] == source[1], sk.stderr
+
+
+def test_chunked_upload(env, source, basic_reg, pyman_env):
+    """Blobs above the chunk size go up in PATCHes with Content-Range, then PUT ?digest=."""
+    from pyman.config import Paths
+    from pyman.engine.registry import RegistryService
+    from pyman.engine.types import PushOptions
+
+    data = Path(env["XDG_DATA_HOME"]) / "pyman"
+    paths = Paths(data=data, runtime=data / "run", config=Path(env["XDG_CONFIG_HOME"]) / "containers",
+                  runtime_base=data / "run", runtime_fallback=False)
+    repo = unique("chunked")
+    dest = f"{basic_reg.addr}/{repo}:v1"
+    report = RegistryService(paths).push(PushOptions(source[0], dest, tls_verify=False,
+                                                     creds=CREDS, chunk_size=256 << 10))
+    assert report.digest == source[1]
+    log = access_log(basic_reg, repo)
+    patches = [e for e in log if e[0] == "PATCH"]
+    assert len(patches) >= 4 and all(status == 202 for _, _, status in patches)
+    assert any(e[0] == "PUT" and "digest=" in e[1] and e[2] == 201 for e in log)
+    sk = skopeo("copy", "--quiet", "--src-tls-verify=false", "--src-creds", CREDS,
+                f"docker://{dest}", "oci:" + str(data.parent / "chunked-oci") + ":x", env=env)
+    assert sk.returncode == 0, sk.stderr
+
+
+def test_format_conversion_to_oci(run_pyman, env, source, registry):
+    dest = f"{registry}/{unique()}:oci"
+    r = run_pyman("push", "-q", "--tls-verify=false", "--format", "oci", source[0], dest, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and r.stdout == ""
+    raw = json.loads(skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{dest}",
+                            env=env).stdout)
+    assert raw["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert raw["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+    assert {layer["mediaType"] for layer in raw["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+gzip"}
+    sk = skopeo("copy", "--quiet", "--src-tls-verify=false", f"docker://{dest}",
+                "oci:" + str(Path(env["XDG_DATA_HOME"]).parent / "fmt-oci") + ":x", env=env)
+    assert sk.returncode == 0, sk.stderr
+
+
+def test_missing_blobs_and_unknown_image_are_clear_errors(run_pyman, env, source, registry):
+    r = run_pyman("push", "--tls-verify=false", "nosuchimage", f"{registry}/x/y:z", env=env)
+    assert r.returncode == 125 and r.stderr.strip() == "Error: nosuchimage: image not known"
+    raw = json.loads(skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{source[0]}",
+                            env=env).stdout)
+    layer = raw["layers"][0]["digest"]
+    (Path(env["XDG_DATA_HOME"]) / "pyman/blobs/sha256" / layer.split(":")[1]).unlink()
+    r = run_pyman("push", "--tls-verify=false", source[0], f"{registry}/{unique()}:v1", env=env)
+    assert r.returncode == 125
+    assert "not in the blob store" in r.stderr and len(r.stderr.strip().splitlines()) == 1
