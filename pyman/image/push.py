@@ -3,12 +3,14 @@
 For each blob, as containers/image does: skip it if the repository has it (HEAD), else mount
 it from another repository of the same registry that has it (POST ?mount=&from=), else upload
 it (monolithic PUT, or PATCHes of ``chunk_size`` with Content-Range then PUT ?digest=). Layers
-first, then the config, the manifest last: a tag never points at missing blobs.
+(a few at once), then the config, the manifest last: a tag never points at missing blobs.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -25,6 +27,7 @@ from pyman.image.manifest import (
 from pyman.image.registry_client import RegistryClient
 from pyman.storage.blobs import BlobStore
 
+MAX_PARALLEL = 4  # blobs uploading at once, as in pull
 DEFAULT_CHUNKED_ABOVE = 64 << 20  # a blob bigger than this goes up in PATCHes of this size
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -103,12 +106,29 @@ def push_image(client: RegistryClient, blobs: BlobStore, manifest_data: bytes,
     events = events or PushEvents()
     events.started()
     result = PushResult("", media_type)
-    todo = [(layer.digest, layer.size, "blob") for layer in manifest.layers]
-    todo.append((manifest.config.digest, manifest.config.size, "config"))
-    for digest, size, kind in dict.fromkeys(todo):
+    config = manifest.config
+    # sequentially first: settles the scheme and the auth the parallel uploads then share
+    config_there = client.blob_exists(config.digest)
+    layers = list(dict.fromkeys((layer.digest, layer.size) for layer in manifest.layers))
+    lock = threading.Lock()
+
+    def one(digest: str, size: int, kind: str) -> None:
         how = _push_blob(client, blobs, digest, size, mount_from, chunk_size, events)
-        result.blobs[digest] = how
-        events.blob(digest, kind, how)
+        with lock:
+            result.blobs[digest] = how
+            events.blob(digest, kind, how)
+
+    if layers:
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(layers))) as pool:
+            futures = [pool.submit(one, d, size, "blob") for d, size in layers]
+            for f in futures:
+                f.result()  # the first failure is raised; the pool finishes the others
+    if config.digest not in result.blobs:
+        if config_there:
+            result.blobs[config.digest] = "exists"
+            events.blob(config.digest, "config", "exists")
+        else:
+            one(config.digest, config.size, "config")
     result.digest = client.put_manifest(tag, manifest_data, media_type)
     return result
 

@@ -82,9 +82,10 @@ def _open(method: str, url: str, headers: dict[str, str], verify: bool, timeout:
     host = parts.netloc
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, timeout=timeout, context=_ssl_context(verify))
+        conn = http.client.HTTPSConnection(host, timeout=timeout, context=_ssl_context(verify),
+                                           blocksize=CHUNK)
     elif parts.scheme == "http":
-        conn = http.client.HTTPConnection(host, timeout=timeout)
+        conn = http.client.HTTPConnection(host, timeout=timeout, blocksize=CHUNK)
     else:
         raise RegistryError(f"unsupported URL scheme in {url!r}")
     path = parts.path or "/"

@@ -256,3 +256,26 @@ def test_missing_blobs_and_unknown_image_are_clear_errors(run_pyman, env, source
     r = run_pyman("push", "--tls-verify=false", source[0], f"{registry}/{unique()}:v1", env=env)
     assert r.returncode == 125
     assert "not in the blob store" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_anonymous_token_pull_of_public_repo_private_refused(run_pyman, env, source, token_reg,
+                                                             fresh_env, tmp_path):
+    """Docker Hub's flow: an anonymous token (no credentials) with the pull scope."""
+    svc = token_reg.token_service
+    assert svc is not None
+    for repo in ("public/app", "private/app"):
+        r = run_pyman("push", "--tls-verify=false", "--creds", CREDS, source[0],
+                      f"{token_reg.addr}/{repo}:v1", env=env)
+        assert r.returncode == 0, r.stderr
+    anon = dict(fresh_env, REGISTRY_AUTH_FILE=str(tmp_path / "nobody.json"))
+    trust_plain_http(anon, token_reg.addr)
+    before = len(svc.requests)
+    r = run_pyman("pull", "-q", f"{token_reg.addr}/public/app:v1", env=anon)
+    assert r.returncode == 0, r.stderr
+    new = svc.requests[before:]
+    assert new and all(req.account is None for req in new)
+    assert any(req.scopes == ["repository:public/app:pull"] and req.granted for req in new)
+    r = run_pyman("pull", f"{token_reg.addr}/private/app:v1", env=anon)
+    assert r.returncode == 125
+    assert "requested access to the resource is denied" in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("Error: ")
