@@ -31,6 +31,9 @@ class PushLines:
         suffix = " skipped: already exists" if how in ("exists", "mounted") else ""
         self.say(f"Copying {word} {digest}{suffix}")
 
+    def warn(self, message: str) -> None:
+        print(f"WARN: {message}", file=sys.stderr, flush=True)
+
     def progress(self, digest: str, done: int, total: int) -> None:
         pass
 

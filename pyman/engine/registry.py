@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,12 @@ def registry_key(text: str) -> str:
         raise PymanError(f"invalid registry {text!r}: a tag is not allowed, only "
                          "HOST[:PORT][/NAMESPACE/REPO]")
     return key
+
+
+def _gzip_type(media_type: str) -> str:
+    if "docker" in media_type:
+        return "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    return "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 class RegistryService:
@@ -148,11 +155,8 @@ class RegistryService:
         data, manifest = load_manifest(blobs, rec.digest, opts.image)
         missing = missing_blobs(blobs, manifest)
         if missing:
-            raise PymanError(
-                f"{opts.image}: {len(missing)} of its blobs ({missing[0][:19]}...) are not in "
-                "the blob store (an image loaded or imported without them): pushing it needs "
-                "the compressed layers. Pull it from a registry, or save it with `pyman save`"
-            )
+            data, manifest = self._rebuild_layers(rec, blobs, data, manifest, set(missing),
+                                                  opts.image, events)
         media_type = manifest.media_type
         if opts.format:
             if opts.format not in FORMATS:
@@ -179,6 +183,61 @@ class RegistryService:
         if opts.digestfile:
             Path(opts.digestfile).write_text(result.digest)
         return PushReport(str(ref), result.digest, result.blobs)
+
+    def _rebuild_layers(self, rec: Any, blobs: Any, data: bytes, manifest: Any,
+                        missing: set[str], image: str, events: Any) -> tuple[bytes, Any]:
+        """Recompress layers whose blobs are not stored from their unpacked trees, and give
+        the image a config and manifest that describe the new tars."""
+        import hashlib
+        import json
+        import shutil
+
+        from pyman.image.layer_export import export_layer
+        from pyman.image.manifest import parse_manifest
+        from pyman.rootless.userns import run_in_userns
+        from pyman.storage.layers import LayerStore
+
+        if manifest.config.digest in missing:
+            raise PymanError(f"{image}: its config {manifest.config.digest} is not in the blob "
+                             "store: the image cannot be pushed. Pull it again")
+        config = json.loads(blobs.read(manifest.config.digest))
+        diff_ids: list[str] = list(config.get("rootfs", {}).get("diff_ids", []))
+        if len(diff_ids) != len(manifest.layers):
+            raise PymanError(f"{image}: the config and the manifest disagree on the layers")
+        layers = LayerStore(self.paths.layers)
+        todo = [(i, layer, diff_ids[i]) for i, layer in enumerate(manifest.layers)
+                if layer.digest in missing]
+        for _, _layer, diff_id in todo:
+            if not layers.has(diff_id):
+                raise PymanError(f"{image}: layer {diff_id} is neither in the blob store nor "
+                                 "unpacked: the image cannot be pushed. Pull it again")
+        if events is not None and hasattr(events, "warn"):
+            events.warn(f"{len(todo)} layer blob(s) of {image} are not stored: compressing them "
+                        "again from the unpacked layers (the pushed image gets a new id)")
+        work = self.paths.blobs / f".export-{os.getpid()}"
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            jobs = [(str(layers.diff(d)), str(work / str(i))) for i, _, d in todo]
+            results = run_in_userns(lambda: [export_layer(src, out) for src, out in jobs])
+            doc = json.loads(data)
+            for (i, _, _), (diff_id, digest, size), (_, out) in zip(todo, results, jobs,
+                                                                    strict=True):
+                with open(out, "rb") as f, blobs.writer(digest) as w:
+                    while chunk := f.read(1 << 20):
+                        w.write(chunk)
+                diff_ids[i] = diff_id
+                doc["layers"][i] = dict(doc["layers"][i], digest=digest, size=size,
+                                        mediaType=_gzip_type(doc["layers"][i]["mediaType"]))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        config.setdefault("rootfs", {"type": "layers"})["diff_ids"] = diff_ids
+        config_bytes = json.dumps(config, separators=(",", ":")).encode()
+        config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        if not blobs.has(config_digest):
+            blobs.put(config_digest, config_bytes)
+        doc["config"] = dict(doc["config"], digest=config_digest, size=len(config_bytes))
+        new = json.dumps(doc, indent=3).encode()
+        return new, parse_manifest(new, manifest.media_type)
 
     def _find_image(self, name: str, store: Any) -> Any:
         rec = store.find(name)

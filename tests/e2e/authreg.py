@@ -77,8 +77,40 @@ class Registry:
         return link.exists()
 
 
-def _start(tmp: Path, auth_yaml: str, token: TokenService | None = None) -> Registry:
+def self_signed(tmp: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A server certificate for ``host`` (an IP SAN) and its key, as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp / "tls.crt", tmp / "tls.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def _start(tmp: Path, auth_yaml: str, token: TokenService | None = None,
+           tls: bool = False) -> Registry:
     port = free_port()
+    tls_yaml = ""
+    if tls:
+        cert, key = self_signed(tmp)
+        tls_yaml = f"  tls:\n    certificate: {cert}\n    key: {key}\n"
     root = tmp / "storage"
     root.mkdir(parents=True, exist_ok=True)
     config = tmp / "config.yml"
@@ -94,7 +126,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
-{auth_yaml}""")
+{tls_yaml}{auth_yaml}""")
     log = tmp / "registry.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)],
@@ -102,9 +134,13 @@ http:
                                 start_new_session=True)
     reg = Registry(f"127.0.0.1:{port}", root, proc, log, token)
     deadline = time.monotonic() + 15
+    scheme = "https" if tls else "http"
+    import ssl
+
+    unverified = ssl._create_unverified_context()
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://{reg.addr}/v2/", timeout=1)
+            urllib.request.urlopen(f"{scheme}://{reg.addr}/v2/", timeout=1, context=unverified)
             return reg
         except urllib.error.HTTPError:
             return reg  # 401: up, and asking for credentials
@@ -116,14 +152,15 @@ http:
     raise RuntimeError(f"docker-registry did not start: {log.read_text()[-2000:]}")
 
 
-def start_basic_registry(tmp: Path, users: dict[str, str] = USERS) -> Registry:
+def start_basic_registry(tmp: Path, users: dict[str, str] = USERS, tls: bool = False
+                         ) -> Registry:
     htpasswd = tmp / "htpasswd"
     write_htpasswd(htpasswd, users)
     return _start(tmp, f"""auth:
   htpasswd:
     realm: pyman-test
     path: {htpasswd}
-""")
+""", tls=tls)
 
 
 def start_token_registry(tmp: Path, users: dict[str, str] = USERS) -> Registry:

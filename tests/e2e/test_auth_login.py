@@ -171,3 +171,34 @@ def test_token_auth_login(run_pyman, env, token_reg):
     assert f'logging into "{token_reg.addr}": invalid username/password' in r.stderr
     assert auth_of(Path(env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json") == {
         token_reg.addr: f"alice:{USERS['alice']}"}
+
+
+def test_https_registry_verification_on_by_default(run_pyman, env, tmp_path):
+    """Over TLS with a certificate nobody trusts: refused by default, fine with
+    --tls-verify=false (still HTTPS: the credentials never travel in clear)."""
+    (tmp_path / "tls-reg").mkdir()
+    reg = start_basic_registry(tmp_path / "tls-reg", tls=True)
+    try:
+        r = run_pyman("login", "-u", "alice", "-p", USERS["alice"], reg.addr, env=env)
+        assert r.returncode == 125
+        assert "certificate verification failed" in r.stderr, r.stderr
+        r = run_pyman("login", "--tls-verify=false", "-u", "alice", "-p", USERS["alice"],
+                      reg.addr, env=env)
+        assert r.returncode == 0, r.stderr
+        log = reg.log.read_text()
+        assert '"GET /v2/ HTTP/1.1" 200' in log
+        assert "client sent an HTTP request to an HTTPS server" not in log  # no downgrade
+    finally:
+        reg.stop()
+
+
+def test_concurrent_logins_lose_nothing(run_pyman, env, basic_reg):
+    """Every login rewrites the whole file: under the lock, none overwrites another's entry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [f"{basic_reg.addr}/team{i}" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda k: run_pyman("login", "--tls-verify=false", "-u", "alice",
+                                                    "-p", USERS["alice"], k, env=env), keys))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    assert sorted(auth_of(Path(env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")) == sorted(keys)
