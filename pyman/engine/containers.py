@@ -309,7 +309,7 @@ class ContainerService:
         if pid > 0 and st.boot_id and same_process(pid, start_time(pid), st.boot_id):
             try:
                 with open(f"/proc/{pid}/comm") as f:
-                    if f.read().strip() != "pasta":
+                    if not f.read().startswith(("pasta", "passt")):  # passt.avx2 too
                         return
                 os.kill(pid, signal.SIGTERM)
             except OSError:
