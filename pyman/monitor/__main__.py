@@ -9,6 +9,9 @@ import sys
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    from pyman.monitor.main import main
+    if sys.argv[1:2] == ["--lean"]:  # the detached container's long wait, re-exec'ed
+        from pyman.monitor.lean import main
+    else:
+        from pyman.monitor.main import main
 
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[2:] if sys.argv[1:2] == ["--lean"] else sys.argv[1:]))

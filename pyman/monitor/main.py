@@ -82,6 +82,7 @@ def main(argv: list[str]) -> int:
     sync.send(event="started", pid=pid)
     if cfg.get("detach"):
         sync.close()  # the client has gone on; stop writing to it
+        lean_exec(run, pid)  # does not return
     log = K8sFileLog(cfg["log_path"]) if cfg.get("log_path") else None
     client = {"stdout": None if cfg.get("detach") else 1,
               "stderr": None if cfg.get("detach") else 2}
@@ -94,6 +95,46 @@ def main(argv: list[str]) -> int:
     sync.close()
     run.delete_runtime_state()
     return 0
+
+
+def lean_exec(run: ContainerRun, pid: int) -> None:
+    """Become a fresh, small interpreter for the long wait (monitor/lean.py).
+
+    Everything start-up needed (json, subprocess, ctypes, the spec builder) stays resident in
+    a Python process for the container's whole life: ~11.6 MiB. exec keeps the pid, the
+    children, the subreaper flag and the namespaces, so the lean waiter (~9 MiB) carries on
+    where this left off and imports the clean-up code only when the container has exited."""
+    helper = run.helper
+    exit_w = helper.exit_w if helper is not None and helper.exit_w is not None else -1
+    helper_pid = 0
+    if helper is not None:
+        helper_pid = helper.proc.pid if helper.proc is not None else helper.pid
+    fds = [run.pipes["stdout"], run.pipes["stderr"], exit_w]
+    for fd in fds:
+        if fd >= 0:
+            os.set_inheritable(fd, True)
+    here = os.path.dirname(os.path.abspath(__file__))
+    args = [sys.executable, "-I", "-S", os.path.join(here, "__main__.py"), "--lean",
+            run.run_dir, str(pid), *(str(fd) for fd in fds), str(helper_pid),
+            run.cfg.get("log_path") or ""]
+    os.execv(sys.executable, args)
+
+
+def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int) -> None:
+    """After a lean wait: the same clean-up as the full monitor does."""
+    from pyman.netns.helpers import Helper
+    from pyman.storage.atomic import read_json
+
+    cfg = read_json(os.path.join(run_dir, "monitor.json"))
+    run = ContainerRun(cfg, run_dir)
+    state = read_json(os.path.join(run_dir, "state.json"))
+    if isinstance(state, dict):
+        run.state.update(state)
+    run.pid, run.created, run.mounted = pid, True, True
+    if exit_w >= 0 or helper_pid:
+        run.helper = Helper(None, exit_w if exit_w >= 0 else None, helper_pid)
+    run.cleanup(code)
+    run.delete_runtime_state()
 
 
 if __name__ == "__main__":

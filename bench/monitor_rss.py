@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Benchmark: resident memory of pyman's monitor per running container, against conmon.
+
+Run as the unprivileged user. Starts N detached `sleep` containers with each tool, reads
+VmRSS from /proc/<pid>/status of each container's monitor (pyman's monitor process,
+podman's conmon: State.ConmonPid in inspect) and prints the mean, the ratio and the
+target (pyman's monitor <= 10 MiB). The containers are removed afterwards.
+
+    python3 bench/monitor_rss.py [--containers 5] [--pyman PATH] [--podman PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LABEL = "pyman-bench=rss"
+
+
+def run(argv: list[str]) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cleanup(tool: str) -> None:
+    ids = run([tool, "ps", "-aq", "--filter", f"label={LABEL}"]).split()
+    if ids:
+        run([tool, "rm", "-f", *ids])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--containers", type=int, default=5)
+    ap.add_argument("--image", default="alpine")
+    here = Path(sys.executable).parent / "pyman"
+    ap.add_argument("--pyman", default=str(here) if here.exists() else "pyman")
+    ap.add_argument("--podman", default=shutil.which("podman") or "podman")
+    args = ap.parse_args()
+    tools = {"pyman": args.pyman, "podman": args.podman}
+    mean: dict[str, float] = {}
+    try:
+        for name, tool in tools.items():
+            run([tool, "pull", "-q", args.image])
+            cleanup(tool)
+            ids = [run([tool, "run", "-d", "--label", LABEL, "--network", "none", args.image,
+                        "sleep", "600"]).split()[-1] for _ in range(args.containers)]
+            time.sleep(1)  # settled: past start-up, relaying
+            pids = [json.loads(run([tool, "inspect", cid]))[0]["State"]["ConmonPid"]
+                    for cid in ids]
+            sizes = [rss_kib(pid) for pid in pids]
+            mean[name] = statistics.mean(sizes)
+            print(f"{name:7s} monitor RSS: mean {mean[name] / 1024:5.2f} MiB "
+                  f"(min {min(sizes) / 1024:.2f}, max {max(sizes) / 1024:.2f}, "
+                  f"n={len(sizes)})")
+        print(f"ratio pyman/conmon: {mean['pyman'] / mean['podman']:.2f}; pyman monitor "
+              f"{mean['pyman'] / 1024:.2f} MiB (target <= 10 MiB)")
+    finally:
+        for tool in tools.values():
+            cleanup(tool)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Benchmark: `ps -a` with 100 containers, pyman against podman.
+
+Run as the unprivileged user. Each tool gets N containers (half exited after `true`, half
+created, labelled pyman-bench=ps), then `ps -a` is timed, interleaved so both see the same
+machine state; medians and the pyman/podman ratio are printed. Target: ratio <= 1.0. The
+containers are removed afterwards.
+
+    python3 bench/ps.py [--containers 100] [--runs 20] [--pyman PATH] [--podman PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LABEL = "pyman-bench=ps"
+
+
+def run(argv: list[str]) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    run(argv)
+    return time.perf_counter() - start
+
+
+def cleanup(tool: str) -> None:
+    ids = run([tool, "ps", "-aq", "--filter", f"label={LABEL}"]).split()
+    if ids:
+        run([tool, "rm", "-f", *ids])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--containers", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--image", default="alpine")
+    here = Path(sys.executable).parent / "pyman"
+    ap.add_argument("--pyman", default=str(here) if here.exists() else "pyman")
+    ap.add_argument("--podman", default=shutil.which("podman") or "podman")
+    args = ap.parse_args()
+    tools = {"pyman": args.pyman, "podman": args.podman}
+    try:
+        for tool in tools.values():
+            run([tool, "pull", "-q", args.image])
+            cleanup(tool)
+            for i in range(args.containers):
+                verb = ["run"] if i % 2 else ["create"]
+                run([tool, *verb, "--label", LABEL, "--network", "none", args.image, "true"])
+        times: dict[str, list[float]] = {name: [] for name in tools}
+        for tool in tools.values():
+            timed([tool, "ps", "-a"])  # warm
+        for _ in range(args.runs):
+            for name, tool in tools.items():
+                times[name].append(timed([tool, "ps", "-a"]))
+        med = {name: statistics.median(t) for name, t in times.items()}
+        for name, t in times.items():
+            print(f"{name:7s} ps -a ({args.containers} containers): median "
+                  f"{med[name] * 1000:7.1f} ms (min {min(t) * 1000:.1f}, "
+                  f"max {max(t) * 1000:.1f}, n={len(t)})")
+        print(f"ratio pyman/podman: {med['pyman'] / med['podman']:.2f} (target <= 1.0)")
+    finally:
+        for tool in tools.values():
+            cleanup(tool)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The monitor's long wait for a detached container, in a fresh interpreter.
+
+Stdlib only and as few modules as possible: os, select, signal, time (k8slog). The full
+monitor (main.py) execs into this once the container runs; the clean-up code is imported
+only when the container has exited.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from pyman.monitor.k8slog import K8sFileLog
+from pyman.monitor.relay import relay
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2)
+
+
+def wait_exit(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 125
+        code = os.waitstatus_to_exitcode(status)
+        return code if code >= 0 else 128 - code
+
+
+def main(argv: list[str]) -> int:
+    run_dir, pid = argv[0], int(argv[1])
+    out_fd, err_fd, exit_w, helper_pid = (int(a) for a in argv[2:6])
+    log_path = argv[6] if len(argv) > 6 else ""
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    log = K8sFileLog(log_path) if log_path else None
+    relay({out_fd: ("stdout", None), err_fd: ("stderr", None)}, log)
+    code = wait_exit(pid)
+    if log is not None:
+        log.close()
+    from pyman.monitor.main import finish
+
+    finish(run_dir, pid, code, exit_w, helper_pid)
+    return 0
