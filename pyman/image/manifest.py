@@ -214,10 +214,8 @@ def _variant_rank(variant: str | None, compatible: list[str]) -> int | None:
 
 def check_layer_media_type(media_type: str) -> None:
     """Refuse layers pyman cannot unpack, before downloading them."""
-    if media_type in LAYER_GZIP or media_type in LAYER_TAR:
+    if media_type in LAYER_GZIP or media_type in LAYER_TAR or media_type in LAYER_ZSTD:
         return
-    if media_type in LAYER_ZSTD:
-        raise ManifestError(f"zstd-compressed layers ({media_type}) are not supported yet")
     raise ManifestError(f"unsupported layer media type {media_type!r}")
 
 

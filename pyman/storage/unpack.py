@@ -24,6 +24,7 @@ from pyman.storage.tarstream import LayerStream
 OPAQUE_XATTR = "user.overlay.opaque"
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
+OVERLAY_XATTRS = ("user.overlay.", "trusted.overlay.")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -113,6 +114,8 @@ class _Unpacker:
         self.tree = _Tree(dest)
         self.dir_times: list[tuple[tuple[str, ...], float]] = []
         self.warnings: list[str] = []
+        self.devices: list[str] = []
+        self.whiteouts: set[tuple[str, ...]] = set()
 
     def entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         parts = split_name(m.name)
@@ -128,10 +131,11 @@ class _Unpacker:
             return
         if base.startswith(WHITEOUT_PREFIX):
             target = base[len(WHITEOUT_PREFIX):]
-            if not target or target in (".", ".."):
+            if not target or target in (".", "..") or target.startswith(WHITEOUT_PREFIX):
                 raise LayerError(f"layer has a malformed whiteout {m.name!r}")
             _remove(self.tree, parent, target)
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+            self.whiteouts.add(parts[:-1] + (target,))
             return
         if m.isdir():
             self._dir(parent, base, parts, m)
@@ -149,8 +153,7 @@ class _Unpacker:
             os.mkfifo(base, m.mode & 0o7777, dir_fd=parent)
             self._lchown(parent, base, m)
         elif m.ischr() or m.isblk():
-            where = "/" + "/".join(parts)
-            self.warnings.append(f"skipped device node {where}: rootless cannot create it")
+            self.devices.append("/" + "/".join(parts))  # reported once, in finish()
         else:
             self.warnings.append(f"skipped /{'/'.join(parts)}: unsupported tar entry type")
 
@@ -163,6 +166,9 @@ class _Unpacker:
             pass
         fd = self.tree.dir_fd(parts)
         self._meta_fd(fd, m)
+        if parts in self.whiteouts:
+            # whited out, then re-created in this layer: the lower layers' content stays hidden
+            os.setxattr(fd, OPAQUE_XATTR, b"y")
         self.dir_times.append((parts, m.mtime))
 
     def _file(self, tf: tarfile.TarFile, parent: int, base: str, m: tarfile.TarInfo) -> None:
@@ -191,6 +197,11 @@ class _Unpacker:
                 self._xattr(fd, key[len("SCHILY.xattr."):], value, m)
 
     def _xattr(self, fd: int, name: str, value: str, m: tarfile.TarInfo) -> None:
+        if name.startswith(OVERLAY_XATTRS):
+            # overlay's own metadata (opaque, redirect, metacopy) comes from whiteouts only:
+            # a layer must not steer the mount
+            self.warnings.append(f"ignored xattr {name} on /{m.name.lstrip('/')}")
+            return
         raw = value.encode("utf-8", "surrogateescape")
         try:
             os.setxattr(fd, name, raw)
@@ -221,6 +232,10 @@ class _Unpacker:
             ) from None
 
     def finish(self) -> None:
+        if self.devices:
+            shown = ", ".join(self.devices[:3]) + (", ..." if len(self.devices) > 3 else "")
+            self.warnings.append(f"skipped {len(self.devices)} device node(s) ({shown}): "
+                                 "rootless cannot create them")
         # directory times last: creating entries inside a directory changes its mtime
         for parts, mtime in reversed(self.dir_times):
             try:
@@ -235,7 +250,9 @@ def unpack_layer(blob: BinaryIO, dest: str, expected_diff_id: str | None) -> Unp
     stream = LayerStream(blob)
     unpacker = _Unpacker(dest)
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tf:  # type: ignore[call-overload]
+        # big reads: tarfile's stream mode would otherwise call read() every 10 KiB
+        with tarfile.open(fileobj=stream, mode="r|",  # type: ignore[call-overload]
+                          bufsize=1 << 20) as tf:
             for member in tf:
                 unpacker.entry(tf, member)
     except tarfile.TarError as exc:
