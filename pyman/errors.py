@@ -76,3 +76,7 @@ class CommandCannotRunError(PymanError):
 
 class UnauthorizedError(RegistryError):
     """A registry or its token service refused the credentials."""
+
+
+class ContainerStateError(PymanError):
+    """The container is in the wrong state for the operation (Podman: "state improper")."""

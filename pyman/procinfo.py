@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks since boot), None if the pid is gone."""
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot), None if the pid is gone or
+    a zombie (dead, only waiting for a parent that may be slow to reap it)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
@@ -15,6 +16,8 @@ def start_time(pid: int) -> int | None:
         return None
     # the comm field may contain spaces and parens: split after the last ')'
     rest = data[data.rindex(b")") + 2 :].split()
+    if rest[0] in (b"Z", b"X"):
+        return None
     return int(rest[19])
 
 

@@ -1,19 +1,22 @@
-"""pyman ps, pyman rm."""
+"""pyman ps, rm, container prune."""
 
 from __future__ import annotations
 
 import json
 import shlex
 import time
-from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pyman.cli.humanize import ago, human_duration, table
 
+if TYPE_CHECKING:
+    from pyman.engine.types import ContainerSummary
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
+GO_ZERO_TIME = -62135596800  # Go's time.Time{}.Unix(), what Podman prints for "never"
 
 
 def status_text(status: str, exit_code: int | None, started: float | None,
@@ -26,26 +29,116 @@ def status_text(status: str, exit_code: int | None, started: float | None,
     return "Created"
 
 
+def _state_name(status: str) -> str:
+    return "created" if status == "starting" else status
+
+
+def matches(c: ContainerSummary, filters: dict[str, list[str]]) -> bool:
+    """Podman's ps filters: values of one key are ORed, different keys ANDed."""
+    for key, values in filters.items():
+        if key == "status":
+            ok = _state_name(c.status) in values
+        elif key == "name":
+            import re
+
+            ok = any(re.search(v, c.name) for v in values)
+        elif key == "id":
+            ok = any(c.id.startswith(v) for v in values)
+        elif key == "label":
+            ok = all(_label_match(c.labels, v) for v in values)
+        elif key == "exited":
+            ok = c.status == "exited" and str(c.exit_code) in values
+        elif key == "ancestor":
+            ok = any(v in (c.image, c.image_id) or c.image_id.startswith(v)
+                     or c.image.split("/")[-1].split(":")[0] == v for v in values)
+        else:
+            from pyman.errors import PymanError
+
+            raise PymanError(f"{key} is an invalid filter")
+        if not ok:
+            return False
+    return True
+
+
+def _label_match(labels: dict[str, str], spec: str) -> bool:
+    key, eq, value = spec.partition("=")
+    return key in labels and (not eq or labels[key] == value)
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    from pyman.errors import PymanError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise PymanError(f"invalid filter {item!r}: use key=value")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
+    """The fields of Podman's `ps --format json`, in its order."""
+    return {
+        "AutoRemove": c.auto_remove,
+        "Command": c.command,
+        "CreatedAt": human_duration(now - c.created) + " ago",
+        "Exited": c.status == "exited",
+        "ExitedAt": int(c.finished_at) if c.finished_at else GO_ZERO_TIME,
+        "ExitCode": c.exit_code or 0,
+        "Id": c.id,
+        "Image": c.image,
+        "ImageID": c.image_id.removeprefix("sha256:"),
+        "IsInfra": False,
+        "Labels": c.labels or None,
+        "Mounts": [],
+        "Names": [c.name],
+        "Namespaces": {},
+        "Networks": [],
+        "Pid": c.pid if c.status == "running" else 0,
+        "Pod": "",
+        "PodName": "",
+        "Ports": None,
+        "Size": None,
+        "StartedAt": int(c.started_at) if c.started_at else GO_ZERO_TIME,
+        "State": _state_name(c.status),
+        "Status": status_text(c.status, c.exit_code, c.started_at, c.finished_at, now),
+        "Created": int(c.created),
+    }
+
+
 @app.command("ps", context_settings=CTX)
 def ps(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Show all containers.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids.")] = False,
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Full ids and commands.")
                         ] = False,
+    last: Annotated[int, typer.Option("--last", "-n", help="The n last created.")] = -1,
+    latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
+                      ] = False,
+    filters: Annotated[list[str] | None, typer.Option("--filter", "-f",
+                                                      help="key=value")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
 ) -> None:
     """List containers."""
     from pyman.cli.context import engine as make_engine
 
-    items = make_engine().containers.summaries(all_)
+    wanted = parse_filters(filters or [])
+    items = make_engine().containers.summaries(all_ or bool(wanted) or last >= 0 or latest)
+    items = [c for c in items if matches(c, wanted)]
+    if latest:
+        last = 1
+    if last >= 0:
+        items = items[len(items) - last:] if last else []
+    items.reverse()  # newest first, as Podman lists them
     if quiet:
         for c in items:
             print(c.id if no_trunc else c.id[:12])
         return
-    if fmt == "json":
-        print(json.dumps([asdict(c) for c in items], indent=2))
-        return
     now = time.time()
+    if fmt == "json":
+        print(json.dumps([ps_json(c, now) for c in items], indent=4))
+        return
     rows = []
     for c in items:
         cmd = shlex.join(c.command)
@@ -65,10 +158,17 @@ def rm(
     force: Annotated[bool, typer.Option("--force", "-f", help="Kill running ones first.")
                      ] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Remove all containers.")] = False,
+    volumes: Annotated[bool, typer.Option("--volumes", "-v",
+                                          help="Remove anonymous volumes too.")] = False,
+    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds to wait for the stop "
+                                         "signal before SIGKILL (default: SIGKILL at once)")
+                     ] = 0,
+    ignore: Annotated[bool, typer.Option("--ignore", "-i", help="Ignore missing containers.")
+                      ] = False,
 ) -> None:
     """Remove one or more containers."""
     from pyman.cli.context import engine as make_engine
-    from pyman.errors import PymanError
+    from pyman.errors import ContainerNotFoundError, PymanError
 
     engine = make_engine()
     names = list(containers or [])
@@ -79,9 +179,39 @@ def rm(
     failed: PymanError | None = None
     for key in names:
         try:
-            print(engine.containers.remove(key, force=force))
+            engine.containers.remove(key, force=force, timeout=time_)
+            print(key, flush=True)
+        except ContainerNotFoundError as exc:
+            if ignore:
+                continue
+            typer.echo(f"Error: {exc}", err=True)
+            exc.exit_code = 1  # Podman: "no such container" is 1 for rm
+            failed = exc
         except PymanError as exc:
             typer.echo(f"Error: {exc}", err=True)
             failed = exc
     if failed is not None:
-        raise typer.Exit(1 if len(names) > 1 else failed.exit_code)
+        raise typer.Exit(failed.exit_code)
+
+
+prune_app = typer.Typer(add_completion=False)
+
+
+@prune_app.command("prune", context_settings=CTX)
+def prune(
+    force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask.")] = False,
+    filters: Annotated[list[str] | None, typer.Option("--filter", help="label=...")] = None,
+) -> None:
+    """Remove all stopped containers."""
+    import sys
+
+    from pyman.cli.context import engine as make_engine
+
+    if not force:
+        print("WARNING! This will remove all non running containers.\n"
+              "Are you sure you want to continue? [y/N] ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    wanted = parse_filters(filters or [])
+    for cid in make_engine().containers.prune(lambda c: not matches(c, wanted)):
+        print(cid)

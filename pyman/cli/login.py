@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
 TlsVerify = Annotated[str | None, typer.Option(
-    "--tls-verify", flag_value="true", metavar="[=true|false]",
+    "--tls-verify", metavar="true|false",
     help="Require HTTPS and verify certificates (default: registries.conf).")]
 AuthFile = Annotated[str | None, typer.Option(
     "--authfile", help="Path of the authentication file (default: "

@@ -15,6 +15,15 @@ COMMANDS = {
     "run": "pyman.cli.run",
     "ps": "pyman.cli.containers",
     "rm": "pyman.cli.containers",
+    "create": "pyman.cli.run",
+    "start": "pyman.cli.lifecycle",
+    "stop": "pyman.cli.lifecycle",
+    "kill": "pyman.cli.lifecycle",
+    "restart": "pyman.cli.lifecycle",
+    "wait": "pyman.cli.lifecycle",
+    "logs": "pyman.cli.logs",
+    "inspect": "pyman.cli.inspect",
+    "container": "pyman.cli.container_group",
     "pull": "pyman.cli.images",
     "images": "pyman.cli.images",
     "rmi": "pyman.cli.images",
@@ -75,6 +84,9 @@ def build_app(name: str | None):  # type: ignore[no-untyped-def]
         for info in importlib.import_module(module).app.registered_commands:
             if name not in COMMANDS or info.name == name:
                 root.registered_commands.append(info)
+        for group in getattr(importlib.import_module(module).app, "registered_groups", []):
+            if name not in COMMANDS or group.name == name:
+                root.registered_groups.append(group)
     return typer.main.get_command(root)
 
 

@@ -1,9 +1,10 @@
-"""pyman run."""
+"""pyman run and pyman create: one definition of the options, two commands."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -12,49 +13,75 @@ app = typer.Typer(add_completion=False)
 RUN_CONTEXT = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
 
 
-@app.command("run", context_settings=RUN_CONTEXT)
-def run(
-    image: Annotated[str, typer.Argument(help="Image to run.")],
-    command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Name of the container.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", "-e",
-                                                  help="Set environment variables.")] = None,
-    workdir: Annotated[str | None, typer.Option("--workdir", "-w",
-                                                help="Working directory.")] = None,
-    entrypoint: Annotated[str | None, typer.Option("--entrypoint",
-                                                   help="Override the image's entrypoint.")
-                          ] = None,
-    user: Annotated[str | None, typer.Option("--user", "-u", help="user[:group]")] = None,
-    hostname: Annotated[str | None, typer.Option("--hostname", "-h")] = None,
-    network: Annotated[str | None, typer.Option("--network", "--net",
-                                                help="pasta, slirp4netns, host or none.")
+def _command(create_only: bool) -> Callable[..., None]:
+    def command(
+        image: Annotated[str, typer.Argument(help="Image to run.")],
+        command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")
+                           ] = None,
+        name: Annotated[str | None, typer.Option("--name", help="Name of the container.")
+                        ] = None,
+        env: Annotated[list[str] | None, typer.Option("--env", "-e",
+                                                      help="Set environment variables.")
                        ] = None,
-    rm: Annotated[bool, typer.Option("--rm", help="Remove the container when it exits.")
-                  ] = False,
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")
+        workdir: Annotated[str | None, typer.Option("--workdir", "-w",
+                                                    help="Working directory.")] = None,
+        entrypoint: Annotated[str | None, typer.Option(
+            "--entrypoint", help="Override the image's entrypoint.")] = None,
+        user: Annotated[str | None, typer.Option("--user", "-u", help="user[:group]")] = None,
+        hostname: Annotated[str | None, typer.Option("--hostname", "-h")] = None,
+        network: Annotated[str | None, typer.Option("--network", "--net",
+                                                    help="pasta, slirp4netns, host or none.")
+                           ] = None,
+        label: Annotated[list[str] | None, typer.Option("--label", "-l",
+                                                        help="key=value metadata.")] = None,
+        rm: Annotated[bool, typer.Option("--rm", help="Remove the container when it exits.")
                       ] = False,
-    interactive: Annotated[bool, typer.Option("--interactive", "-i",
-                                              help="Keep stdin open.")] = False,
-    pull: Annotated[str, typer.Option("--pull", help="always, missing, never.")] = "missing",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
-                     ] = False,
-) -> None:
-    """Run a command in a new container."""
-    from pyman.cli.context import engine as make_engine
-    from pyman.cli.env import expand_env
-    from pyman.cli.progress import PullProgress
-    from pyman.engine.types import RunOptions
+        replace: Annotated[bool, typer.Option(
+            "--replace", help="Replace a container of the same name.")] = False,
+        detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")
+                          ] = False,
+        interactive: Annotated[bool, typer.Option("--interactive", "-i",
+                                                  help="Keep stdin open.")] = False,
+        pull: Annotated[str, typer.Option("--pull", help="always, missing, never.")
+                        ] = "missing",
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
+                         ] = False,
+    ) -> None:
+        from pyman.cli.context import engine as make_engine
+        from pyman.cli.env import expand_env
+        from pyman.cli.progress import PullProgress
+        from pyman.engine.types import RunOptions
 
-    if pull not in ("always", "missing", "never", "newer"):
-        raise typer.BadParameter(f"invalid pull policy {pull!r}: always, missing or never")
-    opts = RunOptions(image=image, command=list(command or []), name=name,
-                      env=expand_env(env or []), workdir=workdir, entrypoint=entrypoint,
-                      user=user, hostname=hostname, network=network, rm=rm, detach=detach,
-                      interactive=interactive, pull="missing" if pull == "newer" else pull)
-    with PullProgress(quiet) as progress:
-        result = make_engine().containers.run(opts, progress)
-    if result.exit_code is None:
-        print(result.id)
-        return
-    sys.stdout.flush()
-    raise typer.Exit(result.exit_code)
+        if pull not in ("always", "missing", "never", "newer"):
+            raise typer.BadParameter(f"invalid pull policy {pull!r}: always, missing or never")
+        if replace and not name:
+            raise typer.BadParameter("cannot replace container without --name being set")
+        labels: dict[str, Any] = {}
+        for item in label or []:
+            key, _, value = item.partition("=")
+            labels[key] = value
+        opts = RunOptions(image=image, command=list(command or []), name=name,
+                          env=expand_env(env or []), workdir=workdir, entrypoint=entrypoint,
+                          user=user, hostname=hostname, network=network, rm=rm,
+                          detach=detach, interactive=interactive, replace=replace,
+                          labels=labels, pull="missing" if pull == "newer" else pull)
+        engine = make_engine()
+        with PullProgress(quiet) as progress:
+            if create_only:
+                image_rec = engine.images.get_or_pull(opts.image, opts.pull, progress)
+                print(engine.containers.create(opts, image_rec).id)
+                return
+            result = engine.containers.run(opts, progress)
+        if result.exit_code is None:
+            print(result.id)
+            return
+        sys.stdout.flush()
+        raise typer.Exit(result.exit_code)
+
+    command.__doc__ = ("Create but do not start a container." if create_only
+                       else "Run a command in a new container.")
+    return command
+
+
+app.command("run", context_settings=RUN_CONTEXT)(_command(False))
+app.command("create", context_settings=RUN_CONTEXT)(_command(True))

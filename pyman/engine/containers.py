@@ -1,4 +1,11 @@
-"""Container operations: create, start (through the monitor), run, list, remove."""
+"""Container operations: create, start (through the monitor), run, stop, kill, wait, list,
+remove, and the reconcile that keeps recorded state honest.
+
+Signals reach the container straight from here (``os.kill`` on the container's init pid,
+checked against its recorded start time and boot id): the user owns the container's user
+namespace, which gives CAP_KILL over every process in it, whatever uid it runs as. The monitor
+only learns of it by reaping the process, so nothing depends on the monitor being alive.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,15 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pyman.config import Paths
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.monitor_client import forward_signals, spawn_monitor
-from pyman.engine.names import new_id, new_name
+from pyman.engine.names import new_id
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
-from pyman.errors import PymanError
+from pyman.errors import ContainerStateError, PymanError
 from pyman.netns import MODES
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
@@ -70,7 +78,7 @@ class ContainerService:
         hostname = opts.hostname or cid[:12]
         config = ContainerConfig(
             id=cid,
-            name=opts.name or new_name({c.name for c in self.store.all()}),
+            name=opts.name or "",
             image_id=image.id,
             image_name=(image.names[0] if image.names else image.id),
             layers=list(image.layers),
@@ -83,9 +91,13 @@ class ContainerService:
             hostname=hostname,
             network=check_network(opts.network or default_network())[0],
             rm=opts.rm,
-            labels=dict(icfg.get("Labels") or {}),
+            labels={**dict(icfg.get("Labels") or {}), **opts.labels},
         )
-        self.store.create(config)
+        replace = None
+        if opts.replace:
+            def replace(other: ContainerConfig) -> None:
+                self._remove(other, force=True)
+        self.store.create(config, replace)
         return config
 
     def _monitor_cfg(self, c: ContainerConfig, detach: bool, interactive: bool
@@ -111,16 +123,26 @@ class ContainerService:
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False
               ) -> RunResult:
-        run_dir = self.store.run_dir(c.id)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
-        try:
-            cfg = self._monitor_cfg(c, detach, interactive)
-            handle = spawn_monitor(run_dir, cfg, attach=not detach)
-        except PymanError:
-            if c.rm:
-                self.store.delete(c.id)
-            raise
+        """Start ``c`` under a new monitor. Attached (``detach`` false): relay its output
+        and return its exit code; detached: return once it runs."""
+        st = self.live_state(c.id)  # reconciles under the lock itself: not inside ours
+        self._wait_monitor_gone(st)
+        with self.store.lock(c.id):
+            st = self.store.state(c.id)
+            if st.status in ("running", "starting") and same_process(
+                    st.monitor_pid, st.monitor_start, st.boot_id):
+                return RunResult(c.id, None)  # Podman: starting a running container is a no-op
+            run_dir = self.store.run_dir(c.id)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
+            try:
+                cfg = self._monitor_cfg(c, detach, interactive)
+                handle = spawn_monitor(run_dir, cfg, attach=not detach,
+                                       on_spawn=lambda pid: self._starting(c.id, pid))
+            except PymanError:
+                if c.rm:
+                    self.store.delete(c.id)
+                raise
         if not detach:
             forward_signals(handle.pid)
         try:
@@ -136,28 +158,162 @@ class ContainerService:
                     return RunResult(c.id, int(event["code"]))
         finally:
             handle.close()
-        state = self.store.state(c.id)
-        if state.exit_code is not None:
-            return RunResult(c.id, state.exit_code)
+        st = self.live_state(c.id)
+        if st.exit_code is not None:
+            return RunResult(c.id, st.exit_code)
         raise PymanError(f"the monitor of container {c.name} exited without reporting; "
                          f"see {run_dir}")
+
+    def _starting(self, cid: str, monitor_pid: int) -> None:
+        """Recorded before the monitor runs anything: if it dies now, the reconcile finds it."""
+        from pyman.procinfo import boot_id, start_time
+
+        self.store.save_state(cid, ContainerState(
+            status="starting", monitor_pid=monitor_pid, monitor_start=start_time(monitor_pid),
+            boot_id=boot_id()))
 
     def run(self, opts: RunOptions, events: PullEvents | None = None) -> RunResult:
         image = self.images.get_or_pull(opts.image, opts.pull, events)
         c = self.create(opts, image)
         return self.start(c, detach=opts.detach, interactive=opts.interactive)
 
+    def start_key(self, key: str, *, attach: bool = False, interactive: bool = False
+                  ) -> RunResult:
+        return self.start(self.store.find(key), detach=not attach, interactive=interactive)
+
+    # -- signals, stop, wait ------------------------------------------------------------
+    def kill(self, key: str, sig: int = signal.SIGKILL) -> str:
+        c = self.store.find(key)
+        st = self.live_state(c.id)
+        if st.status != "running":
+            raise ContainerStateError(
+                f"can only kill running containers. {c.id} is in state {st.status}: "
+                "container state improper")
+        self._signal(st, sig)
+        return c.id
+
+    def stop(self, key: str, timeout: float = 10, sig: int = signal.SIGTERM) -> str:
+        """The stop signal, then SIGKILL once ``timeout`` seconds pass; returns when the
+        monitor has recorded the exit and gone. Stopping a stopped container is fine."""
+        c = self.store.find(key)
+        st = self.live_state(c.id)
+        if st.status == "running":
+            if timeout > 0 and self._signal(st, sig):
+                if not self._wait_exit(c.id, timeout):
+                    import logging
+
+                    logging.getLogger("pyman").warning(
+                        "StopSignal %s failed to stop container %s in %g seconds, resorting "
+                        "to SIGKILL", signal.Signals(sig).name, c.name, timeout)
+            st = self.live_state(c.id)
+            if st.status == "running":
+                self._signal(st, signal.SIGKILL)
+                self._wait_exit(c.id, 30)
+        self._wait_monitor_gone(self.live_state(c.id))
+        return c.id
+
+    def restart(self, key: str, timeout: float = 10) -> str:
+        c = self.store.find(key)
+        self.stop(c.id, timeout)
+        self.start(self.store.find(c.id), detach=True)
+        return c.id
+
+    def wait(self, key: str, interval: float = 0.05) -> int:
+        """Block until the container is not running; its exit code."""
+        c = self.store.find(key)
+        while True:
+            st = self.live_state(c.id)
+            if st.status not in ("running", "starting"):
+                return st.exit_code if st.exit_code is not None else 0
+            time.sleep(interval)
+            if self.store.load(c.id) is None:  # removed meanwhile (--rm)
+                return st.exit_code if st.exit_code is not None else 0
+
+    def _signal(self, st: ContainerState, sig: int) -> bool:
+        if not same_process(st.pid, st.pid_start, st.boot_id):
+            return False
+        try:
+            os.kill(st.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _wait_exit(self, cid: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.live_state(cid).status != "running":
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _wait_monitor_gone(self, st: ContainerState, timeout: float = 10) -> None:
+        """The monitor records the exit, then deletes the runtime's state: wait for it to go
+        before anything reuses the id (start) or removes its files (rm)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and same_process(
+            st.monitor_pid, st.monitor_start, st.boot_id
+        ):
+            time.sleep(0.01)
+
     # -- state --------------------------------------------------------------------------
     def live_state(self, cid: str) -> ContainerState:
-        """state.json, corrected by what is really running (monitor killed, reboot ...)."""
+        """state.json, corrected by what is really running.
+
+        A monitor that is gone while the state says running or starting (killed with -9,
+        or a reboot: the boot id differs) leaves an unsupervised container: nobody would
+        record its exit, relay its logs or clean up after it. The reconcile kills what is
+        left of it (container, network helper), drops the runtime's state, records the
+        container as exited (137 when it had to be killed) and honours --rm."""
         st = self.store.state(cid)
-        if st.status == "running":
-            monitor_ok = same_process(st.monitor_pid, st.monitor_start, st.boot_id)
-            if not monitor_ok and not same_process(st.pid, st.pid_start, st.boot_id):
-                st.status = "exited"
-                if st.exit_code is None:
-                    st.exit_code = -1
+        if st.status not in ("running", "starting"):
+            return st
+        if same_process(st.monitor_pid, st.monitor_start, st.boot_id):
+            return st
+        return self._reconcile(cid, st)
+
+    def _reconcile(self, cid: str, st: ContainerState) -> ContainerState:
+        with self.store.lock(cid):
+            st = self.store.state(cid)  # someone else may have done it meanwhile
+            if st.status not in ("running", "starting") or same_process(
+                    st.monitor_pid, st.monitor_start, st.boot_id):
+                return st
+            killed = self._signal(st, signal.SIGKILL)
+            self._kill_helper(cid, st)
+            if killed:
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and same_process(st.pid, st.pid_start,
+                                                                   st.boot_id):
+                    time.sleep(0.01)
+            shutil.rmtree(self.paths.runtime_root / cid, ignore_errors=True)
+            was_running = st.status == "running"
+            st.status = "exited" if was_running else "created"
+            if was_running and st.exit_code is None:
+                st.exit_code = 137 if killed else -1
+                st.finished_at = time.time()
+            st.error = "the container's monitor is gone (killed, or the host rebooted)"
+            c = self.store.load(cid)
+            if c is not None and c.rm:
+                self.store.delete(cid)
+            elif c is not None:
+                self.store.save_state(cid, st)
         return st
+
+    def _kill_helper(self, cid: str, st: ContainerState) -> None:
+        """pasta daemonizes: it outlives a killed monitor unless we end it."""
+        from pyman.procinfo import start_time
+
+        try:
+            pid = int((self.store.run_dir(cid) / "pasta.pid").read_text().strip() or 0)
+        except (OSError, ValueError):
+            return
+        if pid > 0 and st.boot_id and same_process(pid, start_time(pid), st.boot_id):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if not f.read().startswith(("pasta", "passt")):  # passt.avx2 too
+                        return
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
 
     def summaries(self, all_: bool) -> list[ContainerSummary]:
         out: list[ContainerSummary] = []
@@ -167,34 +323,45 @@ class ContainerService:
                 continue
             out.append(ContainerSummary(c.id, c.name, c.image_name, c.args, c.created,
                                         st.status, st.exit_code, st.started_at,
-                                        st.finished_at, st.pid))
+                                        st.finished_at, st.pid, c.labels, c.image_id,
+                                        st.monitor_pid, c.rm))
         return out
+
+    def get(self, key: str) -> tuple[ContainerConfig, ContainerState]:
+        c = self.store.find(key)
+        return c, self.live_state(c.id)
 
     def using_image(self, image_id: str) -> list[str]:
         return [c.name for c in self.store.all() if c.image_id == image_id]
 
-    def remove(self, key: str, force: bool = False) -> str:
-        c = self.store.find(key)
+    # -- removal ------------------------------------------------------------------------
+    def remove(self, key: str, force: bool = False, timeout: float = 0) -> str:
+        return self._remove(self.store.find(key), force, timeout)
+
+    def _remove(self, c: ContainerConfig, force: bool, timeout: float = 0) -> str:
         st = self.live_state(c.id)
-        if st.status == "running":
+        if st.status in ("running", "starting"):
             if not force:
-                raise PymanError(
-                    f"cannot remove container {c.id[:12]} as it is running: stop it first "
-                    "or use --force"
-                )
-            self._kill(st)
+                err = ContainerStateError(
+                    f"cannot remove container {c.id} as it is running - running or paused "
+                    "containers cannot be removed without force: container state improper")
+                err.exit_code = 2
+                raise err
+            self.stop(c.id, timeout)
+        else:
+            self._wait_monitor_gone(st)
         shutil.rmtree(self.paths.runtime_root / c.id, ignore_errors=True)
         self.store.delete(c.id)
         return c.id
 
-    def _kill(self, st: ContainerState) -> None:
-        if same_process(st.pid, st.pid_start, st.boot_id):
+    def prune(self, keep: Callable[[ContainerSummary], bool] | None = None) -> list[str]:
+        """Remove every container that is not running."""
+        removed = []
+        for s in self.summaries(True):
+            if s.status in ("running", "starting") or (keep is not None and keep(s)):
+                continue
             try:
-                os.kill(st.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and same_process(
-            st.monitor_pid, st.monitor_start, st.boot_id
-        ):
-            time.sleep(0.02)
+                removed.append(self._remove(self.store.find(s.id), False))
+            except PymanError:
+                continue
+        return removed

@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ class MonitorHandle:
         self._file.close()
 
 
-def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool) -> MonitorHandle:
-    """Write monitor.json, start the monitor, map its user namespace."""
+def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
+                  on_spawn: Callable[[int], None] | None = None) -> MonitorHandle:
+    """Write monitor.json, start the monitor, map its user namespace. ``on_spawn(pid)`` runs
+    before the monitor is let go (it waits for its id maps), to record it."""
     maps = host_id_maps()  # fail early, with the fix, before anything is started
     from pyman.storage.atomic import write_json
 
@@ -58,6 +60,8 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool) -> Monito
     os.close(sync_w)
     os.close(ctl_r)
     try:
+        if on_spawn is not None:
+            on_spawn(proc.pid)
         parent_map(proc.pid, sync_r, ctl_w, maps)
     except PymanError:
         os.close(ctl_w)

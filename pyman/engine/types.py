@@ -65,6 +65,8 @@ class RunOptions:
     detach: bool = False
     interactive: bool = False
     pull: str = "missing"  # always | missing | never | newer
+    replace: bool = False  # remove a container holding the name first
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +92,10 @@ class ContainerSummary:
     started_at: float | None
     finished_at: float | None
     pid: int
+    labels: dict[str, str] = field(default_factory=dict)
+    image_id: str = ""
+    monitor_pid: int = 0
+    auto_remove: bool = False
 
 
 @dataclass

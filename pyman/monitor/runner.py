@@ -53,6 +53,10 @@ class ContainerRun:
     def _save(self, **changes: Any) -> None:
         self.state.update(changes)
         write_json(os.path.join(self.run_dir, "state.json"), self.state)
+        if not self.cfg.get("rm") and self.state["status"] != "created":
+            # a copy that outlives a reboot (the runtime dir is a tmpfs); the old boot id
+            # in it tells the next pyman command that nothing of this run is left
+            write_json(os.path.join(self.cdir, "state.json"), self.state, sync=False)
 
     def _rt(self, *args: str) -> list[str]:
         return [self.runtime, "--root", self.runtime_root, *args]

@@ -15,15 +15,17 @@ if TYPE_CHECKING:
 
 
 
-def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write to a temporary file in the same dir, fsync, rename over ``path``."""
+def write_json(path: str | os.PathLike[str], data: Any, sync: bool = True) -> None:
+    """Write to a temporary file in the same dir, fsync (unless ``sync`` is false: a
+    rename is still atomic, only not durable across a crash), rename over ``path``."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, json.dumps(data, indent=1).encode())
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         os.replace(tmp, path)

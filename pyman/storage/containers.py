@@ -74,7 +74,7 @@ class ContainerStore:
 
     def ids(self) -> list[str]:
         try:
-            return [e.name for e in os.scandir(self.root) if e.is_dir() and len(e.name) == 64]
+            return [e.name for e in os.scandir(self.root) if len(e.name) == 64]
         except FileNotFoundError:
             return []
 
@@ -97,29 +97,49 @@ class ContainerStore:
             return hits[0]
         if len(hits) > 1:
             raise PymanError(f"more than one container matches id prefix {key!r}: be more precise")
-        raise ContainerNotFoundError(f"no container with name or ID {key!r} found")
+        raise ContainerNotFoundError(
+            f'no container with name or ID "{key}" found: no such container')
 
-    def create(self, config: ContainerConfig) -> None:
-        """Record a new container; exactly one of two creates with the same name wins."""
+    def create(self, config: ContainerConfig, replace: Any = None) -> None:
+        """Record a new container; exactly one of two creates with the same name wins.
+
+        An empty ``config.name`` gets a generated one, chosen under the lock so parallel
+        creates never collide. ``replace(existing)`` (``--replace``) is called under the lock
+        to remove a container holding the name. The record appears whole or not at all: it
+        is written in a hidden dir renamed into place."""
+        from pyman.engine.names import new_name
+
         self.root.mkdir(parents=True, exist_ok=True)
         with locked(self.names_lock):
-            for other in self.all():
-                if other.name == config.name:
-                    raise ContainerExistsError(
-                        f"the container name {config.name!r} is already in use by "
-                        f"{other.id[:12]}: remove it (`pyman rm {config.name}`) or choose "
-                        "another name"
-                    )
-            cdir = self.dir(config.id)
-            cdir.mkdir()
-            write_json(cdir / "config.json", asdict(config))
+            taken = {c.name: c for c in self.all()}
+            if not config.name:
+                config.name = new_name(set(taken))
+            other = taken.get(config.name)
+            if other is not None and replace is not None:
+                replace(other)
+            elif other is not None:
+                raise ContainerExistsError(
+                    f"the container name \"{config.name}\" is already in use by {other.id}. "
+                    "You have to remove that container to be able to reuse that name: "
+                    "that name is already in use"
+                )
+            tmp = self.root / f".new-{config.id}"
+            tmp.mkdir()
+            write_json(tmp / "config.json", asdict(config), sync=False)
+            os.rename(tmp, self.dir(config.id))
 
     def state(self, cid: str) -> ContainerState:
+        """The monitor's state.json; after a reboot (runtime dir gone) its copy in the data
+        dir, whose old boot id tells the reconcile that nothing of it is running."""
         data = read_json(self.run_dir(cid) / "state.json")
+        if not isinstance(data, dict):
+            data = read_json(self.dir(cid) / "state.json")
         return ContainerState.from_json(data) if isinstance(data, dict) else ContainerState()
 
     def save_state(self, cid: str, state: ContainerState) -> None:
         write_json(self.run_dir(cid) / "state.json", asdict(state))
+        if self.dir(cid).is_dir():
+            write_json(self.dir(cid) / "state.json", asdict(state), sync=False)
 
     def lock(self, cid: str) -> Any:
         return locked(self.run_root / f"{cid}.lock")

@@ -107,8 +107,9 @@ def test_name_ps_and_rm(run_pyman) -> None:
     r = run_pyman("run", "--name", "keepme", "--network", "none", "alpine", "sh", "-c", "exit 3")
     assert r.returncode == 3
     ps = run_pyman("ps", "-a", "--format", "json")
-    mine = [c for c in json.loads(ps.stdout) if c["name"] == "keepme"]
-    assert len(mine) == 1 and mine[0]["status"] == "exited" and mine[0]["exit_code"] == 3
+    mine = [c for c in json.loads(ps.stdout) if c["Names"] == ["keepme"]]
+    assert len(mine) == 1 and mine[0]["State"] == "exited" and mine[0]["ExitCode"] == 3
+    assert mine[0]["Status"].startswith("Exited (3) ")
     table = run_pyman("ps", "-a").stdout
     assert "Exited (3)" in table and "keepme" in table
     dup = run_pyman("run", "--name", "keepme", "alpine", "true")

@@ -1,0 +1,34 @@
+"""pyman container <command>: the container commands under one group, as Podman has them."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(add_completion=False)
+group = typer.Typer(add_completion=False, no_args_is_help=True,
+                    context_settings={"help_option_names": ["--help"]},
+                    help="Manage containers.")
+app.add_typer(group, name="container")
+
+# sub-command -> (module, name there)
+SUBCOMMANDS = {
+    "create": "pyman.cli.run", "run": "pyman.cli.run",
+    "start": "pyman.cli.lifecycle", "stop": "pyman.cli.lifecycle",
+    "kill": "pyman.cli.lifecycle", "restart": "pyman.cli.lifecycle",
+    "wait": "pyman.cli.lifecycle", "logs": "pyman.cli.logs", "inspect": "pyman.cli.inspect",
+    "ps": "pyman.cli.containers", "list": "pyman.cli.containers", "ls": "pyman.cli.containers",
+    "rm": "pyman.cli.containers",
+}
+
+for _module in sorted(set(SUBCOMMANDS.values())):
+    for _info in importlib.import_module(_module).app.registered_commands:
+        group.registered_commands.append(_info)
+        if _info.name == "ps":
+            for alias in ("list", "ls"):
+                group.command(alias, context_settings=_info.context_settings,
+                              help=_info.callback.__doc__ if _info.callback else None,
+                              )(_info.callback)  # type: ignore[arg-type]
+for _info in importlib.import_module("pyman.cli.containers").prune_app.registered_commands:
+    group.registered_commands.append(_info)

@@ -1,0 +1,166 @@
+"""pyman start, stop, kill, restart, wait: each prints what Podman prints per container."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+
+Keys = Annotated[list[str] | None, typer.Argument(help="Containers (names or ids).")]
+All = Annotated[bool, typer.Option("--all", "-a", help="All containers.")]
+
+
+def parse_signal(text: str) -> int:
+    """TERM, SIGTERM, term or 15, as Podman accepts them."""
+    from pyman.errors import PymanError
+
+    if text.isdigit() and 0 < int(text) < 65:
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise PymanError(f"invalid signal: {text}") from None
+
+
+def each(keys: list[str], action: Callable[[str], object], show: bool = True) -> None:
+    """Run ``action`` on every key; print what it returns (or the key given, as Podman
+    does); report failures one line each and exit with the last one's code."""
+    from pyman.errors import PymanError
+
+    failed: PymanError | None = None
+    for key in keys:
+        try:
+            out = action(key)
+        except PymanError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc
+            continue
+        if show:
+            print(key if out is None else out, flush=True)
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)
+
+
+def targets(keys: list[str] | None, all_: bool, latest: bool = False,
+            running_only: bool = False) -> list[str]:
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
+
+    if all_ or latest:
+        items = make_engine().containers.summaries(True)
+        if running_only:
+            items = [c for c in items if c.status == "running"]
+        if latest:
+            items = items[-1:]
+        return [c.id for c in items]
+    if not keys:
+        raise PymanError("you must provide at least one container name or id")
+    return keys
+
+
+@app.command("start", context_settings=CTX)
+def start(
+    containers: Keys = None,
+    attach: Annotated[bool, typer.Option("--attach", "-a", help="Attach to the output.")
+                      ] = False,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i",
+                                              help="Keep stdin open.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="All containers.")] = False,
+) -> None:
+    """Start one or more containers."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
+
+    keys = targets(containers, all_)
+    engine = make_engine()
+    if attach or interactive:
+        if len(keys) > 1:
+            raise PymanError("you cannot start and attach multiple containers at once")
+        result = engine.containers.start_key(keys[0], attach=True, interactive=interactive)
+        sys.stdout.flush()
+        raise typer.Exit(result.exit_code or 0)
+    each(keys, lambda k: (engine.containers.start_key(k), None)[1])
+
+
+@app.command("stop", context_settings=CTX)
+def stop(
+    containers: Keys = None,
+    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds to wait before "
+                                         "killing the container.")] = 10,
+    all_: All = False,
+    latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
+    ignore: Annotated[bool, typer.Option("--ignore", "-i", help="Ignore missing containers.")
+                      ] = False,
+) -> None:
+    """Stop one or more containers: the stop signal, then SIGKILL after the timeout."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import ContainerNotFoundError
+
+    engine = make_engine()
+
+    def one(key: str) -> object:
+        try:
+            engine.containers.stop(key, time_)
+        except ContainerNotFoundError:
+            if not ignore:
+                raise
+        return None
+
+    each(targets(containers, all_, latest, running_only=True), one)
+
+
+@app.command("kill", context_settings=CTX)
+def kill(
+    containers: Keys = None,
+    sig: Annotated[str, typer.Option("--signal", "-s", help="Signal to send.")] = "KILL",
+    all_: All = False,
+    latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
+) -> None:
+    """Send a signal to one or more running containers."""
+    from pyman.cli.context import engine as make_engine
+
+    number = parse_signal(sig)
+    engine = make_engine()
+    each(targets(containers, all_, latest, running_only=True),
+         lambda k: (engine.containers.kill(k, number), None)[1])
+
+
+@app.command("restart", context_settings=CTX)
+def restart(
+    containers: Keys = None,
+    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds to wait before "
+                                         "killing the container.")] = 10,
+    all_: All = False,
+    latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
+) -> None:
+    """Restart one or more containers."""
+    from pyman.cli.context import engine as make_engine
+
+    engine = make_engine()
+    each(targets(containers, all_, latest),
+         lambda k: (engine.containers.restart(k, time_), None)[1])
+
+
+@app.command("wait", context_settings=CTX)
+def wait(
+    containers: Keys = None,
+    latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
+    interval: Annotated[str, typer.Option("--interval", "-i", help="Polling interval.")
+                        ] = "250ms",
+) -> None:
+    """Wait for containers to stop; print their exit codes."""
+    from pyman.cli.context import engine as make_engine
+
+    engine = make_engine()
+    keys = targets(containers, False, latest)
+    for key in keys:  # Podman resolves every name before waiting on any
+        engine.containers.store.find(key)
+    each(keys, lambda k: engine.containers.wait(k))

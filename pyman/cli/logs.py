@@ -1,0 +1,62 @@
+"""pyman logs: read the k8s-file log the monitor writes (pyman/monitor/k8slog.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+
+
+@app.command("logs", context_settings=CTX)
+def logs(
+    containers: Annotated[list[str] | None, typer.Argument(help="Containers.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow the output.")
+                      ] = False,
+    tail: Annotated[int, typer.Option("--tail", help="Only the last N lines (-1: all).")
+                    ] = -1,
+    since: Annotated[str | None, typer.Option("--since", help="Only output since this time "
+                                              "(RFC 3339, unix time or a duration: 10m)")
+                     ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only output until this time.")
+                     ] = None,
+    timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")
+                          ] = False,
+    latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
+                      ] = False,
+) -> None:
+    """Fetch the logs of one or more containers."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.cli.lifecycle import targets
+    from pyman.engine.logs import LogReader, parse_since
+
+    engine = make_engine()
+    keys = targets(containers, False, latest)
+    readers = []
+    for key in keys:  # every name resolves before anything is printed
+        c = engine.containers.store.find(key)
+        readers.append((c.id, LogReader(str(engine.containers.store.dir(c.id) / "ctr.log"))))
+    since_ns = parse_since(since) if since else None
+    until_ns = parse_since(until) if until else None
+    out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+
+    def emit(entries: list[tuple[str, str, bool, bytes]]) -> None:
+        for ts, stream, full, text in entries:
+            if timestamps:
+                out[stream].write(ts.replace("+00:00", "Z").encode() + b" ")
+            out[stream].write(text + (b"\n" if full else b""))
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    for cid, reader in readers:
+        emit(reader.read(tail=tail, since_ns=since_ns, until_ns=until_ns))
+        while follow:
+            running = engine.containers.live_state(cid).status in ("running", "starting")
+            emit(reader.read(since_ns=since_ns, until_ns=until_ns))
+            if not running:
+                break
+            time.sleep(0.1)
