@@ -138,7 +138,7 @@ class ContainerService:
             try:
                 cfg = self._monitor_cfg(c, detach, interactive)
                 handle = spawn_monitor(run_dir, cfg, attach=not detach,
-                                       on_spawn=lambda pid: self._starting(c.id, pid))
+                                       on_spawn=lambda pid: self._starting(c, pid))
             except PymanError:
                 if c.rm:
                     self.store.delete(c.id)
@@ -164,13 +164,13 @@ class ContainerService:
         raise PymanError(f"the monitor of container {c.name} exited without reporting; "
                          f"see {run_dir}")
 
-    def _starting(self, cid: str, monitor_pid: int) -> None:
+    def _starting(self, c: ContainerConfig, monitor_pid: int) -> None:
         """Recorded before the monitor runs anything: if it dies now, the reconcile finds it."""
         from pyman.procinfo import boot_id, start_time
 
-        self.store.save_state(cid, ContainerState(
+        self.store.save_state(c.id, ContainerState(
             status="starting", monitor_pid=monitor_pid, monitor_start=start_time(monitor_pid),
-            boot_id=boot_id()))
+            boot_id=boot_id()), persist=not c.rm)
 
     def run(self, opts: RunOptions, events: PullEvents | None = None) -> RunResult:
         image = self.images.get_or_pull(opts.image, opts.pull, events)

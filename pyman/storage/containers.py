@@ -136,9 +136,9 @@ class ContainerStore:
             data = read_json(self.dir(cid) / "state.json")
         return ContainerState.from_json(data) if isinstance(data, dict) else ContainerState()
 
-    def save_state(self, cid: str, state: ContainerState) -> None:
+    def save_state(self, cid: str, state: ContainerState, persist: bool = True) -> None:
         write_json(self.run_dir(cid) / "state.json", asdict(state))
-        if self.dir(cid).is_dir():
+        if persist and self.dir(cid).is_dir():
             write_json(self.dir(cid) / "state.json", asdict(state), sync=False)
 
     def lock(self, cid: str) -> Any:
