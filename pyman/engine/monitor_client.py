@@ -45,7 +45,7 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     maps = host_id_maps()  # fail early, with the fix, before anything is started
     from pyman.storage.atomic import write_json
 
-    write_json(run_dir / "monitor.json", cfg)
+    write_json(run_dir / "monitor.json", cfg, sync=False)  # the runtime dir: a tmpfs
     sync_r, sync_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
     devnull = subprocess.DEVNULL

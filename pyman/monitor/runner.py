@@ -52,7 +52,7 @@ class ContainerRun:
 
     def _save(self, **changes: Any) -> None:
         self.state.update(changes)
-        write_json(os.path.join(self.run_dir, "state.json"), self.state)
+        write_json(os.path.join(self.run_dir, "state.json"), self.state, sync=False)
         if not self.cfg.get("rm") and self.state["status"] != "created":
             # a copy that outlives a reboot (the runtime dir is a tmpfs); the old boot id
             # in it tells the next pyman command that nothing of this run is left

@@ -131,13 +131,13 @@ class ContainerStore:
     def state(self, cid: str) -> ContainerState:
         """The monitor's state.json; after a reboot (runtime dir gone) its copy in the data
         dir, whose old boot id tells the reconcile that nothing of it is running."""
-        data = read_json(self.run_dir(cid) / "state.json")
+        data = _read_state(self.run_dir(cid) / "state.json")
         if not isinstance(data, dict):
-            data = read_json(self.dir(cid) / "state.json")
+            data = _read_state(self.dir(cid) / "state.json")
         return ContainerState.from_json(data) if isinstance(data, dict) else ContainerState()
 
     def save_state(self, cid: str, state: ContainerState, persist: bool = True) -> None:
-        write_json(self.run_dir(cid) / "state.json", asdict(state))
+        write_json(self.run_dir(cid) / "state.json", asdict(state), sync=False)
         if persist and self.dir(cid).is_dir():
             write_json(self.dir(cid) / "state.json", asdict(state), sync=False)
 
@@ -162,3 +162,13 @@ class ContainerStore:
             os.unlink(self.run_root / f"{cid}.lock")
         except FileNotFoundError:
             pass
+
+
+def _read_state(path: Path) -> Any:
+    """A state file; one left empty or torn by a power cut reads as absent. The files are
+    written without fsync: the runtime dir is a tmpfs that a reboot empties anyway, and the
+    data-dir copy is only a hint for after a reboot."""
+    try:
+        return read_json(path)
+    except ValueError:
+        return None

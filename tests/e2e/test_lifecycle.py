@@ -96,6 +96,17 @@ def test_start_attach_returns_exit_code_and_output(run_pyman) -> None:
     assert run_pyman("rm", "lc3").returncode == 0
 
 
+def test_start_interactive_feeds_stdin(run_pyman) -> None:
+    run_pyman("create", "-i", "--name", "lc3i", *NET, "alpine", "sh", "-c",
+              "read x; echo got:$x")
+    r = run_pyman("start", "-a", "-i", "lc3i", input="hello\n")
+    assert (r.returncode, r.stdout) == (0, "got:hello\n"), r.stderr
+    r = run_pyman("start", "-i", "lc3i", input="again\n")  # -i attaches, as in Podman
+    assert (r.returncode, r.stdout) == (0, "got:again\n"), r.stderr
+    assert run_pyman("logs", "lc3i").stdout == "got:hello\ngot:again\n"
+    assert run_pyman("rm", "lc3i").returncode == 0
+
+
 def test_run_replace(run_pyman) -> None:
     first = run_pyman("run", "-d", "--name", "lc4", *NET, "alpine", "sleep", "300")
     assert first.returncode == 0
