@@ -355,7 +355,8 @@ class ContainerService:
         return c.id
 
     def prune(self, keep: Callable[[ContainerSummary], bool] | None = None) -> list[str]:
-        """Remove every container that is not running."""
+        """Remove every container that is not running, and what killed commands left."""
+        self.store.sweep()
         removed = []
         for s in self.summaries(True):
             if s.status in ("running", "starting") or (keep is not None and keep(s)):

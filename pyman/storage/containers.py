@@ -152,16 +152,45 @@ class ContainerStore:
         if cdir.exists():
             doomed = cdir.with_name(f".rm-{cid}")
             os.rename(cdir, doomed)
-            try:
-                shutil.rmtree(doomed)
-            except PermissionError:
-                from pyman.rootless.userns import run_in_userns
-
-                run_in_userns(lambda: shutil.rmtree(doomed))
+            _rmtree(doomed)
         try:
             os.unlink(self.run_root / f"{cid}.lock")
         except FileNotFoundError:
             pass
+
+    def sweep(self, min_age: float = 60) -> list[str]:
+        """Remove what a pyman killed mid-command left: `.rm-<id>` dirs (a removal that was
+        cut short) and `.new-<id>` dirs (a create that never got renamed into place) older
+        than ``min_age`` seconds, so a create in progress is never touched."""
+        swept = []
+        now = time.time()
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        for e in entries:
+            if not e.name.startswith((".rm-", ".new-")):
+                continue
+            try:
+                if now - e.stat(follow_symlinks=False).st_mtime < min_age:
+                    continue
+            except FileNotFoundError:
+                continue
+            _rmtree(Path(e.path))
+            swept.append(e.name)
+        return swept
+
+
+def _rmtree(path: Path) -> None:
+    """Files of a writable layer belong to sub-ids: remove in the user namespace if need be."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        from pyman.rootless.userns import run_in_userns
+
+        run_in_userns(lambda: shutil.rmtree(path, ignore_errors=True))
 
 
 def _read_state(path: Path) -> Any:

@@ -73,3 +73,19 @@ def test_ps_filters_and_status() -> None:
     assert status_text("exited", 3, 1.0, 2.0, 5.0) == "Exited (3) 3 seconds ago"
     assert status_text("running", None, 1.0, None, 4.0) == "Up 3 seconds"
     assert status_text("created", None, None, None, 4.0) == "Created"
+
+
+def test_sweep_removes_only_old_leftovers(tmp_path) -> None:
+    import os
+    import time
+
+    from pyman.storage.containers import ContainerStore
+
+    store = ContainerStore(tmp_path / "containers", tmp_path / "run")
+    for name in (".rm-a", ".new-b", ".new-fresh", "c" * 64):
+        (store.root / name / "upper").mkdir(parents=True)
+    old = time.time() - 3600
+    for name in (".rm-a", ".new-b"):
+        os.utime(store.root / name, (old, old))
+    assert sorted(store.sweep()) == [".new-b", ".rm-a"]
+    assert sorted(p.name for p in store.root.iterdir()) == [".new-fresh", "c" * 64]
