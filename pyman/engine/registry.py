@@ -26,6 +26,9 @@ def registry_key(text: str) -> str:
     return key
 
 
+MAX_MOUNT = 5  # repositories asked for pull scopes to mount from, per push
+
+
 def _gzip_type(media_type: str) -> str:
     if "docker" in media_type:
         return "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -169,17 +172,26 @@ class RegistryService:
             assert not hasattr(parsed, "manifests")
             manifest = parsed  # type: ignore[assignment]
 
-        # blobs this registry already holds in other repositories (where the image came from)
-        mount_from = tuple(dict.fromkeys(
-            name.split("@", 1)[0].split("/", 1)[1] for name in rec.digests
-            if name.split("/", 1)[0] == ref.registry and "/" in name
-        ))
+        # where this registry already holds the blobs: the repositories the image was pulled
+        # from, and wherever earlier pushes put them
+        from pyman.image.blob_locations import BlobLocations
+
+        locations = BlobLocations(self.paths.data / "blob-locations.json")
+        pulled_from = [name.split("@", 1)[0].split("/", 1)[1] for name in rec.digests
+                       if name.split("/", 1)[0] == ref.registry and "/" in name]
+        digests = [manifest.config.digest] + [layer.digest for layer in manifest.layers]
+        sources = {d: [r for r in dict.fromkeys(pulled_from
+                                                + locations.repositories(d, ref.registry))
+                       if r != ref.repository]
+                   for d in digests}
+        repos = tuple(dict.fromkeys(r for rs in sources.values() for r in rs[:1]))[:MAX_MOUNT]
+        sources = {d: [r for r in rs if r in repos] for d, rs in sources.items()}
         client = RegistryClient(ref.registry, ref.repository, insecure=insecure,
-                                credentials=creds, push=True, mount_from=mount_from)
+                                credentials=creds, push=True, mount_from=repos)
         tag = ref.digest or ref.tag or "latest"
         result = push_image(client, blobs, data, manifest, tag, media_type=media_type,
-                            mount_from=client.mount_from, chunk_size=opts.chunk_size,
-                            events=events)
+                            mount_from=sources, chunk_size=opts.chunk_size, events=events)
+        locations.record(ref.registry, ref.repository, digests)
         if opts.digestfile:
             Path(opts.digestfile).write_text(result.digest)
         return PushReport(str(ref), result.digest, result.blobs)

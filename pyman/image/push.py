@@ -100,9 +100,13 @@ def missing_blobs(blobs: BlobStore, manifest: ImageManifest) -> list[str]:
 
 def push_image(client: RegistryClient, blobs: BlobStore, manifest_data: bytes,
                manifest: ImageManifest, tag: str, *, media_type: str,
-               mount_from: tuple[str, ...] = (), chunk_size: int | None = None,
+               mount_from: dict[str, list[str]] | None = None, chunk_size: int | None = None,
                events: PushEvents | None = None) -> PushResult:
-    """Push blobs then the manifest (already in the wanted format) under ``tag``."""
+    """Push blobs then the manifest (already in the wanted format) under ``tag``.
+
+    ``mount_from``: blob digest -> repositories of the same registry known to hold it (the
+    client must have been made with their pull scopes)."""
+    sources = mount_from or {}
     events = events or PushEvents()
     events.started()
     result = PushResult("", media_type)
@@ -113,7 +117,8 @@ def push_image(client: RegistryClient, blobs: BlobStore, manifest_data: bytes,
     lock = threading.Lock()
 
     def one(digest: str, size: int, kind: str) -> None:
-        how = _push_blob(client, blobs, digest, size, mount_from, chunk_size, events)
+        how = _push_blob(client, blobs, digest, size, tuple(sources.get(digest, ())),
+                         chunk_size, events)
         with lock:
             result.blobs[digest] = how
             events.blob(digest, kind, how)
@@ -139,11 +144,12 @@ def _push_blob(client: RegistryClient, blobs: BlobStore, digest: str, size: int,
     if client.blob_exists(digest):
         return "exists"
     url = None
-    for source in mount_from:
+    source = next((r for r in mount_from if r != client.repository), None)
+    if source is not None:
         mounted, url = client.start_upload(digest, mount_from=source)
         if mounted:
             return "mounted"
-        break  # the registry opened an upload instead: use it
+        # the registry opened an ordinary upload instead: use it
     if url is None:
         _, url = client.start_upload(digest)
     assert url is not None

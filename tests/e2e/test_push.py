@@ -207,6 +207,23 @@ def test_token_auth_push_scopes_and_cross_repo_mount(run_pyman, env, source, tok
     assert sk.returncode == 0 and json.loads(sk.stdout)["Digest"] == source[1], sk.stderr
 
 
+def test_blobs_pushed_before_are_mounted_in_another_repository(run_pyman, env, source,
+                                                                basic_reg):
+    """pyman remembers where it pushed blobs: a second repository of the same registry gets
+    them mounted from the first, not uploaded again."""
+    first, second = unique("team"), unique("team")
+    for repo in (first, second):
+        r = run_pyman("push", "--tls-verify=false", "--creds", CREDS, source[0],
+                      f"{basic_reg.addr}/{repo}:v1", env=env)
+        assert r.returncode == 0, r.stderr
+    assert [e for e in access_log(basic_reg, first) if e[0] == "PUT" and "/blobs/" in e[1]]
+    log = access_log(basic_reg, second)
+    mounts = [e for e in log if e[0] == "POST" and "mount=" in e[1]]
+    assert len(mounts) == 4 and all(f"from={first.replace('/', '%2F')}" in e[1]
+                                    and e[2] == 201 for e in mounts)  # 3 layers + config
+    assert not [e for e in log if e[0] in ("PATCH", "PUT") and "/blobs/" in e[1]]
+
+
 def test_chunked_upload(env, source, basic_reg, pyman_env):
     """Blobs above the chunk size go up in PATCHes with Content-Range, then PUT ?digest=."""
     from pyman.config import Paths

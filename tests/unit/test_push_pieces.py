@@ -73,3 +73,20 @@ def test_registry_key(given: str, key: str) -> None:
 def test_registry_key_refuses(bad: str) -> None:
     with pytest.raises(PymanError):
         registry_key(bad)
+
+
+def test_blob_locations(tmp_path) -> None:
+    from pyman.image.blob_locations import KEEP, BlobLocations
+
+    locs = BlobLocations(tmp_path / "locations.json")
+    assert locs.repositories("sha256:a", "r.test") == []
+    locs.record("r.test", "team/a", ["sha256:a", "sha256:b"])
+    locs.record("other.test:5000", "x", ["sha256:a"])
+    locs.record("r.test", "team/b", ["sha256:a"])
+    assert locs.repositories("sha256:a", "r.test") == ["team/b", "team/a"]
+    assert locs.repositories("sha256:a", "other.test:5000") == ["x"]
+    for i in range(10):
+        locs.record("r.test", f"n{i}", ["sha256:b"])
+    assert len(locs.repositories("sha256:b", "r.test")) == KEEP
+    (tmp_path / "locations.json").write_text("{broken")
+    assert locs.repositories("sha256:a", "r.test") == []  # a cache: corrupt means empty
