@@ -277,6 +277,8 @@ class ContainerService:
             if st.status not in ("running", "starting") or same_process(
                     st.monitor_pid, st.monitor_start, st.boot_id):
                 return st
+            if not st.pid:
+                self._adopt_created(cid, st)
             killed = self._signal(st, signal.SIGKILL)
             self._kill_helper(cid, st)
             if killed:
@@ -297,6 +299,21 @@ class ContainerService:
             elif c is not None:
                 self.store.save_state(cid, st)
         return st
+
+    def _adopt_created(self, cid: str, st: ContainerState) -> None:
+        """A monitor killed between `runtime create` and `start` never recorded the pid:
+        the runtime's pid file has it (runc init, waiting to exec). Only a process that
+        started after the monitor did can be it (pid reuse)."""
+        from pyman.procinfo import start_time
+
+        try:
+            pid = int((self.store.run_dir(cid) / "pid").read_text().strip() or 0)
+        except (OSError, ValueError):
+            return
+        started = start_time(pid) if pid > 0 else None
+        if started is not None and st.monitor_start is not None and \
+                started >= st.monitor_start:
+            st.pid, st.pid_start = pid, started
 
     def _kill_helper(self, cid: str, st: ContainerState) -> None:
         """pasta daemonizes: it outlives a killed monitor unless we end it."""

@@ -213,3 +213,45 @@ def test_parallel_creates_unique_names_and_one_winner(run_pyman, pyman_bin,
         assert f'the container name "same" is already in use by {winners[0].strip()}' in err
         assert err.count("\n") == 1
     assert run_pyman("rm", "-a", env=fresh_env).returncode == 0
+
+
+def test_monitor_killed_between_create_and_start(run_pyman, pyman_bin, fresh_env,
+                                                 tmp_path) -> None:
+    """The runtime has created the container (runc init waits to exec) but the monitor dies
+    before starting it: the reconcile finds the pid in the runtime's pid file and ends it."""
+    run_dir = tmp_path / "xdg-run"
+    run_dir.mkdir(mode=0o700)
+    env = dict(fresh_env, XDG_RUNTIME_DIR=str(run_dir))
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    caught = None
+    for attempt in range(6):
+        client = subprocess.Popen([str(pyman_bin), "run", "-d", "--name", f"half{attempt}",
+                                   "--network", "pasta", "alpine", "sleep", "300"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and client.poll() is None:
+            for state_file in run_dir.glob("pyman/containers/*/state.json"):
+                pid_file = state_file.with_name("pid")
+                try:
+                    state = json.loads(state_file.read_text())
+                    init_pid = int(pid_file.read_text())
+                except (OSError, ValueError):
+                    continue
+                if state.get("status") == "starting":
+                    os.kill(state["monitor_pid"], signal.SIGKILL)
+                    caught = init_pid
+                    break
+            if caught:
+                break
+            time.sleep(0.001)
+        rc = client.wait()
+        if caught:
+            assert rc == 125  # the client saw its monitor die (and reconciled already)
+            break
+        run_pyman("rm", "-f", f"half{attempt}", env=env)
+    assert caught, "never caught a monitor between create and start"
+    ps = run_pyman("ps", "-a", "--format", "json", env=env)
+    (c,) = json.loads(ps.stdout)
+    assert c["State"] == "created", c
+    assert wait_for(lambda: not alive(caught), 5)
+    assert run_pyman("rm", c["Id"], env=env).returncode == 0
