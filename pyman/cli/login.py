@@ -15,6 +15,10 @@ CTX = {"help_option_names": ["--help"]}
 TlsVerify = Annotated[str | None, typer.Option(
     "--tls-verify", metavar="true|false",
     help="Require HTTPS and verify certificates (default: registries.conf).")]
+CertDir = Annotated[str | None, typer.Option(
+    "--cert-dir", help="Directory with the registry's CA (*.crt) and client certificates "
+    "(*.cert, *.key); default: $XDG_CONFIG_HOME/containers/certs.d/<host>, "
+    "/etc/containers/certs.d/<host>.")]
 AuthFile = Annotated[str | None, typer.Option(
     "--authfile", help="Path of the authentication file (default: "
     "$XDG_RUNTIME_DIR/containers/auth.json, or $REGISTRY_AUTH_FILE).")]
@@ -64,6 +68,7 @@ def login(
                                             help="Print the stored username.")] = False,
     tls_verify: TlsVerify = None,
     authfile: AuthFile = None,
+    cert_dir: CertDir = None,
 ) -> None:
     """Log in to a container registry: verify the credentials, then store them."""
     from pyman.cli.context import engine as make_engine
@@ -89,7 +94,7 @@ def login(
         if stored is not None:
             print(f"Authenticating with existing credentials for {reg}")
             try:
-                service.check(reg, stored, verify)
+                service.check(reg, stored, verify, cert_dir)
                 print(f"Existing credentials are valid. Already logged in to {reg}")
                 return
             except PymanError as exc:
@@ -99,7 +104,7 @@ def login(
         username = _ask("Username: ", False, "username")
     if password is None:
         password = _ask("Password: ", True, "password")
-    service.login(LoginOptions(reg, username, password, authfile, verify))
+    service.login(LoginOptions(reg, username, password, authfile, verify, cert_dir))
     print("Login Succeeded!")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pyman.cli.login import AuthFile, TlsVerify, parse_bool
+from pyman.cli.login import AuthFile, CertDir, TlsVerify, parse_bool
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -48,6 +48,7 @@ def push(
     tls_verify: TlsVerify = None,
     creds: Annotated[str | None, typer.Option("--creds", help="USERNAME:PASSWORD")] = None,
     authfile: AuthFile = None,
+    cert_dir: CertDir = None,
     digestfile: Annotated[str | None, typer.Option(
         "--digestfile", help="Write the pushed manifest's digest to this file.")] = None,
     fmt: Annotated[str | None, typer.Option(
@@ -60,5 +61,5 @@ def push(
     lines = PushLines(quiet)
     make_engine().registry.push(
         PushOptions(image, destination, parse_bool(tls_verify, "--tls-verify"), creds,
-                    authfile, fmt, digestfile), lines)
+                    authfile, fmt, digestfile, cert_dir=cert_dir), lines)
     lines.say("Writing manifest to image destination")

@@ -66,14 +66,15 @@ class RegistryService:
         host, _, repo = registry_key(registry).partition("/")
         return auth.find(host, repo or None, authfile)
 
-    def check(self, registry: str, creds: Credentials, tls_verify: bool | None = None) -> None:
+    def check(self, registry: str, creds: Credentials, tls_verify: bool | None = None,
+              cert_dir: str | None = None) -> None:
         """Verify ``creds`` against the registry, with Podman's error shapes."""
         from pyman.image.registry_client import RegistryClient
 
         key = registry_key(registry)
         host, _, repo = key.partition("/")
         client = RegistryClient(host, repo, insecure=self._insecure(host, repo, tls_verify),
-                                credentials=creds)
+                                credentials=creds, cert_dir=cert_dir)
         try:
             client.check_login()
         except UnauthorizedError:
@@ -92,14 +93,14 @@ class RegistryService:
             if creds is None:
                 raise PymanError(f"no stored credentials for {key}: give --username and "
                                  "--password (or --password-stdin)")
-            self.check(key, creds, opts.tls_verify)
+            self.check(key, creds, opts.tls_verify, opts.cert_dir)
             return LoginResult(key, str(path), already=True)
         if not opts.username:
             raise PymanError("a username is required: use --username")
         if opts.password is None or opts.password == "":
             raise PymanError("a password is required: use --password or --password-stdin")
         creds = Credentials(opts.username, opts.password)
-        self.check(key, creds, opts.tls_verify)
+        self.check(key, creds, opts.tls_verify, opts.cert_dir)
         auth.store(path, key, creds)
         return LoginResult(key, str(path))
 
@@ -187,7 +188,8 @@ class RegistryService:
         repos = tuple(dict.fromkeys(r for rs in sources.values() for r in rs[:1]))[:MAX_MOUNT]
         sources = {d: [r for r in rs if r in repos] for d, rs in sources.items()}
         client = RegistryClient(ref.registry, ref.repository, insecure=insecure,
-                                credentials=creds, push=True, mount_from=repos)
+                                credentials=creds, push=True, mount_from=repos,
+                                cert_dir=opts.cert_dir)
         tag = ref.digest or ref.tag or "latest"
         result = push_image(client, blobs, data, manifest, tag, media_type=media_type,
                             mount_from=sources, chunk_size=opts.chunk_size, events=events)

@@ -22,6 +22,7 @@ class LoginOptions:
     password: str | None = None
     authfile: str | None = None
     tls_verify: bool | None = None
+    cert_dir: str | None = None  # CA (*.crt) and client certs; default: certs.d/<host>
 
 
 @dataclass
@@ -41,6 +42,7 @@ class PushOptions:
     format: str | None = None  # oci | v2s2; None: as stored
     digestfile: str | None = None
     chunk_size: int | None = None  # upload in PATCHes of this many bytes above it
+    cert_dir: str | None = None
 
 
 @dataclass

@@ -16,15 +16,18 @@ is not sent to another host.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import http.client
 import json
+import os
 import re
 import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -57,12 +60,36 @@ class Manifest:
     digest: str  # sha256 of data
 
 
-def _ssl_context(verify: bool) -> ssl.SSLContext:
-    if verify:
-        return ssl.create_default_context()
+def cert_dirs(host: str, cert_dir: str | None = None) -> list[Path]:
+    """Where Podman looks for a registry's CA (*.crt) and client certificates (*.cert/*.key):
+    --cert-dir, else the first existing of the user's and the system's certs.d/<host>."""
+    if cert_dir:
+        return [Path(cert_dir)]
+    config = os.environ.get("XDG_CONFIG_HOME")
+    user = Path(config) if config and os.path.isabs(config) else Path.home() / ".config"
+    return [user / "containers/certs.d" / host, Path("/etc/containers/certs.d") / host,
+            Path("/etc/docker/certs.d") / host]
+
+
+@functools.lru_cache(maxsize=32)
+def _ssl_context(verify: bool, host: str = "", cert_dir: str | None = None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    for d in cert_dirs(host, cert_dir) if host else []:
+        if not d.is_dir():
+            continue
+        try:
+            for f in sorted(d.iterdir()):
+                if f.suffix == ".crt":
+                    ctx.load_verify_locations(cafile=str(f))
+                elif f.suffix == ".cert":
+                    ctx.load_cert_chain(str(f), str(f.with_suffix(".key")))
+        except (OSError, ssl.SSLError) as exc:
+            raise RegistryError(f"loading certificates for {host} from {d}: {exc}. Fix or "
+                                "remove the files") from None
+        break  # the first directory that exists is the one, as in containers/image
     return ctx
 
 
@@ -75,15 +102,15 @@ def _basic(creds: Credentials) -> str:
 
 
 def _open(method: str, url: str, headers: dict[str, str], verify: bool, timeout: float,
-          body: bytes | BinaryIO | None = None
+          body: bytes | BinaryIO | None = None, cert_dir: str | None = None
           ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """One request on a fresh connection; the caller closes the connection."""
     parts = urlsplit(url)
     host = parts.netloc
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, timeout=timeout, context=_ssl_context(verify),
-                                           blocksize=CHUNK)
+        ctx = _ssl_context(verify, host, cert_dir)
+        conn = http.client.HTTPSConnection(host, timeout=timeout, context=ctx, blocksize=CHUNK)
     elif parts.scheme == "http":
         conn = http.client.HTTPConnection(host, timeout=timeout, blocksize=CHUNK)
     else:
@@ -133,7 +160,8 @@ class RegistryClient:
 
     def __init__(self, host: str, repository: str, *, insecure: bool = False,
                  timeout: float = 30.0, credentials: Credentials | None = None,
-                 push: bool = False, mount_from: tuple[str, ...] = ()) -> None:
+                 push: bool = False, mount_from: tuple[str, ...] = (),
+                 cert_dir: str | None = None) -> None:
         self.host = host
         self.repository = repository
         self.insecure = insecure
@@ -141,6 +169,7 @@ class RegistryClient:
         self.credentials = credentials
         self.push = push
         self.mount_from = tuple(r for r in mount_from if r != repository)
+        self.cert_dir = cert_dir
         self._scheme: str | None = None
         self._challenge: tuple[str, dict[str, str]] | None = None
         self.trace: list[tuple[str, str, int]] = []  # (method, path, status), for diagnosis
@@ -165,7 +194,7 @@ class RegistryClient:
         for scheme in ("https", "http") if self.insecure else ("https",):
             try:
                 conn, resp = _open("GET", f"{scheme}://{self.host}/v2/", {},
-                                   not self.insecure, self.timeout)
+                                   not self.insecure, self.timeout, cert_dir=self.cert_dir)
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(f"{scheme}: {_describe(exc)}")
                 continue
@@ -248,7 +277,8 @@ class RegistryClient:
         realm = params["realm"]
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         try:
-            conn, resp = _open("GET", url, headers, not self.insecure, self.timeout)
+            conn, resp = _open("GET", url, headers, not self.insecure, self.timeout,
+                               cert_dir=self.cert_dir)
             try:
                 body, status = resp.read(MAX_MANIFEST), resp.status
             finally:
@@ -286,7 +316,8 @@ class RegistryClient:
                 hdrs.update(self._auth_headers())
             data = body() if callable(body) else body
             try:
-                conn, resp = _open(method, url, hdrs, not self.insecure, self.timeout, data)
+                conn, resp = _open(method, url, hdrs, not self.insecure, self.timeout, data,
+                                   self.cert_dir)
             except (OSError, http.client.HTTPException) as exc:
                 raise RegistryError(f"{self.name}: {method} {url}: {_describe(exc)}") from exc
             finally:
@@ -323,7 +354,8 @@ class RegistryClient:
         origin = urlsplit(url).netloc
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                conn, resp = _open("GET", url, headers, not self.insecure, self.timeout)
+                conn, resp = _open("GET", url, headers, not self.insecure, self.timeout,
+                                   cert_dir=self.cert_dir)
             except (OSError, http.client.HTTPException) as exc:
                 raise RegistryError(f"{self.name}: GET {url}: {_describe(exc)}") from exc
             if resp.status not in _REDIRECTS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -188,6 +189,19 @@ def test_https_registry_verification_on_by_default(run_pyman, env, tmp_path):
         log = reg.log.read_text()
         assert '"GET /v2/ HTTP/1.1" 200' in log
         assert "client sent an HTTP request to an HTTPS server" not in log  # no downgrade
+        # the registry's CA in certs.d/<host> (Podman's place): verified, and it works
+        certs = Path(env["XDG_CONFIG_HOME"]) / "containers" / "certs.d" / reg.addr
+        certs.mkdir(parents=True)
+        shutil.copy(tmp_path / "tls-reg" / "tls.crt", certs / "ca.crt")
+        r = run_pyman("login", "-u", "bob", "-p", USERS["bob"], reg.addr, env=env)
+        assert r.returncode == 0, r.stderr
+        # or in a directory named with --cert-dir
+        shutil.move(certs, tmp_path / "mycerts")
+        r = run_pyman("login", "-u", "bob", "-p", USERS["bob"], reg.addr, env=env)
+        assert r.returncode == 125 and "certificate verification failed" in r.stderr
+        r = run_pyman("login", "--cert-dir", str(tmp_path / "mycerts"), "-u", "bob", "-p",
+                      USERS["bob"], reg.addr, env=env)
+        assert r.returncode == 0, r.stderr
     finally:
         reg.stop()
 
