@@ -376,7 +376,9 @@ class RegistryClient:
                 f"{what}: the registry refused the credentials of {self.credentials.username!r}"
                 ": check them (pyman login, --creds)")
         if resp.status in (401, 403):
-            return UnauthorizedError(f"{what}: requested access to the resource is denied")
+            hint = "" if self.credentials else (
+                f". If it needs credentials: pyman login {self.host}, or --creds")
+            return UnauthorizedError(f"{what}: requested access to the resource is denied{hint}")
         detail = message or resp.reason
         return RegistryError(f"{what}: HTTP {resp.status} {detail}")
 
