@@ -179,6 +179,9 @@ def test_token_auth_push_scopes_and_cross_repo_mount(run_pyman, env, source, tok
     r = run_pyman("push", "--tls-verify=false", source[0], f"{token_reg.addr}/team/app:v1",
                   env=env)
     assert r.returncode == 125, r.stderr  # anonymous users may not push
+    err = r.stderr.strip().splitlines()[-1]
+    assert "requested access to the resource is denied" in err, err
+    assert f"pyman login {token_reg.addr}" in err
     r = run_pyman("login", "--tls-verify=false", "-u", "alice", "-p", USERS["alice"],
                   token_reg.addr, env=env)
     assert r.returncode == 0, r.stderr
