@@ -228,6 +228,10 @@ class RegistryService:
         if events is not None and hasattr(events, "warn"):
             events.warn(f"{len(todo)} layer blob(s) of {image} are not stored: compressing them "
                         "again from the unpacked layers (the pushed image gets a new id)")
+        for stale in self.paths.blobs.glob(".export-*"):  # left by a push that was killed
+            pid = stale.name.removeprefix(".export-")
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(stale, ignore_errors=True)
         work = self.paths.blobs / f".export-{os.getpid()}"
         work.mkdir(parents=True, exist_ok=True)
         try:
