@@ -197,6 +197,10 @@ class ContainerService:
         monitor has recorded the exit and gone. Stopping a stopped container is fine."""
         c = self.store.find(key)
         st = self.live_state(c.id)
+        deadline = time.monotonic() + 10
+        while st.status == "starting" and time.monotonic() < deadline:
+            time.sleep(0.02)  # a start in progress: let it settle, then stop what runs
+            st = self.live_state(c.id)
         if st.status == "running":
             if timeout > 0 and self._signal(st, sig):
                 if not self._wait_exit(c.id, timeout):

@@ -255,3 +255,27 @@ def test_monitor_killed_between_create_and_start(run_pyman, pyman_bin, fresh_env
     assert c["State"] == "created", c
     assert wait_for(lambda: not alive(caught), 5)
     assert run_pyman("rm", c["Id"], env=env).returncode == 0
+
+
+def test_rm_force_while_starting(run_pyman, pyman_bin, pyman_env) -> None:
+    """rm -f racing a start stops what the start brings up, and leaves nothing running."""
+    r = run_pyman("create", "--name", "racer", "--network", "pasta", "alpine", "sleep", "313")
+    assert r.returncode == 0
+    state_file = Path(f"/tmp/pyman-run-{os.getuid()}/pyman/containers/{r.stdout.strip()}"
+                      "/state.json")
+    starter = subprocess.Popen([str(pyman_bin), "start", "racer"], env=pyman_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def starting() -> bool:
+        try:
+            return json.loads(state_file.read_text()).get("status") == "starting"
+        except (OSError, ValueError):
+            return False
+
+    assert wait_for(starting, 10)
+    r = run_pyman("rm", "-f", "racer")
+    starter.wait(timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "racer" not in run_pyman("ps", "-a").stdout
+    assert subprocess.run(["pgrep", "-u", str(os.getuid()), "-f", "sleep 313"],
+                          capture_output=True).stdout == b""
