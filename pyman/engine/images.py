@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyman.config import Paths
 from pyman.engine.types import ImageSummary, PullOptions
 from pyman.errors import ImageNotFoundError, PymanError
 from pyman.storage.images import ImageRecord, ImageStore
 from pyman.storage.layers import LayerSource, LayerStore
+
+if TYPE_CHECKING:
+    from pyman.engine.image_reports import ImageView
 
 
 class PullEvents(Protocol):
@@ -79,7 +82,8 @@ class ImageService:
             size += int(str(self.layers.info(diff_id).get("size", 0)))
         ref = fetched.reference
         name = str(ref)
-        repo_digest = f"{ref.registry}/{ref.repository}@{fetched.manifest_digest}"
+        repo_digests = [f"{ref.registry}/{ref.repository}@{d}"
+                        for d in (fetched.list_digest, fetched.manifest_digest) if d]
         record = ImageRecord(
             id=fetched.config_digest.split(":", 1)[1],
             names=[name] if ref.tag else [],
@@ -89,7 +93,8 @@ class ImageService:
             layers=list(fetched.diff_ids),
             size=size,
             created=str(fetched.config.get("created", "")),
-            digests=[repo_digest],
+            digests=repo_digests,
+            list_digest=fetched.list_digest,
         )
         if events:
             events.finished()
@@ -146,6 +151,162 @@ class ImageService:
         self.layers.remove([d for d in rec.layers if d not in still_used])
         report.append(f"Deleted: {rec.id}")
         return report
+
+    # -- reports and names ----------------------------------------------------------------
+    def require(self, name: str) -> ImageRecord:
+        rec = self.find_local(name)
+        if rec is None:
+            raise ImageNotFoundError(f"{name}: image not known")
+        return rec
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        from pyman.engine.image_reports import image_inspect
+
+        return image_inspect(self.view(self.require(name)))
+
+    def view(self, rec: ImageRecord, containers: int = 0) -> ImageView:
+        from pyman.engine.image_reports import ImageView
+
+        try:
+            config = self.config(rec)
+        except (OSError, ValueError):
+            config = {}
+        sizes = tuple(int(str(self.layers.info(d).get("size", 0))) for d in rec.layers)
+        return ImageView(rec, config, containers, sizes)
+
+    def views(self, *, filters: list[str] | None = None, reference: str | None = None,
+              containers: Callable[[str], list[str]] | None = None) -> list[ImageView]:
+        """Images as `images` lists them (newest first), filtered as Podman's --filter."""
+        from pyman.engine.image_reports import ImageFilter, reference_matches
+
+        flt = ImageFilter(filters or [], self.find_local)
+        out = []
+        for rec in self.store.all():
+            if reference and not (reference_matches(reference, rec.names)
+                                  or self._is_id(reference, rec)):
+                continue
+            v = self.view(rec, len(containers(rec.id)) if containers else 0)
+            if flt.match(v):
+                out.append(v)
+        return sorted(out, key=lambda v: v.created or 0, reverse=True)
+
+    @staticmethod
+    def _is_id(key: str, rec: ImageRecord) -> bool:
+        key = key.removeprefix("sha256:")
+        return len(key) >= 3 and rec.id.startswith(key)
+
+    def tag(self, name: str, targets: list[str]) -> ImageRecord:
+        """Add names; a name without a registry is localhost's, as Podman does it."""
+        rec = self.require(name)
+        new = [tag_name(t) for t in targets]
+        with self.store.transaction() as images:
+            for other in images:
+                if other.id != rec.id:
+                    other.names = [n for n in other.names if n not in new]
+            target = next(i for i in images if i.id == rec.id)
+            target.names += [n for n in new if n not in target.names]
+            return target
+
+    def untag(self, name: str, targets: list[str]) -> ImageRecord:
+        """Remove the given names, or all of them; the image stays (dangling when none is
+        left)."""
+        rec = self.require(name)
+        with self.store.transaction() as images:
+            target = next(i for i in images if i.id == rec.id)
+            if not targets:
+                target.names = []
+                return target
+            for t in targets:
+                full = self._own_name(target, t)
+                if full is None:
+                    raise PymanError(f"{t}: tag not known for image {rec.id[:12]}")
+                target.names.remove(full)
+            return target
+
+    def _own_name(self, rec: ImageRecord, name: str) -> str | None:
+        if name in rec.names:
+            return name
+        try:
+            full = tag_name(name)
+        except PymanError:
+            return None
+        if full in rec.names:
+            return full
+        try:  # a short name as `run` would resolve it: alpine -> docker.io/library/alpine
+            cands = self.candidates(name)
+        except PymanError:
+            return None
+        return next((c for c in cands if c in rec.names), None)
+
+    def delete_unused_storage(self) -> None:
+        """Layers no image uses, and blobs no image references (prune's second half)."""
+        import shutil
+
+        images = self.store.all()
+        used_layers = {d for i in images for d in i.layers}
+        if self.paths.layers.exists():
+            orphans = [f"sha256:{p.name}" for p in self.paths.layers.iterdir()
+                       if not p.name.startswith(".") and f"sha256:{p.name}" not in used_layers]
+            self.layers.remove(orphans)
+        keep = self._referenced_blobs(images)
+        blob_dir = self.paths.blobs / "sha256"
+        if blob_dir.exists():
+            for p in blob_dir.iterdir():
+                if not p.name.startswith(".") and f"sha256:{p.name}" not in keep:
+                    if p.is_dir():
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        p.unlink(missing_ok=True)
+
+    def _referenced_blobs(self, images: list[ImageRecord]) -> set[str]:
+        keep: set[str] = set()
+        for rec in images:
+            keep |= {rec.digest, rec.config_digest}
+            path = self.paths.blobs / "sha256" / rec.digest.split(":", 1)[-1]
+            try:
+                manifest = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                continue
+            keep |= {str(d.get("digest")) for d in manifest.get("layers") or []
+                     if isinstance(d, dict)}
+        # index blobs pulled with an image are referenced by its repo digests
+        for rec in images:
+            keep |= {d.rsplit("@", 1)[-1] for d in rec.digests}
+        return keep
+
+    def prune(self, all_: bool, in_use: Callable[[str], list[str]],
+              filters: list[str] | None = None) -> list[str]:
+        """Remove dangling images (all unused ones with ``all_``) no container uses; returns
+        the removed ids, as `podman image prune` prints them."""
+        from pyman.engine.image_reports import ImageFilter
+
+        flt = ImageFilter(filters or [], self.find_local)
+        removed: list[str] = []
+        with self.store.transaction() as images:
+            for rec in list(images):
+                if in_use(rec.id) or (rec.names and not all_):
+                    continue
+                if not flt.match(self.view(rec)):
+                    continue
+                images.remove(rec)
+                removed.append(rec.id)
+        if removed:
+            self.delete_unused_storage()
+        return removed
+
+
+def tag_name(text: str) -> str:
+    """Podman's normalization for new names: no registry means localhost, no tag latest."""
+    from pyman.image.reference import parse_reference, split_domain
+
+    base = text.split("@", 1)[0]
+    name = base.rsplit(":", 1)[0] if base.rfind(":") > base.rfind("/") else base
+    if split_domain(name)[0] is None:
+        text = f"localhost/{text}"
+    ref = parse_reference(text)
+    if ref.digest:
+        raise PymanError(f"{text}: a digest cannot be used as a tag: name[:tag] expected")
+    return str(ref)
 
 
 def split_name_tag(name: str) -> tuple[str, str]:

@@ -49,6 +49,7 @@ class FetchedImage:
     config: dict[str, Any]
     layers: list[LayerDescriptor]
     diff_ids: list[str]
+    list_digest: str | None = None  # the index/manifest list it was chosen from, if any
 
 
 class _Cancelled(Exception):
@@ -72,13 +73,15 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
             client = RegistryClient(ep.host, ep.repository, insecure=_insecure(ep, tls_verify),
                                     credentials=creds)
             try:
-                digest, manifest = _resolve_manifest(client, ref, blobs, platform)
+                digest, manifest, list_digest = _resolve_manifest(client, ref, blobs, platform)
             except (ImageNotFoundError, RegistryError) as exc:
                 if isinstance(exc, ManifestError):
                     raise  # the image exists but cannot be used: trying elsewhere won't help
                 failures.append((ref, exc))
                 continue
-            return _fetch_content(client, ref, digest, manifest, blobs, progress)
+            fetched = _fetch_content(client, ref, digest, manifest, blobs, progress)
+            fetched.list_digest = list_digest
+            return fetched
     raise _not_found(candidates, failures)
 
 
@@ -87,11 +90,17 @@ def _insecure(ep: Endpoint, tls_verify: bool | None) -> bool:
 
 
 def _resolve_manifest(client: RegistryClient, ref: Reference, blobs: BlobStore,
-                      platform: Platform | None) -> tuple[str, ImageManifest]:
-    """Fetch the manifest (through an index if needed) and store its bytes."""
+                      platform: Platform | None
+                      ) -> tuple[str, ImageManifest, str | None]:
+    """Fetch the manifest (through an index if needed) and store its bytes; returns the
+    image manifest's digest, the manifest, and the index's digest when there was one."""
     got = client.get_manifest(ref.digest or ref.tag or "latest")
     parsed = parse_manifest(got.data, got.media_type)
+    list_digest = None
     if isinstance(parsed, ManifestList):
+        list_digest = got.digest
+        if not blobs.has(got.digest):
+            blobs.put(got.digest, got.data)  # Podman keeps it too: `save`/`push` may want it
         entry = choose_platform(parsed, platform)
         got = client.get_manifest(entry.digest)
         parsed = parse_manifest(got.data, got.media_type or entry.media_type)
@@ -99,7 +108,7 @@ def _resolve_manifest(client: RegistryClient, ref: Reference, blobs: BlobStore,
             raise ManifestError(f"{client.name}: an index inside an index is not supported")
     if not blobs.has(got.digest):
         blobs.put(got.digest, got.data)
-    return got.digest, parsed
+    return got.digest, parsed, list_digest
 
 
 def _fetch_content(client: RegistryClient, ref: Reference, manifest_digest: str,

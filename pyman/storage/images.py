@@ -28,6 +28,7 @@ class ImageRecord:
     created: str  # the image config's "created"
     pulled: float = field(default_factory=time.time)
     digests: list[str] = field(default_factory=list)  # repo@digest names
+    list_digest: str | None = None  # the manifest list / index it was pulled through
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ImageRecord:
@@ -70,6 +71,7 @@ class ImageStore:
                 return record
             existing.names += [n for n in record.names if n not in existing.names]
             existing.digests += [d for d in record.digests if d not in existing.digests]
+            existing.list_digest = record.list_digest or existing.list_digest
             return existing
 
     def find(self, key: str) -> ImageRecord | None:

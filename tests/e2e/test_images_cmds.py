@@ -1,0 +1,105 @@
+"""images, tag, untag, history, image inspect/exists/prune, rmi: Podman's shapes and codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+
+def _names(run_pyman, env) -> list[str]:
+    r = run_pyman("images", "--format", "{{.Repository}}:{{.Tag}}", env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_tag_list_filter_format_untag_prune(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    image_id = run_pyman("pull", "-q", "alpine", env=env).stdout.strip()
+    assert len(image_id) == 64
+    assert run_pyman("tag", "alpine", "myimg", "example.com/team/app:v2", env=env).returncode == 0
+    assert sorted(_names(run_pyman, env)) == ["docker.io/library/alpine:latest",
+                                              "example.com/team/app:v2",
+                                              "localhost/myimg:latest"]
+    table = run_pyman("images", env=env).stdout.splitlines()
+    assert table[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert any(line.startswith("localhost/myimg  ") and image_id[:12] in line for line in table)
+    # a reference argument shows only the matching names
+    only = run_pyman("images", "myimg", "--format", "{{.Repository}}", env=env).stdout.split()
+    assert only == ["localhost/myimg"]
+    assert run_pyman("images", "-q", "--filter", "reference=*app*", env=env).stdout.split() \
+        == [image_id[:12]]
+    assert run_pyman("images", "-q", "--filter", "dangling=true", env=env).stdout == ""
+    docs = json.loads(run_pyman("images", "--format", "json", env=env).stdout)
+    assert [d["Id"] for d in docs] == [image_id] and "Dangling" not in docs[0]
+    assert set(docs[0]["Names"]) == set(_names(run_pyman, env))
+    tbl = run_pyman("images", "--format", "table {{.ID}}\\t{{.Tag}}", env=env).stdout
+    assert tbl.splitlines()[0] == "IMAGE ID      TAG"
+    # untag one name, then all: the image stays, dangling
+    assert run_pyman("untag", image_id[:12], "localhost/myimg:latest", env=env).returncode == 0
+    assert "localhost/myimg:latest" not in _names(run_pyman, env)
+    assert run_pyman("untag", "alpine", env=env).returncode == 0
+    assert _names(run_pyman, env) == ["<none>:<none>"]
+    assert run_pyman("images", "-q", "--filter", "dangling=true", env=env).stdout.split() \
+        == [image_id[:12]]
+    assert run_pyman("image", "exists", image_id, env=env).returncode == 0
+    # prune: dangling images go, and so do their layers and blobs
+    r = run_pyman("image", "prune", "-f", env=env)
+    assert r.returncode == 0 and r.stdout.split() == [image_id], r.stderr
+    assert run_pyman("image", "exists", image_id, env=env).returncode == 1
+    store = Path(env["XDG_DATA_HOME"]) / "pyman"
+    assert not [p for p in (store / "layers").iterdir() if not p.name.startswith(".")]
+    assert not [p for p in (store / "blobs" / "sha256").iterdir() if not p.name.startswith(".")]
+
+
+def test_inspect_history_and_errors(run_pyman, pyman_env) -> None:
+    run_pyman("pull", "-q", "127.0.0.1:5000/pyman-test/config", env=pyman_env)
+    r = run_pyman("image", "inspect", "127.0.0.1:5000/pyman-test/config", env=pyman_env)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)[0]
+    for key in ("Id", "Digest", "RepoTags", "RepoDigests", "Created", "Config", "Architecture",
+                "Os", "Size", "RootFS", "ManifestType", "History", "NamesHistory"):
+        assert key in doc, key
+    assert doc["Config"]["WorkingDir"] == "/srv"
+    out = run_pyman("image", "inspect", "--format", "{{.Os}}/{{.Config.WorkingDir}}",
+                    "127.0.0.1:5000/pyman-test/config", env=pyman_env).stdout
+    assert out == "linux//srv\n"
+    bad = run_pyman("images", "--format", "{{.Nope}}", env=pyman_env)
+    assert bad.returncode == 125 and "can't evaluate field Nope" in bad.stderr
+    hist = run_pyman("history", "127.0.0.1:5000/pyman-test/config", env=pyman_env)
+    assert hist.returncode == 0, hist.stderr
+    lines = hist.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ID", "CREATED", "CREATED"]
+    assert lines[1].startswith(doc["Id"][:12]) and len(lines) == 1 + len(doc["History"])
+    missing = run_pyman("rmi", "no-such-image-here", env=pyman_env)
+    assert missing.returncode == 1 and "image not known" in missing.stderr
+    assert run_pyman("image", "exists", "no-such-image-here", env=pyman_env).returncode == 1
+
+
+def test_platform_flags_choose_from_the_index(run_pyman, fresh_env) -> None:
+    amd = run_pyman("pull", "-q", "alpine", env=fresh_env).stdout.strip()
+    arm = run_pyman("pull", "-q", "--arch", "arm64", "alpine", env=fresh_env)
+    assert arm.returncode == 0, arm.stderr
+    doc = json.loads(run_pyman("image", "inspect", arm.stdout.strip(), env=fresh_env).stdout)[0]
+    assert doc["Architecture"] == "arm64" and arm.stdout.strip() != amd
+
+
+def test_ids_and_digests_agree_with_podman(run_pyman, pyman_env, tmp_path) -> None:
+    run_pyman("pull", "-q", "alpine", env=pyman_env)
+    ours = json.loads(run_pyman("image", "inspect", "alpine", env=pyman_env).stdout)[0]
+    podman = ["podman", "--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"),
+              "--storage-driver", "vfs"]
+    try:
+        pulled = subprocess.run([*podman, "pull", "-q", "docker.io/library/alpine:latest"],
+                                env=pyman_env, capture_output=True, text=True, timeout=120)
+        assert pulled.returncode == 0, pulled.stderr
+        theirs = json.loads(subprocess.run([*podman, "image", "inspect", "alpine"],
+                                           env=pyman_env, capture_output=True, text=True,
+                                           timeout=60).stdout)[0]
+    finally:
+        subprocess.run([*podman, "system", "reset", "-f"], env=pyman_env, capture_output=True,
+                       timeout=120)
+    assert ours["Id"] == theirs["Id"]
+    assert ours["Digest"] == theirs["Digest"]
+    assert sorted(ours["RepoDigests"]) == sorted(theirs["RepoDigests"])
+    assert ours["RootFS"]["Layers"] == theirs["RootFS"]["Layers"]
