@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 
@@ -87,7 +89,8 @@ def test_platform_flags_choose_from_the_index(run_pyman, fresh_env) -> None:
 def test_ids_and_digests_agree_with_podman(run_pyman, pyman_env, tmp_path) -> None:
     run_pyman("pull", "-q", "alpine", env=pyman_env)
     ours = json.loads(run_pyman("image", "inspect", "alpine", env=pyman_env).stdout)[0]
-    podman = ["podman", "--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"),
+    runroot = tempfile.mkdtemp(prefix="pm-rr-", dir="/tmp")  # podman wants <= 50 chars
+    podman = ["podman", "--root", str(tmp_path / "root"), "--runroot", runroot,
               "--storage-driver", "vfs"]
     try:
         pulled = subprocess.run([*podman, "pull", "-q", "docker.io/library/alpine:latest"],
@@ -99,6 +102,7 @@ def test_ids_and_digests_agree_with_podman(run_pyman, pyman_env, tmp_path) -> No
     finally:
         subprocess.run([*podman, "system", "reset", "-f"], env=pyman_env, capture_output=True,
                        timeout=120)
+        shutil.rmtree(runroot, ignore_errors=True)
     assert ours["Id"] == theirs["Id"]
     assert ours["Digest"] == theirs["Digest"]
     assert sorted(ours["RepoDigests"]) == sorted(theirs["RepoDigests"])
