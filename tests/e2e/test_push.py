@@ -112,7 +112,7 @@ def test_push_to_loopback_registry_mounts_and_podman_and_skopeo_pull_it(
     pi = subprocess.run([*podman, "image", "inspect", "--format", "{{.Digest}} {{.Id}}", dest],
                         env=penv, capture_output=True, text=True, timeout=60)
     ours = run_pyman("images", "--format", "json", env=env)
-    our_ids = {i["id"] for i in json.loads(ours.stdout)}
+    our_ids = {i["Id"] for i in json.loads(ours.stdout)}
     digest, image_id = pi.stdout.split()
     assert digest == source[1] and image_id in our_ids
     subprocess.run([*podman, "unshare", "rm", "-rf", str(tmp_path / "proot"), runroot], env=penv,
