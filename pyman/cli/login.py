@@ -12,6 +12,7 @@ from pyman.errors import PymanError
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
+REGISTRY_HELP = "Registry: HOST, HOST:PORT or HOST/NAMESPACE/REPO."
 TlsVerify = Annotated[str | None, typer.Option(
     "--tls-verify", metavar="true|false",
     help="Require HTTPS and verify certificates (default: registries.conf).")]
@@ -55,8 +56,7 @@ def _ask(prompt: str, secret: bool, what: str) -> str:
 
 @app.command("login", context_settings=CTX)
 def login(
-    registry: Annotated[str | None, typer.Argument(help="Registry host[:port][/repo].")
-                        ] = None,
+    registry: Annotated[str | None, typer.Argument(help=REGISTRY_HELP)] = None,
     username: Annotated[str | None, typer.Option("--username", "-u", help="Username.")
                         ] = None,
     password: Annotated[str | None, typer.Option("--password", "-p", help="Password.")
@@ -110,8 +110,7 @@ def login(
 
 @app.command("logout", context_settings=CTX)
 def logout(
-    registry: Annotated[str | None, typer.Argument(help="Registry host[:port][/repo].")
-                        ] = None,
+    registry: Annotated[str | None, typer.Argument(help=REGISTRY_HELP)] = None,
     all_registries: Annotated[bool, typer.Option("--all", "-a",
                                                  help="Remove credentials for all registries.")
                               ] = False,

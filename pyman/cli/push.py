@@ -42,7 +42,8 @@ class PushLines:
 def push(
     image: Annotated[str, typer.Argument(help="Local image to push.")],
     destination: Annotated[str | None, typer.Argument(
-        help="Where to: [docker://]registry/repository[:tag] (default: the image's name).")
+        help="Where to: REGISTRY/REPOSITORY:TAG, docker:// optional (default: the image's "
+        "name).")
                            ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
     tls_verify: TlsVerify = None,

@@ -216,3 +216,10 @@ def test_concurrent_logins_lose_nothing(run_pyman, env, basic_reg):
                                                     "-p", USERS["alice"], k, env=env), keys))
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     assert sorted(auth_of(Path(env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")) == sorted(keys)
+
+
+@pytest.mark.parametrize("command", ["login", "logout", "push"])
+def test_help_renders(run_pyman, command):
+    r = run_pyman(command, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "--authfile" in r.stdout and "Traceback" not in r.stderr
