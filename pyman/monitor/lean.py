@@ -14,7 +14,7 @@ from pyman.monitor.k8slog import K8sFileLog
 from pyman.monitor.relay import relay
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2)
+             signal.SIGUSR2, signal.SIGWINCH)
 
 
 def wait_exit(pid: int) -> int:
@@ -32,7 +32,8 @@ def wait_exit(pid: int) -> int:
 def main(argv: list[str]) -> int:
     run_dir, pid = argv[0], int(argv[1])
     out_fd, err_fd, exit_w, helper_pid = (int(a) for a in argv[2:6])
-    log_path = argv[6] if len(argv) > 6 else ""
+    log_path = argv[6]
+    sync_fd, out_client, err_client = (int(a) for a in argv[7:10])
 
     def forward(sig: int, _frame: object) -> None:
         try:
@@ -42,12 +43,17 @@ def main(argv: list[str]) -> int:
 
     for sig in FORWARDED:
         signal.signal(sig, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked across the exec
     log = K8sFileLog(log_path) if log_path else None
-    relay({out_fd: ("stdout", None), err_fd: ("stderr", None)}, log)
+    pipes: dict[int, tuple[str, int | None]] = {}
+    for fd, stream, client in ((out_fd, "stdout", out_client), (err_fd, "stderr", err_client)):
+        if fd >= 0:
+            pipes[fd] = (stream, client if client >= 0 else None)
+    relay(pipes, log)
     code = wait_exit(pid)
     if log is not None:
         log.close()
     from pyman.monitor.main import finish
 
-    finish(run_dir, pid, code, exit_w, helper_pid)
+    finish(run_dir, pid, code, exit_w, helper_pid, sync_fd)
     return 0

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from pyman.errors import PymanError
 from pyman.monitor.k8slog import K8sFileLog
@@ -22,6 +23,7 @@ TYPE_CHECKING = False  # typing costs ~15 ms of start-up
 if TYPE_CHECKING:
     from typing import Any
 
+LEAN_AFTER = 2.0  # seconds an attached container runs before its monitor slims down
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2, signal.SIGWINCH)
 
@@ -82,11 +84,18 @@ def main(argv: list[str]) -> int:
     sync.send(event="started", pid=pid)
     if cfg.get("detach"):
         sync.close()  # the client has gone on; stop writing to it
-        lean_exec(run, pid)  # does not return
+        lean_exec(run, pid, {fd: (name, None) for name, fd in run.output_fds().items()})
     log = K8sFileLog(cfg["log_path"]) if cfg.get("log_path") else None
     client = {"stdout": None if cfg.get("detach") else 1,
               "stderr": None if cfg.get("detach") else 2}
-    relay({fd: (name, client[name]) for name, fd in run.output_fds().items()}, log)
+    pipes = {fd: (name, client[name]) for name, fd in run.output_fds().items()}
+    # an attached container that runs on past a few seconds (a shell, a service in the
+    # foreground) gets the lean waiter too; short runs finish here without an exec
+    left = relay(pipes, log, deadline=time.monotonic() + LEAN_AFTER)
+    if left:
+        if log is not None:
+            log.close()
+        lean_exec(run, pid, left, sync.fd)
     code = run.wait()
     if log is not None:
         log.close()
@@ -97,7 +106,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def lean_exec(run: ContainerRun, pid: int) -> None:
+def lean_exec(run: ContainerRun, pid: int, pipes: dict[int, tuple[str, int | None]],
+              sync_fd: int | None = None) -> None:
     """Become a fresh, small interpreter for the long wait (monitor/lean.py).
 
     Everything start-up needed (json, subprocess, ctypes, the spec builder) stays resident in
@@ -109,18 +119,27 @@ def lean_exec(run: ContainerRun, pid: int) -> None:
     helper_pid = 0
     if helper is not None:
         helper_pid = helper.proc.pid if helper.proc is not None else helper.pid
-    fds = [run.pipes["stdout"], run.pipes["stderr"], exit_w]
+    still = {name: (fd, client) for fd, (name, client) in pipes.items()}
+    out_fd, out_client = still.get("stdout", (-1, None))
+    err_fd, err_client = still.get("stderr", (-1, None))
+    sync = -1 if sync_fd is None else sync_fd
+    fds = [out_fd, err_fd, exit_w, sync]
     for fd in fds:
         if fd >= 0:
             os.set_inheritable(fd, True)
     here = os.path.dirname(os.path.abspath(__file__))
     args = [sys.executable, "-I", "-S", os.path.join(here, "__main__.py"), "--lean",
-            run.run_dir, str(pid), *(str(fd) for fd in fds), str(helper_pid),
-            run.cfg.get("log_path") or ""]
+            run.run_dir, str(pid), str(out_fd), str(err_fd), str(exit_w), str(helper_pid),
+            run.cfg.get("log_path") or "", str(sync),
+            str(-1 if out_client is None else out_client),
+            str(-1 if err_client is None else err_client)]
+    # the mask survives exec: a signal arriving meanwhile waits for lean.py's handlers
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     os.execv(sys.executable, args)
 
 
-def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int) -> None:
+def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
+           sync_fd: int = -1) -> None:
     """After a lean wait: the same clean-up as the full monitor does."""
     from pyman.netns.helpers import Helper
     from pyman.storage.atomic import read_json
@@ -134,6 +153,10 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int) -> N
     if exit_w >= 0 or helper_pid:
         run.helper = Helper(None, exit_w if exit_w >= 0 else None, helper_pid)
     run.cleanup(code)
+    if sync_fd >= 0:
+        sync = Sync(sync_fd)
+        sync.send(event="exited", code=code)
+        sync.close()
     run.delete_runtime_state()
 
 

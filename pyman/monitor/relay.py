@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import os
 import select
+import time
 
 from pyman.monitor.k8slog import K8sFileLog
 
 
-def relay(pipes: dict[int, tuple[str, int | None]], log: K8sFileLog | None) -> None:
-    """Copy until every pipe hits EOF. ``pipes`` maps a read fd to (stream name, client fd).
+def relay(pipes: dict[int, tuple[str, int | None]], log: K8sFileLog | None,
+          deadline: float | None = None) -> dict[int, tuple[str, int | None]]:
+    """Copy until every pipe hits EOF (or, with ``deadline``, a time.monotonic() value, until
+    then). ``pipes`` maps a read fd to (stream name, client fd). Returns the pipes still open.
 
     A client that went away (EPIPE) is dropped; the log keeps being written.
     """
     open_fds = dict(pipes)
     while open_fds:
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
         try:
-            ready, _, _ = select.select(list(open_fds), [], [])
+            ready, _, _ = select.select(list(open_fds), [], [], timeout)
         except InterruptedError:
             continue
         for fd in ready:
@@ -36,6 +44,7 @@ def relay(pipes: dict[int, tuple[str, int | None]], log: K8sFileLog | None) -> N
                     _write_all(client, data)
                 except OSError:
                     open_fds[fd] = (stream, None)
+    return open_fds
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -279,3 +279,25 @@ def test_rm_force_while_starting(run_pyman, pyman_bin, pyman_env) -> None:
     assert "racer" not in run_pyman("ps", "-a").stdout
     assert subprocess.run(["pgrep", "-u", str(os.getuid()), "-f", "sleep 313"],
                           capture_output=True).stdout == b""
+
+
+def test_long_attached_run_through_the_lean_monitor(run_pyman, pyman_bin, pyman_env) -> None:
+    """Past LEAN_AFTER (2 s) an attached run's monitor re-execs lean: output keeps flowing
+    to the client and the log, signals still reach the container, the exit code arrives."""
+    client = subprocess.Popen(
+        [str(pyman_bin), "run", "--name", "longrun", *NET, "alpine", "sh", "-c",
+         "trap 'echo term; exit 9' TERM; echo early; echo err-early >&2; sleep 2.5; "
+         "echo late; while :; do sleep 0.1; done"],
+        env=pyman_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert client.stdout is not None
+    assert client.stdout.readline() == b"early\n"
+    assert client.stdout.readline() == b"late\n"
+    monitor = inspect(run_pyman, "longrun")["State"]["ConmonPid"]
+    with open(f"/proc/{monitor}/cmdline", "rb") as f:
+        assert b"--lean" in f.read()
+    client.send_signal(signal.SIGTERM)  # pyman forwards it, the lean monitor too
+    out, err = client.communicate(timeout=20)
+    assert client.returncode == 9
+    assert out == b"term\n" and b"err-early" in err
+    assert run_pyman("logs", "longrun").stdout == "early\nlate\nterm\n"
+    assert run_pyman("rm", "longrun").returncode == 0
