@@ -25,7 +25,7 @@ class PullEvents(Protocol):
 
     def warn(self, message: str) -> None: ...
 
-    def finished(self) -> None: ...
+    def finished(self, config_digest: str) -> None: ...
 
 
 class ImageService:
@@ -97,7 +97,7 @@ class ImageService:
             list_digest=fetched.list_digest,
         )
         if events:
-            events.finished()
+            events.finished(fetched.config_digest)
         return self.store.add(record)
 
     def get_or_pull(self, name: str, policy: str = "missing",

@@ -107,3 +107,45 @@ def test_ids_and_digests_agree_with_podman(run_pyman, pyman_env, tmp_path) -> No
     assert ours["Digest"] == theirs["Digest"]
     assert sorted(ours["RepoDigests"]) == sorted(theirs["RepoDigests"])
     assert ours["RootFS"]["Layers"] == theirs["RootFS"]["Layers"]
+
+
+def test_pull_output_plain_quiet_and_terminal(run_pyman, fresh_env, pyman_bin) -> None:
+    import os
+    import pty
+    import re
+
+    ref = "127.0.0.1:5000/pyman-test/layers:latest"
+    r = run_pyman("pull", ref, env=fresh_env)
+    assert r.returncode == 0, r.stderr
+    image_id = r.stdout.strip()
+    assert r.stdout == image_id + "\n" and "\x1b" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[:2] == [f"Trying to pull {ref}...", "Getting image source signatures"]
+    blobs = [line for line in lines if line.startswith("Copying blob sha256:")]
+    assert len(blobs) >= 2 and all(len(b) == len("Copying blob sha256:") + 64 for b in blobs)
+    assert lines[-3:] == [f"Copying config sha256:{image_id}",
+                          "Writing manifest to image destination", "Storing signatures"]
+    run_pyman("rmi", image_id, env=fresh_env)
+    q = run_pyman("pull", "-q", ref, env=fresh_env)
+    assert q.stdout == image_id + "\n" and q.stderr == ""
+    run_pyman("rmi", image_id, env=fresh_env)
+    # on a terminal: rich bars with byte counts on stderr; stdout still only the id
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(pyman_bin), "pull", ref], env=dict(fresh_env, TERM="xterm"),
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out = proc.communicate(timeout=120)[0]
+    os.close(master)
+    tty = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0 and out == image_id + "\n"
+    assert "Copying blob" in tty and "\x1b[" in tty
+    assert re.search(r"\d+(\.\d+)?/\d+(\.\d+)? (bytes|kB|MB)", tty), tty
