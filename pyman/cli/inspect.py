@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -17,31 +16,39 @@ def inspect(
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")] = None,
     latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
                       ] = False,
-    type_: Annotated[str, typer.Option("--type", "-t", help="container or all")] = "all",
+    type_: Annotated[str, typer.Option("--type", "-t", help="container, image or all")] = "all",
     size: Annotated[bool, typer.Option("--size", "-s", help="Accepted; sizes not computed.")
                     ] = False,
 ) -> None:
-    """Display the configuration of containers."""
+    """Display the configuration of containers or images."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.lifecycle import targets
     from pyman.engine.inspect import container_inspect
     from pyman.errors import ContainerNotFoundError, PymanError
 
-    if fmt not in (None, "", "json"):
-        raise PymanError("inspect --format supports only json for now: Go templates come "
-                         "with pyman/cli/template.py")
+    if type_ not in ("all", "container", "image"):
+        raise PymanError(f"invalid --type {type_!r}: container, image or all")
     engine = make_engine()
     svc = engine.containers
     docs: list[dict[str, Any]] = []
     failed: PymanError | None = None
     for key in targets(names, False, latest):
         try:
+            if type_ == "image":
+                raise ContainerNotFoundError(key)
             c, st = svc.get(key)
         except ContainerNotFoundError:
-            failed = PymanError(f'no such object: "{key}"')
+            # as podman: a container first, then an image of that name
+            rec = engine.images.find_local(key) if type_ != "container" else None
+            if rec is None:
+                failed = PymanError(f'inspecting object: no such object: "{key}"')
+                continue
+            docs.append(engine.images.inspect(rec.id))
             continue
         docs.append(container_inspect(c, st, static_dir=str(svc.store.dir(c.id)),
                                       run_dir=str(svc.store.run_dir(c.id))))
-    print(json.dumps(docs, indent=4))
+    from pyman.cli.images import print_inspect
+
+    print_inspect(docs, fmt)
     if failed is not None:
         raise failed

@@ -149,3 +149,19 @@ def test_pull_output_plain_quiet_and_terminal(run_pyman, fresh_env, pyman_bin) -
     assert proc.returncode == 0 and out == image_id + "\n"
     assert "Copying blob" in tty and "\x1b[" in tty
     assert re.search(r"\d+(\.\d+)?/\d+(\.\d+)? (bytes|kB|MB)", tty), tty
+
+
+def test_inspect_finds_containers_then_images_with_templates(run_pyman, pyman_env) -> None:
+    image_id = run_pyman("pull", "-q", "alpine", env=pyman_env).stdout.strip()
+    r = run_pyman("inspect", "--format", "{{.Id}} {{.Os}}", "alpine", env=pyman_env)
+    assert r.returncode == 0 and r.stdout == f"{image_id} linux\n", r.stderr
+    r = run_pyman("inspect", "--type", "container", "alpine", env=pyman_env)
+    assert r.returncode == 125 and 'no such object: "alpine"' in r.stderr
+    c = run_pyman("create", "--name", "insp-tpl", "alpine", "true", env=pyman_env)
+    assert c.returncode == 0, c.stderr
+    try:
+        r = run_pyman("inspect", "--format", "{{.Name}} {{.State.Status}} {{.Config.Cmd}}",
+                      "insp-tpl", env=pyman_env)
+        assert r.stdout == "insp-tpl created [true]\n", r.stderr
+    finally:
+        run_pyman("rm", "-f", "insp-tpl", env=pyman_env)
