@@ -163,6 +163,11 @@ def test_push_with_basic_auth_then_pull_with_stored_credentials(run_pyman, env, 
     trust_plain_http(pull_env, basic_reg.addr)
     r = run_pyman("pull", dest, env=pull_env)
     assert r.returncode == 125 and "authentication required" in r.stderr
+    r = run_pyman("pull", "-q", "--creds", "alice:wrong", dest, env=pull_env)
+    assert r.returncode == 125 and "refused the credentials of 'alice'" in r.stderr
+    r = run_pyman("pull", "-q", "--creds", CREDS, dest, env=pull_env)  # given, not stored
+    assert r.returncode == 0, r.stderr
+    assert not Path(pull_env["REGISTRY_AUTH_FILE"]).exists()
     r = run_pyman("login", "--tls-verify=false", "-u", "alice", "-p", USERS["alice"],
                   basic_reg.addr, env=pull_env)
     assert r.returncode == 0, r.stderr
