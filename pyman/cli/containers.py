@@ -107,6 +107,27 @@ def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
     }
 
 
+PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+              "CreatedAt": "CREATED AT", "Created": "CREATED", "RunningFor": "CREATED",
+              "Status": "STATUS", "Ports": "PORTS", "State": "STATE"}
+
+
+def ps_row(c: ContainerSummary, now: float, no_trunc: bool) -> dict[str, Any]:
+    """The fields Podman's `ps --format` templates name ({{.Names}} {{.Status}} ...)."""
+    doc = ps_json(c, now)
+    doc.update({
+        "ID": c.id if no_trunc else c.id[:12],
+        "Names": c.name,
+        "Command": shlex.join(c.command),
+        "Created": ago(c.created, now),
+        "RunningFor": human_duration(now - c.created),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
+        "Ports": "",
+        "Label": c.labels,
+    })
+    return doc
+
+
 @app.command("ps", context_settings=CTX)
 def ps(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Show all containers.")] = False,
@@ -138,6 +159,13 @@ def ps(
     now = time.time()
     if fmt == "json":
         print(json.dumps([ps_json(c, now) for c in items], indent=4))
+        return
+    if fmt:
+        from pyman.cli.template import render_list
+
+        out = render_list(fmt, [ps_row(c, now, no_trunc) for c in items], PS_HEADERS)
+        if out:
+            print(out)
         return
     rows = []
     for c in items:

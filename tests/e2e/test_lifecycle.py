@@ -159,6 +159,10 @@ def test_inspect_fields(run_pyman) -> None:
     assert cfg["Labels"] == {"team": "qa"} and cfg["Image"] == "docker.io/library/alpine:latest"
     assert doc["HostConfig"]["NetworkMode"] == "none" and doc["Mounts"] == []
     assert doc["State"]["Status"] == "created" and doc["State"]["Pid"] == 0
+    r = run_pyman("inspect", "--format", "{{.State.Status}} {{.Name}} {{.Config.User}}", "lc7")
+    assert r.stdout == "created lc7 1:2\n", r.stderr
+    image = run_pyman("inspect", "--format", "{{.Id}}", "alpine")  # not a container: image
+    assert image.returncode == 0 and len(image.stdout.strip()) == 64, image.stderr
     missing = run_pyman("inspect", "lc7", "nosuch")
     assert missing.returncode == 125 and 'no such object: "nosuch"' in missing.stderr
     assert len(json.loads(missing.stdout)) == 1
@@ -191,6 +195,12 @@ def test_ps_filters_latest_json_and_prune(run_pyman, fresh_env) -> None:
     assert data["p-up"]["State"] == "running" and data["p-up"]["Status"].startswith("Up ")
     assert data["p-bad"]["ExitCode"] == 3 and data["p-bad"]["Exited"] is True
     assert data["p-ok"]["Labels"] == {"k": "v"}
+    lines = pm("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.splitlines()
+    assert lines[0].startswith("p-up Up ") and lines[1] == "p-new Created"
+    assert lines[2].startswith("p-bad Exited (3) ") and lines[2].endswith(" ago")
+    table = pm("ps", "--format", "table {{.ID}}\t{{.Names}}").stdout.splitlines()
+    assert table[0].split() == ["CONTAINER", "ID", "NAMES"]
+    assert table[1].split() == [up.stdout[:12], "p-up"]
     bad = pm("ps", "--filter", "bogus=1")
     assert bad.returncode == 125 and "bogus is an invalid filter" in bad.stderr
 
