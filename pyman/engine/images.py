@@ -44,18 +44,31 @@ class ImageService:
         return [str(ref) for ref in self._conf().resolve(name)]
 
     def find_local(self, name: str) -> ImageRecord | None:
+        return self.match_local(name)[0]
+
+    def match_local(self, name: str) -> tuple[ImageRecord | None, str | None]:
+        """The local image for a name or id, and which of its names was meant (None: by id).
+        Short names also match localhost/NAME and any repository ending in /NAME, as Podman."""
         rec = self.store.find(name)
         if rec is not None:
-            return rec
+            return rec, name if name in rec.names else None
         try:
-            cands = self.candidates(name)
+            cands = [str(c) for c in self.candidates(name)]
         except PymanError:
-            return None
+            cands = []
         for cand in cands:
             rec = self.store.find(cand)
             if rec is not None:
-                return rec
-        return None
+                return rec, cand if cand in rec.names else None
+        if "@" in name:
+            return None, None
+        last = name.rsplit("/", 1)[-1]
+        full = name if ":" in last else f"{name}:latest"
+        for rec in self.store.all():
+            for n in rec.names:
+                if n == f"localhost/{full}" or n.endswith(f"/{full}"):
+                    return rec, n
+        return None, None
 
     def pull(self, opts: PullOptions, events: PullEvents | None = None) -> ImageRecord:
         from pyman.image.auth import credentials_for
@@ -130,7 +143,7 @@ class ImageService:
     def remove(self, name: str, in_use: Callable[[str], list[str]], force: bool = False
                ) -> list[str]:
         """Untag or delete an image; returns report lines as Podman prints them."""
-        rec = self.find_local(name)
+        rec, meant = self.match_local(name)
         if rec is None:
             raise ImageNotFoundError(f"{name}: image not known")
         users = in_use(rec.id)
@@ -142,9 +155,10 @@ class ImageService:
         report: list[str] = []
         with self.store.transaction() as images:
             target = next(i for i in images if i.id == rec.id)
-            if name in target.names and len(target.names) > 1:
-                target.names.remove(name)
-                return [f"Untagged: {name}"]
+            # by one of several names (and no -f): only that name goes, as Podman
+            if meant in target.names and len(target.names) > 1 and not force:
+                target.names.remove(meant)
+                return [f"Untagged: {meant}"]
             report += [f"Untagged: {n}" for n in target.names]
             images.remove(target)
             still_used = {d for i in images for d in i.layers}

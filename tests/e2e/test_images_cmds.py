@@ -165,3 +165,19 @@ def test_inspect_finds_containers_then_images_with_templates(run_pyman, pyman_en
         assert r.stdout == "insp-tpl created [true]\n", r.stderr
     finally:
         run_pyman("rm", "-f", "insp-tpl", env=pyman_env)
+
+
+def test_short_local_names_and_rmi_of_one_of_several_names(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    image_id = run_pyman("pull", "-q", "alpine", env=env).stdout.strip()
+    assert run_pyman("tag", "alpine", "a1", "a2", env=env).returncode == 0
+    # a short name finds localhost/NAME:latest, as Podman
+    assert run_pyman("image", "exists", "a1", env=env).returncode == 0
+    r = run_pyman("rmi", "a1", env=env)
+    assert r.returncode == 0 and r.stdout == "Untagged: localhost/a1:latest\n", r.stderr
+    # a short name that resolves through registries.conf untags only that name
+    r = run_pyman("rmi", "alpine", env=env)
+    assert r.stdout == "Untagged: docker.io/library/alpine:latest\n", r.stderr
+    assert _names(run_pyman, env) == ["localhost/a2:latest"]
+    r = run_pyman("rmi", "a2", env=env)
+    assert r.stdout.splitlines() == ["Untagged: localhost/a2:latest", f"Deleted: {image_id}"]
