@@ -84,7 +84,8 @@ class ImageService:
             events.started(str(candidates[0]) if len(candidates) == 1 else opts.reference)
         fetched = fetch_image(candidates, conf, blobs, platform=platform,
                               tls_verify=opts.tls_verify, progress=events,
-                              credentials=credentials_for(opts.creds, opts.authfile))
+                              credentials=credentials_for(opts.creds, opts.authfile),
+                              have_layer=self.layers.has)
         sources = [LayerSource(blobs.path(layer.digest), diff_id)
                    for layer, diff_id in zip(fetched.layers, fetched.diff_ids, strict=True)]
         for w in self.layers.ensure(sources):

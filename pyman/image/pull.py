@@ -59,8 +59,12 @@ class _Cancelled(Exception):
 def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobStore, *,
                 platform: Platform | None = None, tls_verify: bool | None = None,
                 progress: Progress | None = None,
-                credentials: CredentialsFor | None = None) -> FetchedImage:
-    """Pull the first candidate any endpoint serves; raise ImageNotFoundError if none does."""
+                credentials: CredentialsFor | None = None,
+                have_layer: Callable[[str], bool] | None = None) -> FetchedImage:
+    """Pull the first candidate any endpoint serves; raise ImageNotFoundError if none does.
+
+    ``have_layer(diff_id)`` says a layer is already unpacked (its diff_id was verified then):
+    its blob is not downloaded again, as Podman skips layers that already exist."""
     failures: list[tuple[Reference, PymanError]] = []
     for ref in candidates:
         try:
@@ -79,7 +83,8 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
                     raise  # the image exists but cannot be used: trying elsewhere won't help
                 failures.append((ref, exc))
                 continue
-            fetched = _fetch_content(client, ref, digest, manifest, blobs, progress)
+            fetched = _fetch_content(client, ref, digest, manifest, blobs, progress,
+                                     have_layer)
             fetched.list_digest = list_digest
             return fetched
     raise _not_found(candidates, failures)
@@ -113,7 +118,8 @@ def _resolve_manifest(client: RegistryClient, ref: Reference, blobs: BlobStore,
 
 def _fetch_content(client: RegistryClient, ref: Reference, manifest_digest: str,
                    manifest: ImageManifest, blobs: BlobStore,
-                   progress: Progress | None) -> FetchedImage:
+                   progress: Progress | None,
+                   have_layer: Callable[[str], bool] | None = None) -> FetchedImage:
     cfg = manifest.config
     if cfg.media_type and cfg.media_type not in CONFIG_TYPES:
         raise ManifestError(f"{ref}: not a container image (config type {cfg.media_type})")
@@ -128,7 +134,14 @@ def _fetch_content(client: RegistryClient, ref: Reference, manifest_digest: str,
     if len(diff_ids) != len(manifest.layers):
         raise ManifestError(f"{ref}: the manifest has {len(manifest.layers)} layers but the "
                             f"config lists {len(diff_ids)} diff_ids")
-    _download_layers(client, manifest.layers, blobs, progress)
+    todo = []
+    for layer, diff_id in zip(manifest.layers, diff_ids, strict=True):
+        if have_layer is not None and have_layer(diff_id) and not blobs.has(layer.digest):
+            if progress:
+                progress(layer.digest, layer.size, layer.size)
+        else:
+            todo.append(layer)
+    _download_layers(client, todo, blobs, progress)
     return FetchedImage(ref, manifest_digest, manifest.media_type, cfg.digest, config,
                         list(manifest.layers), diff_ids)
 

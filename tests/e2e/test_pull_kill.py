@@ -73,3 +73,19 @@ def test_two_pulls_at_once_share_the_store(run_pyman, fresh_env, pyman_bin) -> N
     doc = json.loads(run_pyman("image", "inspect", IMAGE, env=fresh_env).stdout)[0]
     assert _check_store(store) == len(set(doc["RootFS"]["Layers"]))
     assert run_pyman("images", "-q", env=fresh_env).stdout.split() == [ids.pop()[:12]]
+
+
+def test_layers_already_unpacked_are_not_downloaded_again(run_pyman, fresh_env) -> None:
+    store = Path(fresh_env["XDG_DATA_HOME"]) / "pyman"
+    assert run_pyman("pull", "-q", IMAGE, env=fresh_env).returncode == 0
+    doc = json.loads(run_pyman("image", "inspect", IMAGE, env=fresh_env).stdout)[0]
+    manifest = json.loads((store / "blobs" / "sha256" / doc["Digest"].split(":")[1]).read_text())
+    layer_blobs = [store / "blobs" / "sha256" / d["digest"].split(":")[1]
+                   for d in manifest["layers"]]
+    for blob in layer_blobs:  # as if the layers came from another image's blobs
+        blob.unlink()
+    r = run_pyman("pull", IMAGE, env=fresh_env)
+    assert r.returncode == 0, r.stderr
+    assert not any(b.exists() for b in layer_blobs), "an unpacked layer was fetched again"
+    run = run_pyman("run", "--rm", "--network", "none", IMAGE, "true", env=fresh_env)
+    assert run.returncode == 0, run.stderr
