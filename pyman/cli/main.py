@@ -37,6 +37,8 @@ COMMANDS = {
     "login": "pyman.cli.login",
     "logout": "pyman.cli.login",
     "push": "pyman.cli.push",
+    "save": "pyman.cli.archive",
+    "load": "pyman.cli.archive",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

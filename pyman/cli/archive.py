@@ -1,0 +1,67 @@
+"""pyman save and pyman load."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+
+
+class _Warnings:
+    def warn(self, message: str) -> None:
+        print(f"WARN: {message}", file=sys.stderr, flush=True)
+
+
+@app.command("save", context_settings=CTX)
+def save(
+    images: Annotated[list[str], typer.Argument(help="Image(s) to save.")],
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write to a file (default: stdout, unless it is a terminal).")
+                      ] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="docker-archive or oci-archive.")] = "docker-archive",
+    multi: Annotated[bool, typer.Option(
+        "--multi-image-archive", "-m",
+        help="Save several images (docker-archive only); else extra names are tags.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no progress.")] = False,
+) -> None:
+    """Save image(s) to an archive."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.archives import ArchiveService, SaveOptions
+    from pyman.errors import PymanError
+
+    stream = None
+    if output is None:
+        if sys.stdout.isatty():
+            raise PymanError("refusing to save to terminal. Use -o flag or redirect")
+        stream = sys.stdout.buffer
+    ArchiveService(make_engine().paths).save(
+        SaveOptions(images, output, fmt, multi), stream, _Warnings())
+
+
+@app.command("load", context_settings=CTX)
+def load(
+    input_: Annotated[str | None, typer.Option(
+        "--input", "-i", help="Read from a file (default: stdin).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no progress.")] = False,
+) -> None:
+    """Load image(s) from a docker-archive or oci-archive tarball."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.archives import ArchiveService
+    from pyman.errors import PymanError
+
+    stdin = None
+    if input_ is None:
+        if sys.stdin.isatty():
+            raise PymanError("cannot read from terminal, use command-line redirection or the "
+                             "--input flag")
+        stdin = sys.stdin.buffer
+    report = ArchiveService(make_engine().paths).load(input_, stdin)
+    for w in report.warnings:
+        print(f"WARN: {w}", file=sys.stderr)
+    for name in report.names:
+        print(f"Loaded image: {name}")
