@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -198,13 +199,21 @@ class ArchiveReader:
             self.tar = tarfile.open(path, mode="r:*")
             members = self.tar.getmembers()
         except (tarfile.TarError, OSError, EOFError) as exc:
+            why = " ".join(str(exc).split()) if not isinstance(exc, tarfile.TarError) \
+                else "not a tar archive, plain or compressed"
             raise ArchiveError(f"{label}: not a docker-archive or oci-archive tarball "
-                               f"({exc})") from None
+                               f"({why})") from None
         self.files: dict[str, tarfile.TarInfo] = {}
+        self.links: dict[str, str] = {}  # docker's legacy <id>/layer.tar -> ../<diff>.tar
         for m in members:
             name = _safe_name(m.name, label)
             if m.isdir():
                 continue
+            if m.issym() and not m.linkname.startswith("/"):
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(name), m.linkname))
+                if target != ".." and not target.startswith("../"):
+                    self.links[name] = target  # only ever looked up in the archive itself
+                    continue
             if not m.isreg():
                 raise ArchiveError(f"{label}: archive member {m.name!r} is a link or special "
                                    "file: image archives hold only regular files. Refusing it")
@@ -215,11 +224,19 @@ class ArchiveReader:
     def close(self) -> None:
         self.tar.close()
 
+    def _member(self, name: str) -> tarfile.TarInfo | None:
+        name = _safe_name(name, self.label)
+        for _ in range(8):  # a symlink to a symlink ...: a few hops, never a loop
+            if name not in self.links:
+                break
+            name = self.links[name]
+        return self.files.get(name)
+
     def has(self, name: str) -> bool:
-        return name in self.files
+        return self._member(name) is not None
 
     def open(self, name: str) -> IO[bytes]:
-        member = self.files.get(_safe_name(name, self.label))
+        member = self._member(name)
         if member is None:
             raise ArchiveError(f"{self.label}: the archive lacks {name!r}: it is incomplete")
         f = self.tar.extractfile(member)
@@ -227,7 +244,7 @@ class ArchiveReader:
         return f
 
     def read_json_bytes(self, name: str) -> bytes:
-        member = self.files.get(_safe_name(name, self.label))
+        member = self._member(name)
         if member is not None and member.size > MAX_JSON:
             raise ArchiveError(f"{self.label}: {name} is too large ({member.size} bytes)")
         return self.open(name).read()
