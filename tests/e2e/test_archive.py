@@ -242,11 +242,7 @@ def test_podman_loads_pyman_archive(run_pyman, fresh_env, podman, tmp_path: Path
     assert r.stdout.split() == [f"sha256:{image_id}"]
 
 
-@pytest.mark.parametrize("fmt", [
-    pytest.param("docker-archive", marks=pytest.mark.xfail(
-        reason="known bug: pyman's id for a podman-saved docker-archive differs from podman's",
-        strict=True)),
-    "oci-archive"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_pyman_loads_podman_archive(run_pyman, fresh_env, podman, registry: str,
                                     tmp_path: Path, fmt: str) -> None:
     r = podman("pull", "-q", "--tls-verify=false", f"{registry}/library/busybox:latest")
