@@ -126,5 +126,19 @@ def main(argv: list[str] | None = None) -> None:
             # Podman reports flag and argument errors as engine errors: exit 125
             print(f"Error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
             sys.exit(125)
-        raise
+        if isinstance(exc, OSError):
+            # the host said no (a full disk, a permission): one line, not a traceback
+            print(f"Error: {exc.strerror or exc}"
+                  + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+            sys.exit(125)
+        import logging
+        import traceback
+
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            traceback.print_exc()
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"Error: internal error: {type(exc).__name__}: {exc} (at "
+              f"{os.path.basename(where.filename)}:{where.lineno}; --log-level debug shows "
+              "the traceback; please report it)", file=sys.stderr)
+        sys.exit(125)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -42,8 +42,15 @@ class ImageStore:
         self.lock = data_dir / "images.lock"
 
     def _load(self) -> list[ImageRecord]:
-        raw = read_json(self.file, {"images": []})
-        return [ImageRecord.from_json(r) for r in raw.get("images", [])]
+        try:
+            raw = read_json(self.file, {"images": []})
+            return [ImageRecord.from_json(r) for r in raw.get("images", [])]
+        except (ValueError, TypeError, AttributeError) as exc:
+            from pyman.errors import StorageError
+
+            raise StorageError(
+                f"the image list {self.file} is damaged ({exc}): move it aside and pull the "
+                "images again (their layers are reused)") from None
 
     def _save(self, images: list[ImageRecord]) -> None:
         write_json(self.file, {"images": [asdict(i) for i in images]})

@@ -64,3 +64,13 @@ def test_missing_runtime_is_a_clear_error(run_pyman, pyman_env) -> None:
     r = run_pyman("--runtime", "runc", "run", "--rm", "--network", "none", "alpine", "echo", "ok",
                   env=pyman_env)
     assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
+def test_damaged_image_list_is_one_line_not_a_traceback(run_pyman, fresh_env) -> None:
+    store = Path(fresh_env["XDG_DATA_HOME"]) / "pyman"
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "images.json").write_text("{")
+    r = run_pyman("images", env=fresh_env)
+    assert r.returncode == 125 and "Traceback" not in r.stderr
+    line = _one_error_line(r.stderr)
+    assert str(store / "images.json") in line and "damaged" in line

@@ -27,3 +27,21 @@ def test_parse_time_nanoseconds() -> None:
 def test_table_aligns_columns() -> None:
     out = table(["A", "LONGER"], [["xx", "y"]]).splitlines()
     assert out == ["A   LONGER", "xx  y"]
+
+
+def test_unexpected_errors_are_one_line_with_exit_125(monkeypatch, capsys) -> None:
+    import pytest
+
+    from pyman.cli import main as cli_main
+
+    class Boom:
+        def main(self, **_: object) -> None:
+            raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(cli_main, "build_app", lambda name: Boom())
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["images"])
+    assert exc.value.code == 125
+    err = capsys.readouterr().err
+    assert err.startswith("Error: internal error: RuntimeError: kaboom") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
