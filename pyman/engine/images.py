@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyman.config import Paths
-from pyman.engine.types import ImageSummary, PullOptions
+from pyman.engine.types import PullOptions
 from pyman.errors import ImageNotFoundError, PymanError
 from pyman.storage.images import ImageRecord, ImageStore
 from pyman.storage.layers import LayerSource, LayerStore
@@ -130,16 +130,6 @@ class ImageService:
         with open(path) as f:
             data = json.load(f)
         return data if isinstance(data, dict) else {}
-
-    def summaries(self) -> list[ImageSummary]:
-        out: list[ImageSummary] = []
-        for rec in self.store.all():
-            names = rec.names or ["<none>:<none>"]
-            for name in names:
-                repo, tag = split_name_tag(name)
-                out.append(ImageSummary(rec.id, repo, tag, rec.digest, rec.created, rec.size,
-                                        rec.names))
-        return sorted(out, key=lambda s: s.created, reverse=True)
 
     def remove(self, name: str, in_use: Callable[[str], list[str]], force: bool = False
                ) -> list[str]:
@@ -323,12 +313,3 @@ def tag_name(text: str) -> str:
         raise PymanError(f"{text}: a digest cannot be used as a tag: name[:tag] expected")
     return str(ref)
 
-
-def split_name_tag(name: str) -> tuple[str, str]:
-    if name == "<none>:<none>":
-        return "<none>", "<none>"
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        return name[:colon], name[colon + 1:]
-    return name, "<none>"

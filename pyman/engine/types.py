@@ -72,17 +72,6 @@ class RunOptions:
 
 
 @dataclass
-class ImageSummary:
-    id: str
-    repository: str
-    tag: str
-    digest: str
-    created: str
-    size: int
-    names: list[str]
-
-
-@dataclass
 class ContainerSummary:
     id: str
     name: str
