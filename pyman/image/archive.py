@@ -215,8 +215,8 @@ class ArchiveReader:
                     self.links[name] = target  # only ever looked up in the archive itself
                     continue
             if not m.isreg():
-                raise ArchiveError(f"{label}: archive member {m.name!r} is a link or special "
-                                   "file: image archives hold only regular files. Refusing it")
+                raise ArchiveError(f"{label}: archive member {m.name!r} is a hard link, a special "
+                                   "file or a symlink out of the archive: refusing it")
             if name in self.files:
                 raise ArchiveError(f"{label}: archive member {m.name!r} appears twice")
             self.files[name] = m
