@@ -30,6 +30,8 @@ COMMANDS = {
     "tag": "pyman.cli.images",
     "untag": "pyman.cli.images",
     "history": "pyman.cli.images",
+    "import": "pyman.cli.import_export",
+    "export": "pyman.cli.import_export",
     "image": "pyman.cli.images",
     "info": "pyman.cli.system",
     "version": "pyman.cli.system",

@@ -1,0 +1,69 @@
+"""pyman import, pyman export."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+
+
+@app.command("import", context_settings=CTX)
+def import_(
+    source: Annotated[str, typer.Argument(help="Tarball file, or - for stdin.")],
+    reference: Annotated[str | None, typer.Argument(help="Name for the image.")] = None,
+    changes: Annotated[list[str] | None, typer.Option(
+        "--change", "-c", help="Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR ...")
+    ] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Commit message.")] = "",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Import a tarball as a one-layer image."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.import_export import ImportExport, ImportOptions
+
+    svc = ImportExport(make_engine().paths)
+    image_id, layer = svc.import_tarball(
+        ImportOptions(source, reference, list(changes or []), message), sys.stdin.buffer)
+    if not quiet:
+        for line in ("Getting image source signatures", f"Copying blob {layer}",
+                     f"Copying config sha256:{image_id}",
+                     "Writing manifest to image destination", "Storing signatures"):
+            print(line, file=sys.stderr)
+    print(f"sha256:{image_id}")
+
+
+@app.command("export", context_settings=CTX)
+def export(
+    container: Annotated[str, typer.Argument(help="Container to export.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file.")
+                      ] = None,
+) -> None:
+    """Export a container's filesystem as a tar archive."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.import_export import ImportExport
+    from pyman.errors import PymanError
+
+    if output is None and sys.stdout.isatty():
+        raise PymanError("refusing to write the archive to a terminal: use -o FILE or "
+                         "redirect stdout")
+    svc = ImportExport(make_engine().paths)
+    if output is None:
+        sys.stdout.flush()
+        svc.export(container, sys.stdout.fileno())
+        return
+    tmp = f"{output}.pyman-tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        svc.export(container, fd)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, output)
