@@ -181,3 +181,17 @@ def test_short_local_names_and_rmi_of_one_of_several_names(run_pyman, fresh_env)
     assert _names(run_pyman, env) == ["localhost/a2:latest"]
     r = run_pyman("rmi", "a2", env=env)
     assert r.stdout.splitlines() == ["Untagged: localhost/a2:latest", f"Deleted: {image_id}"]
+
+
+def test_rmi_refuses_an_image_in_use_unless_forced(run_pyman, fresh_env) -> None:
+    image_id = run_pyman("pull", "-q", "alpine", env=fresh_env).stdout.strip()
+    c = run_pyman("create", "--name", "user-of-alpine", "alpine", "true", env=fresh_env)
+    assert c.returncode == 0, c.stderr
+    r = run_pyman("rmi", "alpine", env=fresh_env)
+    assert r.returncode != 0 and "user-of-alpine" in r.stderr
+    assert run_pyman("image", "exists", image_id, env=fresh_env).returncode == 0
+    r = run_pyman("rmi", "-f", "alpine", env=fresh_env)
+    assert r.returncode == 0, r.stderr
+    assert f"Deleted: {image_id}" in r.stdout
+    assert run_pyman("ps", "-aq", env=fresh_env).stdout == ""
+    assert run_pyman("image", "exists", image_id, env=fresh_env).returncode == 1
