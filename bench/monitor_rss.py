@@ -13,21 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
+
+from _common import add_tool_args, cleanup, run
 
 LABEL = "pyman-bench=rss"
-
-
-def run(argv: list[str]) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout
 
 
 def rss_kib(pid: int) -> int:
@@ -38,26 +29,18 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def cleanup(tool: str) -> None:
-    ids = run([tool, "ps", "-aq", "--filter", f"label={LABEL}"]).split()
-    if ids:
-        run([tool, "rm", "-f", *ids])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--containers", type=int, default=5)
     ap.add_argument("--image", default="alpine")
-    here = Path(sys.executable).parent / "pyman"
-    ap.add_argument("--pyman", default=str(here) if here.exists() else "pyman")
-    ap.add_argument("--podman", default=shutil.which("podman") or "podman")
+    add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": args.pyman, "podman": args.podman}
     mean: dict[str, float] = {}
     try:
         for name, tool in tools.items():
             run([tool, "pull", "-q", args.image])
-            cleanup(tool)
+            cleanup(tool, LABEL)
             ids = [run([tool, "run", "-d", "--label", LABEL, "--network", "none", args.image,
                         "sleep", "600"]).split()[-1] for _ in range(args.containers)]
             time.sleep(1)  # settled: past start-up, relaying
@@ -72,7 +55,7 @@ def main() -> None:
               f"{mean['pyman'] / 1024:.2f} MiB (target <= 10 MiB)")
     finally:
         for tool in tools.values():
-            cleanup(tool)
+            cleanup(tool, LABEL)
 
 
 if __name__ == "__main__":

@@ -12,21 +12,12 @@ containers are removed afterwards.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
+
+from _common import add_tool_args, cleanup, run
 
 LABEL = "pyman-bench=ps"
-
-
-def run(argv: list[str]) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout
 
 
 def timed(argv: list[str]) -> float:
@@ -35,26 +26,18 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def cleanup(tool: str) -> None:
-    ids = run([tool, "ps", "-aq", "--filter", f"label={LABEL}"]).split()
-    if ids:
-        run([tool, "rm", "-f", *ids])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--image", default="alpine")
-    here = Path(sys.executable).parent / "pyman"
-    ap.add_argument("--pyman", default=str(here) if here.exists() else "pyman")
-    ap.add_argument("--podman", default=shutil.which("podman") or "podman")
+    add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": args.pyman, "podman": args.podman}
     try:
         for tool in tools.values():
             run([tool, "pull", "-q", args.image])
-            cleanup(tool)
+            cleanup(tool, LABEL)
             for i in range(args.containers):
                 verb = ["run"] if i % 2 else ["create"]
                 run([tool, *verb, "--label", LABEL, "--network", "none", args.image, "true"])
@@ -72,7 +55,7 @@ def main() -> None:
         print(f"ratio pyman/podman: {med['pyman'] / med['podman']:.2f} (target <= 1.0)")
     finally:
         for tool in tools.values():
-            cleanup(tool)
+            cleanup(tool, LABEL)
 
 
 if __name__ == "__main__":

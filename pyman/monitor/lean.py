@@ -12,9 +12,7 @@ import signal
 
 from pyman.monitor.k8slog import K8sFileLog
 from pyman.monitor.relay import relay
-
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2, signal.SIGWINCH)
+from pyman.monitor.signals import FORWARDED, forward_to
 
 
 def wait_exit(pid: int) -> int:
@@ -35,14 +33,7 @@ def main(argv: list[str]) -> int:
     log_path = argv[6]
     sync_fd, out_client, err_client = (int(a) for a in argv[7:10])
 
-    def forward(sig: int, _frame: object) -> None:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
+    forward_to(pid)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked across the exec
     log = K8sFileLog(log_path) if log_path else None
     pipes: dict[int, tuple[str, int | None]] = {}

@@ -16,6 +16,7 @@ from pyman.errors import PymanError
 from pyman.monitor.k8slog import K8sFileLog
 from pyman.monitor.relay import relay
 from pyman.monitor.runner import ContainerRun
+from pyman.monitor.signals import FORWARDED, forward_to
 from pyman.rootless import libc
 from pyman.rootless.enter import child_enter
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 LEAN_AFTER = 2.0  # seconds an attached container runs before its monitor slims down
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2, signal.SIGWINCH)
 
 
 class Sync:
@@ -73,14 +72,7 @@ def main(argv: list[str]) -> int:
         sync.send(event="error", message=f"monitor: {type(exc).__name__}: {exc}", code=125)
         return 125
 
-    def forward(sig: int, _frame: object) -> None:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
+    forward_to(pid)
     sync.send(event="started", pid=pid)
     if cfg.get("detach"):
         sync.close()  # the client has gone on; stop writing to it

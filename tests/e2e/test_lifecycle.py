@@ -6,16 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-NET = ("--network", "none")
-
-
-def wait_for(pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+from lifecycle_util import NET, wait_for
 
 
 def state(run_pyman, name: str) -> dict:  # type: ignore[no-untyped-def]

@@ -12,16 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-NET = ("--network", "none")
-
-
-def wait_for(pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+from lifecycle_util import NET, wait_for
 
 
 def alive(pid: int) -> bool:
