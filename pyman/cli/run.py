@@ -46,6 +46,17 @@ def _command(create_only: bool) -> Callable[..., None]:
                         ] = "missing",
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
                          ] = False,
+        # -- security and limits (engine/security.py) --
+        cap_add: Annotated[list[str] | None, typer.Option(
+            "--cap-add", help="Add capabilities (NAME, CAP_NAME or ALL).")] = None,
+        cap_drop: Annotated[list[str] | None, typer.Option(
+            "--cap-drop", help="Drop capabilities (NAME, CAP_NAME or ALL).")] = None,
+        privileged: Annotated[bool, typer.Option(
+            "--privileged", help="All capabilities, no seccomp, no masked paths, host devices."
+        )] = False,
+        security_opt: Annotated[list[str] | None, typer.Option(
+            "--security-opt", help="no-new-privileges, seccomp=unconfined|PROFILE.json, "
+            "mask=PATHS, unmask=PATHS|ALL, label=..., apparmor=...")] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -64,7 +75,9 @@ def _command(create_only: bool) -> Callable[..., None]:
                           env=expand_env(env or []), workdir=workdir, entrypoint=entrypoint,
                           user=user, hostname=hostname, network=network, rm=rm,
                           detach=detach, interactive=interactive, replace=replace,
-                          labels=labels, pull="missing" if pull == "newer" else pull)
+                          labels=labels, pull="missing" if pull == "newer" else pull,
+                          cap_add=cap_add or [], cap_drop=cap_drop or [],
+                          privileged=privileged, security_opt=security_opt or [])
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:

@@ -63,8 +63,10 @@ class ContainerService:
 
     # -- create and start ---------------------------------------------------------------
     def create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
+        from pyman.engine.security import parse as parse_security
         from pyman.runtime.spec import image_process_args, merge_env
 
+        sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
         icfg: dict[str, Any] = self.images.config(image).get("config") or {}
         user_entry = None if opts.entrypoint is None else (
             [opts.entrypoint] if opts.entrypoint else [])
@@ -92,6 +94,9 @@ class ContainerService:
             network=check_network(opts.network or default_network())[0],
             rm=opts.rm,
             labels={**dict(icfg.get("Labels") or {}), **opts.labels},
+            cap_add=sec.cap_add, cap_drop=sec.cap_drop, privileged=sec.privileged,
+            no_new_privileges=sec.no_new_privileges, seccomp=sec.seccomp, mask=sec.mask,
+            unmask=sec.unmask, security_opt=sec.security_opt,
         )
         replace = None
         if opts.replace:
@@ -117,7 +122,10 @@ class ContainerService:
             "network": c.network,
             "network_helper": check_network(c.network)[1],
             "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
-                     "hostname": c.hostname},
+                     "hostname": c.hostname,
+                     "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
+                     "no_new_privileges": c.no_new_privileges, "seccomp": c.seccomp,
+                     "mask": c.mask, "unmask": c.unmask},
             "log_path": str(self.store.dir(c.id) / "ctr.log"),
         }
 

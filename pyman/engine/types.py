@@ -69,6 +69,11 @@ class RunOptions:
     pull: str = "missing"  # always | missing | never | newer
     replace: bool = False  # remove a container holding the name first
     labels: dict[str, str] = field(default_factory=dict)
+    # security (engine/security.py checks them)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
 
 
 @dataclass

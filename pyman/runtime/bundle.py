@@ -39,6 +39,8 @@ def spec_network(mode: str) -> str:
 
 
 def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
+    from pyman.runtime.confine import confinement, device_mounts
+
     spec = cfg["spec"]
     user = resolve_user(rootfs, spec.get("user") or "")
     env = list(spec["env"])
@@ -46,6 +48,7 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         env.append(f"HOME={user.home}")  # as Podman: from the image's passwd entry
     mounts = [(os.path.join(run_dir, name), f"/etc/{name}", ["bind", "rprivate"])
               for name in RUN_DIR_FILES if os.path.exists(os.path.join(run_dir, name))]
+    mounts = device_mounts(bool(spec.get("privileged"))) + mounts
     return SpecOptions(
         rootfs=rootfs,
         args=spec["args"],
@@ -60,6 +63,7 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         network=spec_network(cfg.get("network") or "private"),
         mounts=mounts,
         devpts_gid=5 if gid_mapped(5) else None,
+        **confinement(spec, user.uid),
     )
 
 

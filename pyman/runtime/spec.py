@@ -47,7 +47,8 @@ class SpecOptions:
         "rootfs", "args", "env", "cwd", "uid", "gid", "additional_gids", "hostname",
         "terminal", "readonly_rootfs", "network", "mounts", "capabilities",
         "no_new_privileges", "annotations", "devpts_gid", "sysctls", "umask", "rlimits",
-        "seccomp",
+        "seccomp", "privileged", "masked_paths", "readonly_paths", "user_caps",
+        "tmpfs",
     )
 
     def __init__(
@@ -73,6 +74,11 @@ class SpecOptions:
         umask: int = 0o022,
         rlimits: dict[str, tuple[int, int]] | None = None,
         seccomp: dict[str, Any] | None = None,
+        privileged: bool = False,
+        masked_paths: Sequence[str] | None = None,
+        readonly_paths: Sequence[str] | None = None,
+        user_caps: Sequence[str] = (),
+        tmpfs: Sequence[tuple[str, Sequence[str]]] = (),
     ) -> None:
         if network not in NETWORK_MODES:
             raise ValueError(f"network mode must be one of {NETWORK_MODES}, not {network!r}")
@@ -97,13 +103,33 @@ class SpecOptions:
         self.sysctls = dict(DEFAULT_SYSCTLS if sysctls is None else sysctls)
         self.umask = umask
         self.rlimits = rlimits  # None: inherit the caller's, as Podman rootless does
-        # seam for the default seccomp profile (a later issue): the linux.seccomp object
+        # the linux.seccomp object (runtime/seccomp.py resolves profiles into it)
         self.seccomp = seccomp
+        # --privileged: sysfs and cgroups writable (masks and devices come from the caller)
+        self.privileged = privileged
+        self.masked_paths = list(MASKED_PATHS if masked_paths is None else masked_paths)
+        self.readonly_paths = list(READONLY_PATHS if readonly_paths is None else readonly_paths)
+        # capabilities a non-root user really holds (--cap-add): Podman gives them as
+        # effective, permitted, inheritable and ambient, so they survive execve
+        self.user_caps = list(user_caps)
+        # extra tmpfs mounts (destination, options), e.g. --read-only's /run, /tmp, /var/tmp
+        self.tmpfs = [(d, list(o)) for d, o in tmpfs]
 
 
 def _cap(name: str) -> str:
     name = name.upper()
     return name if name.startswith("CAP_") else "CAP_" + name
+
+
+def _process_caps(caps: list[str], opts: SpecOptions) -> dict[str, list[str]]:
+    if opts.uid == 0:
+        return {"bounding": caps, "effective": list(caps), "permitted": list(caps)}
+    given = [_cap(c) for c in opts.user_caps if _cap(c) in caps]
+    out = {"bounding": caps, "effective": given, "permitted": list(given)}
+    if given:
+        out["inheritable"] = list(given)
+        out["ambient"] = list(given)
+    return out
 
 
 def caller_rlimits() -> dict[str, tuple[int, int]]:
@@ -130,12 +156,13 @@ def default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
     pts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
     if opts.devpts_gid is not None:
         pts.append(f"gid={opts.devpts_gid}")
+    rw = "rw" if opts.privileged else "ro"
     if opts.network == "host":
         # sysfs can only be mounted by the owner of the netns; the host's is not ours
         sys_mount = _mount("/sys", "bind", "/sys",
-                           ["rprivate", "nosuid", "noexec", "nodev", "ro", "rbind"])
+                           ["rprivate", "nosuid", "noexec", "nodev", rw, "rbind"])
     else:
-        sys_mount = _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"])
+        sys_mount = _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", rw])
     mounts = [
         _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
         _mount("/dev", "tmpfs", "tmpfs",
@@ -152,7 +179,7 @@ def default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
         # host's hierarchies read-only (cgroup v1: a tmpfs of per-controller binds); with the
         # host's /sys bound in, they are already there
         mounts.append(_mount("/sys/fs/cgroup", "cgroup", "cgroup",
-                             ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"]))
+                             ["rprivate", "nosuid", "noexec", "nodev", "relatime", rw]))
     return mounts
 
 
@@ -177,25 +204,25 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
         # inheritable and ambient stay empty: exec'd programs do not keep capabilities.
         # A non-root user gets none at all, only the bounding set (as Podman without
         # --cap-add; the kernel would drop them at execve anyway)
-        "capabilities": {"bounding": caps, "effective": list(caps) if opts.uid == 0 else [],
-                         "permitted": list(caps) if opts.uid == 0 else []},
+        "capabilities": _process_caps(caps, opts),
         "rlimits": [{"type": k, "hard": h, "soft": s} for k, (s, h) in limits.items()],
     }
     if opts.no_new_privileges:
         process["noNewPrivileges"] = True
 
     mounts = default_mounts(opts)
+    mounts += [_mount(dst, "tmpfs", "tmpfs", o) for dst, o in opts.tmpfs]
     mounts += [_mount(dst, "bind", src, o or ["bind", "rprivate"]) for src, dst, o in opts.mounts]
 
     namespaces = [{"type": "pid"}]
     if opts.network != "host":  # "none" still gets its own, empty, netns
         namespaces.append({"type": "network"})
     namespaces += [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
-    masked = list(MASKED_PATHS)
-    if opts.network == "host":
+    masked = list(opts.masked_paths)
+    if opts.network == "host" and not opts.privileged:
         masked.insert(0, "/sys/kernel")  # the host's sysfs is bound in: hide its kernel knobs
     linux: dict[str, Any] = {"namespaces": namespaces, "maskedPaths": masked,
-                             "readonlyPaths": list(READONLY_PATHS)}
+                             "readonlyPaths": list(opts.readonly_paths)}
     sysctls = {k: v for k, v in opts.sysctls.items()
                if opts.network != "host" or not k.startswith("net.")}
     if sysctls:

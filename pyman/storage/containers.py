@@ -36,6 +36,15 @@ class ContainerConfig:
     rm: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    # security: capability names normalized (CAP_X, ALL); seccomp "" is pyman's default
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    no_new_privileges: bool = False
+    seccomp: str = ""  # "" default profile | "unconfined" | a profile's absolute path
+    mask: list[str] = field(default_factory=list)
+    unmask: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)  # as inspect shows them
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
