@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "kill": "pyman.cli.lifecycle", "restart": "pyman.cli.lifecycle",
     "wait": "pyman.cli.lifecycle", "logs": "pyman.cli.logs", "inspect": "pyman.cli.inspect",
     "ps": "pyman.cli.containers", "list": "pyman.cli.containers", "ls": "pyman.cli.containers",
-    "rm": "pyman.cli.containers",
+    "rm": "pyman.cli.containers", "port": "pyman.cli.port",
 }
 
 for _module in sorted(set(SUBCOMMANDS.values())):

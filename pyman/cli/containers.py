@@ -98,7 +98,7 @@ def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
         "Pid": c.pid if c.status == "running" else 0,
         "Pod": "",
         "PodName": "",
-        "Ports": None,
+        "Ports": c.ports or None,
         "Size": None,
         "StartedAt": int(c.started_at) if c.started_at else GO_ZERO_TIME,
         "State": _state_name(c.status),
@@ -112,6 +112,17 @@ PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command
               "Status": "STATUS", "Ports": "PORTS", "State": "STATE"}
 
 
+def _span(first: int, n: int) -> str:
+    return str(first) if n == 1 else f"{first}-{first + n - 1}"
+
+
+def ports_column(ports: list[dict[str, Any]]) -> str:
+    """Podman's PORTS: ``0.0.0.0:8080->80/tcp, 127.0.0.1:9000-9001->90-91/udp``."""
+    return ", ".join(sorted(
+        f"{p['host_ip'] or '0.0.0.0'}:{_span(p['host_port'], p['range'])}->"
+        f"{_span(p['container_port'], p['range'])}/{p['protocol']}" for p in ports))
+
+
 def ps_row(c: ContainerSummary, now: float, no_trunc: bool) -> dict[str, Any]:
     """The fields Podman's `ps --format` templates name ({{.Names}} {{.Status}} ...)."""
     doc = ps_json(c, now)
@@ -122,7 +133,7 @@ def ps_row(c: ContainerSummary, now: float, no_trunc: bool) -> dict[str, Any]:
         "Created": ago(c.created, now),
         "RunningFor": human_duration(now - c.created),
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
-        "Ports": "",
+        "Ports": ports_column(c.ports),
         "Label": c.labels,
     })
     return doc
@@ -173,8 +184,8 @@ def ps(
         if not no_trunc and len(cmd) > 20:
             cmd = cmd[:17] + "..."
         rows.append([c.id if no_trunc else c.id[:12], c.image, cmd, ago(c.created, now),
-                     status_text(c.status, c.exit_code, c.started_at, c.finished_at, now), "",
-                     c.name])
+                     status_text(c.status, c.exit_code, c.started_at, c.finished_at, now),
+                     ports_column(c.ports), c.name])
     print(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
                 rows))
 

@@ -41,6 +41,7 @@ COMMANDS = {
     "push": "pyman.cli.push",
     "save": "pyman.cli.archive",
     "load": "pyman.cli.archive",
+    "port": "pyman.cli.port",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -57,6 +57,13 @@ def _command(create_only: bool) -> Callable[..., None]:
         security_opt: Annotated[list[str] | None, typer.Option(
             "--security-opt", help="no-new-privileges, seccomp=unconfined|PROFILE.json, "
             "mask=PATHS, unmask=PATHS|ALL, label=..., apparmor=...")] = None,
+        # -- networking
+        publish: Annotated[list[str] | None, typer.Option(
+            "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp]; ranges too.")
+                           ] = None,
+        publish_all: Annotated[bool, typer.Option(
+            "--publish-all", "-P", help="Publish every EXPOSEd port to a free host port.")
+                               ] = False,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -77,7 +84,8 @@ def _command(create_only: bool) -> Callable[..., None]:
                           detach=detach, interactive=interactive, replace=replace,
                           labels=labels, pull="missing" if pull == "newer" else pull,
                           cap_add=cap_add or [], cap_drop=cap_drop or [],
-                          privileged=privileged, security_opt=security_opt or [])
+                          privileged=privileged, security_opt=security_opt or [],
+                          publish=list(publish or []), publish_all=publish_all)
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:

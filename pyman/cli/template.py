@@ -85,7 +85,9 @@ def _field(obj: Any, name: str, pos: int) -> Any:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=lambda o: getattr(o, "__dict__", str(o)))
+    # Go's encoding/json: compact, no spaces after separators
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                      default=lambda o: getattr(o, "__dict__", str(o)))
 
 
 def _to_str(value: Any) -> str:

@@ -53,6 +53,37 @@ def check_network(mode: str) -> tuple[str, str | None]:
     return mode, None
 
 
+def published_ports(opts: RunOptions, image_config: dict[str, Any], network: str
+                    ) -> list[dict[str, Any]]:
+    """-p and -P as mappings, free host ports chosen for the unnamed ones (as Podman, at
+    create). Modes without a network of their own have nothing to publish to."""
+    if not opts.publish and not opts.publish_all:
+        return []
+    from pyman.netns import ports
+
+    wanted = [m for spec in opts.publish for m in ports.parse_publish(spec)]
+    if opts.publish_all:
+        taken = {(m["container_port"], m["protocol"]) for m in wanted}
+        wanted += [m for m in ports.exposed_ports(image_config.get("ExposedPorts") or {})
+                   if (m["container_port"], m["protocol"]) not in taken]
+    if network in ("host", "none"):
+        import logging
+
+        logging.getLogger("pyman").warning(
+            "Port mappings have been discarded as one of the Host, Container, Pod, and None "
+            "network modes are in use")
+        return []
+    return ports.assign_free(ports.merge(wanted))
+
+
+def fold_ports(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not mappings:
+        return []
+    from pyman.netns.ports import fold
+
+    return fold(mappings)
+
+
 class ContainerService:
     def __init__(self, paths: Paths, images: ImageService, *, runtime: str | None = None
                  ) -> None:
@@ -76,6 +107,8 @@ class ContainerService:
             raise PymanError(
                 "no command or entrypoint provided, and no CMD or ENTRYPOINT from image"
             )
+        network = check_network(opts.network or default_network())[0]
+        ports = published_ports(opts, icfg, network)
         cid = new_id()
         hostname = opts.hostname or cid[:12]
         config = ContainerConfig(
@@ -91,12 +124,13 @@ class ContainerService:
             workdir=opts.workdir or icfg.get("WorkingDir") or "/",
             user=opts.user if opts.user is not None else icfg.get("User") or "",
             hostname=hostname,
-            network=check_network(opts.network or default_network())[0],
+            network=network,
             rm=opts.rm,
             labels={**dict(icfg.get("Labels") or {}), **opts.labels},
             cap_add=sec.cap_add, cap_drop=sec.cap_drop, privileged=sec.privileged,
             no_new_privileges=sec.no_new_privileges, seccomp=sec.seccomp, mask=sec.mask,
             unmask=sec.unmask, security_opt=sec.security_opt,
+            ports=ports,
         )
         replace = None
         if opts.replace:
@@ -127,6 +161,7 @@ class ContainerService:
                      "no_new_privileges": c.no_new_privileges, "seccomp": c.seccomp,
                      "mask": c.mask, "unmask": c.unmask},
             "log_path": str(self.store.dir(c.id) / "ctr.log"),
+            "ports": c.ports,
         }
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False
@@ -181,6 +216,11 @@ class ContainerService:
             boot_id=boot_id()), persist=not c.rm)
 
     def run(self, opts: RunOptions, events: PullEvents | None = None) -> RunResult:
+        if opts.publish:  # bad input is reported before a pull
+            from pyman.netns.ports import parse_publish
+
+            for spec in opts.publish:
+                parse_publish(spec)
         image = self.images.get_or_pull(opts.image, opts.pull, events)
         c = self.create(opts, image)
         return self.start(c, detach=opts.detach, interactive=opts.interactive)
@@ -353,7 +393,7 @@ class ContainerService:
             out.append(ContainerSummary(c.id, c.name, c.image_name, c.args, c.created,
                                         st.status, st.exit_code, st.started_at,
                                         st.finished_at, st.pid, c.labels, c.image_id,
-                                        st.monitor_pid, c.rm))
+                                        st.monitor_pid, c.rm, fold_ports(c.ports)))
         return out
 
     def get(self, key: str) -> tuple[ContainerConfig, ContainerState]:

@@ -7,6 +7,15 @@ from typing import Any
 
 from pyman.storage.containers import ContainerConfig, ContainerState
 
+
+def inspect_ports(mappings: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """NetworkSettings.Ports and HostConfig.PortBindings: ``{"80/tcp": [{HostIp, HostPort}]}``."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for m in mappings:
+        out.setdefault(f"{m['container_port']}/{m['protocol']}", []).append(
+            {"HostIp": m["host_ip"], "HostPort": str(m["host_port"])})
+    return out
+
 GO_ZERO = "0001-01-01T00:00:00Z"
 
 
@@ -67,7 +76,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
                                                     "MergedDir": f"{static_dir}/merged"}},
         "Mounts": [],
         "Dependencies": [],
-        "NetworkSettings": {"IPAddress": "", "Gateway": "", "MacAddress": "", "Ports": {},
+        "NetworkSettings": {"IPAddress": "", "Gateway": "", "MacAddress": "",
+                            "Ports": inspect_ports(c.ports),
                             "SandboxKey": ""},
         "Namespace": "",
         "IsInfra": False,
@@ -95,7 +105,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "HostConfig": {
             "Binds": [],
             "NetworkMode": c.network,
-            "PortBindings": {},
+            "PortBindings": inspect_ports(c.ports),
             "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
             "AutoRemove": c.rm,
             "VolumesFrom": None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -74,6 +75,9 @@ class RunOptions:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)
+    # networking (issue 6)
+    publish: list[str] = field(default_factory=list)  # -p specs
+    publish_all: bool = False  # -P: every EXPOSEd port to a free host port
 
 
 @dataclass
@@ -92,6 +96,8 @@ class ContainerSummary:
     image_id: str = ""
     monitor_pid: int = 0
     auto_remove: bool = False
+    # Podman's PortMapping: host_ip, container_port, host_port, range, protocol
+    ports: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

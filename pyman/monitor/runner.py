@@ -9,7 +9,13 @@ import time
 
 from pyman.errors import PymanError
 from pyman.netns import files as netfiles
-from pyman.netns.helpers import Helper, start_pasta, start_slirp4netns
+from pyman.netns.helpers import (
+    Helper,
+    bind_netns,
+    slirp_add_hostfwd,
+    start_pasta,
+    start_slirp4netns,
+)
 from pyman.procinfo import boot_id, start_time
 from pyman.rootless import libc
 from pyman.storage.atomic import write_json
@@ -62,23 +68,74 @@ class ContainerRun:
         return [self.runtime, "--root", self.runtime_root, *args]
 
     def start(self) -> int:
+        mode = self.cfg["network"]
+        ports = self.cfg.get("ports") or []
+        # bound first: a port in use is reported before anything is mounted or created
+        held = _bind_ports(ports) if mode in ("slirp4netns", "pasta") else []
+        try:
+            return self._start(mode, ports, held)
+        finally:
+            for sock in held:
+                sock.close()  # the forwarder (or pasta) holds them now
+
+    def _start(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs)
         self.mounted = True
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         self._create()
-        mode = self.cfg["network"]
         log = os.path.join(self.run_dir, "net.log")
         if mode == "slirp4netns":
-            self.helper = start_slirp4netns(self.cfg["network_helper"], self.pid, log)
+            udp = [m for m in ports if m["protocol"] == "udp"]
+            api = os.path.join(self.run_dir, "slirp.sock") if udp else None
+            self.helper = start_slirp4netns(self.cfg["network_helper"], self.pid, log, api)
+            for sock, m in zip(held, ports, strict=True):
+                if m["protocol"] == "udp":
+                    sock.close()  # slirp4netns binds it itself, just below
+            for m in udp:
+                slirp_add_hostfwd(api or "", m)
+            tcp = [(s, m) for s, m in zip(held, ports, strict=True) if m["protocol"] == "tcp"]
+            if tcp:
+                self._start_forwarder(tcp)
         elif mode == "pasta":
+            for sock in held:
+                sock.close()  # pasta binds them itself
             self.helper = start_pasta(self.cfg["network_helper"], self.pid, log,
-                                      os.path.join(self.run_dir, "pasta.pid"))
+                                      os.path.join(self.run_dir, "pasta.pid"), ports)
         self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    started_at=time.time())
         return self.pid
+
+    def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]]) -> None:
+        """The published TCP ports of a slirp4netns container (netns/forwarder.py)."""
+        import sys
+
+        netns = os.path.join(self.run_dir, "netns")
+        bind_netns(self.pid, netns)
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        fds = [s.fileno() for s, _ in tcp]
+        args = [f"{s.fileno()}:{m['container_port']}" for s, m in tcp]
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", os.path.join(here, "netns", "forwarder.py"), netns,
+             netfiles.SLIRP_ADDR, *args],
+            pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        with open(os.path.join(self.run_dir, "forwarder.pid"), "w") as f:
+            f.write(str(proc.pid))
+
+    def _stop_forwarder(self) -> None:
+        try:
+            with open(os.path.join(self.run_dir, "forwarder.pid")) as f:
+                pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return
+        try:
+            os.kill(pid, 15)
+            os.waitpid(pid, 0)  # our child: the ports are free once it is reaped
+        except (ProcessLookupError, ChildProcessError):
+            pass
 
     def _write_bundle(self) -> None:
         from pyman.runtime.bundle import write_config
@@ -169,6 +226,7 @@ class ContainerRun:
     def cleanup(self, code: int | None, error: str = "") -> None:
         if code is None:
             self.delete_runtime_state()
+        self._stop_forwarder()
         if self.helper is not None:
             self.helper.stop()
         for fd in self.pipes.values():
@@ -188,6 +246,21 @@ class ContainerRun:
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
+
+
+def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:
+    from pyman.netns.ports import bind
+
+    held: list[Any] = []
+    try:
+        for m in ports:
+            held.append(bind(m))
+    except PymanError as exc:
+        for sock in held:
+            sock.close()
+        exc.exit_code = 126  # as Podman: the container could not be started
+        raise
+    return held
 
 
 def _start_error(msg: str) -> PymanError:

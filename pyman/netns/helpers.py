@@ -12,6 +12,10 @@ import subprocess
 
 from pyman.errors import PymanError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 TUN = "/dev/net/tun"
 
 
@@ -75,15 +79,19 @@ def _last_line(path: str) -> str:
     return lines[-1] if lines else ""
 
 
-def start_slirp4netns(binary: str, pid: int, log_path: str, timeout: float = 10) -> Helper:
+def start_slirp4netns(binary: str, pid: int, log_path: str, api_socket: str | None = None,
+                      timeout: float = 10) -> Helper:
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
     os.set_inheritable(exit_w, False)
     argv = [binary, "--configure", "--mtu=65520", "--disable-host-loopback",
             f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", str(pid), "tap0"]
+    if api_socket:  # relative: a socket path (sun_path) holds only 108 bytes
+        argv[1:1] = [f"--api-socket={os.path.basename(api_socket)}"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log)
+                                stdout=log, stderr=log,
+                                cwd=os.path.dirname(api_socket) if api_socket else None)
     os.close(ready_w)
     os.close(exit_r)
     ready, _, _ = select.select([ready_r], [], [], timeout)
@@ -97,6 +105,48 @@ def start_slirp4netns(binary: str, pid: int, log_path: str, timeout: float = 10)
     return helper
 
 
+def slirp_add_hostfwd(api_socket: str, m: dict[str, Any]) -> None:
+    """One published port through slirp4netns's own forwarding (its API socket)."""
+    import json
+    import socket
+
+    req = {"execute": "add_hostfwd",
+           "arguments": {"proto": m["protocol"], "host_addr": m["host_ip"] or "0.0.0.0",
+                         "host_port": m["host_port"], "guest_port": m["container_port"]}}
+    dir_fd = os.open(os.path.dirname(api_socket), os.O_RDONLY | os.O_DIRECTORY)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        try:  # through the directory's fd: the full path may be too long for sun_path
+            s.connect(f"/proc/self/fd/{dir_fd}/{os.path.basename(api_socket)}")
+        finally:
+            os.close(dir_fd)
+        s.sendall(json.dumps(req).encode())
+        s.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+    try:
+        answer = json.loads(reply or b"{}")
+    except ValueError:
+        answer = {"error": {"desc": reply.decode(errors="replace")}}
+    if "error" in answer:
+        desc = answer["error"].get("desc", answer["error"]) if isinstance(
+            answer["error"], dict) else answer["error"]
+        raise NetworkError(f"cannot publish {m['host_ip'] or '0.0.0.0'}:{m['host_port']}/"
+                           f"{m['protocol']}: slirp4netns: {desc}")
+
+
+def pasta_port_args(ports: list[dict[str, Any]]) -> list[str]:
+    """-t/-u specs: ``[addr/]host:container`` per mapping; ``none`` for an unused kind."""
+    out: list[str] = []
+    for proto, flag in (("tcp", "-t"), ("udp", "-u")):
+        specs = [f"{m['host_ip'] + '/' if m['host_ip'] else ''}{m['host_port']}:"
+                 f"{m['container_port']}" for m in ports if m["protocol"] == proto]
+        for spec in specs or ["none"]:
+            out += [flag, spec]
+    return out
+
+
 def bind_netns(pid: int, path: str) -> None:
     """Bind the netns of ``pid`` to a file: pasta drops capabilities before opening it, and
     /proc/<pid>/ns of a not-yet-started (non-dumpable) container would need CAP_SYS_PTRACE."""
@@ -107,13 +157,13 @@ def bind_netns(pid: int, path: str) -> None:
     libc.mount(f"/proc/{pid}/ns/net", path, None, libc.MS_BIND)
 
 
-def start_pasta(binary: str, pid: int, log_path: str, pid_file: str, timeout: float = 10
-                ) -> Helper:
+def start_pasta(binary: str, pid: int, log_path: str, pid_file: str,
+                ports: list[dict[str, Any]] | None = None, timeout: float = 10) -> Helper:
     netns = os.path.join(os.path.dirname(pid_file), "netns")
     bind_netns(pid, netns)
     # without a TTY pasta stays in the foreground only with -f; we want it to daemonize once
     # the namespace is configured, so its exit tells us it is ready
-    argv = [binary, "--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none",
+    argv = [binary, "--config-net", "--quiet", *pasta_port_args(ports or []), "-T", "none",
             "-U", "none", "--log-file", log_path, "--pid", pid_file,
             "--runas", "0:0", "--netns", netns]
     try:

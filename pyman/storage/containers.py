@@ -45,6 +45,7 @@ class ContainerConfig:
     mask: list[str] = field(default_factory=list)
     unmask: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)  # as inspect shows them
+    ports: list[dict[str, Any]] = field(default_factory=list)  # netns/ports.py mappings
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:

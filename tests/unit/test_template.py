@@ -15,8 +15,8 @@ class Img:
 def test_fields_nested_and_pipelines() -> None:
     data = {"Name": "web", "State": {"Status": "running", "Pid": 42}, "Tags": ["a", "b"]}
     assert Template("{{.Name}} {{.State.Status}}").render(data) == "web running"
-    assert Template("{{json .State}}").render(data) == '{"Status": "running", "Pid": 42}'
-    assert Template("{{.State | json}}").render(data) == '{"Status": "running", "Pid": 42}'
+    assert Template("{{json .State}}").render(data) == '{"Status":"running","Pid":42}'
+    assert Template("{{.State | json}}").render(data) == '{"Status":"running","Pid":42}'
     assert Template("{{upper .Name}}/{{.Name | upper}}").render(data) == "WEB/WEB"
     assert Template("{{len .Tags}} {{join .Tags \",\"}}").render(data) == "2 a,b"
     assert Template("{{.Tags}}").render(data) == "[a b]"
