@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "wait": "pyman.cli.lifecycle", "logs": "pyman.cli.logs", "inspect": "pyman.cli.inspect",
     "ps": "pyman.cli.containers", "list": "pyman.cli.containers", "ls": "pyman.cli.containers",
     "rm": "pyman.cli.containers", "port": "pyman.cli.port",
+    "exec": "pyman.cli.exec",
 }
 
 for _module in sorted(set(SUBCOMMANDS.values())):

@@ -21,3 +21,25 @@ def expand_env(items: list[str]) -> list[str]:
         elif name in os.environ:
             out.append(f"{name}={os.environ[name]}")
     return out
+
+
+def read_env_file(path: str) -> list[str]:
+    """An --env-file as Podman reads it: one NAME=value a line (the value verbatim), NAME
+    alone takes pyman's own value (NAME* a glob of them), blank lines and #-comments skipped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise PymanError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+    out: list[str] = []
+    for raw in lines:
+        line = raw.lstrip(" \t\n\v\f\r")
+        if not line or line.startswith("#"):
+            continue
+        name, eq, value = line.partition("=")
+        if not name:
+            raise PymanError(f"invalid variable: {line!r}")
+        if any(c in name for c in " \t\n\v\f\r"):
+            raise PymanError(f"name {name!r} has white spaces, poorly formatted name")
+        out += [f"{name}={value}"] if eq else expand_env([name])
+    return out

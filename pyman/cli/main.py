@@ -42,6 +42,7 @@ COMMANDS = {
     "save": "pyman.cli.archive",
     "load": "pyman.cli.archive",
     "port": "pyman.cli.port",
+    "exec": "pyman.cli.exec",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -1,0 +1,44 @@
+"""Joining the namespaces of a running process, e.g. a container's monitor, from a fresh child.
+
+setns(2) into a user namespace needs a single-threaded caller, and into a mount namespace a
+caller that shares no fs state: a just-forked child is both. Open the namespace files in the
+parent (``open_namespaces``, checked against the process's start time there), fork, and call
+``join`` in the child before it execs or does its work.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyman.rootless import libc
+
+# the user namespace first: it grants the capabilities that joining the others needs
+ORDER = ("user", "mnt", "uts", "ipc", "net", "pid", "cgroup")
+
+
+def open_namespaces(pid: int, kinds: tuple[str, ...]) -> list[int]:
+    """File descriptors of ``/proc/<pid>/ns/<kind>`` in joining order (close-on-exec)."""
+    fds: list[int] = []
+    try:
+        for kind in sorted(kinds, key=ORDER.index):
+            fds.append(os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC))
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
+def join(fds: list[int]) -> None:
+    """setns into each (the user namespace first), then become root there: the host user is
+    root in the container's user namespace, and with uid 0 the programs exec'd next keep
+    their capabilities. Joining a mount namespace also moves root and cwd to its root."""
+    for fd in fds:
+        libc.setns(fd, 0)
+        os.close(fd)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # setgroups may be denied; unmapped groups read as nobody anyway

@@ -1,0 +1,81 @@
+"""Pure pieces of exec: the process spec, the environment, env files, runtime errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyman.cli.env import read_env_file
+from pyman.engine.exec import last_runtime_error, runtime_failure
+from pyman.errors import PymanError
+from pyman.runtime.exec_process import exec_env, exec_process, host_capabilities
+from pyman.runtime.users import ExecUser
+
+BASE = {
+    "terminal": False, "user": {"uid": 0, "gid": 0, "umask": 18, "additionalGids": [10]},
+    "args": ["sleep", "1000"], "env": ["PATH=/bin", "HOSTNAME=abc", "HOME=/root"], "cwd": "/srv",
+    "capabilities": {"bounding": ["CAP_CHOWN", "CAP_KILL"], "effective": ["CAP_CHOWN"],
+                     "permitted": ["CAP_CHOWN"]},
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 10}], "noNewPrivileges": True,
+}
+
+
+def test_process_keeps_the_containers_settings() -> None:
+    p = exec_process(BASE, ["id"], env=["A=1"])
+    assert p["args"] == ["id"] and p["env"] == ["A=1"] and p["cwd"] == "/srv"
+    assert p["user"] == BASE["user"] and p["noNewPrivileges"] is True
+    assert p["rlimits"] == BASE["rlimits"]
+    assert p["capabilities"]["effective"] == ["CAP_CHOWN", "CAP_KILL"]  # root: the bounding set
+    assert "consoleSize" not in p and p["terminal"] is False
+    assert BASE["args"] == ["sleep", "1000"]  # the base is not modified
+
+
+def test_process_for_another_user_terminal_and_privileged() -> None:
+    user = ExecUser(65534, 65534, [], "/nonexistent")
+    p = exec_process(BASE, ["sh"], env=[], cwd="/tmp", user=user, terminal=True,
+                     console_size=(24, 80))
+    assert p["user"] == {"uid": 65534, "gid": 65534, "umask": 18}
+    assert p["capabilities"] == {"bounding": ["CAP_CHOWN", "CAP_KILL"], "effective": [],
+                                 "permitted": []}
+    assert p["cwd"] == "/tmp" and p["consoleSize"] == {"height": 24, "width": 80}
+    priv = exec_process(BASE, ["sh"], env=[], privileged=True)
+    assert priv["capabilities"]["bounding"] == host_capabilities()
+    assert "CAP_SYS_ADMIN" in priv["capabilities"]["effective"]
+
+
+def test_host_capabilities_follow_the_kernel(tmp_path) -> None:
+    f = tmp_path / "cap_last_cap"
+    f.write_text("2\n")
+    assert host_capabilities(str(f)) == ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH"]
+
+
+def test_exec_env_order_and_hostname() -> None:
+    env = exec_env(BASE["env"], ["A=1", "HOME=/x", "A=2"], hostname="abc")
+    assert env == ["PATH=/bin", "HOME=/x", "A=2"]
+    assert exec_env(BASE["env"], [], "abc", home="/nonexistent") == [
+        "PATH=/bin", "HOME=/nonexistent"]
+    assert "HOSTNAME=other" in exec_env(["HOSTNAME=other"], [], "abc")  # the user's own value
+
+
+def test_env_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FROM_HOST", "h")
+    monkeypatch.delenv("UNSET_ONE", raising=False)
+    f = tmp_path / "e.env"
+    f.write_text("# c\n\n  A=1 2\nB==x\nFROM_HOST\nUNSET_ONE\nC=\n")
+    assert read_env_file(str(f)) == ["A=1 2", "B==x", "FROM_HOST=h", "C="]
+    f.write_text("BAD NAME=1\n")
+    with pytest.raises(PymanError, match="white spaces"):
+        read_env_file(str(f))
+    with pytest.raises(PymanError, match="no such file or directory"):
+        read_env_file(str(tmp_path / "missing"))
+
+
+def test_runtime_errors() -> None:
+    log = (b'{"level":"warning","msg":"w"}\nnot json\n'
+           b'{"level":"error","msg":"exec failed: exec: \\"x\\": executable file not found"}\n')
+    msg = last_runtime_error(log)
+    assert msg == 'exec failed: exec: "x": executable file not found'
+    err = runtime_failure("/usr/sbin/runc", msg)
+    assert err.exit_code == 127 and str(err).startswith("runc: exec failed")
+    assert runtime_failure("runc", "exec: permission denied").exit_code == 126
+    assert runtime_failure("runc", "something else").exit_code == 125
+    assert last_runtime_error(b"") == ""
