@@ -69,6 +69,7 @@ class ExecTarget:
     runtime_root: str
     process: dict[str, Any]  # the container's own OCI process
     hostname: str
+    cap_add: list[str] = field(default_factory=list)
 
     @property
     def rootfs(self) -> str:
@@ -143,7 +144,8 @@ class ExecService:
             id=c.id, name=c.name, monitor_pid=st.monitor_pid, monitor_start=st.monitor_start,
             boot_id=st.boot_id, container_dir=str(self.store.dir(c.id)),
             runtime=monitor["runtime"]["path"], runtime_root=monitor["runtime"]["root"],
-            process=bundle["process"], hostname=c.hostname)
+            process=bundle["process"], hostname=c.hostname,
+            cap_add=list(c.cap_add))
 
     def run(self, key: str, opts: ExecOptions, attach: Attach | None = None,
             console_size: tuple[int, int] | None = None) -> ExecResult:
@@ -342,7 +344,7 @@ def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_f
                        None if user is None else user.home)
         proc = exec_process(t.process, opts.command, env=env, cwd=opts.workdir, user=user,
                             terminal=tty, privileged=opts.privileged,
-                            console_size=console_size)
+                            user_caps=t.cap_add, console_size=console_size)
         spec_fd = os.memfd_create("pyman-exec-process", 0)
         data = json.dumps(proc).encode()
         while data:

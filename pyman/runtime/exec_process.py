@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import copy
 
+from pyman.runtime.capabilities import kernel_caps
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
     from pyman.runtime.users import ExecUser
-
-# capability numbers 0..40 in the kernel's order (linux/capability.h)
-ALL_CAPABILITIES = (
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
-)
-
-
-def host_capabilities(last_cap_file: str = "/proc/sys/kernel/cap_last_cap") -> list[str]:
-    """Every capability this kernel knows (``--privileged``), as the spec names them."""
-    try:
-        with open(last_cap_file) as f:
-            last = int(f.read().strip())
-    except (OSError, ValueError):
-        last = len(ALL_CAPABILITIES) - 1
-    return ["CAP_" + name for name in ALL_CAPABILITIES[: last + 1]]
-
 
 def _set_env(env: list[str], key: str, value: str) -> list[str]:
     return [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
@@ -64,11 +45,13 @@ def exec_process(
     user: ExecUser | None = None,
     terminal: bool = False,
     privileged: bool = False,
+    user_caps: Sequence[str] = (),
     console_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """``base`` is the container's ``process`` object; ``user`` None keeps its user.
-    A non-root user gets no effective or permitted capabilities (only the bounding set), as
-    the container's own process would; ``privileged`` bounds by every capability there is."""
+    Capabilities follow the container's rules (runtime/spec.py): root holds the bounding set;
+    a non-root user only ``user_caps`` (the container's --cap-add, ``ALL`` for all), as
+    ambient ones so they survive execve; ``privileged`` bounds by every capability there is."""
     proc = copy.deepcopy(base)
     proc["args"] = list(args)
     proc["env"] = list(env)
@@ -86,13 +69,17 @@ def exec_process(
         proc["user"] = spec_user
     uid = int((proc.get("user") or {}).get("uid", 0))
     caps = dict(proc.get("capabilities") or {})
-    bounding = host_capabilities() if privileged else list(caps.get("bounding") or [])
-    root = uid == 0
-    proc["capabilities"] = {
-        "bounding": bounding,
-        "effective": list(bounding) if root else [],
-        "permitted": list(bounding) if root else [],
-    }
+    bounding = kernel_caps() if privileged else list(caps.get("bounding") or [])
+    if uid == 0:
+        proc["capabilities"] = {"bounding": bounding, "effective": list(bounding),
+                                "permitted": list(bounding)}
+    else:
+        given = [c for c in bounding if "ALL" in user_caps or c in user_caps]
+        proc["capabilities"] = {"bounding": bounding, "effective": given,
+                                "permitted": list(given)}
+        if given:
+            proc["capabilities"]["inheritable"] = list(given)
+            proc["capabilities"]["ambient"] = list(given)
     if console_size is not None and terminal:
         proc["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
     else:

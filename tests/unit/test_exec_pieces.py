@@ -7,7 +7,8 @@ import pytest
 from pyman.cli.env import read_env_file
 from pyman.engine.exec import last_runtime_error, runtime_failure
 from pyman.errors import PymanError
-from pyman.runtime.exec_process import exec_env, exec_process, host_capabilities
+from pyman.runtime.capabilities import kernel_caps
+from pyman.runtime.exec_process import exec_env, exec_process
 from pyman.runtime.users import ExecUser
 
 BASE = {
@@ -38,14 +39,13 @@ def test_process_for_another_user_terminal_and_privileged() -> None:
                                  "permitted": []}
     assert p["cwd"] == "/tmp" and p["consoleSize"] == {"height": 24, "width": 80}
     priv = exec_process(BASE, ["sh"], env=[], privileged=True)
-    assert priv["capabilities"]["bounding"] == host_capabilities()
+    assert priv["capabilities"]["bounding"] == kernel_caps()
     assert "CAP_SYS_ADMIN" in priv["capabilities"]["effective"]
-
-
-def test_host_capabilities_follow_the_kernel(tmp_path) -> None:
-    f = tmp_path / "cap_last_cap"
-    f.write_text("2\n")
-    assert host_capabilities(str(f)) == ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH"]
+    added = exec_process(BASE, ["sh"], env=[], user=user, user_caps=["CAP_KILL", "CAP_NET_RAW"])
+    assert added["capabilities"]["ambient"] == ["CAP_KILL"]  # only those in the bounding set
+    assert added["capabilities"]["effective"] == ["CAP_KILL"]
+    every = exec_process(BASE, ["sh"], env=[], user=user, user_caps=["ALL"])
+    assert every["capabilities"]["permitted"] == ["CAP_CHOWN", "CAP_KILL"]
 
 
 def test_exec_env_order_and_hostname() -> None:
