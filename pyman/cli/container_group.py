@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "ps": "pyman.cli.containers", "list": "pyman.cli.containers", "ls": "pyman.cli.containers",
     "rm": "pyman.cli.containers", "port": "pyman.cli.port",
     "exec": "pyman.cli.exec",
+    "pause": "pyman.cli.pause_rename", "unpause": "pyman.cli.pause_rename",
+    "rename": "pyman.cli.pause_rename",
 }
 
 for _module in sorted(set(SUBCOMMANDS.values())):

@@ -199,9 +199,9 @@ def rm(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Remove all containers.")] = False,
     volumes: Annotated[bool, typer.Option("--volumes", "-v",
                                           help="Remove anonymous volumes too.")] = False,
-    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds to wait for the stop "
-                                         "signal before SIGKILL (default: SIGKILL at once)")
-                     ] = 0,
+    time_: Annotated[float | None, typer.Option(
+        "--time", "-t", help="Seconds to wait for the stop signal before SIGKILL (default: "
+        "the container's --stop-timeout if set, else SIGKILL at once)")] = None,
     ignore: Annotated[bool, typer.Option("--ignore", "-i", help="Ignore missing containers.")
                       ] = False,
 ) -> None:

@@ -43,3 +43,14 @@ def read_env_file(path: str) -> list[str]:
             raise PymanError(f"name {name!r} has white spaces, poorly formatted name")
         out += [f"{name}={value}"] if eq else expand_env([name])
     return out
+
+
+def read_env_files(paths: list[str]) -> list[str]:
+    """Several --env-file, in order; errors name the file, as Podman's do."""
+    out: list[str] = []
+    for path in paths:
+        try:
+            out += read_env_file(path)
+        except PymanError as exc:
+            raise PymanError(f'parsing env file "{path}": {exc}') from None
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -18,16 +17,9 @@ All = Annotated[bool, typer.Option("--all", "-a", help="All containers.")]
 
 def parse_signal(text: str) -> int:
     """TERM, SIGTERM, term or 15, as Podman accepts them."""
-    from pyman.errors import PymanError
+    from pyman.engine.limits import parse_signal as parse
 
-    if text.isdigit() and 0 < int(text) < 65:
-        return int(text)
-    name = text.upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise PymanError(f"invalid signal: {text}") from None
+    return parse(text)
 
 
 def each(keys: list[str], action: Callable[[str], object], show: bool = True) -> None:
@@ -93,8 +85,9 @@ def start(
 @app.command("stop", context_settings=CTX)
 def stop(
     containers: Keys = None,
-    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds to wait before "
-                                         "killing the container.")] = 10,
+    time_: Annotated[float | None, typer.Option(
+        "--time", "-t", help="Seconds to wait before killing the container (default: its "
+        "--stop-timeout, 10).")] = None,
     all_: All = False,
     latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
     ignore: Annotated[bool, typer.Option("--ignore", "-i", help="Ignore missing containers.")
@@ -136,8 +129,9 @@ def kill(
 @app.command("restart", context_settings=CTX)
 def restart(
     containers: Keys = None,
-    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds to wait before "
-                                         "killing the container.")] = 10,
+    time_: Annotated[float | None, typer.Option(
+        "--time", "-t", help="Seconds to wait before killing the container (default: its "
+        "--stop-timeout, 10).")] = None,
     all_: All = False,
     latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
 ) -> None:

@@ -43,6 +43,9 @@ COMMANDS = {
     "load": "pyman.cli.archive",
     "port": "pyman.cli.port",
     "exec": "pyman.cli.exec",
+    "pause": "pyman.cli.pause_rename",
+    "unpause": "pyman.cli.pause_rename",
+    "rename": "pyman.cli.pause_rename",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -57,6 +57,36 @@ def _command(create_only: bool) -> Callable[..., None]:
         security_opt: Annotated[list[str] | None, typer.Option(
             "--security-opt", help="no-new-privileges, seccomp=unconfined|PROFILE.json, "
             "mask=PATHS, unmask=PATHS|ALL, label=..., apparmor=...")] = None,
+        read_only: Annotated[bool, typer.Option(
+            "--read-only", help="Mount the container's root filesystem read-only.")] = False,
+        read_only_tmpfs: Annotated[str, typer.Option(
+            "--read-only-tmpfs", help="With --read-only: tmpfs on /run, /tmp, /var/tmp "
+            "(true or false).")] = "true",
+        init: Annotated[bool, typer.Option(
+            "--init", help="Run an init (catatonit) as pid 1 that forwards signals and "
+            "reaps zombies.")] = False,
+        init_path: Annotated[str | None, typer.Option(
+            "--init-path", help="Path to the init binary for --init.")] = None,
+        env_file: Annotated[list[str] | None, typer.Option(
+            "--env-file", help="Read environment variables from a file.")] = None,
+        add_host: Annotated[list[str] | None, typer.Option(
+            "--add-host", help="Add host:ip to the container's /etc/hosts.")] = None,
+        stop_signal: Annotated[str | None, typer.Option(
+            "--stop-signal", help="Signal that stops the container (default SIGTERM).")
+                               ] = None,
+        stop_timeout: Annotated[int | None, typer.Option(
+            "--stop-timeout", help="Seconds stop waits before SIGKILL (default 10).")
+                                ] = None,
+        ulimit: Annotated[list[str] | None, typer.Option(
+            "--ulimit", help="name=soft[:hard], e.g. nofile=1024:2048.")] = None,
+        memory: Annotated[str | None, typer.Option(
+            "--memory", "-m", help="Memory limit (needs a delegated cgroup v2 tree).")
+                          ] = None,
+        cpus: Annotated[float | None, typer.Option(
+            "--cpus", help="CPUs (needs a delegated cgroup v2 tree).")] = None,
+        pids_limit: Annotated[int | None, typer.Option(
+            "--pids-limit", help="Process limit (needs a delegated cgroup v2 tree).")
+                              ] = None,
         # -- networking
         publish: Annotated[list[str] | None, typer.Option(
             "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp]; ranges too.")
@@ -85,7 +115,17 @@ def _command(create_only: bool) -> Callable[..., None]:
                           labels=labels, pull="missing" if pull == "newer" else pull,
                           cap_add=cap_add or [], cap_drop=cap_drop or [],
                           privileged=privileged, security_opt=security_opt or [],
-                          publish=list(publish or []), publish_all=publish_all)
+                          publish=list(publish or []), publish_all=publish_all,
+                          read_only=read_only, read_only_tmpfs=_truth(
+                              "--read-only-tmpfs", read_only_tmpfs),
+                          init=init, init_path=init_path,
+                          add_host=add_host or [], stop_signal=stop_signal,
+                          stop_timeout=stop_timeout, ulimit=ulimit or [], memory=memory,
+                          cpus=cpus, pids_limit=pids_limit)
+        if env_file:
+            from pyman.cli.env import read_env_files
+
+            opts.env = read_env_files(env_file) + opts.env
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:
@@ -102,6 +142,12 @@ def _command(create_only: bool) -> Callable[..., None]:
     command.__doc__ = ("Create but do not start a container." if create_only
                        else "Run a command in a new container.")
     return command
+
+
+def _truth(flag: str, value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise typer.BadParameter(f"{flag} takes true or false, not {value!r}")
+    return value.lower() == "true"
 
 
 app.command("run", context_settings=RUN_CONTEXT)(_command(False))

@@ -98,6 +98,7 @@ class ContainerService:
         from pyman.runtime.spec import image_process_args, merge_env
 
         sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
+        lim = self._limits(opts)
         icfg: dict[str, Any] = self.images.config(image).get("config") or {}
         user_entry = None if opts.entrypoint is None else (
             [opts.entrypoint] if opts.entrypoint else [])
@@ -131,13 +132,48 @@ class ContainerService:
             no_new_privileges=sec.no_new_privileges, seccomp=sec.seccomp, mask=sec.mask,
             unmask=sec.unmask, security_opt=sec.security_opt,
             ports=ports,
+            **lim,
         )
+        if opts.stop_signal is None and icfg.get("StopSignal"):
+            from pyman.engine.limits import parse_signal
+
+            try:  # the image's STOPSIGNAL, as Podman uses it
+                config.stop_signal = parse_signal(str(icfg["StopSignal"]))
+            except PymanError:
+                pass
         replace = None
         if opts.replace:
             def replace(other: ContainerConfig) -> None:
                 self._remove(other, force=True)
         self.store.create(config, replace)
         return config
+
+    @staticmethod
+    def _limits(opts: RunOptions) -> dict[str, Any]:
+        """ContainerConfig fields of the rootfs, init, hosts, stop and limit options."""
+        from pyman.engine import limits
+
+        memory = limits.parse_memory(opts.memory) if opts.memory else 0
+        if opts.cpus is not None and opts.cpus < 0:
+            raise PymanError(f"invalid --cpus {opts.cpus}: must be positive")
+        nano_cpus = int((opts.cpus or 0) * 1e9)
+        pids = opts.pids_limit or 0
+        limits.check_limits(memory, nano_cpus, pids)
+        if opts.stop_timeout is not None and opts.stop_timeout < 0:
+            raise PymanError(f"invalid --stop-timeout {opts.stop_timeout}: must not be "
+                             "negative")
+        return {
+            "read_only": opts.read_only,
+            "read_only_tmpfs": opts.read_only_tmpfs,
+            "init": limits.init_binary(opts.init_path) if opts.init else "",
+            "extra_hosts": limits.parse_add_host(opts.add_host),
+            "stop_signal": limits.parse_signal(opts.stop_signal) if opts.stop_signal else 15,
+            "stop_timeout": opts.stop_timeout,
+            "ulimits": [list(u) for u in limits.parse_ulimits(opts.ulimit)],
+            "memory": memory,
+            "nano_cpus": nano_cpus,
+            "pids_limit": pids,
+        }
 
     def _monitor_cfg(self, c: ContainerConfig, detach: bool, interactive: bool
                      ) -> dict[str, Any]:
@@ -159,7 +195,11 @@ class ContainerService:
                      "hostname": c.hostname,
                      "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
                      "no_new_privileges": c.no_new_privileges, "seccomp": c.seccomp,
-                     "mask": c.mask, "unmask": c.unmask},
+                     "mask": c.mask, "unmask": c.unmask,
+                     "read_only": c.read_only, "read_only_tmpfs": c.read_only_tmpfs,
+                     "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
+                     "memory": c.memory, "nano_cpus": c.nano_cpus,
+                     "pids_limit": c.pids_limit},
             "log_path": str(self.store.dir(c.id) / "ctr.log"),
             "ports": c.ports,
         }
@@ -240,14 +280,22 @@ class ContainerService:
         self._signal(st, sig)
         return c.id
 
-    def stop(self, key: str, timeout: float = 10, sig: int = signal.SIGTERM) -> str:
+    def stop(self, key: str, timeout: float | None = None, sig: int | None = None) -> str:
         """The stop signal, then SIGKILL once ``timeout`` seconds pass; returns when the
-        monitor has recorded the exit and gone. Stopping a stopped container is fine."""
+        monitor has recorded the exit and gone. Stopping a stopped container is fine.
+        None: the container's --stop-signal and --stop-timeout (SIGTERM, 10 s)."""
         c = self.store.find(key)
+        if sig is None:
+            sig = c.stop_signal or signal.SIGTERM
+        if timeout is None:
+            timeout = 10 if c.stop_timeout is None else c.stop_timeout
         st = self.live_state(c.id)
         deadline = time.monotonic() + 10
         while st.status == "starting" and time.monotonic() < deadline:
             time.sleep(0.02)  # a start in progress: let it settle, then stop what runs
+            st = self.live_state(c.id)
+        if st.status == "paused":  # a frozen process cannot act on the stop signal
+            self.pause(c.id, on=False)
             st = self.live_state(c.id)
         if st.status == "running":
             if timeout > 0 and self._signal(st, sig):
@@ -264,11 +312,27 @@ class ContainerService:
         self._wait_monitor_gone(self.live_state(c.id))
         return c.id
 
-    def restart(self, key: str, timeout: float = 10) -> str:
+    def restart(self, key: str, timeout: float | None = None) -> str:
         c = self.store.find(key)
         self.stop(c.id, timeout)
         self.start(self.store.find(c.id), detach=True)
         return c.id
+
+    def pause(self, key: str, on: bool = True) -> str:
+        """Freeze (``on``) or thaw the container's processes (engine/pause.py)."""
+        from pyman.engine.pause import freeze
+
+        c = self.store.find(key)
+        with self.store.lock(c.id):
+            st = self.store.state(c.id)
+            freeze(self.store, c, st.status, on)
+            st.status = "paused" if on else "running"
+            self.store.save_state(c.id, st, persist=not c.rm)
+        return c.id
+
+    def rename(self, key: str, new: str) -> str:
+        c = self.store.find(key)
+        return self.store.rename(c.id, new).id
 
     def wait(self, key: str, interval: float = 0.05) -> int:
         """Block until the container is not running; its exit code."""
@@ -317,7 +381,7 @@ class ContainerService:
         left of it (container, network helper), drops the runtime's state, records the
         container as exited (137 when it had to be killed) and honours --rm."""
         st = self.store.state(cid)
-        if st.status not in ("running", "starting"):
+        if st.status not in ("running", "starting", "paused"):
             return st
         if same_process(st.monitor_pid, st.monitor_start, st.boot_id):
             return st
@@ -326,7 +390,7 @@ class ContainerService:
     def _reconcile(self, cid: str, st: ContainerState) -> ContainerState:
         with self.store.lock(cid):
             st = self.store.state(cid)  # someone else may have done it meanwhile
-            if st.status not in ("running", "starting") or same_process(
+            if st.status not in ("running", "starting", "paused") or same_process(
                     st.monitor_pid, st.monitor_start, st.boot_id):
                 return st
             if not st.pid:
@@ -339,7 +403,7 @@ class ContainerService:
                                                                    st.boot_id):
                     time.sleep(0.01)
             shutil.rmtree(self.paths.runtime_root / cid, ignore_errors=True)
-            was_running = st.status == "running"
+            was_running = st.status in ("running", "paused")
             st.status = "exited" if was_running else "created"
             if was_running and st.exit_code is None:
                 st.exit_code = 137 if killed else -1
@@ -404,12 +468,14 @@ class ContainerService:
         return [c.name for c in self.store.all() if c.image_id == image_id]
 
     # -- removal ------------------------------------------------------------------------
-    def remove(self, key: str, force: bool = False, timeout: float = 0) -> str:
+    def remove(self, key: str, force: bool = False, timeout: float | None = None) -> str:
         return self._remove(self.store.find(key), force, timeout)
 
-    def _remove(self, c: ContainerConfig, force: bool, timeout: float = 0) -> str:
+    def _remove(self, c: ContainerConfig, force: bool, timeout: float | None = None) -> str:
+        if timeout is None:  # SIGKILL at once, unless the container asked for a grace time
+            timeout = c.stop_timeout or 0
         st = self.live_state(c.id)
-        if st.status in ("running", "starting"):
+        if st.status in ("running", "starting", "paused"):
             if not force:
                 err = ContainerStateError(
                     f"cannot remove container {c.id} as it is running - running or paused "

@@ -28,10 +28,51 @@ def rfc3339(ts: float | None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
 
 
+def _caps(c: ContainerConfig) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(CapAdd, CapDrop, EffectiveCaps, BoundingCaps) as Podman reports them: added and
+    dropped relative to the OCI default set, none of either for --privileged."""
+    from pyman.runtime.capabilities import OCI_DEFAULT_CAPABILITIES, kernel_caps, resolve
+
+    bounding = resolve(c.cap_add, c.cap_drop, privileged=c.privileged)
+    if c.privileged:
+        add: list[str] = []
+        drop: list[str] = []
+    else:
+        add = sorted(set(bounding) - set(OCI_DEFAULT_CAPABILITIES))
+        drop = sorted(set(OCI_DEFAULT_CAPABILITIES) - set(bounding))
+    root = c.user.split(":")[0] in ("", "0", "root")
+    if root:
+        effective = bounding
+    else:
+        known = kernel_caps()
+        effective = known if "ALL" in c.cap_add else [x for x in c.cap_add if x in known]
+    return add, drop, sorted(effective), bounding
+
+
+def _ulimits(c: ContainerConfig) -> list[dict[str, Any]]:
+    from pyman.runtime.spec import caller_rlimits
+
+    limits = {k: (s, h) for k, (s, h) in caller_rlimits().items()}
+    limits.update({name: (soft, hard) for name, soft, hard in c.ulimits})
+    return [{"Name": k, "Soft": s, "Hard": h} for k, (s, h) in limits.items()]
+
+
+def _annotations(c: ContainerConfig) -> dict[str, str]:
+    out = {"io.podman.annotations.autoremove": "TRUE" if c.rm else "FALSE",
+           "io.podman.annotations.init": "TRUE" if c.init else "FALSE",
+           "io.podman.annotations.privileged": "TRUE" if c.privileged else "FALSE"}
+    for opt in c.security_opt:
+        key, _, value = opt.partition("=")
+        if key in ("label", "seccomp", "apparmor"):
+            out[f"io.podman.annotations.{key}"] = value
+    return out
+
+
 def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str,
                       run_dir: str, runtime: str = "runc") -> dict[str, Any]:
     status = "created" if st.status == "starting" else st.status
     running = status == "running"
+    cap_add, cap_drop, effective, bounding = _caps(c)
     return {
         "Id": c.id,
         "Created": rfc3339(c.created),
@@ -41,7 +82,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "OciVersion": "1.0.2-dev",
             "Status": status,
             "Running": running,
-            "Paused": False,
+            "Paused": status == "paused",
             "Restarting": False,
             "OOMKilled": False,
             "Dead": False,
@@ -70,6 +111,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
+        "EffectiveCaps": effective,
+        "BoundingCaps": bounding,
         "ExecIDs": [],
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": f"{static_dir}/upper",
                                                     "WorkDir": f"{static_dir}/work",
@@ -99,8 +142,9 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Entrypoint": " ".join(c.entrypoint),
             "OnBuild": None,
             "Labels": c.labels or None,
-            "Annotations": {"io.podman.annotations.autoremove": "TRUE" if c.rm else "FALSE"},
-            "StopSignal": 15,
+            "Annotations": _annotations(c),
+            "StopSignal": c.stop_signal,
+            "StopTimeout": 10 if c.stop_timeout is None else c.stop_timeout,
         },
         "HostConfig": {
             "Binds": [],
@@ -109,16 +153,19 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
             "AutoRemove": c.rm,
             "VolumesFrom": None,
-            "CapAdd": [],
-            "CapDrop": [],
-            "Privileged": False,
-            "ReadonlyRootfs": False,
+            "CapAdd": cap_add,
+            "CapDrop": cap_drop,
+            "SecurityOpt": list(c.security_opt),
+            "Privileged": c.privileged,
+            "ReadonlyRootfs": c.read_only,
+            "Init": True if c.init else None,
+            "ExtraHosts": list(c.extra_hosts),
             "LogConfig": {"Type": "k8s-file", "Config": None,
                           "Path": f"{static_dir}/ctr.log"},
-            "Memory": 0,
-            "NanoCpus": 0,
-            "PidsLimit": 0,
-            "Ulimits": [],
+            "Memory": c.memory,
+            "NanoCpus": c.nano_cpus,
+            "PidsLimit": c.pids_limit,
+            "Ulimits": _ulimits(c),
             "UsernsMode": "",
         },
     }

@@ -78,6 +78,18 @@ class RunOptions:
     # networking (issue 6)
     publish: list[str] = field(default_factory=list)  # -p specs
     publish_all: bool = False  # -P: every EXPOSEd port to a free host port
+    # rootfs, init, hosts, stop, limits (engine/limits.py checks them)
+    read_only: bool = False
+    read_only_tmpfs: bool = True
+    init: bool = False
+    init_path: str | None = None
+    add_host: list[str] = field(default_factory=list)
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    ulimit: list[str] = field(default_factory=list)
+    memory: str | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
 
 
 @dataclass

@@ -149,7 +149,8 @@ class ContainerRun:
             gateway, addr = netfiles.default_gateway(), netfiles.default_address()
         hostname = spec["hostname"]
         files = {
-            "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway),
+            "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway,
+                                         spec.get("extra_hosts")),
             "resolv.conf": netfiles.resolv_conf(mode, gateway),
             "hostname": hostname + "\n",
         }

@@ -51,7 +51,13 @@ def resolv_conf(mode: str, gateway: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: str | None) -> str:
+def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: str | None,
+               extra_hosts: list[str] | None = None) -> str:
+    """``extra_hosts`` (--add-host host:ip) come first, as in Podman: they win lookups."""
+    added = []
+    for item in extra_hosts or []:
+        host, _, ip = item.partition(":")
+        added.append(f"{ip.strip('[]')}\t{host}")
     lines = ["127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost localhost.localdomain"]
     if mode == "host":
         lines = (_read("/etc/hosts") or "\n".join(lines)).rstrip("\n").splitlines()
@@ -59,7 +65,7 @@ def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: s
     lines.append(f"{addr or '127.0.1.1'}\t{names}")
     if gateway:
         lines.append(f"{gateway}\thost.containers.internal host.docker.internal")
-    return "\n".join(lines) + "\n"
+    return "\n".join(added + lines) + "\n"
 
 
 def default_gateway() -> str | None:

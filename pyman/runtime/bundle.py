@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 RUN_DIR_FILES = ("hosts", "resolv.conf", "hostname")
+INIT_PATH = "/run/podman-init"  # where Podman binds catatonit for --init: tools look there
+# --read-only: writable scratch space where programs expect it, filled from the image
+READ_ONLY_TMPFS = ("/tmp", "/run", "/var/tmp")
+TMPFS_OPTIONS = ("rw", "rprivate", "nosuid", "nodev", "tmpcopyup")
+RLIM_INFINITY = 2**64 - 1  # the spec's unsigned "unlimited"
 
 
 def gid_mapped(gid: int, gid_map: str = "/proc/self/gid_map") -> bool:
@@ -46,12 +51,21 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
     env = list(spec["env"])
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")  # as Podman: from the image's passwd entry
-    mounts = [(os.path.join(run_dir, name), f"/etc/{name}", ["bind", "rprivate"])
+    read_only = bool(spec.get("read_only"))
+    file_opts = ["bind", "rprivate", "ro", "nosuid", "noexec", "nodev"] if read_only else [
+        "bind", "rprivate"]
+    mounts = [(os.path.join(run_dir, name), f"/etc/{name}", list(file_opts))
               for name in RUN_DIR_FILES if os.path.exists(os.path.join(run_dir, name))]
     mounts = device_mounts(bool(spec.get("privileged"))) + mounts
+    args = list(spec["args"])
+    if spec.get("init"):
+        mounts.append((spec["init"], INIT_PATH, ["bind", "ro", "rprivate"]))
+        args = [INIT_PATH, "--", *args]
+    tmpfs = [(d, TMPFS_OPTIONS) for d in READ_ONLY_TMPFS] if read_only and spec.get(
+        "read_only_tmpfs", True) else []
     return SpecOptions(
         rootfs=rootfs,
-        args=spec["args"],
+        args=args,
         env=env,
         cwd=spec.get("cwd") or "/",
         uid=user.uid,
@@ -59,12 +73,49 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         additional_gids=user.additional_gids,
         hostname=spec.get("hostname") or "",
         terminal=bool(spec.get("terminal")),
-        readonly_rootfs=bool(spec.get("read_only")),
+        readonly_rootfs=read_only,
+        tmpfs=tmpfs,
+        rlimits=rlimits(spec.get("ulimits") or []),
+        **resources(cfg),
         network=spec_network(cfg.get("network") or "private"),
         mounts=mounts,
         devpts_gid=5 if gid_mapped(5) else None,
         **confinement(spec, user.uid),
     )
+
+
+def rlimits(ulimits: list[list[Any]]) -> dict[str, tuple[int, int]] | None:
+    """--ulimit over the defaults (NOFILE and NPROC raised to the caller's hard limits)."""
+    if not ulimits:
+        return None
+    from pyman.runtime.spec import caller_rlimits
+
+    out = caller_rlimits()
+    for name, soft, hard in ulimits:
+        out[name] = (RLIM_INFINITY if soft < 0 else soft, RLIM_INFINITY if hard < 0 else hard)
+    return out
+
+
+def resources(cfg: dict[str, Any]) -> dict[str, Any]:
+    """linux.resources for --memory, --cpus, --pids-limit (the engine only lets them through
+    where the user has a delegated cgroup v2 tree), in a cgroup next to the monitor's own."""
+    spec = cfg["spec"]
+    res: dict[str, Any] = {}
+    if spec.get("memory"):
+        res["memory"] = {"limit": int(spec["memory"])}
+    if spec.get("nano_cpus"):
+        period = 100000
+        res["cpu"] = {"quota": int(spec["nano_cpus"]) * period // 10**9, "period": period}
+    if spec.get("pids_limit"):
+        res["pids"] = {"limit": int(spec["pids_limit"])}
+    if not res:
+        return {}
+    from pyman.runtime.cgroups import own_cgroup
+
+    with open("/proc/self/cgroup") as f:
+        own = own_cgroup(f.read()) or "/"
+    return {"resources": res,
+            "cgroups_path": os.path.join(os.path.dirname(own), f"pyman-{cfg['id']}")}
 
 
 def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:

@@ -48,7 +48,7 @@ class SpecOptions:
         "terminal", "readonly_rootfs", "network", "mounts", "capabilities",
         "no_new_privileges", "annotations", "devpts_gid", "sysctls", "umask", "rlimits",
         "seccomp", "privileged", "masked_paths", "readonly_paths", "user_caps",
-        "tmpfs",
+        "tmpfs", "resources", "cgroups_path",
     )
 
     def __init__(
@@ -79,6 +79,8 @@ class SpecOptions:
         readonly_paths: Sequence[str] | None = None,
         user_caps: Sequence[str] = (),
         tmpfs: Sequence[tuple[str, Sequence[str]]] = (),
+        resources: dict[str, Any] | None = None,
+        cgroups_path: str = "",
     ) -> None:
         if network not in NETWORK_MODES:
             raise ValueError(f"network mode must be one of {NETWORK_MODES}, not {network!r}")
@@ -114,6 +116,10 @@ class SpecOptions:
         self.user_caps = list(user_caps)
         # extra tmpfs mounts (destination, options), e.g. --read-only's /run, /tmp, /var/tmp
         self.tmpfs = [(d, list(o)) for d, o in tmpfs]
+        # linux.resources and its cgroup: only in a cgroup v2 tree delegated to the user
+        # (runtime/cgroups.py); everywhere else rootless containers run without cgroups
+        self.resources = resources
+        self.cgroups_path = cgroups_path
 
 
 def _cap(name: str) -> str:
@@ -229,6 +235,9 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
         linux["sysctl"] = sysctls
     if opts.seccomp is not None:
         linux["seccomp"] = opts.seccomp
+    if opts.resources:
+        linux["resources"] = opts.resources
+        linux["cgroupsPath"] = opts.cgroups_path
 
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,

@@ -46,6 +46,16 @@ class ContainerConfig:
     unmask: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)  # as inspect shows them
     ports: list[dict[str, Any]] = field(default_factory=list)  # netns/ports.py mappings
+    read_only: bool = False
+    read_only_tmpfs: bool = True  # with read_only: tmpfs on /run, /tmp, /var/tmp
+    init: str = ""  # --init: the host's init binary bound in as /run/podman-init
+    extra_hosts: list[str] = field(default_factory=list)  # host:ip
+    stop_signal: int = 15
+    stop_timeout: int | None = None  # None: 10 s for stop, at once for rm -f
+    ulimits: list[list[Any]] = field(default_factory=list)  # [RLIMIT_X, soft, hard]
+    memory: int = 0  # bytes
+    nano_cpus: int = 0
+    pids_limit: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
@@ -137,6 +147,27 @@ class ContainerStore:
             tmp.mkdir()
             write_json(tmp / "config.json", asdict(config), sync=False)
             os.rename(tmp, self.dir(config.id))
+
+    def rename(self, cid: str, new: str) -> ContainerConfig:
+        """Give the container ``cid`` the name ``new``, under the names lock (so two renames
+        or a create cannot both take it); the record is rewritten atomically."""
+        import re
+
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", new):
+            raise PymanError("names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
+        with locked(self.names_lock):
+            config = self.load(cid)
+            if config is None:
+                raise ContainerNotFoundError(
+                    f'no container with name or ID "{cid}" found: no such container')
+            other = next((c for c in self.all() if c.name == new and c.id != cid), None)
+            if other is not None:
+                raise ContainerExistsError(
+                    f"renaming container {cid}: name {new} already in use, cannot rename "
+                    f"container {cid}: container already exists")
+            config.name = new
+            write_json(self.dir(cid) / "config.json", asdict(config))
+        return config
 
     def state(self, cid: str) -> ContainerState:
         """The monitor's state.json; after a reboot (runtime dir gone) its copy in the data
