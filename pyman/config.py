@@ -39,6 +39,10 @@ class Paths:
         return self.data / "containers"
 
     @property
+    def volumes(self) -> Path:
+        return self.data / "volumes"
+
+    @property
     def run_containers(self) -> Path:
         return self.runtime / "containers"
 

@@ -218,7 +218,7 @@ def rm(
     failed: PymanError | None = None
     for key in names:
         try:
-            engine.containers.remove(key, force=force, timeout=time_)
+            engine.containers.remove(key, force=force, timeout=time_, volumes=volumes)
             print(key, flush=True)
         except ContainerNotFoundError as exc:
             if ignore:

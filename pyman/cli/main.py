@@ -46,6 +46,7 @@ COMMANDS = {
     "pause": "pyman.cli.pause_rename",
     "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
+    "volume": "pyman.cli.volume",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -94,6 +94,16 @@ def _command(create_only: bool) -> Callable[..., None]:
         publish_all: Annotated[bool, typer.Option(
             "--publish-all", "-P", help="Publish every EXPOSEd port to a free host port.")
                                ] = False,
+        # -- volumes and mounts (engine/mounts.py parses them) --
+        volume: Annotated[list[str] | None, typer.Option(
+            "--volume", "-v",
+            help="Bind mount or volume: host-dir|volume:ctr-dir:options, or ctr-dir.")] = None,
+        mount: Annotated[list[str] | None, typer.Option(
+            "--mount", help="type=bind|volume|tmpfs,src=...,dst=...,ro,...")] = None,
+        tmpfs: Annotated[list[str] | None, typer.Option(
+            "--tmpfs", help="Mount a tmpfs: ctr-dir:options.")] = None,
+        image_volume: Annotated[str, typer.Option(
+            "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore.")] = "bind",
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -126,6 +136,8 @@ def _command(create_only: bool) -> Callable[..., None]:
             from pyman.cli.env import read_env_files
 
             opts.env = read_env_files(env_file) + opts.env
+        opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
+        opts.image_volume = image_volume
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:

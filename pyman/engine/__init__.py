@@ -26,6 +26,12 @@ class Engine:
         return ContainerService(self.paths, self.images, runtime=self.runtime)
 
     @cached_property
+    def volumes(self) -> "VolumeService":  # noqa: UP037
+        from pyman.engine.volumes import VolumeService
+
+        return VolumeService(self.paths)
+
+    @cached_property
     def registry(self) -> "RegistryService":  # noqa: UP037
         from pyman.engine.registry import RegistryService
 
@@ -38,3 +44,4 @@ if TYPE_CHECKING:
     from pyman.engine.containers import ContainerService
     from pyman.engine.images import ImageService
     from pyman.engine.registry import RegistryService
+    from pyman.engine.volumes import VolumeService

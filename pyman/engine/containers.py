@@ -26,6 +26,7 @@ from pyman.netns import MODES
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
 from pyman.storage.images import ImageRecord
+from pyman.storage.volumes import VolumeStore
 
 
 def default_network() -> str:
@@ -91,6 +92,7 @@ class ContainerService:
         self.images = images
         self.runtime = runtime
         self.store = ContainerStore(paths.containers, paths.run_containers)
+        self.volumes = VolumeStore(paths.volumes)
 
     # -- create and start ---------------------------------------------------------------
     def create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
@@ -110,6 +112,10 @@ class ContainerService:
             )
         network = check_network(opts.network or default_network())[0]
         ports = published_ports(opts, icfg, network)
+        from pyman.engine import container_mounts
+
+        specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,
+                                      dict(icfg.get("Volumes") or {}), opts.image_volume)
         cid = new_id()
         hostname = opts.hostname or cid[:12]
         config = ContainerConfig(
@@ -145,7 +151,11 @@ class ContainerService:
         if opts.replace:
             def replace(other: ContainerConfig) -> None:
                 self._remove(other, force=True)
-        self.store.create(config, replace)
+
+        def prepare() -> None:  # under the names lock: the name is ours
+            config.mounts = container_mounts.materialize(specs, self.volumes)
+
+        self.store.create(config, replace, prepare)
         return config
 
     @staticmethod
@@ -180,6 +190,9 @@ class ContainerService:
         from pyman.runtime.select import select_runtime
 
         runtime = select_runtime(self.paths, self.runtime)
+        from pyman.engine.container_mounts import for_monitor
+
+        mounts, first_use = for_monitor(c.mounts, self.volumes)
         return {
             "id": c.id,
             "name": c.name,
@@ -202,6 +215,12 @@ class ContainerService:
                      "pids_limit": c.pids_limit},
             "log_path": str(self.store.dir(c.id) / "ctr.log"),
             "ports": c.ports,
+            "mounts": mounts,  # OCI entries: binds, volumes, tmpfs
+            "volumes_first_use": first_use,
+            "volumes_lock": str(self.volumes.lock_path),
+            # anonymous volumes a --rm container's monitor removes with it
+            "rm_volumes": [str(self.volumes.dir(m["source"])) for m in c.mounts
+                           if m.get("type") == "volume" and m.get("anonymous")],
         }
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False
@@ -411,6 +430,8 @@ class ContainerService:
             st.error = "the container's monitor is gone (killed, or the host rebooted)"
             c = self.store.load(cid)
             if c is not None and c.rm:
+                # its anonymous volumes stay (this may run under the names lock, which
+                # their removal takes): `volume prune` removes them
                 self.store.delete(cid)
             elif c is not None:
                 self.store.save_state(cid, st)
@@ -468,10 +489,13 @@ class ContainerService:
         return [c.name for c in self.store.all() if c.image_id == image_id]
 
     # -- removal ------------------------------------------------------------------------
-    def remove(self, key: str, force: bool = False, timeout: float | None = None) -> str:
-        return self._remove(self.store.find(key), force, timeout)
+    def remove(self, key: str, force: bool = False, timeout: float | None = None,
+               volumes: bool = False) -> str:
+        """``volumes``: its anonymous volumes too (rm -v)."""
+        return self._remove(self.store.find(key), force, timeout, volumes)
 
-    def _remove(self, c: ContainerConfig, force: bool, timeout: float | None = None) -> str:
+    def _remove(self, c: ContainerConfig, force: bool, timeout: float | None = None,
+                volumes: bool = False) -> str:
         if timeout is None:  # SIGKILL at once, unless the container asked for a grace time
             timeout = c.stop_timeout or 0
         st = self.live_state(c.id)
@@ -487,7 +511,14 @@ class ContainerService:
             self._wait_monitor_gone(st)
         shutil.rmtree(self.paths.runtime_root / c.id, ignore_errors=True)
         self.store.delete(c.id)
+        if volumes:
+            self._remove_anonymous(c)
         return c.id
+
+    def _remove_anonymous(self, c: ContainerConfig) -> None:
+        from pyman.engine.volumes import VolumeService
+
+        VolumeService(self.paths).remove_anonymous(c)
 
     def prune(self, keep: Callable[[ContainerSummary], bool] | None = None) -> list[str]:
         """Remove every container that is not running, and what killed commands left."""

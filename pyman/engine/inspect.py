@@ -70,6 +70,14 @@ def _annotations(c: ContainerConfig) -> dict[str, str]:
 
 def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str,
                       run_dir: str, runtime: str = "runc") -> dict[str, Any]:
+    from pathlib import Path
+
+    from pyman.engine.container_mounts import inspect as inspect_mounts
+    from pyman.storage.volumes import VolumeStore
+
+    # static_dir is <data>/containers/<id>: the volumes live in <data>/volumes
+    mounts, binds, tmpfs = inspect_mounts(
+        c.mounts, VolumeStore(Path(static_dir).parent.parent / "volumes"))
     status = "created" if st.status == "starting" else st.status
     running = status == "running"
     cap_add, cap_drop, effective, bounding = _caps(c)
@@ -117,7 +125,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": f"{static_dir}/upper",
                                                     "WorkDir": f"{static_dir}/work",
                                                     "MergedDir": f"{static_dir}/merged"}},
-        "Mounts": [],
+        "Mounts": mounts,
         "Dependencies": [],
         "NetworkSettings": {"IPAddress": "", "Gateway": "", "MacAddress": "",
                             "Ports": inspect_ports(c.ports),
@@ -147,7 +155,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "StopTimeout": 10 if c.stop_timeout is None else c.stop_timeout,
         },
         "HostConfig": {
-            "Binds": [],
+            "Binds": binds,
+            "Tmpfs": tmpfs,
             "NetworkMode": c.network,
             "PortBindings": inspect_ports(c.ports),
             "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},

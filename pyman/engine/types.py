@@ -90,6 +90,11 @@ class RunOptions:
     memory: str | None = None
     cpus: float | None = None
     pids_limit: int | None = None
+    # -v/--volume, --mount and --tmpfs as given (engine/mounts.py parses them)
+    volumes: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    image_volume: str = "bind"  # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore
 
 
 @dataclass

@@ -82,6 +82,8 @@ class ContainerRun:
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs)
         self.mounted = True
+        if self.cfg.get("volumes_first_use"):
+            self._volumes_first_use()
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         self._create()
@@ -136,6 +138,14 @@ class ContainerRun:
             os.waitpid(pid, 0)  # our child: the ports are free once it is reaped
         except (ProcessLookupError, ChildProcessError):
             pass
+
+    def _volumes_first_use(self) -> None:
+        from pyman.runtime.users import resolve_user
+        from pyman.storage.volume_copy import first_use
+
+        user = resolve_user(self.rootfs, self.cfg["spec"].get("user") or "")
+        first_use(self.cfg["volumes_first_use"], self.rootfs, user.uid, user.gid,
+                  self.cfg["volumes_lock"])
 
     def _write_bundle(self) -> None:
         from pyman.runtime.bundle import write_config
@@ -242,6 +252,8 @@ class ContainerRun:
 
             shutil.rmtree(self.cdir, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
+            for vol in self.cfg.get("rm_volumes") or ():  # --rm takes its anonymous volumes
+                shutil.rmtree(vol, ignore_errors=True)
             return
         if code is None:  # never started: Podman leaves such a container "Created"
             self._save(status="created", error=error)

@@ -79,6 +79,7 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         **resources(cfg),
         network=spec_network(cfg.get("network") or "private"),
         mounts=mounts,
+        user_mounts=cfg.get("mounts") or [],
         devpts_gid=5 if gid_mapped(5) else None,
         **confinement(spec, user.uid),
     )

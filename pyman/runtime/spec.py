@@ -49,6 +49,7 @@ class SpecOptions:
         "no_new_privileges", "annotations", "devpts_gid", "sysctls", "umask", "rlimits",
         "seccomp", "privileged", "masked_paths", "readonly_paths", "user_caps",
         "tmpfs", "resources", "cgroups_path",
+        "user_mounts",
     )
 
     def __init__(
@@ -81,6 +82,7 @@ class SpecOptions:
         tmpfs: Sequence[tuple[str, Sequence[str]]] = (),
         resources: dict[str, Any] | None = None,
         cgroups_path: str = "",
+        user_mounts: Sequence[dict[str, Any]] = (),
     ) -> None:
         if network not in NETWORK_MODES:
             raise ValueError(f"network mode must be one of {NETWORK_MODES}, not {network!r}")
@@ -120,6 +122,9 @@ class SpecOptions:
         # (runtime/cgroups.py); everywhere else rootless containers run without cgroups
         self.resources = resources
         self.cgroups_path = cgroups_path
+        # -v/--mount/--tmpfs as OCI mount entries: after the defaults, before ``mounts``
+        # (so /etc/hosts still lands on a volume mounted at /etc, as with Podman)
+        self.user_mounts = [dict(m) for m in user_mounts]
 
 
 def _cap(name: str) -> str:
@@ -218,6 +223,7 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
 
     mounts = default_mounts(opts)
     mounts += [_mount(dst, "tmpfs", "tmpfs", o) for dst, o in opts.tmpfs]
+    mounts += [dict(m) for m in opts.user_mounts]
     mounts += [_mount(dst, "bind", src, o or ["bind", "rprivate"]) for src, dst, o in opts.mounts]
 
     namespaces = [{"type": "pid"}]

@@ -56,6 +56,8 @@ class ContainerConfig:
     memory: int = 0  # bytes
     nano_cpus: int = 0
     pids_limit: int = 0
+    # -v/--mount/--tmpfs and the image's volumes: engine.mounts.MountSpec as dicts
+    mounts: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
@@ -120,13 +122,15 @@ class ContainerStore:
         raise ContainerNotFoundError(
             f'no container with name or ID "{key}" found: no such container')
 
-    def create(self, config: ContainerConfig, replace: Any = None) -> None:
+    def create(self, config: ContainerConfig, replace: Any = None, prepare: Any = None
+               ) -> None:
         """Record a new container; exactly one of two creates with the same name wins.
 
         An empty ``config.name`` gets a generated one, chosen under the lock so parallel
         creates never collide. ``replace(existing)`` (``--replace``) is called under the lock
-        to remove a container holding the name. The record appears whole or not at all: it
-        is written in a hidden dir renamed into place."""
+        to remove a container holding the name. ``prepare()`` runs under the lock once the
+        name is known to be free (it makes the volumes the container names). The record
+        appears whole or not at all: it is written in a hidden dir renamed into place."""
         from pyman.engine.names import new_name
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -143,6 +147,8 @@ class ContainerStore:
                     "You have to remove that container to be able to reuse that name: "
                     "that name is already in use"
                 )
+            if prepare is not None:
+                prepare()
             tmp = self.root / f".new-{config.id}"
             tmp.mkdir()
             write_json(tmp / "config.json", asdict(config), sync=False)

@@ -1,0 +1,188 @@
+"""pyman volume create|ls|inspect|rm|prune|exists, with Podman 4.3's output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
+                    help="Manage volumes.")
+app.add_typer(group, name="volume")
+
+LS_DEFAULT = "{{range .}}{{.Driver}}\t{{.Name}}\n{{end -}}"
+HEADERS = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Mountpoint": "MOUNTPOINT",
+           "CreatedAt": "CREATED AT", "Labels": "LABELS", "Scope": "SCOPE",
+           "Options": "OPTIONS"}
+
+
+@group.command("create", context_settings=CTX)
+def create(
+    name: Annotated[str | None, typer.Argument(help="Name of the volume.")] = None,
+    driver: Annotated[str, typer.Option("--driver", "-d", help="Volume driver.")] = "local",
+    label: Annotated[list[str] | None, typer.Option("--label", "-l", help="key=value.")
+                     ] = None,
+    opt: Annotated[list[str] | None, typer.Option(
+        "--opt", "-o", help="Driver options: type=, device=, o=, UID=, GID=, nocopy.")] = None,
+    ignore: Annotated[bool, typer.Option("--ignore", help="Do not fail if it exists.")
+                      ] = False,
+) -> None:
+    """Create a new volume."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.volumes import parse_kv
+
+    rec = make_engine().volumes.create(name, labels=parse_kv(label or []),
+                                       options=parse_kv(opt or []), driver=driver,
+                                       ignore=ignore)
+    print(rec.name)
+
+
+def _ls(
+    filters: Annotated[list[str] | None, typer.Option(
+        "--filter", "-f", help="name=, label=, dangling=, driver=, opt=, until=")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="json or a Go template.")
+                   ] = None,
+    noheading: Annotated[bool, typer.Option("--noheading", help="No header row.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Names only.")] = False,
+) -> None:
+    """List volumes."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.cli.template import Template, render_list, tabwrite
+
+    svc = make_engine().volumes
+    docs = [svc.inspect(r) for r in svc.ls(filters)]
+    if fmt == "json":
+        for d in docs:  # `ls` leaves out what only inspect shows
+            d.pop("NeedsChown", None)
+        print(json.dumps(docs, indent=2))
+        return
+    if quiet:
+        for d in docs:
+            print(d["Name"])
+        return
+    if not docs:
+        return  # as Podman: no header either
+    if not fmt:
+        fmt = "table {{.Driver}}\t{{.Name}}"
+    tpl = Template(fmt)
+    if fmt.lstrip().startswith("{{range"):  # a template over the whole list
+        print(tpl.render(docs), end="")
+        return
+    if noheading and tpl.table:
+        print(tabwrite(line for d in docs for line in tpl.render(d).split("\n")))
+        return
+    print(render_list(fmt, docs, HEADERS))
+
+
+group.command("ls", context_settings=CTX)(_ls)
+group.command("list", context_settings=CTX, hidden=True)(_ls)
+
+
+@group.command("inspect", context_settings=CTX)
+def inspect(
+    names: Annotated[list[str] | None, typer.Argument(help="Volumes.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All volumes.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json or a Go template.")
+                   ] = None,
+) -> None:
+    """Display detailed information on one or more volumes."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.cli.template import Template
+    from pyman.errors import PymanError
+
+    if not names and not all_:
+        raise PymanError("provide one or more volume names or use --all")
+    svc = make_engine().volumes
+    docs = []
+    missing: str | None = None
+    for rec in (svc.ls() if all_ else []):
+        docs.append(svc.inspect(rec))
+    for name in names or []:
+        found = svc.store.load(name)
+        if found is None:
+            missing = name
+            continue
+        docs.append(svc.inspect(found))
+    if fmt in (None, "", "json"):
+        print(json.dumps(docs, indent=5))
+    else:
+        tpl = Template(fmt)
+        for d in docs:
+            print(tpl.render(d))
+    if missing is not None:
+        raise PymanError(f"inspecting object: no such volume {missing}")
+
+
+@group.command("rm", context_settings=CTX)
+def rm(
+    names: Annotated[list[str] | None, typer.Argument(help="Volumes.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All volumes.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", "-f", help="Also remove the containers that use them.")] = False,
+    time_: Annotated[int, typer.Option("--time", "-t", help="Seconds to wait for running "
+                                       "containers to stop before killing them.")] = 10,
+) -> None:
+    """Remove one or more volumes."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
+
+    if bool(names) == all_:
+        raise PymanError("choose either one or more volumes or all")
+    engine = make_engine()
+    svc = engine.volumes
+    keys = [r.name for r in svc.ls()] if all_ else list(names or [])
+
+    def remove_container(cid: str) -> None:
+        engine.containers.remove(cid, force=True, timeout=time_)
+
+    failed: PymanError | None = None
+    for key in keys:
+        try:
+            print(svc.remove(key, force=force, remove_container=remove_container), flush=True)
+        except PymanError as exc:
+            if "no such volume" in str(exc):
+                exc.exit_code = 1  # as Podman
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)
+
+
+@group.command("prune", context_settings=CTX)
+def prune(
+    force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask.")] = False,
+    filters: Annotated[list[str] | None, typer.Option("--filter", help="label=, until=")
+                       ] = None,
+) -> None:
+    """Remove all unused volumes."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
+
+    svc = make_engine().volumes
+    if not force:
+        used = svc.used()
+        doomed = [r.name for r in svc.ls(filters) if r.name not in used]
+        print("WARNING! This will remove all volumes not used by at least one container. "
+              "The following volumes will be removed:")
+        for name in doomed:
+            print(name)
+        print("Are you sure you want to continue? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline()
+        if not answer:
+            raise PymanError("EOF")
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    for name in svc.prune(filters):
+        print(name)
+
+
+@group.command("exists", context_settings=CTX)
+def exists(name: Annotated[str, typer.Argument(help="Volume.")]) -> None:
+    """Exit 0 if the volume exists, 1 if not."""
+    from pyman.cli.context import engine as make_engine
+
+    raise typer.Exit(0 if make_engine().volumes.exists(name) else 1)

@@ -1,0 +1,160 @@
+"""Named volumes: ``<data>/volumes/<name>/_data`` plus ``volume.json`` (the metadata).
+
+A volume is created in a hidden ``.new-*`` dir and renamed into place, so it appears whole or
+not at all; removal renames it to ``.rm-*`` first. ``volumes.lock`` serializes creates and
+removes (and the monitor's first-use bookkeeping, see volume_copy.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyman.errors import PymanError, StorageError
+from pyman.storage.atomic import locked, read_json, write_json
+
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+META = "volume.json"
+
+
+class VolumeNotFoundError(PymanError):
+    """No volume of that name."""
+
+
+class VolumeExistsError(PymanError):
+    """A volume of that name already exists."""
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.fullmatch(name):
+        raise PymanError("running volume create option: names must match "
+                         "[a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
+    return name
+
+
+@dataclass
+class VolumeRecord:
+    name: str
+    driver: str = "local"
+    created: float = field(default_factory=time.time)
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    anonymous: bool = False
+    # Podman's first-use flags: copy the image's content at the mount point into the
+    # (empty) volume, and give the volume dir the owner and mode of that mount point
+    needs_copy_up: bool = True
+    needs_chown: bool = True
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VolumeRecord:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class VolumeStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root  # <data>/volumes
+        self.lock_path = root / "volumes.lock"
+
+    def dir(self, name: str) -> Path:
+        return self.root / name
+
+    def data_dir(self, name: str) -> Path:
+        return self.root / name / "_data"
+
+    def lock(self) -> locked:
+        return locked(self.lock_path)
+
+    def names(self) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(self.root)
+                          if e.is_dir(follow_symlinks=False) and NAME_RE.fullmatch(e.name))
+        except FileNotFoundError:
+            return []
+
+    def load(self, name: str) -> VolumeRecord | None:
+        if not NAME_RE.fullmatch(name):
+            return None
+        try:
+            data = read_json(self.dir(name) / META)
+        except ValueError:
+            raise StorageError(f"the volume metadata {self.dir(name) / META} is damaged: "
+                               f"remove the volume with `pyman volume rm -f {name}`") from None
+        return VolumeRecord.from_json(data) if isinstance(data, dict) else None
+
+    def get(self, name: str) -> VolumeRecord:
+        rec = self.load(name)
+        if rec is None:
+            raise VolumeNotFoundError(f'no volume with name "{name}" found: no such volume')
+        return rec
+
+    def all(self) -> list[VolumeRecord]:
+        recs = (self.load(n) for n in self.names())
+        return [r for r in recs if r is not None]
+
+    def create(self, rec: VolumeRecord, exist_ok: bool = False) -> VolumeRecord:
+        """Write the volume; the caller holds ``lock()``. With ``exist_ok`` an existing
+        volume of that name is returned instead."""
+        check_name(rec.name)
+        old = self.load(rec.name)
+        if old is not None:
+            if exist_ok:
+                return old
+            raise VolumeExistsError(
+                f"volume with name {rec.name} already exists: volume already exists")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".new-{rec.name}-{secrets.token_hex(4)}"
+        try:
+            tmp.mkdir(mode=0o700)
+            (tmp / "_data").mkdir(mode=0o755)
+            write_json(tmp / META, asdict(rec), sync=False)
+            os.rename(tmp, self.dir(rec.name))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return rec
+
+    def save(self, rec: VolumeRecord) -> None:
+        write_json(self.dir(rec.name) / META, asdict(rec), sync=False)
+
+    def delete(self, name: str) -> None:
+        """Remove the volume; its files may belong to sub-ids (written by a container)."""
+        src = self.dir(name)
+        doomed = self.root / f".rm-{name}-{secrets.token_hex(4)}"
+        try:
+            os.rename(src, doomed)
+        except FileNotFoundError:
+            return
+        rmtree_any(doomed)
+
+    def sweep(self, min_age: float = 60) -> None:
+        """What a killed create or remove left (hidden dirs older than ``min_age``)."""
+        now = time.time()
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return
+        for e in entries:
+            if e.name.startswith((".new-", ".rm-")):
+                try:
+                    if now - e.stat(follow_symlinks=False).st_mtime >= min_age:
+                        rmtree_any(Path(e.path))
+                except FileNotFoundError:
+                    continue
+
+
+def rmtree_any(path: Path) -> None:
+    """Remove a tree; files a container wrote belong to sub-ids: then in the user namespace."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        from pyman.rootless.userns import run_in_userns
+
+        run_in_userns(lambda: shutil.rmtree(path, ignore_errors=True))
