@@ -20,9 +20,9 @@ SUBCOMMANDS = {
     "wait": "pyman.cli.lifecycle", "logs": "pyman.cli.logs", "inspect": "pyman.cli.inspect",
     "ps": "pyman.cli.containers", "list": "pyman.cli.containers", "ls": "pyman.cli.containers",
     "rm": "pyman.cli.containers", "port": "pyman.cli.port",
-    "exec": "pyman.cli.exec",
     "pause": "pyman.cli.pause_rename", "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
+    "exec": "pyman.cli.exec", "top": "pyman.cli.top",
 }
 
 for _module in sorted(set(SUBCOMMANDS.values())):

@@ -47,6 +47,7 @@ COMMANDS = {
     "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
     "volume": "pyman.cli.volume",
+    "top": "pyman.cli.top",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

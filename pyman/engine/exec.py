@@ -33,6 +33,8 @@ from pyman.storage.containers import ContainerStore
 # Podman 4.3 answers an exec it refuses before any session exists with 255, not 125
 EXIT_EXEC_REFUSED = 255
 
+NOT_RUNNING = "can only create exec sessions on running containers: container state improper"
+
 # (pty master, fd readable once the runtime exited) -> relay until the session ends
 Attach = Callable[[int, int], None]
 
@@ -70,6 +72,8 @@ class ExecTarget:
     process: dict[str, Any]  # the container's own OCI process
     hostname: str
     cap_add: list[str] = field(default_factory=list)
+    pid: int = 0  # the container's init, as the host sees it
+    pid_start: int | None = None
 
     @property
     def rootfs(self) -> str:
@@ -120,8 +124,9 @@ class ExecService:
         self.paths = paths
         self.store = ContainerStore(paths.containers, paths.run_containers)
 
-    def target(self, key: str) -> ExecTarget:
-        """The running container ``key`` names; Podman's refusals otherwise."""
+    def target(self, key: str, not_running: str = NOT_RUNNING,
+               code: int = EXIT_EXEC_REFUSED) -> ExecTarget:
+        """The running container ``key`` names; else ``not_running`` (exit ``code``)."""
         from pyman.storage.atomic import read_json
 
         c = self.store.find(key)
@@ -132,8 +137,7 @@ class ExecService:
 
             Engine(self.paths).containers.live_state(c.id)  # reconcile: it is not running
         if st.status != "running" or not alive:
-            raise refused("can only create exec sessions on running containers: "
-                          "container state improper")
+            raise refused(not_running, code)
         run_dir = self.store.run_dir(c.id)
         monitor = read_json(run_dir / "monitor.json") or {}
         bundle = read_json(run_dir / "config.json") or {}
@@ -145,7 +149,7 @@ class ExecService:
             boot_id=st.boot_id, container_dir=str(self.store.dir(c.id)),
             runtime=monitor["runtime"]["path"], runtime_root=monitor["runtime"]["root"],
             process=bundle["process"], hostname=c.hostname,
-            cap_add=list(c.cap_add))
+            cap_add=list(c.cap_add), pid=st.pid, pid_start=st.pid_start)
 
     def run(self, key: str, opts: ExecOptions, attach: Attach | None = None,
             console_size: tuple[int, int] | None = None) -> ExecResult:
@@ -161,12 +165,10 @@ class ExecService:
         try:
             ns_fds = open_namespaces(t.monitor_pid, ("user", "mnt"))
         except OSError as exc:
-            raise refused("can only create exec sessions on running containers: container "
-                          f"state improper ({exc.strerror})") from None
+            raise refused(f"{NOT_RUNNING} ({exc.strerror})") from None
         try:
             if not t.alive():  # the pid was reused between reading the state and opening
-                raise refused("can only create exec sessions on running containers: "
-                              "container state improper")
+                raise refused(NOT_RUNNING)
             return self._session(t, opts, ns_fds, attach, console_size)
         finally:
             for fd in ns_fds:

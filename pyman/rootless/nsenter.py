@@ -12,6 +12,13 @@ import os
 
 from pyman.rootless import libc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 # the user namespace first: it grants the capabilities that joining the others needs
 ORDER = ("user", "mnt", "uts", "ipc", "net", "pid", "cgroup")
 
@@ -42,3 +49,42 @@ def join(fds: list[int]) -> None:
         os.setgroups([])
     except OSError:
         pass  # setgroups may be denied; unmapped groups read as nobody anyway
+
+
+def call_in(fds: list[int], fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a forked child that joined ``fds`` (see ``open_namespaces``); its result
+    (or the PymanError it raised) comes back pickled. The caller keeps and closes ``fds``."""
+    import pickle
+    import traceback
+
+    from pyman.errors import PymanError
+
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports and exits
+        code = 0
+        try:
+            os.close(res_r)
+            join(list(fds))
+            payload: tuple[str, object] = ("ok", fn())
+        except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+            code = 1
+            if not isinstance(exc, PymanError):
+                exc = PymanError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            payload = ("err", exc)
+        try:
+            with os.fdopen(res_w, "wb") as f:
+                pickle.dump(payload, f)
+        finally:
+            os._exit(code)
+    os.close(res_w)
+    with os.fdopen(res_r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise PymanError("a helper in the container's namespaces died without reporting")
+    kind, value = pickle.loads(data)
+    if kind == "err":
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[no-any-return]

@@ -94,6 +94,9 @@ def test_errors_as_podman(run_pyman, ctr: str) -> None:
         r = run_pyman("exec", "exec-created", "true")
         assert (r.returncode, r.stderr) == (255, "Error: can only create exec sessions on "
                                             "running containers: container state improper\n")
+        r = run_pyman("top", "exec-created")
+        assert (r.returncode, r.stderr) == (
+            125, "Error: top can only be used on running containers\n")
     finally:
         run_pyman("rm", "-f", "exec-created")
 
@@ -167,3 +170,34 @@ def test_tty_session_through_a_real_pty(pyman_bin, pyman_env, ctr: str) -> None:
             proc.wait()
         os.close(master)
         os.close(slave)
+
+
+def test_top(run_pyman, ctr: str) -> None:
+    assert run_pyman("exec", "-d", "-u", "nobody", ctr, "sleep", "77").returncode == 0
+    assert wait_for(lambda: "sleep 77" in run_pyman("top", ctr).stdout)
+    r = run_pyman("top", ctr)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME",
+                                "COMMAND"]
+    assert lines[0].startswith("USER        PID         PPID        %CPU        ")
+    rows = [line.split(None, 7) for line in lines[1:]]
+    init = rows[0]
+    assert init[:3] == ["root", "1", "0"] and init[5:] == ["?", "0s", "sleep 1000 "]
+    assert init[4].endswith("s") and float(init[3]) >= 0
+    assert ["nobody", "0", "sleep 77 "] == [x for i, x in enumerate(
+        next(r for r in rows if r[-1] == "sleep 77 ")) if i in (0, 2, 7)]
+
+    r = run_pyman("top", ctr, "huser", "user", "pid,comm")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["HUSER", "USER", "PID", "COMMAND"]
+    assert lines[1].split() == [str(os.getuid()), "root", "1", "sleep"]
+    nobody = next(line.split() for line in lines if " nobody " in line)
+    assert int(nobody[0]) not in (os.getuid(), 65534)  # a sub-uid of the user
+
+    r = run_pyman("top", ctr, "-o", "pid,comm")  # not a descriptor: ps(1) inside, as Podman
+    assert r.returncode == 0 and r.stdout.split()[:2] == ["PID", "COMMAND"], r.stderr
+
+    r = run_pyman("top", "no-such-ctr")
+    assert r.returncode == 125 and "unable to look up requested container" in r.stderr

@@ -79,3 +79,19 @@ def test_runtime_errors() -> None:
     assert runtime_failure("runc", "exec: permission denied").exit_code == 126
     assert runtime_failure("runc", "something else").exit_code == 125
     assert last_runtime_error(b"") == ""
+
+
+def test_top_formats() -> None:
+    from pyman.engine.top import DEFAULT, go_duration, parse_descriptors, tabulate, tty_name
+
+    assert go_duration(0) == "0s"
+    assert go_duration(3_039_222_231) == "3.039222231s"
+    assert go_duration(62_500_000_000) == "1m2.5s"
+    assert go_duration(3_603_000_000_000) == "1h0m3s"
+    assert go_duration(350_000_000) == "350ms" and go_duration(1_500) == "1.5µs"
+    assert tty_name(0) == "?" and tty_name((136 << 8) | 3) == "pts/3"
+    assert parse_descriptors([]) == list(DEFAULT)
+    assert parse_descriptors(["pid,user", "%C"]) == ["pid", "user", "pcpu"]
+    assert parse_descriptors(["-eo", "pid"]) is None
+    assert tabulate([["PID", "COMMAND"], ["1", "sleep 1 "]]) == (
+        "PID         COMMAND\n1           sleep 1 \n")
