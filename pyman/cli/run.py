@@ -104,6 +104,9 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--tmpfs", help="Mount a tmpfs: ctr-dir:options.")] = None,
         image_volume: Annotated[str, typer.Option(
             "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore.")] = "bind",
+        userns: Annotated[str | None, typer.Option(
+            "--userns", help="User namespace: host (default) or keep-id, keep-id:uid=N,gid=N."
+        )] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -137,7 +140,7 @@ def _command(create_only: bool) -> Callable[..., None]:
 
             opts.env = read_env_files(env_file) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
-        opts.image_volume = image_volume
+        opts.image_volume, opts.userns = image_volume, userns or ""
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:

@@ -116,6 +116,11 @@ class ContainerService:
 
         specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,
                                       dict(icfg.get("Volumes") or {}), opts.image_volume)
+        from pyman.engine import userns
+
+        userns_mode = userns.parse(opts.userns)
+        keep_ids = userns.keep_id_ids(userns_mode)
+        workdir = opts.workdir or icfg.get("WorkingDir") or "/"
         cid = new_id()
         hostname = opts.hostname or cid[:12]
         config = ContainerConfig(
@@ -127,9 +132,12 @@ class ContainerService:
             args=args,
             entrypoint=user_entry if user_entry is not None else icfg.get("Entrypoint") or [],
             cmd=opts.command or icfg.get("Cmd") or [],
-            env=merge_env(icfg.get("Env") or [], opts.env, hostname),
-            workdir=opts.workdir or icfg.get("WorkingDir") or "/",
-            user=opts.user if opts.user is not None else icfg.get("User") or "",
+            env=merge_env(icfg.get("Env") or [], opts.env, hostname,
+                          home=workdir if keep_ids and opts.user is None else None),
+            workdir=workdir,
+            # keep-id runs as the user by default, as Podman does
+            user=opts.user if opts.user is not None else (
+                f"{keep_ids[0]}:{keep_ids[1]}" if keep_ids else icfg.get("User") or ""),
             hostname=hostname,
             network=network,
             rm=opts.rm,
@@ -140,6 +148,7 @@ class ContainerService:
             ports=ports,
             **lim,
         )
+        config.userns = userns_mode
         if opts.stop_signal is None and icfg.get("StopSignal"):
             from pyman.engine.limits import parse_signal
 
@@ -193,7 +202,10 @@ class ContainerService:
         from pyman.engine.container_mounts import for_monitor
 
         mounts, first_use = for_monitor(c.mounts, self.volumes)
+        from pyman.engine.userns import monitor_config
+
         return {
+            **monitor_config(c.userns, c.workdir),  # keep-id: idmap for the rootfs, passwd_entry
             "id": c.id,
             "name": c.name,
             "container_dir": str(self.store.dir(c.id)),

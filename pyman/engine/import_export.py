@@ -226,10 +226,30 @@ def _tar_overlay(lowers: list[str], out_fd: int) -> None:
     def plain(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         if info.ischr() and info.devmajor == 0 and info.devminor == 0:
             return None  # a whiteout of a single layer: nothing below it to hide
+        if os.path.basename(info.name) == ".wh..wh..opq":
+            return None  # fuse-overlayfs' opaque marker (keep-id containers' upper dirs)
         info.uname = info.gname = ""
         return info
+
+    def add(tf: tarfile.TarFile, path: str) -> None:
+        try:
+            info = plain(tf.gettarinfo(path))
+        except FileNotFoundError:
+            # the kernel lists the whiteouts of a directory only the top layer has (one
+            # fuse-overlayfs made), and they cannot be looked up: nothing to export
+            return
+        if info is None:
+            return
+        if info.isreg():
+            with open(path, "rb") as f:
+                tf.addfile(info, f)
+        else:
+            tf.addfile(info)
+        if info.isdir():
+            for child in sorted(os.listdir(path)):
+                add(tf, os.path.join(path, child))
 
     with os.fdopen(out_fd, "wb", closefd=False) as out, \
             tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
         for entry in sorted(os.listdir(".")):
-            tf.add(entry, filter=plain)
+            add(tf, entry)

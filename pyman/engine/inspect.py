@@ -175,6 +175,6 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "NanoCpus": c.nano_cpus,
             "PidsLimit": c.pids_limit,
             "Ulimits": _ulimits(c),
-            "UsernsMode": "",
+            "UsernsMode": c.userns,
         },
     }

@@ -95,6 +95,7 @@ class RunOptions:
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
     image_volume: str = "bind"  # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore
+    userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/userns.py)
 
 
 @dataclass

@@ -80,10 +80,14 @@ class ContainerRun:
 
     def _start(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-        mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs)
+        mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"))
         self.mounted = True
         if self.cfg.get("volumes_first_use"):
             self._volumes_first_use()
+        if self.cfg.get("passwd_entry"):  # --userns=keep-id
+            from pyman.runtime.keep_id import write_files
+
+            write_files(self.rootfs, self.run_dir, self.cfg["passwd_entry"])
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         self._create()

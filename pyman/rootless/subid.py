@@ -88,3 +88,15 @@ def map_args(maps: list[IdMapping]) -> list[str]:
     for m in maps:
         args += [str(m.inside), str(m.outside), str(m.count)]
     return args
+
+
+def keep_id_nested(total: int, target: int) -> list[IdMapping]:
+    """Podman's --userns=keep-id, as a user namespace nested in the standard one (whose ids
+    0..total-1 are the user, then the sub-ids): container id ``target`` is its 0 (the user),
+    container 0..target-1 its 1..target, and the rest keep their ids."""
+    below = min(target, total - 1)
+    maps = [IdMapping(0, 1, below)] if below else []
+    maps.append(IdMapping(target, 0, 1))
+    if target + 1 < total:
+        maps.append(IdMapping(target + 1, target + 1, total - target - 1))
+    return maps

@@ -56,6 +56,10 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         "bind", "rprivate"]
     mounts = [(os.path.join(run_dir, name), f"/etc/{name}", list(file_opts))
               for name in RUN_DIR_FILES if os.path.exists(os.path.join(run_dir, name))]
+    if cfg.get("passwd_entry"):  # --userns=keep-id: the user's entries (runtime/keep_id.py)
+        mounts += [(os.path.join(run_dir, name), f"/etc/{name}", list(file_opts))
+                   for name in ("passwd", "group")
+                   if os.path.exists(os.path.join(run_dir, name))]
     mounts = device_mounts(bool(spec.get("privileged"))) + mounts
     args = list(spec["args"])
     if spec.get("init"):
@@ -80,6 +84,7 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         network=spec_network(cfg.get("network") or "private"),
         mounts=mounts,
         user_mounts=cfg.get("mounts") or [],
+        userns_maps=cfg.get("userns_maps"),
         devpts_gid=5 if gid_mapped(5) else None,
         **confinement(spec, user.uid),
     )

@@ -49,7 +49,7 @@ class SpecOptions:
         "no_new_privileges", "annotations", "devpts_gid", "sysctls", "umask", "rlimits",
         "seccomp", "privileged", "masked_paths", "readonly_paths", "user_caps",
         "tmpfs", "resources", "cgroups_path",
-        "user_mounts",
+        "user_mounts", "userns_maps",
     )
 
     def __init__(
@@ -83,6 +83,7 @@ class SpecOptions:
         resources: dict[str, Any] | None = None,
         cgroups_path: str = "",
         user_mounts: Sequence[dict[str, Any]] = (),
+        userns_maps: dict[str, Sequence[Sequence[int]]] | None = None,
     ) -> None:
         if network not in NETWORK_MODES:
             raise ValueError(f"network mode must be one of {NETWORK_MODES}, not {network!r}")
@@ -125,6 +126,9 @@ class SpecOptions:
         # -v/--mount/--tmpfs as OCI mount entries: after the defaults, before ``mounts``
         # (so /etc/hosts still lands on a volume mounted at /etc, as with Podman)
         self.user_mounts = [dict(m) for m in user_mounts]
+        # --userns=keep-id: a user namespace of the container's own, nested in the
+        # monitor's, {"uid"|"gid": [[container id, monitor-namespace id, count], ...]}
+        self.userns_maps = userns_maps
 
 
 def _cap(name: str) -> str:
@@ -244,6 +248,11 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
     if opts.resources:
         linux["resources"] = opts.resources
         linux["cgroupsPath"] = opts.cgroups_path
+    if opts.userns_maps:
+        namespaces.append({"type": "user"})
+        for key, name in (("uid", "uidMappings"), ("gid", "gidMappings")):
+            linux[name] = [{"containerID": c, "hostID": h, "size": n}
+                           for c, h, n in opts.userns_maps[key]]
 
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,

@@ -58,6 +58,7 @@ class ContainerConfig:
     pids_limit: int = 0
     # -v/--mount/--tmpfs and the image's volumes: engine.mounts.MountSpec as dicts
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    userns: str = ""  # "" (container root = the user) | keep-id[:uid=N,gid=N]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:

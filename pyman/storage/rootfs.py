@@ -22,8 +22,24 @@ def _prepare(container_dir: str) -> tuple[str, str]:
     return upper, work
 
 
-def mount_rootfs(lowers: list[str], container_dir: str, target: str) -> str:
-    """Mount the overlay at ``target``; ``lowers`` top layer first. Returns the driver used."""
+def mount_rootfs(lowers: list[str], container_dir: str, target: str,
+                 idmap: dict[str, str] | None = None) -> str:
+    """Mount the overlay at ``target``; ``lowers`` top layer first. Returns the driver used.
+
+    ``idmap`` ({"uid": ..., "gid": ...}, fuse-overlayfs' uidmapping=/gidmapping= values,
+    <id on disk>:<id shown>:<count>): for --userns=keep-id the container has a user
+    namespace of its own nested in the monitor's, so the layers, unpacked with the
+    standard map, must be shown translated for their owners to look as the image says
+    (root's files stay root's); files the container writes still land in the upper dir
+    with the standard owners that export, cp and rm expect. fuse-overlayfs does that
+    rootless, in its own process. Measured here (alpine): start +30 ms, reading the whole
+    rootfs five times and writing 200 files 0.60 s instead of 0.41 s. The alternatives:
+    an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP) of the layer dirs needs
+    CAP_SYS_ADMIN in the user namespace owning the ext4 superblock (the initial one), so
+    it is refused rootless, and overlayfs itself cannot be idmapped; a chowned copy of
+    every layer costs a second copy of the image on disk per map and its creation on the
+    first start (0.25 s for alpine's 288 files, seconds for a 6,800-file Debian layer),
+    and leaves upper dirs in the container's map rather than the standard one."""
     upper, work = _prepare(container_dir)
     # mount(2) data is limited to a page: name the layers relative to their common parent
     # (the layer store), as Podman does, so deep images still fit
@@ -32,6 +48,9 @@ def mount_rootfs(lowers: list[str], container_dir: str, target: str) -> str:
     opts = f"lowerdir={':'.join(rel)},upperdir={upper},workdir={work}"
     os.chdir(base)
     try:
+        if idmap:
+            opts += f",uidmapping={idmap['uid']},gidmapping={idmap['gid']}"
+            return _fuse(opts, target, "the id-mapped rootfs (--userns=keep-id) needs it")
         return _mount(opts, target)
     finally:
         os.chdir("/")  # the monitor lives in "/", like any daemon
@@ -42,24 +61,28 @@ def _mount(opts: str, target: str) -> str:
         libc.mount("overlay", target, "overlay", 0, opts + ",userxattr")
         return "overlay"
     except OSError as kernel_err:
-        import shutil
+        return _fuse(opts, target, f"kernel overlay failed ({kernel_err.strerror})")
 
-        fuse = shutil.which("fuse-overlayfs")
-        if not fuse:
-            raise StorageError(
-                f"cannot mount the container's overlay rootfs ({kernel_err.strerror}) and "
-                "fuse-overlayfs is not installed: `apt-get install fuse-overlayfs`"
-            ) from None
-        if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-            raise StorageError(
-                f"kernel overlay failed ({kernel_err.strerror}) and /dev/fuse is not accessible, "
-                "so fuse-overlayfs cannot run: as root run `chmod 0666 /dev/fuse`"
-            ) from None
-        proc = subprocess.run([fuse, "-o", opts, target], capture_output=True, check=False)
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
-            raise StorageError(f"fuse-overlayfs failed to mount the rootfs: {err}") from None
-        return "fuse-overlayfs"
+
+def _fuse(opts: str, target: str, why: str) -> str:
+    import shutil
+
+    fuse = shutil.which("fuse-overlayfs")
+    if not fuse:
+        raise StorageError(
+            f"cannot mount the container's rootfs: {why} and fuse-overlayfs is not "
+            "installed: `apt-get install fuse-overlayfs`"
+        ) from None
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        raise StorageError(
+            f"cannot mount the container's rootfs: {why} and /dev/fuse is not accessible, "
+            "so fuse-overlayfs cannot run: as root run `chmod 0666 /dev/fuse`"
+        ) from None
+    proc = subprocess.run([fuse, "-o", opts, target], capture_output=True, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
+        raise StorageError(f"fuse-overlayfs failed to mount the rootfs: {err}") from None
+    return "fuse-overlayfs"
 
 
 def unmount_rootfs(target: str) -> None:
