@@ -43,6 +43,10 @@ class Paths:
         return self.data / "volumes"
 
     @property
+    def pods(self) -> Path:
+        return self.data / "pods"
+
+    @property
     def run_containers(self) -> Path:
         return self.runtime / "containers"
 

@@ -89,15 +89,15 @@ def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
         "Id": c.id,
         "Image": c.image,
         "ImageID": c.image_id.removeprefix("sha256:"),
-        "IsInfra": False,
+        "IsInfra": c.infra,
         "Labels": c.labels or None,
         "Mounts": [],
         "Names": [c.name],
         "Namespaces": {},
         "Networks": [],
         "Pid": c.pid if c.status == "running" else 0,
-        "Pod": "",
-        "PodName": "",
+        "Pod": c.pod,
+        "PodName": c.pod_name,
         "Ports": c.ports or None,
         "Size": None,
         "StartedAt": int(c.started_at) if c.started_at else GO_ZERO_TIME,
@@ -151,6 +151,8 @@ def ps(
     filters: Annotated[list[str] | None, typer.Option("--filter", "-f",
                                                       help="key=value")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
+    pod: Annotated[bool, typer.Option("--pod", "-p", help="Show the pod of each container.")
+                   ] = False,
 ) -> None:
     """List containers."""
     from pyman.cli.context import engine as make_engine
@@ -186,8 +188,10 @@ def ps(
         rows.append([c.id if no_trunc else c.id[:12], c.image, cmd, ago(c.created, now),
                      status_text(c.status, c.exit_code, c.started_at, c.finished_at, now),
                      ports_column(c.ports), c.name])
-    print(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-                rows))
+        if pod:
+            rows[-1] += [c.pod if no_trunc else c.pod[:12], c.pod_name]
+    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    print(table(headers + (["POD ID", "PODNAME"] if pod else []), rows))
 
 
 @app.command("rm", context_settings=CTX)

@@ -48,6 +48,7 @@ COMMANDS = {
     "rename": "pyman.cli.pause_rename",
     "volume": "pyman.cli.volume",
     "top": "pyman.cli.top",
+    "pod": "pyman.cli.pod",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

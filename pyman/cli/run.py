@@ -107,6 +107,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         userns: Annotated[str | None, typer.Option(
             "--userns", help="User namespace: host (default) or keep-id, keep-id:uid=N,gid=N."
         )] = None,
+        pod: Annotated[str | None, typer.Option(
+            "--pod", help="Run in this pod: share its network, IPC and UTS namespaces.")
+                       ] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -134,7 +137,7 @@ def _command(create_only: bool) -> Callable[..., None]:
                           init=init, init_path=init_path,
                           add_host=add_host or [], stop_signal=stop_signal,
                           stop_timeout=stop_timeout, ulimit=ulimit or [], memory=memory,
-                          cpus=cpus, pids_limit=pids_limit)
+                          cpus=cpus, pids_limit=pids_limit, pod=pod)
         if env_file:
             from pyman.cli.env import read_env_files
 

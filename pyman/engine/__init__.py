@@ -32,6 +32,12 @@ class Engine:
         return VolumeService(self.paths)
 
     @cached_property
+    def pods(self) -> "PodService":  # noqa: UP037
+        from pyman.engine.pods import PodService
+
+        return PodService(self.paths, self.containers)
+
+    @cached_property
     def registry(self) -> "RegistryService":  # noqa: UP037
         from pyman.engine.registry import RegistryService
 
@@ -43,5 +49,6 @@ from typing import TYPE_CHECKING  # noqa: E402
 if TYPE_CHECKING:
     from pyman.engine.containers import ContainerService
     from pyman.engine.images import ImageService
+    from pyman.engine.pods import PodService
     from pyman.engine.registry import RegistryService
     from pyman.engine.volumes import VolumeService

@@ -67,7 +67,7 @@ def published_ports(opts: RunOptions, image_config: dict[str, Any], network: str
         taken = {(m["container_port"], m["protocol"]) for m in wanted}
         wanted += [m for m in ports.exposed_ports(image_config.get("ExposedPorts") or {})
                    if (m["container_port"], m["protocol"]) not in taken]
-    if network in ("host", "none"):
+    if network in ("host", "none") or network.startswith("container:"):
         import logging
 
         logging.getLogger("pyman").warning(
@@ -110,7 +110,11 @@ class ContainerService:
             raise PymanError(
                 "no command or entrypoint provided, and no CMD or ENTRYPOINT from image"
             )
-        network = check_network(opts.network or default_network())[0]
+        join, share, hostname_default, pod_id = self._joined(opts)
+        if "net" in share:
+            network = f"container:{join}"
+        else:
+            network = check_network(opts.network or default_network())[0]
         ports = published_ports(opts, icfg, network)
         from pyman.engine import container_mounts
 
@@ -122,7 +126,7 @@ class ContainerService:
         keep_ids = userns.keep_id_ids(userns_mode)
         workdir = opts.workdir or icfg.get("WorkingDir") or "/"
         cid = new_id()
-        hostname = opts.hostname or cid[:12]
+        hostname = opts.hostname or hostname_default or cid[:12]
         config = ContainerConfig(
             id=cid,
             name=opts.name or "",
@@ -147,6 +151,10 @@ class ContainerService:
             unmask=sec.unmask, security_opt=sec.security_opt,
             ports=ports,
             **lim,
+            pod=pod_id,
+            infra=opts.infra,
+            join=join,
+            share=share,
         )
         config.userns = userns_mode
         if opts.stop_signal is None and icfg.get("StopSignal"):
@@ -193,6 +201,45 @@ class ContainerService:
             "nano_cpus": nano_cpus,
             "pids_limit": pids,
         }
+    def _joined(self, opts: RunOptions) -> tuple[str, list[str], str, str]:
+        """(container to join, namespaces shared with it, hostname, pod id) for --pod and
+        --network container:<name|id>; nothing for a container of its own."""
+        if opts.pod and not opts.infra:
+            from pyman.storage.pods import PodStore
+
+            pod = PodStore(self.paths.pods).find(opts.pod)
+            if opts.publish or opts.publish_all or opts.network:
+                raise PymanError(
+                    "invalid config provided: published or exposed ports must be defined "
+                    "when the pod is created: network cannot be configured when it is shared "
+                    "with a pod")
+            return (pod.infra_id, list(pod.share), pod.hostname if "uts" in pod.share else "",
+                    pod.id)
+        if opts.network and opts.network.startswith("container:"):
+            target = self.store.find(opts.network.split(":", 1)[1])
+            return target.id, ["net"], "", ""
+        if opts.infra:
+            return "", [], "", opts.pod or ""
+        return "", [], "", ""
+
+    def _join_cfg(self, c: ContainerConfig) -> dict[str, Any] | None:
+        """Where the monitor finds the namespaces to join: the other container must run
+        (it is started first, as Podman starts a pod's infra or a dependency)."""
+        if not c.join:
+            return None
+        target = self.store.find(c.join)
+        st = self.live_state(target.id)
+        if st.status not in ("running", "starting"):
+            self.start(target, detach=True)
+            st = self.live_state(target.id)
+        if st.status != "running" or not st.pid:
+            raise ContainerStateError(
+                f"container {target.name} whose namespaces {c.name} shares is not running: "
+                f"start it first (pyman start {target.name})")
+        kinds = {"net": "network", "ipc": "ipc", "uts": "uts"}
+        return {"userns": f"/proc/{st.monitor_pid}/ns/user",
+                "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
+                "run_dir": str(self.store.run_dir(target.id))}
 
     def _monitor_cfg(self, c: ContainerConfig, detach: bool, interactive: bool
                      ) -> dict[str, Any]:
@@ -215,7 +262,7 @@ class ContainerService:
             "interactive": interactive,
             "runtime": {"path": runtime.path, "root": str(self.paths.runtime_root)},
             "network": c.network,
-            "network_helper": check_network(c.network)[1],
+            "network_helper": None if c.join else check_network(c.network)[1],
             "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
                      "hostname": c.hostname,
                      "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
@@ -233,6 +280,7 @@ class ContainerService:
             # anonymous volumes a --rm container's monitor removes with it
             "rm_volumes": [str(self.volumes.dir(m["source"])) for m in c.mounts
                            if m.get("type") == "volume" and m.get("anonymous")],
+            "join": self._join_cfg(c),
         }
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False
@@ -483,6 +531,7 @@ class ContainerService:
 
     def summaries(self, all_: bool) -> list[ContainerSummary]:
         out: list[ContainerSummary] = []
+        pod_names: dict[str, str] | None = None
         for c in self.store.all():
             st = self.live_state(c.id)
             if not all_ and st.status != "running":
@@ -490,7 +539,14 @@ class ContainerService:
             out.append(ContainerSummary(c.id, c.name, c.image_name, c.args, c.created,
                                         st.status, st.exit_code, st.started_at,
                                         st.finished_at, st.pid, c.labels, c.image_id,
-                                        st.monitor_pid, c.rm, fold_ports(c.ports)))
+                                        st.monitor_pid, c.rm, fold_ports(c.ports), c.pod,
+                                        c.infra))
+            if c.pod:
+                if pod_names is None:
+                    from pyman.storage.pods import PodStore
+
+                    pod_names = {p.id: p.name for p in PodStore(self.paths.pods).all()}
+                out[-1].pod_name = pod_names.get(c.pod, "")
         return out
 
     def get(self, key: str) -> tuple[ContainerConfig, ContainerState]:
@@ -510,6 +566,10 @@ class ContainerService:
                 volumes: bool = False) -> str:
         if timeout is None:  # SIGKILL at once, unless the container asked for a grace time
             timeout = c.stop_timeout or 0
+        if c.infra and (self.paths.pods / c.pod).is_dir():
+            raise PymanError(
+                f"container {c.id} is the infra container of pod {c.pod} and cannot be "
+                f"removed without removing the pod: use pyman pod rm {c.pod[:12]}")
         st = self.live_state(c.id)
         if st.status in ("running", "starting", "paused"):
             if not force:

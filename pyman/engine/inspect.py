@@ -104,7 +104,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "Image": c.image_id.removeprefix("sha256:"),
         "ImageName": c.image_name,
         "Rootfs": "",
-        "Pod": "",
+        "Pod": c.pod,
         "ResolvConfPath": f"{run_dir}/resolv.conf",
         "HostnamePath": f"{run_dir}/hostname",
         "HostsPath": f"{run_dir}/hosts",
@@ -131,7 +131,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
                             "Ports": inspect_ports(c.ports),
                             "SandboxKey": ""},
         "Namespace": "",
-        "IsInfra": False,
+        "IsInfra": c.infra,
         "Config": {
             "Hostname": c.hostname,
             "Domainname": "",

@@ -42,7 +42,9 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
                   on_spawn: Callable[[int], None] | None = None) -> MonitorHandle:
     """Write monitor.json, start the monitor, map its user namespace. ``on_spawn(pid)`` runs
     before the monitor is let go (it waits for its id maps), to record it."""
-    maps = host_id_maps()  # fail early, with the fix, before anything is started
+    # fail early, with the fix, before anything is started; a monitor that joins another
+    # container's user namespace finds its maps written already
+    maps = None if cfg.get("join") else host_id_maps()
     from pyman.storage.atomic import write_json
 
     write_json(run_dir / "monitor.json", cfg, sync=False)  # the runtime dir: a tmpfs
@@ -62,7 +64,8 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     try:
         if on_spawn is not None:
             on_spawn(proc.pid)
-        parent_map(proc.pid, sync_r, ctl_w, maps)
+        if maps is not None:
+            parent_map(proc.pid, sync_r, ctl_w, maps)
     except PymanError:
         os.close(ctl_w)
         proc.wait()

@@ -96,6 +96,8 @@ class RunOptions:
     tmpfs: list[str] = field(default_factory=list)
     image_volume: str = "bind"  # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore
     userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/userns.py)
+    pod: str | None = None  # --pod: join this pod's namespaces
+    infra: bool = False  # the pod's own infra container (engine/pods.py creates it)
 
 
 @dataclass
@@ -116,6 +118,9 @@ class ContainerSummary:
     auto_remove: bool = False
     # Podman's PortMapping: host_ip, container_port, host_port, range, protocol
     ports: list[dict[str, Any]] = field(default_factory=list)
+    pod: str = ""  # pod id
+    infra: bool = False
+    pod_name: str = ""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pyman.monitor.relay import relay
 from pyman.monitor.runner import ContainerRun
 from pyman.monitor.signals import FORWARDED, forward_to
 from pyman.rootless import libc
-from pyman.rootless.enter import child_enter
+from pyman.rootless.enter import child_enter, join_enter
 
 TYPE_CHECKING = False  # typing costs ~15 ms of start-up
 if TYPE_CHECKING:
@@ -54,7 +54,10 @@ def main(argv: list[str]) -> int:
         cfg = json.load(f)
     sync = Sync(sync_fd)
     try:
-        child_enter(libc.CLONE_NEWNS, sync_fd, ctl_fd)
+        if cfg.get("join"):  # a pod member, --network container:: the other's namespace
+            join_enter(cfg["join"]["userns"], libc.CLONE_NEWNS)
+        else:
+            child_enter(libc.CLONE_NEWNS, sync_fd, ctl_fd)
     except PymanError as exc:
         sync.send(event="error", message=str(exc), code=exc.exit_code)
         return 125

@@ -168,6 +168,9 @@ class ContainerRun:
             "resolv.conf": netfiles.resolv_conf(mode, gateway),
             "hostname": hostname + "\n",
         }
+        join = self.cfg.get("join")
+        if join and "network" in join["ns"]:
+            files.update(netfiles.joined_files(join["run_dir"], self.cfg["name"]))
         for name, text in files.items():
             with open(os.path.join(self.run_dir, name), "w") as f:
                 f.write(text)

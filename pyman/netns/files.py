@@ -90,3 +90,18 @@ def default_address() -> str | None:
             return str(s.getsockname()[0])
         except OSError:
             return None
+
+
+def joined_files(other_run_dir: str, name: str) -> dict[str, str]:
+    """A container in another's network namespace (a pod member) uses that one's
+    resolv.conf, and its hosts file plus a line for its own name, as Podman does."""
+    import os
+
+    out: dict[str, str] = {}
+    resolv = _read(os.path.join(other_run_dir, "resolv.conf"))
+    if resolv is not None:
+        out["resolv.conf"] = resolv
+    hosts = _read(os.path.join(other_run_dir, "hosts"))
+    if hosts is not None:
+        out["hosts"] = hosts.rstrip("\n") + f"\n127.0.0.1\t{name}\n"
+    return out

@@ -66,3 +66,25 @@ def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
         pass  # setgroups may be denied; the unmapped groups stay "nobody"
 
 
+
+
+def join_enter(userns: str, flags: int) -> None:
+    """Join the user namespace at ``userns`` (another container's monitor holds it, with its
+    maps already written), then unshare ``flags`` there. Root in it at once: the host user
+    is uid 0 of every namespace pyman makes."""
+    try:
+        fd = os.open(userns, os.O_RDONLY)
+    except OSError as exc:
+        raise RootlessSetupError(
+            f"cannot join the user namespace of the container to share ({userns}): "
+            f"{os.strerror(exc.errno or 0)}; is it still running?") from None
+    try:
+        libc.setns(fd, libc.CLONE_NEWUSER)
+    except OSError as exc:
+        raise RootlessSetupError(
+            f"cannot join the user namespace {userns}: {os.strerror(exc.errno or 0)}") from None
+    finally:
+        os.close(fd)
+    libc.unshare(flags)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)

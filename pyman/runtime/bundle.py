@@ -124,7 +124,26 @@ def resources(cfg: dict[str, Any]) -> dict[str, Any]:
             "cgroups_path": os.path.join(os.path.dirname(own), f"pyman-{cfg['id']}")}
 
 
+def join_namespaces(config: dict[str, Any], paths: dict[str, str]) -> None:
+    """Namespaces of another container (a pod's infra): by path, as runc joins them. A
+    shared UTS namespace keeps the other's hostname; a shared netns its sysctls."""
+    for ns in config["linux"]["namespaces"]:
+        if ns["type"] in paths:
+            ns["path"] = paths[ns["type"]]
+    if "uts" in paths:
+        config.pop("hostname", None)
+    if "network" in paths:
+        sysctl = {k: v for k, v in config["linux"].get("sysctl", {}).items()
+                  if not k.startswith("net.")}
+        if sysctl:
+            config["linux"]["sysctl"] = sysctl
+        else:
+            config["linux"].pop("sysctl", None)
+
+
 def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
     config = build_spec(spec_options(cfg, rootfs, run_dir))
+    if cfg.get("join"):
+        join_namespaces(config, cfg["join"]["ns"])
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(config, f)

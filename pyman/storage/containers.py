@@ -59,6 +59,10 @@ class ContainerConfig:
     # -v/--mount/--tmpfs and the image's volumes: engine.mounts.MountSpec as dicts
     mounts: list[dict[str, Any]] = field(default_factory=list)
     userns: str = ""  # "" (container root = the user) | keep-id[:uid=N,gid=N]
+    pod: str = ""  # the pod's id: its infra's namespaces are joined (pod.share of them)
+    infra: bool = False  # this is the pod's infra container
+    join: str = ""  # a container whose namespaces this one joins (the pod's infra, or
+    share: list[str] = field(default_factory=list)  # --network container:<id>): ipc,net,uts
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:

@@ -1,0 +1,259 @@
+"""pyman pod: create, ps, inspect, start, stop, restart, rm, logs, exists, prune."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from pyman.engine.pods import PodService, PodSummary
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
+                    help="Manage pods.")
+app.add_typer(group, name="pod")
+
+
+def _pods() -> PodService:
+    from pyman.cli.context import engine as make_engine
+
+    return make_engine().pods
+
+
+@group.command("create", context_settings=CTX)
+def create(
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the pod.")] = None,
+    publish: Annotated[list[str] | None, typer.Option(
+        "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp] for the pod.")
+                       ] = None,
+    network: Annotated[str | None, typer.Option(
+        "--network", "--net", help="pasta, slirp4netns, host or none.")] = None,
+    share: Annotated[str | None, typer.Option(
+        "--share", help="Namespaces the members share: ipc,net,uts (the default).")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", "-l", help="key=value.")
+                     ] = None,
+    hostname: Annotated[str | None, typer.Option("--hostname", help="The pod's hostname.")
+                        ] = None,
+) -> None:
+    """Create a new, empty pod."""
+    from pyman.engine.pods import PodCreateOptions
+
+    labels = dict(item.partition("=")[::2] for item in label or [])
+    pod = _pods().create(PodCreateOptions(name=name, publish=list(publish or []),
+                                          network=network, share=share, labels=labels,
+                                          hostname=hostname))
+    print(pod.id)
+
+
+def _ps_json(s: PodSummary) -> dict[str, Any]:
+    from pyman.engine.inspect import rfc3339
+
+    return {"Containers": [{"Id": c.id, "Names": c.name, "Status": c.status}
+                           for c in s.containers],
+            "Created": rfc3339(s.created), "Id": s.id, "InfraId": s.infra_id,
+            "Name": s.name, "Namespace": "", "Networks": [], "Status": s.status,
+            "Labels": s.labels}
+
+
+def ps(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids.")] = False,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Full ids.")] = False,
+    format_: Annotated[str | None, typer.Option("--format", help="json or a Go template.")
+                       ] = None,
+) -> None:
+    """List pods."""
+    from pyman.cli.humanize import ago, table
+
+    pods = _pods().summaries()
+    if quiet:
+        for s in pods:
+            print(s.id if no_trunc else s.id[:12])
+        return
+    if format_ == "json":
+        print(json.dumps([_ps_json(s) for s in pods], indent=2))
+        return
+    now = time.time()
+    if format_:
+        from pyman.cli.template import Template
+
+        tpl = Template(format_)
+        for s in pods:
+            row = _ps_json(s)
+            row.update({"ID": s.id if no_trunc else s.id[:12], "NumberOfContainers":
+                        len(s.containers), "InfraID": s.infra_id[:12]})
+            print(tpl.render(row))
+        return
+    rows = [[s.id if no_trunc else s.id[:12], s.name, s.status, ago(s.created, now),
+             s.infra_id if no_trunc else s.infra_id[:12], str(len(s.containers))]
+            for s in pods]
+    print(table(["POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS"], rows))
+
+
+for _alias in ("ps", "ls", "list"):
+    group.command(_alias, context_settings=CTX)(ps)
+
+
+@group.command("inspect", context_settings=CTX)
+def inspect(
+    pods: Annotated[list[str], typer.Argument(help="Pods.")],
+    format_: Annotated[str | None, typer.Option("--format", "-f", help="A Go template.")
+                       ] = None,
+) -> None:
+    """Show a pod's configuration and state."""
+    service = _pods()
+    docs = [service.inspect(key) for key in pods]
+    if format_:
+        from pyman.cli.template import Template
+
+        tpl = Template(format_)
+        for doc in docs:
+            print(tpl.render(doc))
+        return
+    # Podman 4.3 prints one pod as an object, several as a list
+    print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=5))
+
+
+def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
+    """Run ``action(key)`` for each pod; print its id; exit 125 after all if any failed."""
+    from pyman.errors import PymanError
+
+    service = _pods()
+    if all_:
+        keys = [s.id for s in service.summaries()]
+    if not keys:
+        raise typer.BadParameter("requires at least one pod name or id, or --all")
+    failed = 0
+    for key in keys:
+        try:
+            print(action(service, key))
+        except PymanError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc.exit_code
+    if failed:
+        raise typer.Exit(failed)
+
+
+@group.command("start", context_settings=CTX)
+def start(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+) -> None:
+    """Start pods: the infra container, then the members."""
+    _each(pods, all_, lambda s, k: s.start(k))
+
+
+@group.command("stop", context_settings=CTX)
+def stop(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds before SIGKILL.")
+                     ] = 10,
+) -> None:
+    """Stop pods: the members, then the infra container."""
+    _each(pods, all_, lambda s, k: s.stop(k, time_))
+
+
+@group.command("restart", context_settings=CTX)
+def restart(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+) -> None:
+    """Restart pods."""
+    _each(pods, all_, lambda s, k: s.restart(k))
+
+
+@group.command("rm", context_settings=CTX)
+def rm(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Stop running containers.")
+                     ] = False,
+    time_: Annotated[float, typer.Option("--time", "-t", help="Seconds before SIGKILL.")
+                     ] = 10,
+) -> None:
+    """Remove pods and their containers."""
+    from pyman.storage.pods import PodNotFoundError
+
+    def remove(s: PodService, key: str) -> str:
+        try:
+            return s.remove(key, force, time_)
+        except PodNotFoundError as exc:
+            exc.exit_code = 1  # as Podman: a missing pod is exit 1, not an engine error
+            raise
+    _each(pods, all_, remove)
+
+
+@group.command("exists", context_settings=CTX)
+def exists(pod: Annotated[str, typer.Argument(help="Pod.")]) -> None:
+    """Exit 0 if the pod exists, 1 if not."""
+    from pyman.storage.pods import PodNotFoundError
+
+    try:
+        _pods().store.find(pod)
+    except PodNotFoundError:
+        raise typer.Exit(1) from None
+
+
+@group.command("prune", context_settings=CTX)
+def prune(
+    force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask.")] = False,
+) -> None:
+    """Remove pods with no running containers."""
+    if not force:
+        answer = input("WARNING! This will remove all stopped/exited pods..\n"
+                       "Are you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    for pid in _pods().prune():
+        print(pid)
+
+
+@group.command("logs", context_settings=CTX)
+def logs(
+    pod: Annotated[str, typer.Argument(help="Pod.")],
+    container: Annotated[str | None, typer.Option(
+        "--container", "-c", help="Only this member's log.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow the output.")
+                      ] = False,
+    tail: Annotated[int, typer.Option("--tail", help="Only the last N lines (-1: all).")
+                    ] = -1,
+    timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")
+                          ] = False,
+) -> None:
+    """The logs of a pod's containers, each line after its container's id."""
+    from pyman.engine.logs import LogReader
+    from pyman.errors import PymanError
+
+    service = _pods()
+    s = service.get(pod)
+    members = [c for c in s.containers if c.id != s.infra_id]
+    if container:
+        members = [c for c in members if container in (c.id, c.name) or
+                   c.id.startswith(container)]
+        if not members:
+            raise PymanError(f"container {container} is not in pod {s.name}")
+    prefix = container is None
+    store = service.containers.store
+    readers = [(c, LogReader(str(store.dir(c.id) / "ctr.log"))) for c in members]
+    out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+    first = True
+    while True:
+        running = follow and any(service.containers.live_state(c.id).status in
+                                 ("running", "starting") for c, _ in readers)
+        for c, reader in readers:
+            for ts, stream, full, text in reader.read(tail=tail if first else -1):
+                line = (c.id[:12].encode() + b" ") if prefix else b""
+                if timestamps:
+                    line += ts.replace("+00:00", "Z").encode() + b" "
+                out[stream].write(line + text + (b"\n" if full else b""))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        first = False
+        if not running:  # read once more after the last one stopped: nothing is lost
+            break
+        time.sleep(0.2)

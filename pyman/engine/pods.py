@@ -1,0 +1,236 @@
+"""Pods: an infra container that holds the shared namespaces (and the published ports), and
+member containers that join them.
+
+The infra runs catatonit (``-P``, pause mode) from a one-layer image pyman builds locally from
+the host's catatonit, as Podman builds its podman-pause image. Members join the infra's user
+namespace (through its monitor) and its network, IPC and UTS namespaces: they reach each
+other on localhost and share the hostname and the ports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyman import __version__
+from pyman.config import Paths
+from pyman.engine.containers import ContainerService
+from pyman.engine.names import new_id
+from pyman.engine.types import ContainerSummary, RunOptions
+from pyman.errors import ContainerStateError, PymanError
+from pyman.storage.pods import PodConfig, PodStore
+
+PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
+CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit")
+SHAREABLE = ("ipc", "net", "uts")
+
+
+@dataclass
+class PodCreateOptions:
+    name: str | None = None
+    publish: list[str] = field(default_factory=list)
+    network: str | None = None
+    share: str | None = None  # comma-separated namespaces; None: ipc,net,uts
+    labels: dict[str, str] = field(default_factory=dict)
+    hostname: str | None = None
+
+
+@dataclass
+class PodSummary:
+    id: str
+    name: str
+    status: str  # Created | Running | Degraded | Stopped | Exited
+    created: float
+    infra_id: str
+    containers: list[ContainerSummary]
+    labels: dict[str, str] = field(default_factory=dict)
+    share: list[str] = field(default_factory=list)
+    ports: list[dict[str, Any]] = field(default_factory=list)
+
+
+def pod_status(members: list[ContainerSummary]) -> str:
+    """Podman's pod states, from its containers' (infra included)."""
+    states = {c.status for c in members}
+    if not states or states == {"created"}:
+        return "Created"
+    if states <= {"running", "starting"}:
+        return "Running"
+    if states & {"running", "starting"}:
+        return "Degraded"
+    return "Exited"
+
+
+def _share(text: str | None) -> list[str]:
+    if text is None:
+        return list(SHAREABLE)
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    for s in wanted:
+        if s not in SHAREABLE:
+            raise PymanError(f"invalid --share {s!r}: pyman pods can share "
+                             f"{', '.join(SHAREABLE)}")
+    return wanted
+
+
+class PodService:
+    def __init__(self, paths: Paths, containers: ContainerService) -> None:
+        self.paths = paths
+        self.containers = containers
+        self.store = PodStore(paths.pods)
+
+    # -- create -------------------------------------------------------------------------
+    def create(self, opts: PodCreateOptions) -> PodConfig:
+        share = _share(opts.share)
+        if opts.publish and "net" not in share:
+            raise PymanError("published ports need a shared network namespace: add net to "
+                             "--share or leave --share out")
+        pid = new_id()
+        from pyman.engine.names import new_name
+
+        name = opts.name or new_name({p.name for p in self.store.all()})
+        pod = PodConfig(id=pid, name=name, share=share, labels=dict(opts.labels),
+                        hostname=opts.hostname or name)
+        self.store.create(pod)
+        try:
+            image = self._pause_image()
+            infra = self.containers.create(RunOptions(
+                image=PAUSE_IMAGE, name=f"{pid[:12]}-infra", network=opts.network,
+                publish=list(opts.publish), hostname=pod.hostname, pull="never",
+                pod=pid, infra=True), image)
+        except BaseException:
+            self.store.delete(pid)
+            raise
+        pod.infra_id = infra.id
+        self.store.save(pod)
+        return pod
+
+    def _pause_image(self) -> Any:
+        """localhost/pyman-pause:<version>: catatonit alone, built once from the host's."""
+        found = self.containers.images.find_local(PAUSE_IMAGE)
+        if found is not None:
+            return found
+        import os
+        import tarfile
+        import tempfile
+
+        binary = next((p for p in CATATONIT if os.access(p, os.X_OK)), None)
+        if binary is None:
+            raise PymanError("catatonit not found (the pods' infra process): install it "
+                             "with `apt-get install catatonit`")
+        from pyman.engine.import_export import ImportExport, ImportOptions
+
+        self.paths.data.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.paths.data, suffix=".tar") as tmp:
+            with tarfile.open(fileobj=tmp, mode="w") as tar:
+                for d in ("dev", "etc", "proc", "run", "sys", "tmp"):
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                binary = os.path.realpath(binary)  # /usr/libexec/podman/catatonit: a link
+                info = tar.gettarinfo(binary, arcname="catatonit")
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                with open(binary, "rb") as f:
+                    tar.addfile(info, f)
+            tmp.flush()
+            ImportExport(self.paths).import_tarball(ImportOptions(
+                source=tmp.name, reference=PAUSE_IMAGE,
+                changes=['ENTRYPOINT ["/catatonit", "-P"]'],
+                message="pyman's pod infra image"))
+        image = self.containers.images.find_local(PAUSE_IMAGE)
+        if image is None:
+            raise PymanError(f"{PAUSE_IMAGE} was built but cannot be found")
+        return image
+
+    # -- queries ------------------------------------------------------------------------
+    def members(self, pod: PodConfig, all_: bool = True) -> list[ContainerSummary]:
+        """The pod's containers, infra first."""
+        found = [s for s in self.containers.summaries(all_) if s.pod == pod.id]
+        return sorted(found, key=lambda s: (s.id != pod.infra_id, s.created))
+
+    def summaries(self) -> list[PodSummary]:
+        out = []
+        for pod in self.store.all():
+            members = self.members(pod)
+            infra = next((m for m in members if m.id == pod.infra_id), None)
+            out.append(PodSummary(pod.id, pod.name, pod_status(members), pod.created,
+                                  pod.infra_id, members, pod.labels, pod.share,
+                                  infra.ports if infra else []))
+        return out
+
+    def get(self, key: str) -> PodSummary:
+        pod = self.store.find(key)
+        return next(s for s in self.summaries() if s.id == pod.id)
+
+    def inspect(self, key: str) -> dict[str, Any]:
+        from pyman.engine.inspect import inspect_ports, rfc3339
+
+        s = self.get(key)
+        infra_cfg = self.containers.store.load(s.infra_id)
+        return {
+            "Id": s.id,
+            "Name": s.name,
+            "Created": rfc3339(s.created),
+            "ExitPolicy": "continue",
+            "State": s.status,
+            "Hostname": self.store.find(s.id).hostname,
+            "Labels": s.labels or {},
+            "CreateInfra": True,
+            "InfraContainerID": s.infra_id,
+            "InfraConfig": {
+                "PortBindings": inspect_ports(infra_cfg.ports if infra_cfg else []),
+                "HostNetwork": bool(infra_cfg and infra_cfg.network == "host"),
+                "NetworkMode": infra_cfg.network if infra_cfg else "",
+            },
+            "SharedNamespaces": [("net" if n == "net" else n) for n in s.share],
+            "NumContainers": len(s.containers),
+            "Containers": [{"Id": c.id, "Name": c.name, "State": c.status}
+                           for c in s.containers],
+        }
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, key: str) -> str:
+        pod = self.store.find(key)
+        for m in self.members(pod):
+            if m.status not in ("running", "starting"):
+                self.containers.start(self.containers.store.find(m.id), detach=True)
+        return pod.id
+
+    def stop(self, key: str, timeout: float = 10) -> str:
+        """Members first, the infra last: it holds what they use."""
+        pod = self.store.find(key)
+        for m in reversed(self.members(pod)):
+            self.containers.stop(m.id, timeout)
+        return pod.id
+
+    def restart(self, key: str, timeout: float = 10) -> str:
+        self.stop(key, timeout)
+        return self.start(key)
+
+    def remove(self, key: str, force: bool = False, timeout: float = 10) -> str:
+        pod = self.store.find(key)
+        members = self.members(pod)
+        running = [m for m in members if m.status in ("running", "starting")]
+        if running and not force:
+            err = ContainerStateError(
+                f"pod {pod.id} has containers that are not ready to be removed: cannot "
+                f"remove container {running[0].id} as it is running - running or paused "
+                "containers cannot be removed without force: container state improper")
+            err.exit_code = 2
+            raise err
+        for m in reversed(members):
+            if m.id != pod.infra_id:
+                self.containers.remove(m.id, force=True, timeout=timeout)
+        self.store.delete(pod.id)  # the infra may go once its pod has
+        if pod.infra_id and self.containers.store.load(pod.infra_id) is not None:
+            self.containers.remove(pod.infra_id, force=True, timeout=timeout)
+        return pod.id
+
+    def prune(self) -> list[str]:
+        removed = []
+        for s in self.summaries():
+            if s.status in ("Created", "Exited"):
+                try:
+                    removed.append(self.remove(s.id))
+                except PymanError:
+                    continue
+        return removed

@@ -1,0 +1,95 @@
+"""Pod records: ``<data>/pods/<id>/pod.json``, one file per pod, written atomically.
+
+A pod is a name, the namespaces its members share, and its infra container (which holds
+those namespaces and the published ports); the members are ordinary containers whose
+record names the pod.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyman.errors import PymanError
+from pyman.storage.atomic import locked, read_json, write_json
+
+
+class PodNotFoundError(PymanError):
+    pass
+
+
+class PodExistsError(PymanError):
+    pass
+
+
+@dataclass
+class PodConfig:
+    id: str
+    name: str
+    infra_id: str = ""
+    share: list[str] = field(default_factory=lambda: ["ipc", "net", "uts"])
+    labels: dict[str, str] = field(default_factory=dict)
+    hostname: str = ""
+    created: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PodConfig:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class PodStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root  # <data>/pods
+        self.names_lock = root / "names.lock"
+
+    def _file(self, pid: str) -> Path:
+        return self.root / pid / "pod.json"
+
+    def all(self) -> list[PodConfig]:
+        try:
+            ids = [e.name for e in os.scandir(self.root) if len(e.name) == 64]
+        except FileNotFoundError:
+            return []
+        pods = []
+        for pid in ids:
+            data = read_json(self._file(pid))
+            if isinstance(data, dict):
+                pods.append(PodConfig.from_json(data))
+        return sorted(pods, key=lambda p: p.created)
+
+    def find(self, key: str) -> PodConfig:
+        """By id, name or unique id prefix; Podman's message when there is none."""
+        pods = self.all()
+        for p in pods:
+            if key in (p.id, p.name):
+                return p
+        hits = [p for p in pods if p.id.startswith(key)] if key else []
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise PymanError(f"more than one pod matches id prefix {key!r}: be more precise")
+        raise PodNotFoundError(f"no pod with name or ID {key} found: no such pod")
+
+    def create(self, pod: PodConfig) -> None:
+        """Record a new pod; of two with one name exactly one wins."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with locked(self.names_lock):
+            for other in self.all():
+                if other.name == pod.name:
+                    raise PodExistsError(
+                        f"{pod.name}: the pod name is already in use by {other.id}; remove "
+                        "that pod or pick another name: pod already exists")
+            tmp = self.root / f".new-{pod.id}"
+            tmp.mkdir()
+            write_json(tmp / "pod.json", asdict(pod), sync=False)
+            os.rename(tmp, self.root / pod.id)
+
+    def save(self, pod: PodConfig) -> None:
+        write_json(self._file(pod.id), asdict(pod), sync=False)
+
+    def delete(self, pid: str) -> None:
+        shutil.rmtree(self.root / pid, ignore_errors=True)
