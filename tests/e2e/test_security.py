@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from lifecycle_util import NET
 
 from pyman.runtime.capabilities import CAP_NAMES
@@ -112,3 +116,36 @@ def test_seccomp_profile_file_and_refusals(run_pyman, tmp_path: Path) -> None:
     assert r.returncode == 125
     assert r.stderr.startswith(f"Error: loading seccomp profile ({bad}) failed: decoding")
     assert run_pyman("ps", "-aq").stdout == before  # nothing was created
+
+
+@pytest.fixture
+def podman(tmp_path: Path, registry: str) -> Iterator[list[str]]:
+    """podman with a private store holding alpine from the loopback registry."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    root = tmp_path / "podman"
+    base = ["podman", "--root", str(root / "r"), "--runroot", f"/tmp/pm-sec-{os.getpid()}",
+            "--storage-driver", "vfs"]
+    r = subprocess.run([*base, "pull", "-q", "--tls-verify=false",
+                        f"{registry}/library/alpine:latest"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    yield [*base, "run", "--rm", *NET, f"{registry}/library/alpine:latest"]
+    subprocess.run([*base, "system", "reset", "-f"], capture_output=True, timeout=60)
+    subprocess.run(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", "--", str(root),
+                    f"/tmp/pm-sec-{os.getpid()}"], capture_output=True, timeout=60)
+
+
+def test_same_sets_as_podman(run_pyman, podman: list[str]) -> None:
+    """Capability sets, no_new_privs and seccomp mode as Podman 4.3 gives them, flag for flag
+    (Podman's own profile differs: it lets unshare through, so that is not compared)."""
+    status = "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status"
+    for flags in [(), ("--cap-add", "sys_admin,NET_RAW", "--cap-drop", "CAP_CHOWN"),
+                  ("--cap-drop", "all", "--security-opt", "no-new-privileges"),
+                  ("--user", "1000", "--cap-add", "net_admin"),
+                  ("--privileged",), ("--security-opt", "seccomp=unconfined")]:
+        theirs = subprocess.run([*podman[:-1], *flags, podman[-1], "sh", "-c", status],
+                                capture_output=True, text=True, timeout=120)
+        ours = run_pyman("run", "--rm", *NET, *flags, "alpine", "sh", "-c", status)
+        assert theirs.returncode == ours.returncode == 0, (flags, theirs.stderr, ours.stderr)
+        assert ours.stdout == theirs.stdout, flags
