@@ -111,6 +111,15 @@ def test_refusals_leave_nothing(run_pyman) -> None:
     for flags, message in cases:
         r = run_pyman("run", "--rm", *NET, *flags, "alpine", "true")
         assert (r.returncode, r.stderr) == (125, message), flags
+    # user and group names resolve in the image's files when the container starts (126)
+    for user, message in [("nosuch", "unable to find user nosuch: no matching entries in "
+                           "passwd file"),
+                          ("root:nogrp", "unable to find group nogrp: no matching entries in "
+                           "group file")]:
+        r = run_pyman("run", "--rm", *NET, "-u", user, "alpine", "true")
+        assert r.returncode == 126 and message in r.stderr, r.stderr
+    r = run_pyman("run", "--rm", *NET, "-u", "nobody:nogroup", "alpine", "id")
+    assert r.stdout.startswith("uid=65534(nobody) gid=65534(nogroup)"), r.stderr
     assert run_pyman("ps", "-aq").stdout == before
 
 
