@@ -41,9 +41,16 @@ def check_network(mode: str) -> tuple[str, str | None]:
     """Validate the mode; for pasta and slirp4netns also find the helper binary."""
     aliases = {"private": default_network(), "bridge": default_network()}
     mode = aliases.get(mode, mode)
+    if mode.startswith("ns:"):
+        path = mode[3:]
+        if not os.path.isabs(path) or not os.path.exists(path):
+            raise PymanError(f"network namespace {path!r} does not exist: --network ns: "
+                             "takes the absolute path of a bound netns file")
+        return mode, None
     if mode not in MODES:
         raise PymanError(
-            f"unknown network mode {mode!r}: use one of {', '.join(MODES)}"
+            f"unknown network mode {mode!r}: use one of {', '.join(MODES)}, "
+            "container:<name|id> or ns:<path>"
         )
     if mode in ("pasta", "slirp4netns"):
         from pyman.netns.helpers import check_tun, find_helper
@@ -67,7 +74,7 @@ def published_ports(opts: RunOptions, image_config: dict[str, Any], network: str
         taken = {(m["container_port"], m["protocol"]) for m in wanted}
         wanted += [m for m in ports.exposed_ports(image_config.get("ExposedPorts") or {})
                    if (m["container_port"], m["protocol"]) not in taken]
-    if network in ("host", "none") or network.startswith("container:"):
+    if network in ("host", "none") or network.startswith(("container:", "ns:")):
         import logging
 
         logging.getLogger("pyman").warning(

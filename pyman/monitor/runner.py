@@ -79,6 +79,8 @@ class ContainerRun:
                 sock.close()  # the forwarder (or pasta) holds them now
 
     def _start(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
+        if mode.startswith("ns:"):
+            _check_joinable(mode[3:])
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"))
         self.mounted = True
@@ -266,6 +268,38 @@ class ContainerRun:
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
+
+
+def _check_joinable(path: str) -> None:
+    """--network ns:<path>: runc would only say "can't get final child's PID"; try the
+    setns in a throwaway child first and say what is wrong."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            os._exit(100 + (exc.errno or 0) % 100)
+        try:
+            libc.setns(fd, libc.CLONE_NEWNET)
+            code = 0
+        except OSError as exc:
+            code = 2 if exc.errno == 1 else 3  # EPERM: owned by another user namespace
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 100:
+        raise PymanError(f"cannot open the network namespace {path}: "
+                         f"{os.strerror(code - 100)}")
+    if code == 2:
+        raise PymanError(
+            f"cannot join the network namespace {path}: it belongs to a user namespace "
+            "pyman's containers do not share (rootless, only namespaces made inside it can "
+            "be joined); use --network container:<name> to share another container's")
+    if code:
+        raise PymanError(f"cannot join the network namespace {path}: it is not a network "
+                         "namespace file (bind-mount one from /proc/<pid>/ns/net)")
 
 
 def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:

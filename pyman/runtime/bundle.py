@@ -145,5 +145,7 @@ def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
     config = build_spec(spec_options(cfg, rootfs, run_dir))
     if cfg.get("join"):
         join_namespaces(config, cfg["join"]["ns"])
+    if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>
+        join_namespaces(config, {"network": cfg["network"][3:]})
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(config, f)

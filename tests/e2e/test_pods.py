@@ -114,5 +114,13 @@ def test_network_container_shares_the_netns(run_pyman) -> None:
                       "for i in 1 2 3 4 5 6 7 8 9 10; do "
                       "wget -qO- http://127.0.0.1:8080/index.html && break; sleep 0.3; done")
         assert (r.returncode, r.stdout) == (0, "shared-ns\n"), r.stderr
+        # ns:<path> of a namespace pyman cannot join, or no namespace at all: one clear line
+        pid = run_pyman("inspect", "--format", "{{.State.Pid}}", "netbase").stdout.strip()
+        for path, why in ((f"/proc/{pid}/ns/net", "cannot open the network namespace"),
+                          ("/etc/hostname", "it is not a network namespace file"),
+                          ("/nonexistent", "does not exist")):
+            r = run_pyman("run", "--rm", "--network", f"ns:{path}", "alpine", "true")
+            assert r.returncode == 125 and why in r.stderr, r.stderr
+            assert len(r.stderr.splitlines()) == 1
     finally:
         run_pyman("rm", "-f", "-t", "0", "netbase")
