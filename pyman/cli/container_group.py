@@ -22,7 +22,7 @@ SUBCOMMANDS = {
     "rm": "pyman.cli.containers", "port": "pyman.cli.port",
     "pause": "pyman.cli.pause_rename", "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
-    "exec": "pyman.cli.exec", "top": "pyman.cli.top",
+    "exec": "pyman.cli.exec", "top": "pyman.cli.top", "cp": "pyman.cli.cp",
 }
 
 for _module in sorted(set(SUBCOMMANDS.values())):

@@ -49,6 +49,7 @@ COMMANDS = {
     "volume": "pyman.cli.volume",
     "top": "pyman.cli.top",
     "pod": "pyman.cli.pod",
+    "cp": "pyman.cli.cp",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

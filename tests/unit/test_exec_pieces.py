@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pyman.cli.env import read_env_file
@@ -95,3 +97,49 @@ def test_top_formats() -> None:
     assert parse_descriptors(["-eo", "pid"]) is None
     assert tabulate([["PID", "COMMAND"], ["1", "sleep 1 "]]) == (
         "PID         COMMAND\n1           sleep 1 \n")
+
+
+def test_cp_locations_and_names() -> None:
+    from pyman.engine.copy import Location, parse_location, top_name
+
+    assert parse_location("c:/etc") == Location("c", "/etc")
+    assert parse_location("c:") == Location("c", "/")
+    assert parse_location("/a:b") == Location(None, "/a:b")
+    assert parse_location("./x:y") == Location(None, "./x:y")
+    assert parse_location("-") == Location(None, "-")
+    assert top_name("/d/sub/") == "sub" and top_name("/d/.") == "." and top_name("/") == "."
+
+
+def test_extract_refuses_members_through_links(tmp_path) -> None:
+    import io
+    import tarfile
+
+    from pyman.engine.copy import extract_tar
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        link = tarfile.TarInfo("top/link")
+        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+        d = tarfile.TarInfo("top")
+        d.type = tarfile.DIRTYPE
+        tf.addfile(d)
+        tf.addfile(link)
+        evil = tarfile.TarInfo("top/link/pwned")
+        evil.size = 1
+        tf.addfile(evil, io.BytesIO(b"x"))
+    buf.seek(0)
+    with pytest.raises(PymanError, match="out of the destination"):
+        extract_tar(buf, str(dest), ("top", "renamed"))
+    assert os.readlink(dest / "renamed" / "link") == str(outside)
+    assert not (outside / "pwned").exists()
+    dotdot = io.BytesIO()
+    with tarfile.open(fileobj=dotdot, mode="w") as tf:
+        m = tarfile.TarInfo("../escape")
+        tf.addfile(m, io.BytesIO(b""))
+    dotdot.seek(0)
+    with pytest.raises(PymanError, match="out of the destination"):
+        extract_tar(dotdot, str(dest))
