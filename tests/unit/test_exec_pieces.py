@@ -125,7 +125,7 @@ def test_extract_refuses_members_through_links(tmp_path) -> None:
         link = tarfile.TarInfo("top/link")
         link.type, link.linkname = tarfile.SYMTYPE, str(outside)
         d = tarfile.TarInfo("top")
-        d.type = tarfile.DIRTYPE
+        d.type, d.mode = tarfile.DIRTYPE, 0o755
         tf.addfile(d)
         tf.addfile(link)
         evil = tarfile.TarInfo("top/link/pwned")
