@@ -26,20 +26,25 @@ def inspect(
     from pyman.engine.inspect import container_inspect
     from pyman.errors import ContainerNotFoundError, PymanError
 
-    if type_ not in ("all", "container", "image"):
-        raise PymanError(f"invalid --type {type_!r}: container, image or all")
+    if type_ not in ("all", "container", "image", "volume"):
+        raise PymanError(f"invalid --type {type_!r}: container, image, volume or all")
     engine = make_engine()
     svc = engine.containers
     docs: list[dict[str, Any]] = []
     failed: PymanError | None = None
     for key in targets(names, False, latest):
         try:
-            if type_ == "image":
+            if type_ in ("image", "volume"):
                 raise ContainerNotFoundError(key)
             c, st = svc.get(key)
         except ContainerNotFoundError:
             # as podman: a container first, then an image of that name
-            rec = engine.images.find_local(key) if type_ != "container" else None
+            rec = engine.images.find_local(key) if type_ in ("all", "image") else None
+            vol = engine.volumes.store.load(key) if rec is None and type_ in (
+                "all", "volume") else None
+            if vol is not None:  # then a volume, as podman
+                docs.append(engine.volumes.inspect(vol))
+                continue
             if rec is None:
                 failed = PymanError(f'inspecting object: no such object: "{key}"')
                 continue

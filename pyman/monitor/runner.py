@@ -147,11 +147,19 @@ class ContainerRun:
 
     def _volumes_first_use(self) -> None:
         from pyman.runtime.users import resolve_user
-        from pyman.storage.volume_copy import first_use
+        from pyman.storage.volume_copy import first_use, to_outer
 
         user = resolve_user(self.rootfs, self.cfg["spec"].get("user") or "")
-        first_use(self.cfg["volumes_first_use"], self.rootfs, user.uid, user.gid,
-                  self.cfg["volumes_lock"])
+        entries = self.cfg["volumes_first_use"]
+        uid, gid = user.uid, user.gid
+        maps = self.cfg.get("userns_maps")
+        if maps:  # keep-id: container ids -> ours (the rootfs shows ours already)
+            uid, gid = to_outer(maps["uid"], uid), to_outer(maps["gid"], gid)
+            for e in entries:
+                for key in ("uid", "gid"):
+                    if key in e:
+                        e[key] = to_outer(maps[key], e[key])
+        first_use(entries, self.rootfs, uid, gid, self.cfg["volumes_lock"])
 
     def _write_bundle(self) -> None:
         from pyman.runtime.bundle import write_config

@@ -52,6 +52,14 @@ def resolve_in_root(root: str, path: str) -> str | None:
     return os.path.join(root, *done)
 
 
+def to_outer(maps: list[list[int]], cid: int) -> int:
+    """A container id through a nested namespace's [[inside, outside, count]] map."""
+    for inside, outside, count in maps:
+        if inside <= cid < inside + count:
+            return outside + cid - inside
+    return cid
+
+
 def _copy_tree(src: str, dst: str) -> None:
     """Copy ``src``'s content into ``dst``: files, dirs, symlinks (not followed), fifos;
     owners, modes and times kept. Device nodes cannot be made in a user namespace: skipped."""

@@ -50,6 +50,12 @@ def test_keep_id_user_map_and_bind_ownership(run_pyman, tmp_path: Path) -> None:
         assert (st.st_uid, st.st_gid) == (uid, gid), p
     assert (out / "f").read_text() == "made\n"
 
+    # a fresh named volume is the container user's, so the user can write to it
+    r = _ok(run_pyman("run", "--rm", *NET, "--userns=keep-id", "-v", "kid-vol:/data",
+                      "alpine", "sh", "-c", "touch /data/x && stat -c %u /data/x"))
+    assert r.stdout == f"{uid}\n"
+    _ok(run_pyman("volume", "rm", "kid-vol"))
+
     # keep-id:uid= puts the user at another id
     r = _ok(run_pyman("run", "--rm", *NET, "--userns=keep-id:uid=200,gid=210",
                       "-v", f"{out}:/out", "alpine", "sh", "-c", "id -u; id -g; touch /out/h"))

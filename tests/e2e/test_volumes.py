@@ -129,6 +129,8 @@ def test_volume_commands(run_pyman) -> None:
     assert (r.returncode, r.stderr) == (125, 'Error: "bogus" is an invalid volume filter\n')
     assert run_pyman("volume", "exists", "vt-a").returncode == 0
     assert run_pyman("volume", "exists", "vt-none").returncode == 1
+    r = _ok(run_pyman("inspect", "--format", "{{.Name}} {{.Scope}}", "vt-a"))  # as podman
+    assert r.stdout == "vt-a local\n"
 
     _ok(run_pyman("create", "--name", "vt-holder", *NET, "-v", "vt-a:/a", "alpine", "true"))
     r = run_pyman("volume", "prune", input="n\n")
@@ -143,6 +145,20 @@ def test_volume_commands(run_pyman) -> None:
     _ok(run_pyman("rm", "vt-holder"))
     assert run_pyman("volume", "exists", "vt-a").returncode == 0  # named: rm -v keeps it
     assert _ok(run_pyman("volume", "rm", "vt-a")).stdout == "vt-a\n"
+
+
+def test_volume_driver_options(run_pyman, tmp_path: Path) -> None:
+    (tmp_path / "seen").write_text("")
+    _ok(run_pyman("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs",
+                  "--opt", "o=size=1m", "vt-tmp"))
+    _ok(run_pyman("volume", "create", "--opt", "type=none", "--opt", f"device={tmp_path}",
+                  "--opt", "o=bind", "vt-bind"))
+    _ok(run_pyman("volume", "create", "--opt", "UID=5", "--opt", "GID=6", "vt-own"))
+    r = _ok(run_pyman("run", "--rm", *NET, "-v", "vt-tmp:/t", "-v", "vt-bind:/b",
+                      "-v", "vt-own:/o", "alpine", "sh", "-c",
+                      "mount | grep ' /t ' | cut -d' ' -f5; ls /b; stat -c '%u %g' /o"))
+    assert r.stdout.split("\n") == ["tmpfs", "seen", "5 6", ""]
+    _ok(run_pyman("volume", "rm", "vt-tmp", "vt-bind", "vt-own"))
 
 
 def _volume_image_tar(path: Path) -> None:
