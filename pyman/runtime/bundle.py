@@ -65,8 +65,9 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
     if spec.get("init"):
         mounts.append((spec["init"], INIT_PATH, ["bind", "ro", "rprivate"]))
         args = [INIT_PATH, "--", *args]
-    tmpfs = [(d, TMPFS_OPTIONS) for d in READ_ONLY_TMPFS] if read_only and spec.get(
-        "read_only_tmpfs", True) else []
+    taken = {m.get("destination") for m in cfg.get("mounts") or []}
+    tmpfs = [(d, TMPFS_OPTIONS) for d in READ_ONLY_TMPFS if d not in taken
+             ] if read_only and spec.get("read_only_tmpfs", True) else []
     return SpecOptions(
         rootfs=rootfs,
         args=args,
@@ -74,7 +75,8 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         cwd=spec.get("cwd") or "/",
         uid=user.uid,
         gid=user.gid,
-        additional_gids=user.additional_gids,
+        additional_gids=additional_gids(spec.get("user") or "", user.gid,
+                                        user.additional_gids),
         hostname=spec.get("hostname") or "",
         terminal=bool(spec.get("terminal")),
         readonly_rootfs=read_only,
@@ -88,6 +90,14 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         devpts_gid=5 if gid_mapped(5) else None,
         **confinement(spec, user.uid),
     )
+
+
+def additional_gids(user_spec: str, gid: int, sgids: list[int]) -> list[int]:
+    """As Podman: a container with a user set (--user or the image's USER) also lists its
+    primary group among the supplementary ones, first; the default root gets none."""
+    if not user_spec:
+        return list(sgids)
+    return [gid, *(g for g in sgids if g != gid)]
 
 
 def rlimits(ulimits: list[list[Any]]) -> dict[str, tuple[int, int]] | None:

@@ -119,7 +119,8 @@ def test_refusals_leave_nothing(run_pyman) -> None:
         r = run_pyman("run", "--rm", *NET, "-u", user, "alpine", "true")
         assert r.returncode == 126 and message in r.stderr, r.stderr
     r = run_pyman("run", "--rm", *NET, "-u", "nobody:nogroup", "alpine", "id")
-    assert r.stdout.startswith("uid=65534(nobody) gid=65534(nogroup)"), r.stderr
+    # as Podman: a user that is set also holds its primary group as a supplementary one
+    assert r.stdout == "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n", r.stderr
     assert run_pyman("ps", "-aq").stdout == before
 
 

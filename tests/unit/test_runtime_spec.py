@@ -339,7 +339,7 @@ def test_write_config(rootfs: str, tmp_path: Path) -> None:
     s = json.loads((run_dir / "config.json").read_text())
     assert s["root"]["path"] == rootfs
     assert s["process"]["user"]["uid"] == 1000
-    assert s["process"]["user"]["additionalGids"] == [10, 50]
+    assert s["process"]["user"]["additionalGids"] == [1000, 10, 50]  # primary first, Podman
     assert "HOME=/home/tester" in s["process"]["env"]
     assert "network" in ns_types(s)
     m = mounts(s)
