@@ -2,7 +2,8 @@
 # Prepare this machine as pyman's test ground. Run as root; idempotent; a rerun takes seconds.
 #
 #  - Debian packages: runtimes (runc, crun), uidmap, fuse-overlayfs, slirp4netns, passt,
-#    docker-registry, busybox-static, podman + skopeo (the reference), python3-venv
+#    docker-registry, busybox-static, catatonit (--init, pod infra), podman + skopeo (the
+#    reference), python3-venv
 #  - /dev/net/tun and /dev/fuse mode 0666, as distributions ship them
 #  - the unprivileged user pymanci with a 65536 sub-uid/sub-gid range
 #  - a loopback registry on 127.0.0.1:5000 (Debian's docker-registry) holding the test images
@@ -23,7 +24,7 @@ VENV=$CI_HOME/.local/pyman-venv
 SRC=$CI_HOME/pyman-src
 PY=/usr/bin/python3
 PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busybox-static
-          podman skopeo python3-venv git)
+          podman skopeo python3-venv git catatonit)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
