@@ -50,6 +50,8 @@ COMMANDS = {
     "top": "pyman.cli.top",
     "pod": "pyman.cli.pod",
     "cp": "pyman.cli.cp",
+    "kube": "pyman.cli.kube",
+    "generate": "pyman.cli.generate",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}

@@ -1,0 +1,84 @@
+"""pyman kube generate|play|down: Kubernetes YAML in and out (engine/kube_*.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
+                    help="Play containers and pods from Kubernetes YAML, and generate it.")
+app.add_typer(group, name="kube")
+
+
+def generate_yaml(
+    names: Annotated[list[str], typer.Argument(help="A pod, or containers not in a pod.")],
+    service: Annotated[bool, typer.Option("--service", "-s",
+                                          help="Also generate a NodePort Service.")] = False,
+    filename: Annotated[Path | None, typer.Option(
+        "--filename", "-f", help="Write the YAML to this file (it must not exist).")] = None,
+) -> None:
+    """Generate Kubernetes YAML from containers or a pod."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.kube_generate import generate
+    from pyman.errors import PymanError
+
+    text = generate(make_engine(), names, service)
+    if filename is None:
+        print(text, end="")
+        return
+    try:
+        with open(filename, "x") as f:
+            f.write(text)
+    except FileExistsError:
+        raise PymanError(f"cannot write to {str(filename)!r}: file exists") from None
+
+
+group.command("generate", context_settings=CTX)(generate_yaml)
+
+
+@group.command("play", context_settings=CTX)
+def play(
+    file: Annotated[str, typer.Argument(help="Kubernetes YAML file, or - for stdin.")],
+    down_: Annotated[bool, typer.Option("--down", help="Stop and remove the pods the file "
+                                                       "describes.")] = False,
+    start: Annotated[bool, typer.Option("--start/--no-start",
+                                        help="Start the pods once created.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
+                     ] = False,
+) -> None:
+    """Create and run pods, containers and volumes from Kubernetes YAML."""
+    if down_:
+        down(file)
+        return
+    from pyman.cli.context import engine as make_engine
+    from pyman.cli.progress import PullProgress
+    from pyman.engine.kube_play import play as play_file
+
+    with PullProgress(quiet) as progress:
+        report = play_file(make_engine(), file, start=start, events=progress)
+    out = []
+    if report.volumes:
+        out += ["Volume:", *report.volumes]
+    for pod in report.pods:
+        out += ["Pod:", pod.id, "Containers:" if len(pod.containers) > 1 else "Container:",
+                *pod.containers, ""]
+    print("\n".join(out))
+
+
+@group.command("down", context_settings=CTX)
+def down(
+    file: Annotated[str, typer.Argument(help="Kubernetes YAML file, or - for stdin.")],
+) -> None:
+    """Stop and remove the pods a Kubernetes YAML file describes."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.kube_play import down as down_file
+
+    report = down_file(make_engine(), file)
+    if report.stopped:
+        print("\n".join(["Pods stopped:", *report.stopped]))
+    if report.removed:
+        print("\n".join(["Pods removed:", *report.removed]))
