@@ -52,6 +52,7 @@ COMMANDS = {
     "cp": "pyman.cli.cp",
     "kube": "pyman.cli.kube",
     "generate": "pyman.cli.generate",
+    "quadlet": "pyman.cli.quadlet",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}
