@@ -60,12 +60,15 @@ def find_files(dirs: list[str]) -> list[str]:
 
 
 def pyman_binary() -> str:
-    """The pyman the units run: $PYMAN_BINARY, else the pyman beside this program or this
-    Python (a venv's bin), else the one on PATH."""
+    """The pyman the units run: $PYMAN_BINARY, else the pyman beside this program (or the
+    file it links to) or this Python (a venv's bin), else the one on PATH."""
     env = os.environ.get("PYMAN_BINARY")
     if env:
         return env
-    here = [os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else "",
+    prog = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    # the generator is usually a symlink: beside the link, beside its target, the venv's bin
+    here = [os.path.dirname(os.path.abspath(prog)) if prog else "",
+            os.path.dirname(os.path.realpath(prog)) if prog else "",
             os.path.dirname(sys.executable)]
     for d in here:
         cand = os.path.join(d, "pyman")
