@@ -39,14 +39,24 @@ def create(
                      ] = None,
     hostname: Annotated[str | None, typer.Option("--hostname", help="The pod's hostname.")
                         ] = None,
+    infra_name: Annotated[str | None, typer.Option(
+        "--infra-name", help="Name of the infra container.")] = None,
+    infra_pidfile: Annotated[str | None, typer.Option(
+        "--infra-conmon-pidfile", help="Write the infra's monitor pid here at each start.")
+                             ] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Remove a pod of the same name first.")] = False,
 ) -> None:
     """Create a new, empty pod."""
     from pyman.engine.pods import PodCreateOptions
 
+    if replace and not name:
+        raise typer.BadParameter("cannot replace pod without --name being set")
     labels = dict(item.partition("=")[::2] for item in label or [])
     pod = _pods().create(PodCreateOptions(name=name, publish=list(publish or []),
                                           network=network, share=share, labels=labels,
-                                          hostname=hostname))
+                                          hostname=hostname, infra_name=infra_name,
+                                          infra_pidfile=infra_pidfile, replace=replace))
     print(pod.id)
 
 
@@ -130,7 +140,9 @@ def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
     failed = 0
     for key in keys:
         try:
-            print(action(service, key))
+            done = action(service, key)
+            if done:  # "": --ignore passed over a missing pod
+                print(done)
         except PymanError as exc:
             print(f"Error: {exc}", file=sys.stderr)
             failed = exc.exit_code
@@ -153,9 +165,11 @@ def stop(
     all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
     time_: Annotated[float, typer.Option("--time", "-t", help="Seconds before SIGKILL.")
                      ] = 10,
+    ignore: Annotated[bool, typer.Option(
+        "--ignore", "-i", help="A missing pod is no error.")] = False,
 ) -> None:
     """Stop pods: the members, then the infra container."""
-    _each(pods, all_, lambda s, k: s.stop(k, time_))
+    _each(pods, all_, lambda s, k: s.stop(k, time_, ignore))
 
 
 @group.command("restart", context_settings=CTX)
@@ -175,13 +189,15 @@ def rm(
                      ] = False,
     time_: Annotated[float, typer.Option("--time", "-t", help="Seconds before SIGKILL.")
                      ] = 10,
+    ignore: Annotated[bool, typer.Option(
+        "--ignore", "-i", help="A missing pod is no error.")] = False,
 ) -> None:
     """Remove pods and their containers."""
     from pyman.storage.pods import PodNotFoundError
 
     def remove(s: PodService, key: str) -> str:
         try:
-            return s.remove(key, force, time_)
+            return s.remove(key, force, time_, ignore)
         except PodNotFoundError as exc:
             exc.exit_code = 1  # as Podman: a missing pod is exit 1, not an engine error
             raise

@@ -9,6 +9,7 @@ other on localhost and share the hostname and the ports.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from pyman.engine.containers import ContainerService
 from pyman.engine.names import new_id
 from pyman.engine.types import ContainerSummary, RunOptions
 from pyman.errors import ContainerStateError, PymanError
-from pyman.storage.pods import PodConfig, PodStore
+from pyman.storage.pods import PodConfig, PodNotFoundError, PodStore
 
 PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
 CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit")
@@ -33,6 +34,9 @@ class PodCreateOptions:
     share: str | None = None  # comma-separated namespaces; None: ipc,net,uts
     labels: dict[str, str] = field(default_factory=dict)
     hostname: str | None = None
+    infra_name: str | None = None  # default <pod id[:12]>-infra
+    infra_pidfile: str | None = None  # written with the infra's monitor pid at each start
+    replace: bool = False  # remove a pod of the same name first
 
 
 @dataclass
@@ -58,6 +62,13 @@ def pod_status(members: list[ContainerSummary]) -> str:
     if states & {"running", "starting"}:
         return "Degraded"
     return "Exited"
+
+
+def _write_pidfile(path: str, pid: int) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(f"{pid}\n")
+    os.rename(tmp, path)
 
 
 def _share(text: str | None) -> list[str]:
@@ -87,13 +98,18 @@ class PodService:
         from pyman.engine.names import new_name
 
         name = opts.name or new_name({p.name for p in self.store.all()})
+        if opts.replace and opts.name:
+            self.remove(name, force=True, ignore=True)
         pod = PodConfig(id=pid, name=name, share=share, labels=dict(opts.labels),
-                        hostname=opts.hostname or name)
+                        hostname=opts.hostname or name,
+                        infra_pidfile=os.path.abspath(opts.infra_pidfile)
+                        if opts.infra_pidfile else "")
         self.store.create(pod)
         try:
             image = self._pause_image()
             infra = self.containers.create(RunOptions(
-                image=PAUSE_IMAGE, name=f"{pid[:12]}-infra", network=opts.network,
+                image=PAUSE_IMAGE, name=opts.infra_name or f"{pid[:12]}-infra",
+                network=opts.network,
                 publish=list(opts.publish), hostname=pod.hostname, pull="never",
                 pod=pid, infra=True), image)
         except BaseException:
@@ -193,11 +209,22 @@ class PodService:
         for m in self.members(pod):
             if m.status not in ("running", "starting"):
                 self.containers.start(self.containers.store.find(m.id), detach=True)
+        if pod.infra_pidfile and pod.infra_id:
+            # Podman's --infra-conmon-pidfile: what a Type=forking service supervises
+            st = self.containers.live_state(pod.infra_id)
+            if st.monitor_pid:
+                _write_pidfile(pod.infra_pidfile, st.monitor_pid)
         return pod.id
 
-    def stop(self, key: str, timeout: float = 10) -> str:
-        """Members first, the infra last: it holds what they use."""
-        pod = self.store.find(key)
+    def stop(self, key: str, timeout: float = 10, ignore: bool = False) -> str:
+        """Members first, the infra last: it holds what they use. ``ignore``: a missing
+        pod is no error (and "" is returned)."""
+        try:
+            pod = self.store.find(key)
+        except PodNotFoundError:
+            if ignore:
+                return ""
+            raise
         for m in reversed(self.members(pod)):
             self.containers.stop(m.id, timeout)
         return pod.id
@@ -206,8 +233,14 @@ class PodService:
         self.stop(key, timeout)
         return self.start(key)
 
-    def remove(self, key: str, force: bool = False, timeout: float = 10) -> str:
-        pod = self.store.find(key)
+    def remove(self, key: str, force: bool = False, timeout: float = 10,
+               ignore: bool = False) -> str:
+        try:
+            pod = self.store.find(key)
+        except PodNotFoundError:
+            if ignore:
+                return ""
+            raise
         members = self.members(pod)
         running = [m for m in members if m.status in ("running", "starting")]
         if running and not force:

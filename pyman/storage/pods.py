@@ -35,6 +35,7 @@ class PodConfig:
     labels: dict[str, str] = field(default_factory=dict)
     hostname: str = ""
     created: float = field(default_factory=time.time)
+    infra_pidfile: str = ""  # --infra-conmon-pidfile: the infra's monitor pid, at each start
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PodConfig:
