@@ -208,11 +208,20 @@ def rm(
         "the container's --stop-timeout if set, else SIGKILL at once)")] = None,
     ignore: Annotated[bool, typer.Option("--ignore", "-i", help="Ignore missing containers.")
                       ] = False,
+    cidfile: Annotated[list[str] | None, typer.Option(
+        "--cidfile", help="Read the container's id from this file (run --cidfile wrote it).")
+                       ] = None,
 ) -> None:
     """Remove one or more containers."""
     from pyman.cli.context import engine as make_engine
     from pyman.errors import ContainerNotFoundError, PymanError
 
+    if cidfile:
+        from pyman.cli.lifecycle import from_cidfiles
+
+        containers = from_cidfiles(containers, cidfile, False, ignore)
+        if not containers:
+            return
     engine = make_engine()
     names = list(containers or [])
     if all_:

@@ -13,6 +13,28 @@ CTX = {"help_option_names": ["--help"]}
 
 Keys = Annotated[list[str] | None, typer.Argument(help="Containers (names or ids).")]
 All = Annotated[bool, typer.Option("--all", "-a", help="All containers.")]
+CidFiles = Annotated[list[str] | None, typer.Option(
+    "--cidfile", help="Read the container's id from this file (run --cidfile wrote it).")]
+
+
+def from_cidfiles(keys: list[str] | None, cidfiles: list[str], latest: bool, ignore: bool
+                  ) -> list[str]:
+    """The ids --cidfile files name. A missing file is an error, or nothing with --ignore
+    (as Podman 4.4 on; 4.3 failed even then, which made a unit's ExecStopPost fail when its
+    start never got as far as writing the file)."""
+    from pyman.engine.systemd_opts import missing_cidfile, read_cidfile
+    from pyman.errors import PymanError
+
+    if keys or latest:
+        raise PymanError("no arguments are needed with --latest or --cidfile")
+    out = []
+    for path in cidfiles:
+        cid = read_cidfile(path)
+        if cid is None and not ignore:
+            raise missing_cidfile(path)
+        if cid:
+            out.append(cid)
+    return out
 
 
 def parse_signal(text: str) -> int:
@@ -20,6 +42,9 @@ def parse_signal(text: str) -> int:
     from pyman.engine.limits import parse_signal as parse
 
     return parse(text)
+
+
+SKIP = object()  # what an action returns for a key it has nothing to say about (--ignore)
 
 
 def each(keys: list[str], action: Callable[[str], object], show: bool = True) -> None:
@@ -35,7 +60,7 @@ def each(keys: list[str], action: Callable[[str], object], show: bool = True) ->
             print(f"Error: {exc}", file=sys.stderr)
             failed = exc
             continue
-        if show:
+        if show and out is not SKIP:
             print(key if out is None else out, flush=True)
     if failed is not None:
         raise typer.Exit(failed.exit_code)
@@ -92,12 +117,17 @@ def stop(
     latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
     ignore: Annotated[bool, typer.Option("--ignore", "-i", help="Ignore missing containers.")
                       ] = False,
+    cidfile: CidFiles = None,
 ) -> None:
     """Stop one or more containers: the stop signal, then SIGKILL after the timeout."""
     from pyman.cli.context import engine as make_engine
     from pyman.errors import ContainerNotFoundError
 
     engine = make_engine()
+    if cidfile:
+        containers = from_cidfiles(containers, cidfile, latest, ignore)
+        if not containers:
+            return
 
     def one(key: str) -> object:
         try:
@@ -105,6 +135,7 @@ def stop(
         except ContainerNotFoundError:
             if not ignore:
                 raise
+            return SKIP
         return None
 
     each(targets(containers, all_, latest, running_only=True), one)

@@ -110,6 +110,16 @@ def _command(create_only: bool) -> Callable[..., None]:
         pod: Annotated[str | None, typer.Option(
             "--pod", help="Run in this pod: share its network, IPC and UTS namespaces.")
                        ] = None,
+        # -- systemd (engine/systemd_opts.py)
+        cidfile: Annotated[str | None, typer.Option(
+            "--cidfile", help="Write the container's id to this file (must not exist).")
+                           ] = None,
+        sdnotify: Annotated[str, typer.Option(
+            "--sdnotify", help="Under systemd: conmon (the monitor says READY=1 once the "
+            "container runs), container (the container says it) or ignore.")] = "container",
+        cgroups: Annotated[str, typer.Option(
+            "--cgroups", help="enabled, no-conmon, split (the monitor always stays in the "
+            "caller's cgroup) or disabled (no cgroup: no limits).")] = "enabled",
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -144,9 +154,12 @@ def _command(create_only: bool) -> Callable[..., None]:
             opts.env = read_env_files(env_file) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
         opts.image_volume, opts.userns = image_volume, userns or ""
+        opts.cidfile, opts.sdnotify, opts.cgroups = cidfile, sdnotify, cgroups
+        opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:
+                engine.containers.precheck(opts)
                 image_rec = engine.images.get_or_pull(opts.image, opts.pull, progress)
                 print(engine.containers.create(opts, image_rec).id)
                 return

@@ -103,9 +103,30 @@ class ContainerService:
 
     # -- create and start ---------------------------------------------------------------
     def create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
+        """Record a new container; with ``opts.cidfile`` its id is written there (the file
+        is claimed first and removed again if the create fails)."""
+        if not opts.cidfile:
+            return self._create(opts, image)
+        from pyman.engine.systemd_opts import open_cidfile
+
+        fd = open_cidfile(opts.cidfile)
+        try:
+            config = self._create(opts, image)
+            os.write(fd, config.id.encode())
+        except BaseException:
+            os.close(fd)
+            os.unlink(opts.cidfile)
+            raise
+        os.close(fd)
+        return config
+
+    def _create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
         from pyman.engine.security import parse as parse_security
+        from pyman.engine.systemd_opts import check_cgroups, check_sdnotify
         from pyman.runtime.spec import image_process_args, merge_env
 
+        check_sdnotify(opts.sdnotify)
+        check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
         sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
         lim = self._limits(opts)
         icfg: dict[str, Any] = self.images.config(image).get("config") or {}
@@ -162,6 +183,9 @@ class ContainerService:
             infra=opts.infra,
             join=join,
             share=share,
+            sdnotify=opts.sdnotify,
+            cgroups=opts.cgroups,
+            create_command=list(opts.create_command),
         )
         config.userns = userns_mode
         if opts.stop_signal is None and icfg.get("StopSignal"):
@@ -258,7 +282,7 @@ class ContainerService:
         mounts, first_use = for_monitor(c.mounts, self.volumes)
         from pyman.engine.userns import monitor_config
 
-        return {
+        cfg = {
             **monitor_config(c.userns, c.workdir),  # keep-id: idmap for the rootfs, passwd_entry
             "id": c.id,
             "name": c.name,
@@ -289,6 +313,25 @@ class ContainerService:
                            if m.get("type") == "volume" and m.get("anonymous")],
             "join": self._join_cfg(c),
         }
+        self._add_notify(c, cfg)
+        return cfg
+
+    @staticmethod
+    def _add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:
+        """Under systemd ($NOTIFY_SOCKET): the monitor sends MAINPID (and READY=1 with
+        --sdnotify=conmon); with --sdnotify=container the socket is the container's to use."""
+        from pyman.engine import systemd_opts
+
+        notify = systemd_opts.notify_config(c.sdnotify)
+        if notify is None:
+            return
+        cfg["notify"] = notify
+        if c.sdnotify == "container":
+            mount = systemd_opts.container_mount(notify["socket"])
+            if mount is not None:
+                cfg["mounts"].append(mount)
+            where = notify["socket"] if mount is None else systemd_opts.CONTAINER_SOCKET
+            cfg["spec"]["env"] = [*cfg["spec"]["env"], f"NOTIFY_SOCKET={where}"]
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False
               ) -> RunResult:
@@ -340,13 +383,26 @@ class ContainerService:
         self.store.save_state(c.id, ContainerState(
             status="starting", monitor_pid=monitor_pid, monitor_start=start_time(monitor_pid),
             boot_id=boot_id()), persist=not c.rm)
+        # conmon.pid's counterpart: the PIDFile= of a `generate systemd` unit without --new
+        (self.store.run_dir(c.id) / "monitor.pid").write_text(f"{monitor_pid}\n")
 
-    def run(self, opts: RunOptions, events: PullEvents | None = None) -> RunResult:
-        if opts.publish:  # bad input is reported before a pull
+    @staticmethod
+    def precheck(opts: RunOptions) -> None:
+        """What can be refused before an image is pulled."""
+        from pyman.engine.systemd_opts import check_cgroups, check_cidfile, check_sdnotify
+
+        check_sdnotify(opts.sdnotify)
+        check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
+        if opts.cidfile:
+            check_cidfile(opts.cidfile)
+        if opts.publish:
             from pyman.netns.ports import parse_publish
 
             for spec in opts.publish:
                 parse_publish(spec)
+
+    def run(self, opts: RunOptions, events: PullEvents | None = None) -> RunResult:
+        self.precheck(opts)
         image = self.images.get_or_pull(opts.image, opts.pull, events)
         c = self.create(opts, image)
         return self.start(c, detach=opts.detach, interactive=opts.interactive)

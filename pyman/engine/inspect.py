@@ -111,7 +111,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "StaticDir": static_dir,
         "OCIConfigPath": f"{run_dir}/config.json",
         "OCIRuntime": runtime,
-        "ConmonPidFile": f"{run_dir}/state.json",
+        "ConmonPidFile": f"{run_dir}/monitor.pid",
         "PidFile": f"{run_dir}/pid",
         "Name": c.name,
         "RestartCount": 0,
@@ -153,6 +153,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Annotations": _annotations(c),
             "StopSignal": c.stop_signal,
             "StopTimeout": 10 if c.stop_timeout is None else c.stop_timeout,
+            "CreateCommand": c.create_command or None,
+            "SdNotifyMode": c.sdnotify,
         },
         "HostConfig": {
             "Binds": binds,

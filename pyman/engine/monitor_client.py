@@ -58,6 +58,9 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
         stdout=None if attach else devnull,
         stderr=None if attach else devnull,
         start_new_session=True,
+        # systemd's socket is the monitor's to use (monitor.json says how), never the OCI
+        # runtime's: runc would proxy it and wait for READY=1 itself
+        env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"},
     )
     os.close(sync_w)
     os.close(ctl_r)

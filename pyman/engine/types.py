@@ -98,6 +98,11 @@ class RunOptions:
     userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/userns.py)
     pod: str | None = None  # --pod: join this pod's namespaces
     infra: bool = False  # the pod's own infra container (engine/pods.py creates it)
+    # systemd (engine/sdnotify.py): --cidfile, --sdnotify, --cgroups, the argv recorded
+    cidfile: str | None = None  # write the id here; refused if the file exists
+    sdnotify: str = "container"  # container | conmon | ignore (Podman's default: container)
+    cgroups: str = "enabled"  # enabled | no-conmon | split | disabled
+    create_command: list[str] = field(default_factory=list)  # inspect Config.CreateCommand
 
 
 @dataclass

@@ -76,6 +76,13 @@ def main(argv: list[str]) -> int:
         return 125
 
     forward_to(pid)
+    if cfg.get("notify"):  # systemd's Type=notify: the monitor is the service's main pid
+        from pyman.monitor.sdnotify import started
+
+        why = started(cfg["notify"])
+        if why:  # kept for whoever wonders why the unit never became ready
+            with open(os.path.join(run_dir, "notify.log"), "a") as f:
+                f.write(why + "\n")
     sync.send(event="started", pid=pid)
     if cfg.get("detach"):
         sync.close()  # the client has gone on; stop writing to it

@@ -63,6 +63,9 @@ class ContainerConfig:
     infra: bool = False  # this is the pod's infra container
     join: str = ""  # a container whose namespaces this one joins (the pod's infra, or
     share: list[str] = field(default_factory=list)  # --network container:<id>): ipc,net,uts
+    sdnotify: str = "container"  # --sdnotify: container | conmon | ignore
+    cgroups: str = "enabled"  # --cgroups: enabled | no-conmon | split | disabled
+    create_command: list[str] = field(default_factory=list)  # the argv that created it
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
