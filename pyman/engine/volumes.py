@@ -71,6 +71,14 @@ class VolumeService:
                              "available: required plugin missing")
         opts = dict(options or {})
         check_options(opts)
+        # as Podman: o=uid=N,gid=N owns the volume like UID=/GID= (Quadlet's User=/Group=)
+        for item in opts.get("o", "").split(","):
+            key, eq, value = item.partition("=")
+            if eq and key in ("uid", "gid"):
+                if not value.isdigit():
+                    raise PymanError(f"cannot convert {key.upper()} {value} to integer: "
+                                     f'strconv.Atoi: parsing "{value}": invalid syntax')
+                opts[key.upper()] = value
         if name is not None:
             check_name(name)
         rec = VolumeRecord(name=name or secrets.token_hex(32), labels=dict(labels or {}),

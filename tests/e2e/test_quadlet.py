@@ -90,6 +90,33 @@ def test_a_bad_file_is_reported_with_its_line_and_others_still_generate(
     assert "bad.container:3: unsupported key Timezone" in d.stderr
 
 
+def test_a_volume_unit_makes_the_volume_owned_as_asked(tmp_path: Path, run_pyman,
+                                                     pyman_bin: Path,
+                                                     pyman_env: dict[str, str]) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_files(src, {"own.volume": "[Volume]\nVolumeName=qlet-own\nUser=7\nGroup=8\n"})
+    assert generate(pyman_bin, pyman_env, src, out).returncode == 0
+    start = [ln for ln in (out / "own-volume.service").read_text().splitlines()
+             if ln.startswith("ExecStart=")]
+    assert start == [f"ExecStart={pyman_bin} volume create --ignore --opt o=uid=7,gid=8 "
+                     "qlet-own"]
+    argv = start[0].removeprefix("ExecStart=").split()
+    try:
+        for _ in range(2):  # --ignore: a second start of the unit finds it there
+            r = subprocess.run(argv, env=pyman_env, capture_output=True, text=True,
+                               timeout=60)
+            assert (r.returncode, r.stdout) == (0, "qlet-own\n"), r.stderr
+        r = run_pyman("run", "--rm", "--network", "none", "-v", "qlet-own:/o", "alpine",
+                      "stat", "-c", "%u %g", "/o")
+        assert r.stdout == "7 8\n", r.stderr
+    finally:
+        run_pyman("volume", "rm", "qlet-own")
+    bad = run_pyman("volume", "create", "--opt", "o=uid=bob", "qlet-bad")
+    assert bad.returncode == 125 and bad.stderr == (
+        'Error: cannot convert UID bob to integer: strconv.Atoi: parsing "bob": invalid '
+        "syntax\n")
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
