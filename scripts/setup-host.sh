@@ -24,7 +24,8 @@ VENV=$CI_HOME/.local/pyman-venv
 SRC=$CI_HOME/pyman-src
 PY=/usr/bin/python3
 PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busybox-static
-          podman skopeo python3-venv git catatonit)
+          podman skopeo python3-venv git catatonit
+          fish)  # fish: tests/e2e/test_completion.py
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }

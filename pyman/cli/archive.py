@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
@@ -18,7 +20,8 @@ class _Warnings:
 
 @app.command("save", context_settings=CTX)
 def save(
-    images: Annotated[list[str], typer.Argument(help="Image(s) to save.")],
+    images: Annotated[list[str], typer.Argument(help="Image(s) to save.",
+                                                      autocompletion=cv.images)],
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Write to a file (default: stdout, unless it is a terminal).")
                       ] = None,

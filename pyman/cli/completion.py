@@ -7,8 +7,29 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 SHELLS = ("bash", "zsh", "fish")
+
+
+# typer's bash script, plus the line up to the cursor (bash splits COMP_WORDS at ':' and '=',
+# which would cut container:NAME and CONTAINER:PATH apart; complete_values.PymanBash reads it)
+# and no space after a lone answer that ends in ':' (CONTAINER: for cp)
+BASH = """_pyman_completion() {
+    local IFS=$'\\n'
+    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \\
+                   COMP_CWORD=$COMP_CWORD \\
+                   _PYMAN_COMP_LINE="${COMP_LINE:0:COMP_POINT}" \\
+                   %(var)s=complete_bash $1 ) )
+    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *: ]]; then
+        compopt -o nospace 2>/dev/null
+    fi
+    return 0
+}
+
+complete -o default -F _pyman_completion pyman
+"""
 
 
 def script(shell: str) -> str:
@@ -16,13 +37,16 @@ def script(shell: str) -> str:
 
     from pyman.cli.main import COMPLETE_VAR
 
+    if shell == "bash":
+        return BASH % {"var": COMPLETE_VAR}
     return get_completion_script(prog_name="pyman", complete_var=COMPLETE_VAR,
                                  shell=shell) + "\n"
 
 
 @app.command("completion", context_settings={"help_option_names": ["--help"]})
 def completion(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.",
+                                                autocompletion=cv.shells)],
     file: Annotated[Path | None, typer.Option("--file", "-f",
                                               help="Write to this file instead of stdout.")
                     ] = None,

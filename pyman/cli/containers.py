@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pyman.cli import complete_values as cv
 from pyman.cli.humanize import ago, human_duration, table
 
 if TYPE_CHECKING:
@@ -196,7 +197,8 @@ def ps(
 
 @app.command("rm", context_settings=CTX)
 def rm(
-    containers: Annotated[list[str] | None, typer.Argument(help="Containers to remove.")
+    containers: Annotated[list[str] | None, typer.Argument(help="Containers to remove.",
+                                                   autocompletion=cv.containers)
                           ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Kill running ones first.")
                      ] = False,

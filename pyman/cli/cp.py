@@ -7,14 +7,18 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 
 
 @app.command("cp", context_settings={"help_option_names": ["--help"]})
 def cp(
-    src: Annotated[str, typer.Argument(help="CONTAINER:PATH, a host path, or - (a tar "
+    src: Annotated[str, typer.Argument(autocompletion=cv.copy_paths,
+                                       help="CONTAINER:PATH, a host path, or - (a tar "
                                             "archive on stdin).")],
-    dest: Annotated[str, typer.Argument(help="CONTAINER:PATH, a host path, or - (a tar "
+    dest: Annotated[str, typer.Argument(autocompletion=cv.copy_paths,
+                                        help="CONTAINER:PATH, a host path, or - (a tar "
                                              "archive on stdout).")],
     archive: Annotated[bool, typer.Option(
         "--archive", "-a", help="Chown copied files to the container's primary uid/gid.")

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 
 EXEC_CONTEXT = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
@@ -14,7 +16,8 @@ EXEC_CONTEXT = {"allow_interspersed_args": False, "help_option_names": ["--help"
 
 @app.command("exec", context_settings=EXEC_CONTEXT)
 def exec_(
-    container: Annotated[str, typer.Argument(help="Container (name or id).")],
+    container: Annotated[str, typer.Argument(help="Container (name or id).",
+                                                  autocompletion=cv.running_containers)],
     command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")
                        ] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
 from pyman.cli.login import AuthFile, TlsVerify, parse_bool
 
 app = typer.Typer(add_completion=False)
@@ -134,7 +135,8 @@ def images(
 
 @app.command("rmi", context_settings=CTX)
 def rmi(
-    images: Annotated[list[str] | None, typer.Argument(help="Images to remove.")] = None,
+    images: Annotated[list[str] | None, typer.Argument(help="Images to remove.",
+                                                       autocompletion=cv.images)] = None,
     force: Annotated[bool, typer.Option("--force", "-f",
                                         help="Also remove containers that use them.")
                      ] = False,
@@ -169,7 +171,8 @@ def rmi(
 
 @app.command("tag", context_settings=CTX)
 def tag(
-    image: Annotated[str, typer.Argument(help="Image to tag.")],
+    image: Annotated[str, typer.Argument(help="Image to tag.",
+                                                autocompletion=cv.images)],
     targets: Annotated[list[str], typer.Argument(help="New names.")],
 ) -> None:
     """Add names to a local image."""
@@ -180,7 +183,8 @@ def tag(
 
 @app.command("untag", context_settings=CTX)
 def untag(
-    image: Annotated[str, typer.Argument(help="Image to untag.")],
+    image: Annotated[str, typer.Argument(help="Image to untag.",
+                                                autocompletion=cv.images)],
     targets: Annotated[list[str] | None, typer.Argument(help="Names to remove (all if none).")
                        ] = None,
 ) -> None:
@@ -196,7 +200,7 @@ HISTORY_HEADERS = {"ID": "ID", "Created": "CREATED", "CreatedBy": "CREATED BY",
 
 @app.command("history", context_settings=CTX)
 def history(
-    image: Annotated[str, typer.Argument(help="Image.")],
+    image: Annotated[str, typer.Argument(help="Image.", autocompletion=cv.images)],
     human: Annotated[bool, typer.Option("--human/--no-human", "-H",
                                         help="Human-readable sizes and dates.")] = True,
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Do not truncate.")] = False,
@@ -224,7 +228,8 @@ def history(
 
 
 def image_inspect(
-    images: Annotated[list[str], typer.Argument(help="Images to inspect.")],
+    images: Annotated[list[str], typer.Argument(help="Images to inspect.",
+                                                   autocompletion=cv.images)],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="json or a Go template.")
                    ] = None,
 ) -> None:
@@ -268,7 +273,8 @@ def image_prune(
         print(image_id)
 
 
-def image_exists(image: Annotated[str, typer.Argument(help="Image.")]) -> None:
+def image_exists(image: Annotated[str, typer.Argument(help="Image.", autocompletion=cv.images)]
+                 ) -> None:
     """Exit 0 if the image is in local storage, 1 if not."""
     from pyman.cli.context import engine as make_engine
 

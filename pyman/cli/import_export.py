@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
@@ -39,7 +41,8 @@ def import_(
 
 @app.command("export", context_settings=CTX)
 def export(
-    container: Annotated[str, typer.Argument(help="Container to export.")],
+    container: Annotated[str, typer.Argument(help="Container to export.",
+                                                  autocompletion=cv.containers)],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file.")
                       ] = None,
 ) -> None:

@@ -6,17 +6,21 @@ from typing import Annotated, Any
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
 
 @app.command("inspect", context_settings=CTX)
 def inspect(
-    names: Annotated[list[str] | None, typer.Argument(help="Containers to inspect.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Containers to inspect.", autocompletion=cv.containers_images_volumes)] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")] = None,
     latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
                       ] = False,
-    type_: Annotated[str, typer.Option("--type", "-t", help="container, image or all")] = "all",
+    type_: Annotated[str, typer.Option(
+        "--type", "-t", help="container, image or all", autocompletion=cv.inspect_types)] = "all",
     size: Annotated[bool, typer.Option("--size", "-s", help="Accepted; sizes not computed.")
                     ] = False,
 ) -> None:

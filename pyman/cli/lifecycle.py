@@ -8,10 +8,17 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
-Keys = Annotated[list[str] | None, typer.Argument(help="Containers (names or ids).")]
+Keys = Annotated[list[str] | None, typer.Argument(help="Containers (names or ids).",
+                                                 autocompletion=cv.containers)]
+RunningKeys = Annotated[list[str] | None, typer.Argument(
+    help="Containers (names or ids).", autocompletion=cv.running_containers)]
+StartableKeys = Annotated[list[str] | None, typer.Argument(
+    help="Containers (names or ids).", autocompletion=cv.startable_containers)]
 All = Annotated[bool, typer.Option("--all", "-a", help="All containers.")]
 CidFiles = Annotated[list[str] | None, typer.Option(
     "--cidfile", help="Read the container's id from this file (run --cidfile wrote it).")]
@@ -85,7 +92,7 @@ def targets(keys: list[str] | None, all_: bool, latest: bool = False,
 
 @app.command("start", context_settings=CTX)
 def start(
-    containers: Keys = None,
+    containers: StartableKeys = None,
     attach: Annotated[bool, typer.Option("--attach", "-a", help="Attach to the output.")
                       ] = False,
     interactive: Annotated[bool, typer.Option("--interactive", "-i",
@@ -109,7 +116,7 @@ def start(
 
 @app.command("stop", context_settings=CTX)
 def stop(
-    containers: Keys = None,
+    containers: RunningKeys = None,
     time_: Annotated[float | None, typer.Option(
         "--time", "-t", help="Seconds to wait before killing the container (default: its "
         "--stop-timeout, 10).")] = None,
@@ -143,8 +150,9 @@ def stop(
 
 @app.command("kill", context_settings=CTX)
 def kill(
-    containers: Keys = None,
-    sig: Annotated[str, typer.Option("--signal", "-s", help="Signal to send.")] = "KILL",
+    containers: RunningKeys = None,
+    sig: Annotated[str, typer.Option("--signal", "-s", help="Signal to send.",
+                                     autocompletion=cv.signals)] = "KILL",
     all_: All = False,
     latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
 ) -> None:

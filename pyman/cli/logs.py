@@ -8,13 +8,16 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
 
 @app.command("logs", context_settings=CTX)
 def logs(
-    containers: Annotated[list[str] | None, typer.Argument(help="Containers.")] = None,
+    containers: Annotated[list[str] | None, typer.Argument(help="Containers.",
+                                                   autocompletion=cv.containers)] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow the output.")
                       ] = False,
     tail: Annotated[int, typer.Option("--tail", help="Only the last N lines (-1: all).")

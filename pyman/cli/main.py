@@ -71,7 +71,9 @@ def invoked_command(args: list[str]) -> str | None:
     return None
 
 
-def build_app(name: str | None):  # type: ignore[no-untyped-def]
+def build_app(name: str | None, prefix: str = ""):  # type: ignore[no-untyped-def]
+    """The root command with ``name`` only (every command when it is not one; with
+    ``prefix``, only those whose name starts with it: what a TAB on the word can offer)."""
     root = typer.Typer(add_completion=False, no_args_is_help=True,
                        context_settings={"help_option_names": ["--help"]})
 
@@ -99,13 +101,13 @@ def build_app(name: str | None):  # type: ignore[no-untyped-def]
             logging.basicConfig(level=log_level.upper(),
                                 format="%(levelname)s %(name)s: %(message)s")
 
-    wanted = [COMMANDS[name]] if name in COMMANDS else sorted(set(COMMANDS.values()))
-    for module in wanted:
+    names = [name] if name in COMMANDS else [n for n in COMMANDS if n.startswith(prefix)]
+    for module in sorted({COMMANDS[n] for n in names}):
         for info in importlib.import_module(module).app.registered_commands:
-            if name not in COMMANDS or info.name == name:
+            if info.name in names or (name not in COMMANDS and not prefix):
                 root.registered_commands.append(info)
         for group in getattr(importlib.import_module(module).app, "registered_groups", []):
-            if name not in COMMANDS or group.name == name:
+            if group.name in names or (name not in COMMANDS and not prefix):
                 root.registered_groups.append(group)
     return typer.main.get_command(root)
 
@@ -114,12 +116,16 @@ def main(argv: list[str] | None = None) -> None:
     from pyman.errors import PymanError
 
     args = sys.argv[1:] if argv is None else argv
-    if COMPLETE_VAR in os.environ:  # a shell asking for completions: every command
-        from typer._completion_classes import completion_init
+    if COMPLETE_VAR in os.environ:  # a shell asking for completions (the words are in env)
+        from pyman.cli.complete_values import completion_init, completion_words
 
         completion_init()
-        args = []
-    command = build_app(invoked_command(args))
+        words, incomplete = completion_words(COMPLETE_VAR)
+        name, args = invoked_command(words), []
+        # only the command being completed, or those the command word being typed can be
+        command = build_app(name, "" if name is not None else incomplete)
+    else:
+        command = build_app(invoked_command(args))
     try:
         # without standalone mode, click returns the code of an Exit instead of raising it
         rc = command.main(args=args, prog_name="pyman", standalone_mode=False)

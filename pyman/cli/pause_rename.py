@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from pyman.cli.lifecycle import Keys, each, targets
+from pyman.cli import complete_values as cv
+from pyman.cli.lifecycle import RunningKeys, each, targets
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -23,7 +24,7 @@ def _freeze(containers: list[str] | None, all_: bool, on: bool) -> None:
 
 
 @app.command("pause", context_settings=CTX)
-def pause(containers: Keys = None,
+def pause(containers: RunningKeys = None,
           all_: Annotated[bool, typer.Option("--all", "-a", help="All running containers.")
                           ] = False) -> None:
     """Pause all the processes in one or more containers (cgroup freezer)."""
@@ -31,7 +32,8 @@ def pause(containers: Keys = None,
 
 
 @app.command("unpause", context_settings=CTX)
-def unpause(containers: Keys = None,
+def unpause(containers: Annotated[list[str] | None, typer.Argument(
+                help="Containers (names or ids).", autocompletion=cv.paused_containers)] = None,
             all_: Annotated[bool, typer.Option("--all", "-a", help="All paused containers.")
                             ] = False) -> None:
     """Unpause the processes in one or more containers."""
@@ -40,7 +42,8 @@ def unpause(containers: Keys = None,
 
 @app.command("rename", context_settings=CTX)
 def rename(
-    container: Annotated[str, typer.Argument(help="Container (name or id).")],
+    container: Annotated[str, typer.Argument(help="Container (name or id).",
+                                                  autocompletion=cv.containers)],
     name: Annotated[str, typer.Argument(help="Its new name.")],
 ) -> None:
     """Rename an existing container."""

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 if TYPE_CHECKING:
     from pyman.engine.pods import PodService, PodSummary
 
@@ -110,7 +112,7 @@ for _alias in ("ps", "ls", "list"):
 
 @group.command("inspect", context_settings=CTX)
 def inspect(
-    pods: Annotated[list[str], typer.Argument(help="Pods.")],
+    pods: Annotated[list[str], typer.Argument(help="Pods.", autocompletion=cv.pods)],
     format_: Annotated[str | None, typer.Option("--format", "-f", help="A Go template.")
                        ] = None,
 ) -> None:
@@ -152,7 +154,7 @@ def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
 
 @group.command("start", context_settings=CTX)
 def start(
-    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
 ) -> None:
     """Start pods: the infra container, then the members."""
@@ -161,7 +163,7 @@ def start(
 
 @group.command("stop", context_settings=CTX)
 def stop(
-    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
     time_: Annotated[float, typer.Option("--time", "-t", help="Seconds before SIGKILL.")
                      ] = 10,
@@ -174,7 +176,7 @@ def stop(
 
 @group.command("restart", context_settings=CTX)
 def restart(
-    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
 ) -> None:
     """Restart pods."""
@@ -183,7 +185,7 @@ def restart(
 
 @group.command("rm", context_settings=CTX)
 def rm(
-    pods: Annotated[list[str] | None, typer.Argument(help="Pods.")] = None,
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Stop running containers.")
                      ] = False,
@@ -205,7 +207,7 @@ def rm(
 
 
 @group.command("exists", context_settings=CTX)
-def exists(pod: Annotated[str, typer.Argument(help="Pod.")]) -> None:
+def exists(pod: Annotated[str, typer.Argument(help="Pod.", autocompletion=cv.pods)]) -> None:
     """Exit 0 if the pod exists, 1 if not."""
     from pyman.storage.pods import PodNotFoundError
 
@@ -231,7 +233,7 @@ def prune(
 
 @group.command("logs", context_settings=CTX)
 def logs(
-    pod: Annotated[str, typer.Argument(help="Pod.")],
+    pod: Annotated[str, typer.Argument(help="Pod.", autocompletion=cv.pods)],
     container: Annotated[str | None, typer.Option(
         "--container", "-c", help="Only this member's log.")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow the output.")

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 
 
@@ -16,7 +18,8 @@ def _lines(ports: list[dict[str, Any]]) -> list[str]:
 
 @app.command("port", context_settings={"help_option_names": ["--help"]})
 def port(
-    container: Annotated[str | None, typer.Argument(help="Container name or id.")] = None,
+    container: Annotated[str | None, typer.Argument(help="Container name or id.",
+                                                         autocompletion=cv.containers)] = None,
     private: Annotated[str | None, typer.Argument(
         help="Only this container port: PORT[/PROTOCOL].")] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All containers.")] = False,

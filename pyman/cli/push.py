@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
 from pyman.cli.login import AuthFile, CertDir, TlsVerify, parse_bool
 
 app = typer.Typer(add_completion=False)
@@ -40,7 +41,8 @@ class PushLines:
 
 @app.command("push", context_settings=CTX)
 def push(
-    image: Annotated[str, typer.Argument(help="Local image to push.")],
+    image: Annotated[str, typer.Argument(help="Local image to push.",
+                                                autocompletion=cv.images)],
     destination: Annotated[str | None, typer.Argument(
         help="Where to: REGISTRY/REPOSITORY:TAG, docker:// optional (default: the image's "
         "name).")

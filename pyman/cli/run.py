@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 
 RUN_CONTEXT = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
@@ -15,7 +17,8 @@ RUN_CONTEXT = {"allow_interspersed_args": False, "help_option_names": ["--help"]
 
 def _command(create_only: bool) -> Callable[..., None]:
     def command(
-        image: Annotated[str, typer.Argument(help="Image to run.")],
+        image: Annotated[str, typer.Argument(help="Image to run.",
+                                                autocompletion=cv.images)],
         command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")
                            ] = None,
         name: Annotated[str | None, typer.Option("--name", help="Name of the container.")
@@ -30,7 +33,8 @@ def _command(create_only: bool) -> Callable[..., None]:
         user: Annotated[str | None, typer.Option("--user", "-u", help="user[:group]")] = None,
         hostname: Annotated[str | None, typer.Option("--hostname", "-h")] = None,
         network: Annotated[str | None, typer.Option("--network", "--net",
-                                                    help="pasta, slirp4netns, host or none.")
+                                                    help="pasta, slirp4netns, host or none.",
+                                                    autocompletion=cv.networks)
                            ] = None,
         label: Annotated[list[str] | None, typer.Option("--label", "-l",
                                                         help="key=value metadata.")] = None,
@@ -42,7 +46,8 @@ def _command(create_only: bool) -> Callable[..., None]:
                           ] = False,
         interactive: Annotated[bool, typer.Option("--interactive", "-i",
                                                   help="Keep stdin open.")] = False,
-        pull: Annotated[str, typer.Option("--pull", help="always, missing, never.")
+        pull: Annotated[str, typer.Option("--pull", help="always, missing, never.",
+                                             autocompletion=cv.pull_policies)
                         ] = "missing",
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
                          ] = False,
@@ -61,7 +66,7 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--read-only", help="Mount the container's root filesystem read-only.")] = False,
         read_only_tmpfs: Annotated[str, typer.Option(
             "--read-only-tmpfs", help="With --read-only: tmpfs on /run, /tmp, /var/tmp "
-            "(true or false).")] = "true",
+            "(true or false).", autocompletion=cv.bool_values)] = "true",
         init: Annotated[bool, typer.Option(
             "--init", help="Run an init (catatonit) as pid 1 that forwards signals and "
             "reaps zombies.")] = False,
@@ -72,7 +77,8 @@ def _command(create_only: bool) -> Callable[..., None]:
         add_host: Annotated[list[str] | None, typer.Option(
             "--add-host", help="Add host:ip to the container's /etc/hosts.")] = None,
         stop_signal: Annotated[str | None, typer.Option(
-            "--stop-signal", help="Signal that stops the container (default SIGTERM).")
+            "--stop-signal", help="Signal that stops the container (default SIGTERM).",
+            autocompletion=cv.signals)
                                ] = None,
         stop_timeout: Annotated[int | None, typer.Option(
             "--stop-timeout", help="Seconds stop waits before SIGKILL (default 10).")
@@ -97,18 +103,21 @@ def _command(create_only: bool) -> Callable[..., None]:
         # -- volumes and mounts (engine/mounts.py parses them) --
         volume: Annotated[list[str] | None, typer.Option(
             "--volume", "-v",
-            help="Bind mount or volume: host-dir|volume:ctr-dir:options, or ctr-dir.")] = None,
+            help="Bind mount or volume: host-dir|volume:ctr-dir:options, or ctr-dir.",
+            autocompletion=cv.volume_sources)] = None,
         mount: Annotated[list[str] | None, typer.Option(
             "--mount", help="type=bind|volume|tmpfs,src=...,dst=...,ro,...")] = None,
         tmpfs: Annotated[list[str] | None, typer.Option(
             "--tmpfs", help="Mount a tmpfs: ctr-dir:options.")] = None,
         image_volume: Annotated[str, typer.Option(
-            "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore.")] = "bind",
+            "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore.",
+            autocompletion=cv.image_volume_modes)] = "bind",
         userns: Annotated[str | None, typer.Option(
             "--userns", help="User namespace: host (default) or keep-id, keep-id:uid=N,gid=N."
         )] = None,
         pod: Annotated[str | None, typer.Option(
-            "--pod", help="Run in this pod: share its network, IPC and UTS namespaces.")
+            "--pod", help="Run in this pod: share its network, IPC and UTS namespaces.",
+            autocompletion=cv.pods)
                        ] = None,
         # -- systemd (engine/systemd_opts.py)
         cidfile: Annotated[str | None, typer.Option(

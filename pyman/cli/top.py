@@ -7,13 +7,16 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 
 
 @app.command("top", context_settings={"allow_interspersed_args": False,
                                       "help_option_names": ["--help"]})
 def top(
-    container: Annotated[str, typer.Argument(help="Container (name or id).")],
+    container: Annotated[str, typer.Argument(help="Container (name or id).",
+                                                  autocompletion=cv.containers)],
     descriptors: Annotated[list[str] | None, typer.Argument(
         help="Format descriptors (user, pid, ppid, pcpu, etime, tty, time, args, comm, huser, "
              "hpid, group, hgroup, nice, pgid, vsz, state); others are passed to ps(1) in "

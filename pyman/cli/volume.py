@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
@@ -84,7 +86,8 @@ group.command("list", context_settings=CTX, hidden=True)(_ls)
 
 @group.command("inspect", context_settings=CTX)
 def inspect(
-    names: Annotated[list[str] | None, typer.Argument(help="Volumes.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Volumes.",
+                                                      autocompletion=cv.volumes)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All volumes.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="json or a Go template.")
                    ] = None,
@@ -119,7 +122,8 @@ def inspect(
 
 @group.command("rm", context_settings=CTX)
 def rm(
-    names: Annotated[list[str] | None, typer.Argument(help="Volumes.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Volumes.",
+                                                      autocompletion=cv.volumes)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="All volumes.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", "-f", help="Also remove the containers that use them.")] = False,
@@ -181,7 +185,7 @@ def prune(
 
 
 @group.command("exists", context_settings=CTX)
-def exists(name: Annotated[str, typer.Argument(help="Volume.")]) -> None:
+def exists(name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv.volumes)]) -> None:
     """Exit 0 if the volume exists, 1 if not."""
     from pyman.cli.context import engine as make_engine
 

@@ -1,0 +1,280 @@
+"""What a TAB offers beyond commands and flags: container, image, volume and pod names read
+straight from pyman's JSON files (no engine, registry or network import: a completion must
+answer in a blink), and the fixed values of flags. The cli modules name these functions as
+``autocompletion=`` callbacks; main.py uses ``completion_words`` to import only the command
+being completed.
+
+Names are offered as Podman offers them: names always, 12-character ids once two characters
+are typed; image names in full, or without their registry (and ``library/``) when that is
+what was typed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+Values = list[str]
+ALIVE = ("running", "starting", "paused")
+
+# fixed flag values
+NETWORK_MODES = ("pasta", "slirp4netns", "host", "none", "private", "bridge", "container:",
+                 "ns:")
+PULL_POLICIES = ("always", "missing", "never", "newer")
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+LOG_DRIVERS = ("k8s-file", "journald", "none", "passthrough")
+SHELLS = ("bash", "zsh", "fish")
+SIGNALS = ("HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+           "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
+           "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS")
+
+
+def completion_init() -> None:
+    """typer's classes for each shell; for bash, ours (PymanBash)."""
+    from typer._click.shell_completion import add_completion_class
+    from typer._completion_classes import completion_init as typer_init
+
+    typer_init()
+    add_completion_class(_bash_class(), "bash")
+
+
+def _bash_class() -> type:
+    from typer._click.shell_completion import CompletionItem, split_arg_string
+    from typer._completion_classes import BashComplete
+
+    class PymanBash(BashComplete):
+        """The words from the line up to the cursor (_PYMAN_COMP_LINE, which our script
+        passes), not from COMP_WORDS, where bash has split ``container:name`` in three. The
+        answers lose what bash will not replace: the current word's part up to its last
+        ':' or '='."""
+
+        def get_completion_args(self) -> tuple[list[str], str]:
+            line = os.environ.get("_PYMAN_COMP_LINE")
+            if line is None:
+                return super().get_completion_args()  # an older script
+            words = split_arg_string(line)
+            if not words or line[-1:].isspace():
+                return words[1:], ""
+            return words[1:-1], words[-1]
+
+        def format_completion(self, item: CompletionItem) -> str:
+            value = str(item.value)
+            try:
+                cwords = split_arg_string(os.environ["COMP_WORDS"])
+                bash_word = cwords[int(os.environ["COMP_CWORD"])]
+            except (KeyError, ValueError, IndexError):
+                bash_word = ""
+            typed = self.get_completion_args()[1]
+            cut = typed[:len(typed) - len(bash_word)] if typed.endswith(bash_word) else ""
+            return value[len(cut):] if cut and value.startswith(cut) else value
+
+    return PymanBash
+
+
+def completion_words(var: str) -> tuple[list[str], str]:
+    """The words before the one being completed, and that one, as the shell's completion
+    class reads them from the environment (bash: _PYMAN_COMP_LINE, else COMP_WORDS and
+    COMP_CWORD; zsh and fish: _TYPER_COMPLETE_ARGS)."""
+    from typer._click.shell_completion import get_completion_class
+
+    instruction, _, shell = os.environ.get(var, "").partition("_")
+    cls = get_completion_class(shell) if instruction == "complete" else None
+    if cls is None:
+        return [], ""
+    try:
+        return cls(None, {}, "pyman", var).get_completion_args()  # type: ignore[arg-type]
+    except (KeyError, ValueError):
+        return [], ""
+
+
+# ---------------------------------------------------------------- where the files are
+
+
+def _data() -> Path:
+    from pyman.config import _xdg
+
+    return _xdg("XDG_DATA_HOME", ".local/share") / "pyman"
+
+
+def _runtime() -> Path:
+    """pyman's runtime dir, found as config.paths() finds it but never created."""
+    from pyman.config import runtime_dir_usable
+
+    env = os.environ.get("XDG_RUNTIME_DIR")
+    uid = os.getuid()
+    base = env if env and runtime_dir_usable(env, uid) else f"/tmp/pyman-run-{uid}"
+    return Path(base) / "pyman"
+
+
+def _read(path: Path) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _records(root: Path, file: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, record) of every ``<root>/<64-hex id>/<file>``."""
+    try:
+        entries = [e.name for e in os.scandir(root) if len(e.name) == 64]
+    except OSError:
+        return
+    for ident in entries:
+        data = _read(root / ident / file)
+        if isinstance(data, dict):
+            yield ident, data
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _status(cid: str, run_root: Path, data_root: Path, boot: str) -> str:
+    """created, running, paused or exited; a state whose monitor is gone (or from another
+    boot) counts as exited, as the next real command would record it."""
+    state = _read(run_root / cid / "state.json")
+    if not isinstance(state, dict):
+        state = _read(data_root / cid / "state.json")
+    if not isinstance(state, dict):
+        return "created"
+    status = str(state.get("status") or "created")
+    if status in ALIVE:
+        monitor = state.get("monitor_pid") or 0
+        if (state.get("boot_id") or boot) != boot or not (
+                isinstance(monitor, int) and monitor > 0 and os.path.exists(f"/proc/{monitor}")):
+            return "exited"
+    return status
+
+
+# ---------------------------------------------------------------- names
+
+
+def _match(items: list[tuple[str, str]], incomplete: str) -> Values:
+    """Names that start with what was typed; ids (12 chars) once two characters are."""
+    out = [name for _, name in items if name.startswith(incomplete)]
+    if len(incomplete) > 1:
+        out += [ident[:12] for ident, _ in items if ident.startswith(incomplete)]
+    return out
+
+
+def container_names(incomplete: str, want: Callable[[str], bool] | None = None) -> Values:
+    data_root = _data() / "containers"
+    items = [(cid, str(c.get("name", ""))) for cid, c in _records(data_root, "config.json")]
+    if want is not None:
+        run_root, boot = _runtime() / "containers", _boot_id()
+        items = [(cid, name) for cid, name in items
+                 if want(_status(cid, run_root, data_root, boot))]
+    return _match(items, incomplete)
+
+
+def containers(incomplete: str) -> Values:
+    """Every container (rm, logs, inspect, restart, wait, port, top, rename, export...)."""
+    return container_names(incomplete)
+
+
+def running_containers(incomplete: str) -> Values:
+    """Containers that run (stop, kill, exec, pause, attach)."""
+    return container_names(incomplete, lambda s: s == "running")
+
+
+def startable_containers(incomplete: str) -> Values:
+    """Containers that do not run (start)."""
+    return container_names(incomplete, lambda s: s not in ALIVE)
+
+
+def paused_containers(incomplete: str) -> Values:
+    return container_names(incomplete, lambda s: s == "paused")
+
+
+def copy_paths(args: list[str], incomplete: str) -> Values:
+    """cp's CONTAINER: (a host path is left to the shell's file completion)."""
+    if ":" in incomplete or incomplete.startswith(("/", ".", "~")) or (
+            args and args[-1] == ":"):  # bash splits words at ':'
+        return []
+    return [f"{name}:" for name in container_names(incomplete)]
+
+
+def images(incomplete: str) -> Values:
+    data = _read(_data() / "images.json")
+    records = data.get("images", []) if isinstance(data, dict) else []
+    out: Values = []
+    for rec in records if isinstance(records, list) else []:
+        if not isinstance(rec, dict):
+            continue
+        for name in rec.get("names") or []:
+            short = name.split("/", 1)[1] if "/" in name else name
+            for cand in (name, short, short.removeprefix("library/")):
+                if cand.startswith(incomplete):
+                    out.append(cand)
+                    break
+        ident = str(rec.get("id", ""))
+        if len(incomplete) > 1 and ident.startswith(incomplete.removeprefix("sha256:")):
+            out.append(ident[:12])
+    return out
+
+
+def volumes(incomplete: str) -> Values:
+    try:
+        names = [e.name for e in os.scandir(_data() / "volumes")
+                 if e.is_dir(follow_symlinks=False) and e.name[:1].isalnum()]
+    except OSError:
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+def volume_sources(incomplete: str) -> Values:
+    """-v's first part: a volume name (paths are the shell's file completion)."""
+    if ":" in incomplete or incomplete.startswith(("/", ".", "~")):
+        return []
+    return volumes(incomplete)
+
+
+def pods(incomplete: str) -> Values:
+    items = [(pid, str(p.get("name", ""))) for pid, p in _records(_data() / "pods", "pod.json")]
+    return _match(items, incomplete)
+
+
+def containers_images_volumes(incomplete: str) -> Values:
+    """inspect: what it can show."""
+    return containers(incomplete) + images(incomplete) + volumes(incomplete)
+
+
+# ---------------------------------------------------------------- fixed values
+
+
+def _fixed(values: tuple[str, ...]) -> Callable[[str], Values]:
+    def complete(incomplete: str) -> Values:
+        return [v for v in values if v.startswith(incomplete)]
+
+    return complete
+
+
+def networks(incomplete: str) -> Values:
+    if incomplete.startswith("container:"):
+        return [f"container:{n}" for n in containers(incomplete.removeprefix("container:"))]
+    return [v for v in NETWORK_MODES if v.startswith(incomplete)]
+
+
+def signals(incomplete: str) -> Values:
+    """KILL or SIGKILL, as typed; any case."""
+    prefix = "SIG" if incomplete.upper().startswith("SIG") else ""
+    return [prefix + s for s in SIGNALS if (prefix + s).startswith(incomplete.upper())]
+
+
+pull_policies = _fixed(PULL_POLICIES)
+restart_policies = _fixed(RESTART_POLICIES)
+log_drivers = _fixed(LOG_DRIVERS)
+shells = _fixed(SHELLS)
+bool_values = _fixed(("true", "false"))
+image_volume_modes = _fixed(("bind", "tmpfs", "ignore"))
+userns_modes = _fixed(("host", "keep-id", "keep-id:uid=", "keep-id:gid="))
+formats = _fixed(("json",))
+inspect_types = _fixed(("all", "container", "image", "volume"))
