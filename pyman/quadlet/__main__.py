@@ -58,7 +58,7 @@ def run(args: list[str], prog: str, user: bool) -> int:
     if verbose:
         for path in files:
             print(f"{prog}: loading source unit file {path}", file=sys.stderr)
-    res = convert_all(files, user, pyman_binary())
+    res = convert_all(files, user, pyman_binary(), search)
     generator = prog
     if dryrun:
         for service, svc in res.units.items():

@@ -69,19 +69,19 @@ def check(unit: UnitFile, group: str, keys: frozenset[str]) -> None:
         if s.name in PASSTHROUGH or s.name.startswith("X-"):
             continue
         if s.name != group:
-            raise QuadletError(unit.path, s.line, f"unsupported section [{s.name}] "
+            raise QuadletError.at(unit, s, f"unsupported section [{s.name}] "
                                f"(a {os.path.splitext(unit.path)[1]} file takes [{group}], "
                                "[Unit], [Service] and [Install])")
         for e in s.entries:
             if e.key is not None and e.key not in keys:
-                raise QuadletError(unit.path, e.line, f"unsupported key {e.key} in [{group}]")
+                raise QuadletError.at(unit, e, f"unsupported key {e.key} in [{group}]")
 
 
 def words(unit: UnitFile, e: Entry) -> list[str]:
     try:
         return split(e.value)
     except SplitError as exc:
-        raise QuadletError(unit.path, e.line, f"{e.key}: {exc}") from None
+        raise QuadletError.at(unit, e, f"{e.key}: {exc}") from None
 
 
 def all_words(unit: UnitFile, group: str, key: str) -> list[str]:
@@ -96,7 +96,7 @@ def key_values(unit: UnitFile, group: str, key: str) -> list[str]:
         for w in words(unit, e):
             k, eq, v = w.partition("=")
             if not eq or not k:
-                raise QuadletError(unit.path, e.line, f"{key}: {w!r} is not KEY=VALUE")
+                raise QuadletError.at(unit, e, f"{key}: {w!r} is not KEY=VALUE")
             found[k] = v
     return [f"{k}={found[k]}" for k in sorted(found)]
 
@@ -110,7 +110,8 @@ def absolute(unit: UnitFile, path: str) -> str:
 
 def init_service(unit: UnitFile, group: str, is_user: bool, network_deps: bool) -> UnitFile:
     svc = UnitFile(path=unit.path, header=list(unit.header),
-                   sections=[type(s)(s.name, s.line, list(s.entries)) for s in unit.sections])
+                   sections=[type(s)(s.name, s.line, list(s.entries), s.path)
+                             for s in unit.sections])
     if network_deps and not is_user:
         # the pull and the network helper want a network; a user manager has no such target
         unit_sec = svc._ensure("Unit")
@@ -133,7 +134,7 @@ def storage_source(unit: UnitFile, svc: UnitFile, e: Entry, source: str,
     elif source.endswith(".volume"):
         info = infos.get(source)
         if info is None:
-            raise QuadletError(unit.path, e.line, f"requested Quadlet source {source} was not "
+            raise QuadletError.at(unit, e, f"requested Quadlet source {source} was not "
                                "found (no such .volume file)")
         svc.add("Unit", "Requires", info.service_file)
         svc.add("Unit", "After", info.service_file)
@@ -144,7 +145,7 @@ def storage_source(unit: UnitFile, svc: UnitFile, e: Entry, source: str,
 def service_type(svc: UnitFile) -> str | None:
     e = svc.last("Service", "Type")
     if e is not None and e.value not in ("notify", "oneshot"):
-        raise QuadletError(svc.path, e.line, f"invalid service Type '{e.value}' "
+        raise QuadletError.at(svc, e, f"invalid service Type '{e.value}' "
                            "(notify or oneshot)")
     return e.value if e else None
 
@@ -154,7 +155,7 @@ def networks(unit: UnitFile, group: str) -> list[str]:
     for e in unit.entries(group, "Network"):
         mode = e.value.split(":", 1)[0]
         if mode not in NETWORK_MODES:
-            raise QuadletError(unit.path, e.line, f"unsupported Network={e.value}: pyman "
+            raise QuadletError.at(unit, e, f"unsupported Network={e.value}: pyman "
                                "runs slirp4netns, pasta, none, host, container:NAME and "
                                "ns:PATH (no .network units)")
         out.append(f"--network={e.value}")
@@ -178,7 +179,7 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     if kill is None:
         svc.set("Service", "KillMode", "mixed")
     elif kill.value not in ("mixed", "control-group"):
-        raise QuadletError(unit.path, kill.line, f"invalid KillMode '{kill.value}' "
+        raise QuadletError.at(unit, kill, f"invalid KillMode '{kill.value}' "
                            "(mixed or control-group)")
     stop = [pyman, "rm", "-f", "-i", CIDFILE]
     svc.add("Service", "ExecStop", quote_cmdline(stop))
@@ -214,7 +215,7 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     user, group = unit.lookup(g, "User"), unit.lookup(g, "Group")
     if group and not user:
         e = unit.last(g, "Group")
-        raise QuadletError(unit.path, e.line if e else None, "invalid Group set without User")
+        raise QuadletError.at(unit, e, "invalid Group set without User")
     if user:
         argv += ["--user", f"{user}:{group}" if group else user]
     userns = unit.lookup(g, "UserNS")
@@ -257,7 +258,7 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     if pod is not None and pod.value:
         info = infos.get(pod.value)
         if not pod.value.endswith(".pod") or info is None:
-            raise QuadletError(unit.path, pod.line, f"Pod={pod.value}: no such .pod file "
+            raise QuadletError.at(unit, pod, f"Pod={pod.value}: no such .pod file "
                                "(Pod= names a Quadlet .pod file)")
         argv += ["--pod", info.resource]
         svc.add("Unit", "BindsTo", info.service_file)
@@ -284,7 +285,7 @@ def mount_spec(unit: UnitFile, svc: UnitFile, e: Entry, spec: str,
         key, eq, value = f.partition("=")
         if key in ("source", "src"):
             if not value:
-                raise QuadletError(unit.path, e.line, "Mount: source parameter does not "
+                raise QuadletError.at(unit, e, "Mount: source parameter does not "
                                    "include a value")
             rest[i] = "source=" + storage_source(unit, svc, e, value, infos)
     return ",".join([f"type={kind}", *rest])
@@ -302,7 +303,7 @@ def convert_volume(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
         e = unit.last(g, key)
         if e is not None:
             if not e.value.isdigit():
-                raise QuadletError(unit.path, e.line, f"{key}={e.value}: a numeric id")
+                raise QuadletError.at(unit, e, f"{key}={e.value}: a numeric id")
             o.append(f"{opt}={int(e.value)}")
     copy = unit.boolean(g, "Copy")
     if copy is not None:
@@ -315,7 +316,7 @@ def convert_volume(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
         if e is None or not e.value:
             continue
         if not device:
-            raise QuadletError(unit.path, e.line, f"key {key} can't be used without Device")
+            raise QuadletError.at(unit, e, f"key {key} can't be used without Device")
         if key == "Type":
             argv += ["--opt", f"type={e.value}"]
             if e.value == "bind":

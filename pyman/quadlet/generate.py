@@ -3,7 +3,8 @@
 Search dirs (the first file of a name wins): for ``--user`` $XDG_CONFIG_HOME/containers/systemd,
 /etc/containers/systemd/users/$UID, /etc/containers/systemd/users; otherwise
 /run/containers/systemd, /etc/containers/systemd, /usr/share/containers/systemd.
-$QUADLET_UNIT_DIRS (colon-separated) replaces them. A file that cannot be converted is
+$QUADLET_UNIT_DIRS (colon-separated) replaces them. Drop-ins, ``<name>.d/*.conf`` in any of
+them, add to a file as systemd's do. A file that cannot be converted is
 reported and skipped, the others are still written; each unit is written whole (a temporary
 file renamed into place) or not at all.
 """
@@ -83,19 +84,44 @@ class Result:
     errors: list[str] = field(default_factory=list)
 
 
-def convert_all(paths: list[str], user: bool, pyman: str) -> Result:
+def dropins(dirs: list[str], name: str) -> list[str]:
+    """``<dir>/<name>.d/*.conf`` in every search dir, a conf name found first winning, in
+    the order of their names (as systemd and Quadlet apply drop-ins)."""
+    found: dict[str, str] = {}
+    for d in dirs:
+        try:
+            names = os.listdir(os.path.join(d, name + ".d"))
+        except OSError:
+            continue
+        for conf in names:
+            path = os.path.join(d, name + ".d", conf)
+            if conf.endswith(".conf") and conf not in found and os.path.isfile(path):
+                found[conf] = path
+    return [found[k] for k in sorted(found)]
+
+
+def read_unit(path: str, dirs: list[str]) -> UnitFile:
+    with open(path, encoding="utf-8") as f:
+        unit = parse(f.read(), path)
+    for conf in dropins(dirs, os.path.basename(path)):
+        with open(conf, encoding="utf-8") as f:
+            unit.merge(parse(f.read(), conf))
+    return unit
+
+
+def convert_all(paths: list[str], user: bool, pyman: str,
+                dirs: list[str] | None = None) -> Result:
     res = Result()
     parsed: list[UnitFile] = []
     infos: dict[str, UnitInfo] = {}
     for path in paths:
         try:
-            with open(path, encoding="utf-8") as f:
-                unit = parse(f.read(), path)
+            unit = read_unit(path, dirs or [os.path.dirname(path)])
         except QuadletError as exc:
             res.errors.append(str(exc))
             continue
         except (OSError, UnicodeDecodeError) as exc:
-            res.errors.append(f"{path}: cannot read: {exc}")
+            res.errors.append(f"{getattr(exc, 'filename', None) or path}: cannot read: {exc}")
             continue
         parsed.append(unit)
         infos[os.path.basename(path)] = unit_info(unit)
@@ -122,7 +148,7 @@ def install_links(svc: UnitFile, service: str) -> list[tuple[str, str]]:
             try:
                 targets = split(e.value)
             except SplitError as exc:
-                raise QuadletError(svc.path, e.line, f"{key}: {exc}") from None
+                raise QuadletError.at(svc, e, f"{key}: {exc}") from None
             for target in targets:
                 links.append((os.path.join(target + suffix, service), "../" + service))
     for e in svc.entries("Install", "Alias"):

@@ -18,12 +18,20 @@ class QuadletError(Exception):
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {message}")
 
+    @classmethod
+    def at(cls, unit: UnitFile, where: Entry | Section | None, message: str) -> QuadletError:
+        """An error at an entry or section header: of a drop-in file when it came from one."""
+        if where is None:
+            return cls(unit.path, None, message)
+        return cls(where.path or unit.path, where.line, message)
+
 
 @dataclass
 class Entry:
     key: str | None  # None: a comment line, kept as it was
     value: str
     line: int = 0
+    path: str = ""  # a drop-in's path; "": the unit file's own
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Section:
     name: str
     line: int = 0
     entries: list[Entry] = field(default_factory=list)
+    path: str = ""  # a drop-in's path when the section first appeared there
 
     def items(self, key: str) -> list[Entry]:
         return [e for e in self.entries if e.key == key]
@@ -85,9 +94,9 @@ class UnitFile:
             return True
         if v in FALSE:
             return False
-        raise QuadletError(self.path, e.line,
-                           f"invalid boolean {e.value!r} for {key} in [{group}] "
-                           "(yes/no, true/false, on/off, 1/0)")
+        raise QuadletError.at(self, e,
+                              f"invalid boolean {e.value!r} for {key} in [{group}] "
+                              "(yes/no, true/false, on/off, 1/0)")
 
     # ------------------------------------------------------------------ changing
     def _ensure(self, group: str) -> Section:
@@ -104,6 +113,16 @@ class UnitFile:
         s = self._ensure(group)
         s.entries = [e for e in s.entries if e.key != key]
         s.entries.append(Entry(key, value))
+
+    def merge(self, dropin: UnitFile) -> None:
+        """A drop-in's sections and entries, after the unit's own (so its single-valued keys
+        win, and its list entries add; an empty value resets a list)."""
+        for ds in dropin.sections:
+            s = self.section(ds.name)
+            if s is None:
+                s = Section(ds.name, ds.line, path=dropin.path)
+                self.sections.append(s)
+            s.entries.extend(Entry(e.key, e.value, e.line, dropin.path) for e in ds.entries)
 
     def rename(self, group: str, new: str) -> None:
         for s in self.sections:

@@ -298,3 +298,27 @@ def test_write_units_replaces_atomically(tmp_path: Path) -> None:
     write_units(res, str(out), "gen")
     write_units(res, str(out), "gen")
     assert os.listdir(out) == ["a.service"]
+
+
+def test_dropins_add_to_a_file_and_errors_name_the_dropin(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    (a / "web.container.d").mkdir(parents=True)
+    (b / "web.container.d").mkdir(parents=True)
+    write(a, "web.container", "[Container]\nImage=alpine\nExec=sleep 1\nLabel=x=1\n")
+    write(a / "web.container.d", "10-exec.conf", "[Container]\nExec=sleep 2\nLabel=y=2\n"
+          "[Service]\nRestart=always\n")
+    write(b / "web.container.d", "10-exec.conf", "[Container]\nExec=shadowed\n")
+    write(b / "web.container.d", "20-env.conf", "# more\n[Container]\nEnvironment=E=1\n")
+    dirs = [str(a), str(b)]
+    res = convert_all(find_files(dirs), True, PYMAN, dirs)
+    assert res.errors == []
+    text = res.units["web.service"].text()
+    assert "\nRestart=always\n" in text
+    assert " --env E=1 --label x=1 --label y=2 alpine sleep 2\n" in text
+    bad = write(b / "web.container.d", "30-bad.conf", "[Container]\n\nNope=1\n")
+    assert convert_all(find_files(dirs), True, PYMAN, dirs).errors == [
+        f"{bad}:3: unsupported key Nope in [Container]"]
+    write(b / "web.container.d", "30-bad.conf", "[Volume]\n")
+    assert convert_all(find_files(dirs), True, PYMAN, dirs).errors == [
+        f"{bad}:1: unsupported section [Volume] (a .container file takes [Container], "
+        "[Unit], [Service] and [Install])"]
