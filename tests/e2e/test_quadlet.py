@@ -5,8 +5,11 @@ the .pod units use (create --replace/--infra-name/--infra-conmon-pidfile, stop/r
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
+
+from lifecycle_util import wait_for
 
 FILES = {
     "web.container": """\
@@ -117,6 +120,54 @@ def test_a_volume_unit_makes_the_volume_owned_as_asked(tmp_path: Path, run_pyman
         "syntax\n")
 
 
+# ---------------------------------------------------------------- playing a unit as systemd
+
+
+def unit_keys(unit: Path) -> dict[str, list[str]]:
+    """[Unit] and [Service] keys with every value, in order (read here, not by the code
+    under test)."""
+    out: dict[str, list[str]] = {}
+    section = ""
+    for line in unit.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and not line.startswith("#") and section in ("Unit", "Service"):
+            key, _, value = line.partition("=")
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def unit_env(keys: dict[str, list[str]], unit: str, runtime: str,
+             base: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    for assignment in keys.get("Environment", []):
+        key, _, value = assignment.partition("=")
+        env[key] = expand(value, unit, runtime)
+    return env
+
+
+def expand(word: str, unit_name: str, runtime: str) -> str:
+    base = unit_name.rsplit(".", 1)[0]
+    return (word.replace("%%", "\0").replace("%t", runtime).replace("%N", base)
+            .replace("%n", unit_name).replace("\0", "%"))
+
+
+def command(line: str, unit_name: str, runtime: str) -> tuple[list[str], bool]:
+    ignore = line.startswith("-")
+    return [expand(w, unit_name, runtime) for w in shlex.split(line.lstrip("-"))], ignore
+
+
+def play(lines: list[str], unit: str, runtime: str, env: dict[str, str]) -> list[int]:
+    codes = []
+    for line in lines:
+        argv, ignore = command(line, unit, runtime)
+        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        assert ignore or r.returncode == 0, (argv, r.stdout, r.stderr)
+        codes.append(r.returncode)
+    return codes
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -151,3 +202,38 @@ def test_pod_create_replace_infra_name_pidfile_and_ignore(tmp_path: Path, run_py
         assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     r = run_pyman("pod", "stop", "qlet-app")
     assert r.returncode != 0 and "no pod with name or ID qlet-app found" in r.stderr
+
+
+def test_play_a_pod_unit(tmp_path: Path, pyman_bin: Path, fresh_env: dict[str, str]) -> None:
+    """The .pod unit as systemd runs it: ExecStartPre (pod create), ExecStart (pod start),
+    then the PIDFile names the infra's monitor (Type=forking); stop and post-stop leave
+    nothing, and doing it all twice works (--replace, --ignore)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_files(src, {"app.pod": "[Pod]\nPodName=qlet-papp\nNetwork=none\nLabel=t=qlet\n"})
+    assert generate(pyman_bin, fresh_env, src, out).returncode == 0
+    runtime = str(private_dir(tmp_path / "run"))
+    fresh_env["XDG_RUNTIME_DIR"] = runtime
+    keys = unit_keys(out / "app-pod.service")
+    assert keys["Type"] == ["forking"] and keys["PIDFile"] == ["%t/%N.pid"]
+    env = unit_env(keys, "app-pod.service", runtime, fresh_env)
+    pidfile = Path(expand(keys["PIDFile"][0], "app-pod.service", runtime))
+    for _ in range(2):
+        play(keys["ExecStartPre"] + keys["ExecStart"], "app-pod.service", runtime, env)
+        monitor = int(pidfile.read_text())
+        assert alive(monitor)
+        ps = subprocess.run([str(pyman_bin), "pod", "ps", "--format",
+                             "{{.Name}} {{.Status}} {{.Labels}}"], env=fresh_env,
+                            capture_output=True, text=True, timeout=60)
+        assert ps.stdout.split()[:2] == ["qlet-papp", "Running"], ps.stderr
+        play(keys["ExecStop"] + keys["ExecStopPost"], "app-pod.service", runtime, env)
+        assert wait_for(lambda m=monitor: not alive(m), 30)  # type: ignore[misc]
+        ps = subprocess.run([str(pyman_bin), "pod", "ps", "-q"], env=fresh_env,
+                            capture_output=True, text=True, timeout=60)
+        assert ps.stdout == "" and ps.returncode == 0
+        left = subprocess.run([str(pyman_bin), "ps", "-aq"], env=fresh_env,
+                              capture_output=True, text=True, timeout=60)
+        assert left.stdout == ""
+        pidfile.unlink()  # systemd removes the PID file once the service has stopped
+    # stopping what is not there (a second stop, a failed start) is no error
+    assert play(keys["ExecStop"] + keys["ExecStopPost"], "app-pod.service", runtime,
+                env) == [0, 0]
