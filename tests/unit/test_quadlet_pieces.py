@@ -322,3 +322,30 @@ def test_dropins_add_to_a_file_and_errors_name_the_dropin(tmp_path: Path) -> Non
     assert convert_all(find_files(dirs), True, PYMAN, dirs).errors == [
         f"{bad}:1: unsupported section [Volume] (a .container file takes [Container], "
         "[Unit], [Service] and [Install])"]
+
+
+def test_pyman_binary_env_then_beside_the_generator(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from pyman.quadlet.generate import pyman_binary
+
+    monkeypatch.setenv("PYMAN_BINARY", "/x/pyman")
+    assert pyman_binary() == "/x/pyman"
+    monkeypatch.delenv("PYMAN_BINARY")
+    bindir, gendir = tmp_path / "bin", tmp_path / "user-generators"
+    bindir.mkdir()
+    gendir.mkdir()
+    for name in ("pyman", "pyman-quadlet"):
+        write(bindir, name, "#!/bin/sh\n").chmod(0o755)
+    (gendir / "pyman-user-generator").symlink_to(bindir / "pyman-quadlet")
+    monkeypatch.setattr(sys, "argv", [str(gendir / "pyman-user-generator")])
+    assert pyman_binary() == str(bindir / "pyman")  # beside the link's target
+
+
+def test_go_style_single_dash_flags(tmp_path: Path, capsys, monkeypatch) -> None:
+    write(tmp_path, "a.container", "[Container]\nImage=alpine\n")
+    monkeypatch.setenv("QUADLET_UNIT_DIRS", str(tmp_path))
+    assert run(["-user", "-dryrun", "-no-kmsg-log"], "gen", False) == 0
+    assert capsys.readouterr().out.startswith("---a.service---\n")
+    assert run(["--bogus"], "gen", False) == 2
+    assert capsys.readouterr().err == "gen: unknown option --bogus\n"
