@@ -34,11 +34,29 @@ SIGNALS = ("HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "U
 
 def completion_init() -> None:
     """typer's classes for each shell; for bash, ours (PymanBash)."""
+    import typer._completion_classes as classes
     from typer._click.shell_completion import add_completion_class
     from typer._completion_classes import completion_init as typer_init
 
     typer_init()
     add_completion_class(_bash_class(), "bash")
+    # zsh and fish show help texts, which typer runs through rich's markup parser: pyman's
+    # are plain text ("[ip:][hostPort:]containerPort[/tcp|/udp]" is no markup and made rich
+    # raise), and rich is a slow import for a TAB
+    classes._sanitize_help_text = _plain
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+def add_command_names(group: Any, names: list[str]) -> None:
+    """Bare commands of these names: all a TAB on the command word needs in bash, which shows
+    no help texts, so no command module is imported."""
+    from typer.core import TyperCommand
+
+    for name in names:
+        group.add_command(TyperCommand(name))
 
 
 def _bash_class() -> type:
@@ -242,6 +260,11 @@ def pods(incomplete: str) -> Values:
     return _match(items, incomplete)
 
 
+def pods_and_containers(incomplete: str) -> Values:
+    """kube generate: a pod, or containers."""
+    return pods(incomplete) + containers(incomplete)
+
+
 def containers_images_volumes(incomplete: str) -> Values:
     """inspect: what it can show."""
     return containers(incomplete) + images(incomplete) + volumes(incomplete)
@@ -278,3 +301,5 @@ image_volume_modes = _fixed(("bind", "tmpfs", "ignore"))
 userns_modes = _fixed(("host", "keep-id", "keep-id:uid=", "keep-id:gid="))
 formats = _fixed(("json",))
 inspect_types = _fixed(("all", "container", "image", "volume"))
+sdnotify_modes = _fixed(("container", "conmon", "ignore"))
+cgroups_modes = _fixed(("enabled", "disabled", "no-conmon", "split"))

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
@@ -15,7 +17,8 @@ app.add_typer(group, name="kube")
 
 
 def generate_yaml(
-    names: Annotated[list[str], typer.Argument(help="A pod, or containers not in a pod.")],
+    names: Annotated[list[str], typer.Argument(help="A pod, or containers not in a pod.",
+                                             autocompletion=cv.pods_and_containers)],
     service: Annotated[bool, typer.Option("--service", "-s",
                                           help="Also generate a NodePort Service.")] = False,
     filename: Annotated[Path | None, typer.Option(

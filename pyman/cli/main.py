@@ -117,13 +117,16 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     if COMPLETE_VAR in os.environ:  # a shell asking for completions (the words are in env)
-        from pyman.cli.complete_values import completion_init, completion_words
+        from pyman.cli import complete_values as cv
 
-        completion_init()
-        words, incomplete = completion_words(COMPLETE_VAR)
+        cv.completion_init()
+        words, incomplete = cv.completion_words(COMPLETE_VAR)
         name, args = invoked_command(words), []
-        # only the command being completed, or those the command word being typed can be
-        command = build_app(name, "" if name is not None else incomplete)
+        if name is None and os.environ[COMPLETE_VAR] == "complete_bash":
+            command = build_app(None, "-")  # the global options and the commands' names
+            cv.add_command_names(command, [n for n in COMMANDS if n.startswith(incomplete)])
+        else:  # only the command being completed, or those the word being typed can be
+            command = build_app(name, "" if name is not None else incomplete)
     else:
         command = build_app(invoked_command(args))
     try:

@@ -125,10 +125,12 @@ def _command(create_only: bool) -> Callable[..., None]:
                            ] = None,
         sdnotify: Annotated[str, typer.Option(
             "--sdnotify", help="Under systemd: conmon (the monitor says READY=1 once the "
-            "container runs), container (the container says it) or ignore.")] = "container",
+            "container runs), container (the container says it) or ignore.",
+            autocompletion=cv.sdnotify_modes)] = "container",
         cgroups: Annotated[str, typer.Option(
             "--cgroups", help="enabled, no-conmon, split (the monitor always stays in the "
-            "caller's cgroup) or disabled (no cgroup: no limits).")] = "enabled",
+            "caller's cgroup) or disabled (no cgroup: no limits).",
+            autocompletion=cv.cgroups_modes)] = "enabled",
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env

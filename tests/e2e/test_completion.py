@@ -116,12 +116,23 @@ def store(pyman_bin: Path, pyman_env: dict[str, str]) -> Iterator[dict[str, str]
     ("pyman run --network ", {"pasta", "slirp4netns", "host", "none", "container:"}),
     ("pyman kill -s SIGK", {"SIGKILL"}),
     ("pyman create --image-volume t", {"tmpfs"}),
+    ("pyman run --sdnotify ", {"container", "conmon", "ignore"}),
+    ("pyman --log-level debug vol", {"volume"}),
 ])
 def test_bash_completes_commands_flags_and_fixed_values(pyman_env, line: str,
                                                         expected: set[str]) -> None:
     offered = bash_complete(pyman_env, line)
     assert expected <= set(offered), offered
     assert all(w.startswith(line.split(" ")[-1]) for w in offered if line[-1] != " "), offered
+
+
+def test_bash_offers_every_command(pyman_env, run_pyman) -> None:
+    listed = run_pyman("--help")  # the commands' names as the help lists them
+    assert listed.returncode == 0, listed.stderr
+    offered = bash_complete(pyman_env, "pyman ")
+    for name in ("run", "ps", "container", "image", "volume", "pod", "completion", "cp"):
+        assert name in offered and name in listed.stdout, offered
+    assert len(offered) == len(set(offered)) > 30, offered
 
 
 def _ours(words: list[str]) -> set[str]:
@@ -149,6 +160,7 @@ def _ours(words: list[str]) -> set[str]:
     ("pyman pod inspect cp", {"cpl-pod"}),
     ("pyman run --pod ", {"cpl-pod"}),
     ("pyman inspect cpl-", {"cpl-new", "cpl-up", "cpl-vol"}),
+    ("pyman kube generate cpl", {"cpl-pod", "cpl-new", "cpl-up"}),
 ])
 def test_bash_offers_names_from_the_store(store, pyman_env, line: str,
                                           expected: set[str]) -> None:
@@ -178,6 +190,9 @@ def test_zsh_protocol_offers_names_and_flags(store, pyman_env) -> None:
     assert '"cpl-up"' in out and "cpl-new" not in out, out
     out = zsh_complete(pyman_env, "pyman run --ne")
     assert '"--network"' in out, out
+    out = zsh_complete(pyman_env, "pyman run -")  # help texts are plain text, not markup
+    assert '"--publish":"[ip\\\\:][hostPort\\\\:]containerPort[/tcp|/udp]' in out, out
+    assert '"pod":"' in zsh_complete(pyman_env, "pyman po"), "no help text for pod"
     assert '"cpl-vol"' in zsh_complete(pyman_env, "pyman volume rm cpl")
 
 
@@ -197,4 +212,5 @@ def test_fish_completes_with_the_shipped_script(store, pyman_env) -> None:
     assert _ours(complete("pyman start ")) == {"cpl-new"}
     assert _ours(complete("pyman pod stop ")) == {"cpl-pod"}
     assert "--network" in complete("pyman run --net")
+    assert "--publish" in complete("pyman run -")  # its help has brackets: not rich markup
     assert "run" in complete("pyman ru")
