@@ -24,14 +24,14 @@ def status_text(status: str, exit_code: int | None, started: float | None,
                 finished: float | None, now: float) -> str:
     if status == "running":
         return f"Up {human_duration(now - (started or now))}"
-    if status == "exited":
+    if status in ("exited", "restarting"):
         return f"Exited ({exit_code if exit_code is not None else -1}) " + ago(finished or now,
                                                                                now)
     return "Created"
 
 
 def _state_name(status: str) -> str:
-    return "created" if status == "starting" else status
+    return {"starting": "created", "restarting": "exited"}.get(status, status)
 
 
 def matches(c: ContainerSummary, filters: dict[str, list[str]]) -> bool:

@@ -58,7 +58,8 @@ def logs(
     for cid, reader in readers:
         emit(reader.read(tail=tail, since_ns=since_ns, until_ns=until_ns))
         while follow:
-            running = engine.containers.live_state(cid).status in ("running", "starting")
+            running = engine.containers.live_state(cid).status in ("running", "starting",
+                                                                     "restarting")
             emit(reader.read(since_ns=since_ns, until_ns=until_ns))
             if not running:
                 break

@@ -131,6 +131,9 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--cgroups", help="enabled, no-conmon, split (the monitor always stays in the "
             "caller's cgroup) or disabled (no cgroup: no limits).",
             autocompletion=cv.cgroups_modes)] = "enabled",
+        restart: Annotated[str, typer.Option(
+            "--restart", help="Restart policy when the container exits: no, on-failure[:N], "
+            "always, unless-stopped.", autocompletion=cv.restart_policies)] = "",
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -167,6 +170,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.image_volume, opts.userns = image_volume, userns or ""
         opts.cidfile, opts.sdnotify, opts.cgroups = cidfile, sdnotify, cgroups
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
+        opts.restart = restart
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:

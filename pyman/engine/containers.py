@@ -28,6 +28,10 @@ from pyman.storage.containers import ContainerConfig, ContainerState, ContainerS
 from pyman.storage.images import ImageRecord
 from pyman.storage.volumes import VolumeStore
 
+# states a monitor supervises; "restarting": between a run's exit and the policy's next run
+ALIVE = ("running", "starting", "paused", "restarting")
+STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
+
 
 def default_network() -> str:
     """pasta where it is installed (as Podman 5 does), else slirp4netns."""
@@ -121,12 +125,14 @@ class ContainerService:
         return config
 
     def _create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
+        from pyman.engine import restart_policy
         from pyman.engine.security import parse as parse_security
         from pyman.engine.systemd_opts import check_cgroups, check_sdnotify
         from pyman.runtime.spec import image_process_args, merge_env
 
         check_sdnotify(opts.sdnotify)
         check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
+        restart, retries = restart_policy.parse(opts.restart, opts.rm)
         sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
         lim = self._limits(opts)
         icfg: dict[str, Any] = self.images.config(image).get("config") or {}
@@ -186,6 +192,8 @@ class ContainerService:
             sdnotify=opts.sdnotify,
             cgroups=opts.cgroups,
             create_command=list(opts.create_command),
+            restart_policy=restart,
+            restart_retries=retries,
         )
         config.userns = userns_mode
         if opts.stop_signal is None and icfg.get("StopSignal"):
@@ -312,6 +320,8 @@ class ContainerService:
             "rm_volumes": [str(self.volumes.dir(m["source"])) for m in c.mounts
                            if m.get("type") == "volume" and m.get("anonymous")],
             "join": self._join_cfg(c),
+            "restart": ({"policy": c.restart_policy, "retries": c.restart_retries}
+                        if c.restart_policy not in ("", "no") else None),
         }
         self._add_notify(c, cfg)
         return cfg
@@ -341,11 +351,12 @@ class ContainerService:
         self._wait_monitor_gone(st)
         with self.store.lock(c.id):
             st = self.store.state(c.id)
-            if st.status in ("running", "starting") and same_process(
-                    st.monitor_pid, st.monitor_start, st.boot_id):
+            if st.status in ALIVE and same_process(st.monitor_pid, st.monitor_start,
+                                                   st.boot_id):
                 return RunResult(c.id, None)  # Podman: starting a running container is a no-op
             run_dir = self.store.run_dir(c.id)
             run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / STOP_MARKER).unlink(missing_ok=True)  # a new start: restarts again
             self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
             try:
                 cfg = self._monitor_cfg(c, detach, interactive)
@@ -395,6 +406,10 @@ class ContainerService:
         check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
         if opts.cidfile:
             check_cidfile(opts.cidfile)
+        if opts.restart or opts.rm:
+            from pyman.engine.restart_policy import parse
+
+            parse(opts.restart, opts.rm)
         if opts.publish:
             from pyman.netns.ports import parse_publish
 
@@ -419,8 +434,16 @@ class ContainerService:
             raise ContainerStateError(
                 f"can only kill running containers. {c.id} is in state {st.status}: "
                 "container state improper")
+        self._mark_stopped(c.id)  # as Podman: a killed container is not restarted
         self._signal(st, sig)
         return c.id
+
+    def _mark_stopped(self, cid: str) -> None:
+        """Tell the monitor the user ends this run: no restart policy applies to it."""
+        try:
+            (self.store.run_dir(cid) / STOP_MARKER).touch()
+        except FileNotFoundError:
+            pass  # never started here: nothing to restart
 
     def stop(self, key: str, timeout: float | None = None, sig: int | None = None) -> str:
         """The stop signal, then SIGKILL once ``timeout`` seconds pass; returns when the
@@ -432,8 +455,33 @@ class ContainerService:
         if timeout is None:
             timeout = 10 if c.stop_timeout is None else c.stop_timeout
         st = self.live_state(c.id)
+        if st.status in ALIVE:
+            self._mark_stopped(c.id)  # before any signal: the monitor must not restart it
+        for _ in range(5):  # a restart already under way may bring up one more run
+            self._stop_run(c, st, timeout, sig)
+            again = self._settle(c.id)
+            if again is None:
+                break
+            st = again
+        return c.id
+
+    def _settle(self, cid: str, timeout: float = 10) -> ContainerState | None:
+        """After a stop: None once the monitor is gone (or does not go in ``timeout``); the
+        state when it runs the container again (a restart that began before the stop)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.live_state(cid)
+            if not same_process(st.monitor_pid, st.monitor_start, st.boot_id):
+                return None
+            if st.status == "running" and same_process(st.pid, st.pid_start, st.boot_id):
+                return st
+            time.sleep(0.01)
+        return None
+
+    def _stop_run(self, c: ContainerConfig, st: ContainerState, timeout: float, sig: int
+                  ) -> None:
         deadline = time.monotonic() + 10
-        while st.status == "starting" and time.monotonic() < deadline:
+        while st.status in ("starting", "restarting") and time.monotonic() < deadline:
             time.sleep(0.02)  # a start in progress: let it settle, then stop what runs
             st = self.live_state(c.id)
         if st.status == "paused":  # a frozen process cannot act on the stop signal
@@ -451,8 +499,6 @@ class ContainerService:
             if st.status == "running":
                 self._signal(st, signal.SIGKILL)
                 self._wait_exit(c.id, 30)
-        self._wait_monitor_gone(self.live_state(c.id))
-        return c.id
 
     def restart(self, key: str, timeout: float | None = None) -> str:
         c = self.store.find(key)
@@ -481,7 +527,7 @@ class ContainerService:
         c = self.store.find(key)
         while True:
             st = self.live_state(c.id)
-            if st.status not in ("running", "starting"):
+            if st.status not in ALIVE:  # a restart policy's next run is waited for too
                 return st.exit_code if st.exit_code is not None else 0
             time.sleep(interval)
             if self.store.load(c.id) is None:  # removed meanwhile (--rm)
@@ -504,14 +550,16 @@ class ContainerService:
             time.sleep(0.02)
         return False
 
-    def _wait_monitor_gone(self, st: ContainerState, timeout: float = 10) -> None:
+    def _wait_monitor_gone(self, st: ContainerState, timeout: float = 10) -> bool:
         """The monitor records the exit, then deletes the runtime's state: wait for it to go
-        before anything reuses the id (start) or removes its files (rm)."""
+        before anything reuses the id (start) or removes its files (rm). False: still there
+        (a restart policy's next run, or a slow clean-up)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and same_process(
-            st.monitor_pid, st.monitor_start, st.boot_id
-        ):
+        while same_process(st.monitor_pid, st.monitor_start, st.boot_id):
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.01)
+        return True
 
     # -- state --------------------------------------------------------------------------
     def live_state(self, cid: str) -> ContainerState:
@@ -523,7 +571,7 @@ class ContainerService:
         left of it (container, network helper), drops the runtime's state, records the
         container as exited (137 when it had to be killed) and honours --rm."""
         st = self.store.state(cid)
-        if st.status not in ("running", "starting", "paused"):
+        if st.status not in ALIVE:
             return st
         if same_process(st.monitor_pid, st.monitor_start, st.boot_id):
             return st
@@ -532,7 +580,7 @@ class ContainerService:
     def _reconcile(self, cid: str, st: ContainerState) -> ContainerState:
         with self.store.lock(cid):
             st = self.store.state(cid)  # someone else may have done it meanwhile
-            if st.status not in ("running", "starting", "paused") or same_process(
+            if st.status not in ALIVE or same_process(
                     st.monitor_pid, st.monitor_start, st.boot_id):
                 return st
             if not st.pid:
@@ -545,7 +593,7 @@ class ContainerService:
                                                                    st.boot_id):
                     time.sleep(0.01)
             shutil.rmtree(self.paths.runtime_root / cid, ignore_errors=True)
-            was_running = st.status in ("running", "paused")
+            was_running = st.status in ("running", "paused", "restarting")
             st.status = "exited" if was_running else "created"
             if was_running and st.exit_code is None:
                 st.exit_code = 137 if killed else -1
@@ -634,7 +682,7 @@ class ContainerService:
                 f"container {c.id} is the infra container of pod {c.pod} and cannot be "
                 f"removed without removing the pod: use pyman pod rm {c.pod[:12]}")
         st = self.live_state(c.id)
-        if st.status in ("running", "starting", "paused"):
+        if st.status in ALIVE:
             if not force:
                 err = ContainerStateError(
                     f"cannot remove container {c.id} as it is running - running or paused "
@@ -660,7 +708,7 @@ class ContainerService:
         self.store.sweep()
         removed = []
         for s in self.summaries(True):
-            if s.status in ("running", "starting") or (keep is not None and keep(s)):
+            if s.status in ALIVE or (keep is not None and keep(s)):
                 continue
             try:
                 removed.append(self._remove(self.store.find(s.id), False))

@@ -78,7 +78,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
     # static_dir is <data>/containers/<id>: the volumes live in <data>/volumes
     mounts, binds, tmpfs = inspect_mounts(
         c.mounts, VolumeStore(Path(static_dir).parent.parent / "volumes"))
-    status = "created" if st.status == "starting" else st.status
+    # between a run's exit and the restart policy's next run Podman says "exited" too
+    status = {"starting": "created", "restarting": "exited"}.get(st.status, st.status)
     running = status == "running"
     cap_add, cap_drop, effective, bounding = _caps(c)
     return {
@@ -91,7 +92,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Status": status,
             "Running": running,
             "Paused": status == "paused",
-            "Restarting": False,
+            "Restarting": st.status == "restarting",
             "OOMKilled": False,
             "Dead": False,
             "Pid": st.pid if running else 0,
@@ -114,7 +115,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "ConmonPidFile": f"{run_dir}/monitor.pid",
         "PidFile": f"{run_dir}/pid",
         "Name": c.name,
-        "RestartCount": 0,
+        "RestartCount": st.restart_count,
         "Driver": "overlay",
         "MountLabel": "",
         "ProcessLabel": "",
@@ -161,7 +162,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Tmpfs": tmpfs,
             "NetworkMode": c.network,
             "PortBindings": inspect_ports(c.ports),
-            "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+            "RestartPolicy": {"Name": c.restart_policy,
+                              "MaximumRetryCount": c.restart_retries},
             "AutoRemove": c.rm,
             "VolumesFrom": None,
             "CapAdd": cap_add,

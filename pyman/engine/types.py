@@ -103,6 +103,7 @@ class RunOptions:
     sdnotify: str = "container"  # container | conmon | ignore (Podman's default: container)
     cgroups: str = "enabled"  # enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # inspect Config.CreateCommand
+    restart: str = ""  # --restart: no | on-failure[:N] | always | unless-stopped
 
 
 @dataclass

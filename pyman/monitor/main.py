@@ -30,8 +30,8 @@ LEAN_AFTER = 2.0  # seconds an attached container runs before its monitor slims 
 class Sync:
     """The pipe to the engine; it may close any time (detached run, killed client)."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd: int | None = fd
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
 
     def send(self, **msg: Any) -> None:
         if self.fd is None:
@@ -101,11 +101,28 @@ def main(argv: list[str]) -> int:
     code = run.wait()
     if log is not None:
         log.close()
+    restart_or_return(run, code, sync)
     run.cleanup(code)
     sync.send(event="exited", code=code)
     sync.close()
     run.delete_runtime_state()
     return 0
+
+
+def restart_or_return(run: ContainerRun, code: int, sync: Sync) -> None:
+    """The restart policy: when it asks for another run, the client gets this run's exit
+    code and the monitor carries on (as the lean waiter) without returning here; when not,
+    or when the container cannot be started again, it returns for the final clean-up."""
+    from pyman.monitor import restart
+
+    if not restart.wanted(run, code):
+        return
+    sync.send(event="exited", code=code)  # as Podman: an attached run ends at its first exit
+    sync.close()
+    pid = restart.again(run, code)
+    if pid is not None:
+        forward_to(pid)
+        lean_exec(run, pid, {fd: (name, None) for name, fd in run.output_fds().items()})
 
 
 def lean_exec(run: ContainerRun, pid: int, pipes: dict[int, tuple[str, int | None]],
@@ -154,11 +171,11 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     run.pid, run.created, run.mounted = pid, True, True
     if exit_w >= 0 or helper_pid:
         run.helper = Helper(None, exit_w if exit_w >= 0 else None, helper_pid)
+    sync = Sync(sync_fd if sync_fd >= 0 else None)
+    restart_or_return(run, code, sync)
     run.cleanup(code)
-    if sync_fd >= 0:
-        sync = Sync(sync_fd)
-        sync.send(event="exited", code=code)
-        sync.close()
+    sync.send(event="exited", code=code)
+    sync.close()
     run.delete_runtime_state()
 
 

@@ -54,7 +54,7 @@ class ContainerRun:
         self.pipes: dict[str, int] = {}
         self.state: dict[str, Any] = {"status": "created", "monitor_pid": os.getpid(),
                                       "monitor_start": start_time(os.getpid()),
-                                      "boot_id": boot_id()}
+                                      "boot_id": boot_id(), "restart_count": 0}
 
     def _save(self, **changes: Any) -> None:
         self.state.update(changes)
@@ -92,6 +92,33 @@ class ContainerRun:
             write_files(self.rootfs, self.run_dir, self.cfg["passwd_entry"])
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        return self._launch(mode, ports, held)
+
+    def relaunch(self) -> int:
+        """The restart policy's new run: the same bundle, rootfs and mounts; a fresh runtime
+        container, and a fresh network helper (the network namespace died with the last)."""
+        self.delete_runtime_state()
+        self._stop_network()
+        for fd in self.pipes.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pipes = {}
+        try:
+            os.unlink(os.path.join(self.run_dir, "pid"))  # never mistaken for the new one
+        except FileNotFoundError:
+            pass
+        mode = self.cfg["network"]
+        ports = self.cfg.get("ports") or []
+        held = _bind_ports(ports) if mode in ("slirp4netns", "pasta") else []
+        try:
+            return self._launch(mode, ports, held)
+        finally:
+            for sock in held:
+                sock.close()
+
+    def _launch(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
         self._create()
         log = os.path.join(self.run_dir, "net.log")
         if mode == "slirp4netns":
@@ -113,7 +140,7 @@ class ContainerRun:
                                       os.path.join(self.run_dir, "pasta.pid"), ports)
         self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
-                   started_at=time.time())
+                   exit_code=None, started_at=time.time())
         return self.pid
 
     def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]]) -> None:
@@ -251,12 +278,24 @@ class ContainerRun:
             subprocess.run(self._rt("delete", "--force", self.id), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
-    def cleanup(self, code: int | None, error: str = "") -> None:
-        if code is None:
-            self.delete_runtime_state()
+    def _stop_network(self) -> None:
         self._stop_forwarder()
         if self.helper is not None:
             self.helper.stop()
+            if self.helper.pid:  # pasta: a daemon, reparented to us (the subreaper)
+                _reap(self.helper.pid)
+            self.helper = None
+        netns = os.path.join(self.run_dir, "netns")
+        if os.path.exists(netns):  # the bind keeps the namespace alive: let it go
+            try:
+                libc.umount(netns, libc.MNT_DETACH)
+            except OSError:
+                pass
+
+    def cleanup(self, code: int | None, error: str = "") -> None:
+        if code is None:
+            self.delete_runtime_state()
+        self._stop_network()
         for fd in self.pipes.values():
             try:
                 os.close(fd)
@@ -276,6 +315,23 @@ class ContainerRun:
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
+
+
+def _reap(pid: int, timeout: float = 5) -> None:
+    """Wait for a signalled daemon to be gone (its ports and namespace released)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not ours: wait for it to vanish
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            done = 0
+        if done:
+            return
+        time.sleep(0.01)
 
 
 def _check_joinable(path: str) -> None:

@@ -66,6 +66,8 @@ class ContainerConfig:
     sdnotify: str = "container"  # --sdnotify: container | conmon | ignore
     cgroups: str = "enabled"  # --cgroups: enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # the argv that created it
+    restart_policy: str = ""  # "" | no | on-failure | always | unless-stopped
+    restart_retries: int = 0  # on-failure:N (0: no limit)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
@@ -74,7 +76,7 @@ class ContainerConfig:
 
 @dataclass
 class ContainerState:
-    status: str = "created"  # created | running | exited
+    status: str = "created"  # created | starting | running | restarting | paused | exited
     pid: int = 0
     pid_start: int | None = None
     monitor_pid: int = 0
@@ -84,6 +86,7 @@ class ContainerState:
     started_at: float | None = None
     finished_at: float | None = None
     error: str = ""
+    restart_count: int = 0  # restarts by the policy since the last start
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerState:
