@@ -25,7 +25,7 @@ NETWORK_MODES = ("pasta", "slirp4netns", "host", "none", "private", "bridge", "c
                  "ns:")
 PULL_POLICIES = ("always", "missing", "never", "newer")
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
-LOG_DRIVERS = ("k8s-file", "journald", "none", "passthrough")
+LOG_DRIVERS = ("k8s-file", "json-file", "none", "passthrough")  # pyman has no journald
 SHELLS = ("bash", "zsh", "fish")
 SIGNALS = ("HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
            "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",

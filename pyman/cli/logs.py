@@ -35,6 +35,7 @@ def logs(
     """Fetch the logs of one or more containers."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.lifecycle import targets
+    from pyman.engine.log_config import refuse_reading
     from pyman.engine.logs import LogReader, parse_since
 
     engine = make_engine()
@@ -42,7 +43,8 @@ def logs(
     readers = []
     for key in keys:  # every name resolves before anything is printed
         c = engine.containers.store.find(key)
-        readers.append((c.id, LogReader(str(engine.containers.store.dir(c.id) / "ctr.log"))))
+        refuse_reading(c.log_driver)
+        readers.append((c.id, LogReader(engine.containers.log_file(c))))
     since_ns = parse_since(since) if since else None
     until_ns = parse_since(until) if until else None
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}

@@ -257,7 +257,7 @@ def logs(
             raise PymanError(f"container {container} is not in pod {s.name}")
     prefix = container is None
     store = service.containers.store
-    readers = [(c, LogReader(str(store.dir(c.id) / "ctr.log"))) for c in members]
+    readers = [(c, LogReader(service.containers.log_file(store.find(c.id)))) for c in members]
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
     first = True
     while True:

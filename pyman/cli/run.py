@@ -134,6 +134,11 @@ def _command(create_only: bool) -> Callable[..., None]:
         restart: Annotated[str, typer.Option(
             "--restart", help="Restart policy when the container exits: no, on-failure[:N], "
             "always, unless-stopped.", autocompletion=cv.restart_policies)] = "",
+        log_driver: Annotated[str, typer.Option(
+            "--log-driver", help="k8s-file (default), json-file, none or passthrough.",
+            autocompletion=cv.log_drivers)] = "",
+        log_opt: Annotated[list[str] | None, typer.Option(
+            "--log-opt", help="Log options: max-size=N[kmg], path=FILE, tag=T.")] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -171,6 +176,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.cidfile, opts.sdnotify, opts.cgroups = cidfile, sdnotify, cgroups
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
         opts.restart = restart
+        opts.log_driver, opts.log_opt = log_driver, log_opt or []
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:
@@ -180,7 +186,8 @@ def _command(create_only: bool) -> Callable[..., None]:
                 return
             result = engine.containers.run(opts, progress)
         if result.exit_code is None:
-            print(result.id)
+            if opts.log_driver != "passthrough":  # the container owns stdout (as Podman)
+                print(result.id)
             return
         sys.stdout.flush()
         raise typer.Exit(result.exit_code)

@@ -133,6 +133,10 @@ class ContainerService:
         check_sdnotify(opts.sdnotify)
         check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
         restart, retries = restart_policy.parse(opts.restart, opts.rm)
+        from pyman.engine import log_config
+
+        log_driver, log_opts = log_config.parse(opts.log_driver, opts.log_opt)
+        log_config.check_passthrough(log_driver)
         sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
         lim = self._limits(opts)
         icfg: dict[str, Any] = self.images.config(image).get("config") or {}
@@ -194,6 +198,10 @@ class ContainerService:
             create_command=list(opts.create_command),
             restart_policy=restart,
             restart_retries=retries,
+            log_driver=log_driver,
+            log_path=str(log_opts.get("path", "")),
+            log_size=int(log_opts.get("max_size", 0)),
+            log_tag=str(log_opts.get("tag", "")),
         )
         config.userns = userns_mode
         if opts.stop_signal is None and icfg.get("StopSignal"):
@@ -311,7 +319,9 @@ class ContainerService:
                      "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
                      "memory": c.memory, "nano_cpus": c.nano_cpus,
                      "pids_limit": c.pids_limit},
-            "log_path": str(self.store.dir(c.id) / "ctr.log"),
+            "log_path": self.log_file(c),
+            "log_max": c.log_size,
+            "log_driver": c.log_driver,
             "ports": c.ports,
             "mounts": mounts,  # OCI entries: binds, volumes, tmpfs
             "volumes_first_use": first_use,
@@ -397,6 +407,12 @@ class ContainerService:
         # conmon.pid's counterpart: the PIDFile= of a `generate systemd` unit without --new
         (self.store.run_dir(c.id) / "monitor.pid").write_text(f"{monitor_pid}\n")
 
+    def log_file(self, c: ContainerConfig) -> str:
+        """The container's log file; "" when its driver keeps none."""
+        from pyman.engine.log_config import log_file
+
+        return log_file(c.log_driver, c.log_path, str(self.store.dir(c.id)))
+
     @staticmethod
     def precheck(opts: RunOptions) -> None:
         """What can be refused before an image is pulled."""
@@ -410,6 +426,10 @@ class ContainerService:
             from pyman.engine.restart_policy import parse
 
             parse(opts.restart, opts.rm)
+        if opts.log_driver or opts.log_opt:
+            from pyman.engine import log_config
+
+            log_config.check_passthrough(log_config.parse(opts.log_driver, opts.log_opt)[0])
         if opts.publish:
             from pyman.netns.ports import parse_publish
 

@@ -73,6 +73,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
     from pathlib import Path
 
     from pyman.engine.container_mounts import inspect as inspect_mounts
+    from pyman.engine.log_config import inspect as log_inspect
     from pyman.storage.volumes import VolumeStore
 
     # static_dir is <data>/containers/<id>: the volumes live in <data>/volumes
@@ -173,8 +174,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "ReadonlyRootfs": c.read_only,
             "Init": True if c.init else None,
             "ExtraHosts": list(c.extra_hosts),
-            "LogConfig": {"Type": "k8s-file", "Config": None,
-                          "Path": f"{static_dir}/ctr.log"},
+            "LogConfig": log_inspect(c.log_driver, c.log_path, c.log_size, c.log_tag,
+                                     static_dir),
             "Memory": c.memory,
             "NanoCpus": c.nano_cpus,
             "PidsLimit": c.pids_limit,

@@ -46,10 +46,17 @@ class LogReader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.offset = 0
+        self.inode = 0
 
     def _new_lines(self) -> list[bytes]:
+        import os
+
         try:
             with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_ino != self.inode or st.st_size < self.offset:
+                    # max-size truncated it (a new file renamed over it): from its start
+                    self.inode, self.offset = st.st_ino, 0
                 f.seek(self.offset)
                 data = f.read()
         except FileNotFoundError:

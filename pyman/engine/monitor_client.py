@@ -51,12 +51,14 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     sync_r, sync_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
     devnull = subprocess.DEVNULL
+    passthrough = cfg.get("log_driver") == "passthrough"
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", MONITOR_MAIN, str(run_dir), str(sync_w), str(ctl_r)],
         pass_fds=(sync_w, ctl_r),
         stdin=None if cfg.get("interactive") else devnull,
-        stdout=None if attach else devnull,
-        stderr=None if attach else devnull,
+        # passthrough: the container writes to the client's own stdout and stderr
+        stdout=None if attach or passthrough else devnull,
+        stderr=None if attach or passthrough else devnull,
         start_new_session=True,
         # systemd's socket is the monitor's to use (monitor.json says how), never the OCI
         # runtime's: runc would proxy it and wait for READY=1 itself

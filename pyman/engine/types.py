@@ -104,6 +104,8 @@ class RunOptions:
     cgroups: str = "enabled"  # enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # inspect Config.CreateCommand
     restart: str = ""  # --restart: no | on-failure[:N] | always | unless-stopped
+    log_driver: str = ""  # --log-driver (engine/log_config.py); "": k8s-file
+    log_opt: list[str] = field(default_factory=list)  # --log-opt key=value
 
 
 @dataclass

@@ -15,8 +15,20 @@ def timestamp(now_ns: int | None = None) -> str:
 
 
 class K8sFileLog:
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    """Appends entries; with ``max_size``, an entry that would take the file past it first
+    truncates the log (a fresh file renamed over it), as conmon does with log-size-max."""
+
+    def __init__(self, path: str, max_size: int = 0) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.fd = self._open(path, os.O_APPEND)
+        # counted from what is there (conmon counts from 0 at each start): a restarted
+        # container or the lean waiter's reopen never lets the file grow past max_size
+        self.written = os.fstat(self.fd).st_size if max_size else 0
+
+    @staticmethod
+    def _open(path: str, mode: int) -> int:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | mode, 0o600)
 
     def write(self, stream: str, data: bytes) -> None:
         if not data:
@@ -30,7 +42,28 @@ class K8sFileLog:
                 break  # data ended with a newline
             tag = b" P " if last else b" F "
             out.append(ts + b" " + stream.encode() + tag + line + b"\n")
-        os.write(self.fd, b"".join(out))
+        if not self.max_size:
+            os.write(self.fd, b"".join(out))
+            return
+        batch: list[bytes] = []
+        for entry in out:
+            if self.written + len(entry) > self.max_size:
+                if batch:
+                    os.write(self.fd, b"".join(batch))
+                    batch = []
+                self._truncate()
+            batch.append(entry)
+            self.written += len(entry)
+        if batch:
+            os.write(self.fd, b"".join(batch))
+
+    def _truncate(self) -> None:
+        tmp = self.path + ".tmp"
+        fd = self._open(tmp, os.O_TRUNC | os.O_APPEND)
+        os.rename(tmp, self.path)  # readers see the old file or the new one, whole
+        os.close(self.fd)
+        self.fd = fd
+        self.written = 0
 
     def close(self) -> None:
         os.close(self.fd)

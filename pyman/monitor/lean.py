@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
 
     forward_to(pid)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked across the exec
-    log = K8sFileLog(log_path) if log_path else None
+    log = K8sFileLog(log_path, int(argv[10])) if log_path else None
     pipes: dict[int, tuple[str, int | None]] = {}
     for fd, stream, client in ((out_fd, "stdout", out_client), (err_fd, "stderr", err_client)):
         if fd >= 0:

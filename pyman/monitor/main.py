@@ -65,6 +65,7 @@ def main(argv: list[str]) -> int:
         os.close(ctl_fd)
     run = ContainerRun(cfg, run_dir)
     try:
+        log = open_log(cfg)  # a log that cannot be written is said before anything starts
         pid = run.start()
     except PymanError as exc:
         run.cleanup(None, error=str(exc))
@@ -87,14 +88,13 @@ def main(argv: list[str]) -> int:
     if cfg.get("detach"):
         sync.close()  # the client has gone on; stop writing to it
         lean_exec(run, pid, {fd: (name, None) for name, fd in run.output_fds().items()})
-    log = K8sFileLog(cfg["log_path"]) if cfg.get("log_path") else None
     client = {"stdout": None if cfg.get("detach") else 1,
               "stderr": None if cfg.get("detach") else 2}
     pipes = {fd: (name, client[name]) for name, fd in run.output_fds().items()}
     # an attached container that runs on past a few seconds (a shell, a service in the
     # foreground) gets the lean waiter too; short runs finish here without an exec
     left = relay(pipes, log, deadline=time.monotonic() + LEAN_AFTER)
-    if left:
+    if left or not pipes:  # not pipes: passthrough, nothing to relay
         if log is not None:
             log.close()
         lean_exec(run, pid, left, sync.fd)
@@ -107,6 +107,16 @@ def main(argv: list[str]) -> int:
     sync.close()
     run.delete_runtime_state()
     return 0
+
+
+def open_log(cfg: dict[str, Any]) -> K8sFileLog | None:
+    path = cfg.get("log_path")
+    if not path:
+        return None  # --log-driver none or passthrough
+    try:
+        return K8sFileLog(path, int(cfg.get("log_max") or 0))
+    except OSError as exc:
+        raise PymanError(f"cannot open the container log {path}: {exc.strerror}") from None
 
 
 def restart_or_return(run: ContainerRun, code: int, sync: Sync) -> None:
@@ -151,7 +161,7 @@ def lean_exec(run: ContainerRun, pid: int, pipes: dict[int, tuple[str, int | Non
             run.run_dir, str(pid), str(out_fd), str(err_fd), str(exit_w), str(helper_pid),
             run.cfg.get("log_path") or "", str(sync),
             str(-1 if out_client is None else out_client),
-            str(-1 if err_client is None else err_client)]
+            str(-1 if err_client is None else err_client), str(run.cfg.get("log_max") or 0)]
     # the mask survives exec: a signal arriving meanwhile waits for lean.py's handlers
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     os.execv(sys.executable, args)

@@ -214,20 +214,25 @@ class ContainerRun:
         write_config(self.cfg, self.rootfs, self.run_dir)
 
     def _create(self) -> None:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        self.pipes = {"stdout": out_r, "stderr": err_r}
         stdin = 0 if self.cfg.get("interactive") else subprocess.DEVNULL
         pid_file = os.path.join(self.run_dir, "pid")
         argv = self._rt("--log", os.path.join(self.run_dir, "runtime.log"), "--log-format",
                         "json", "create", "--bundle", self.run_dir, "--pid-file", pid_file,
                         self.id)
-        proc = subprocess.run(argv, stdin=stdin, stdout=out_w, stderr=err_w, check=False)
-        os.close(out_w)
-        os.close(err_w)
-        if proc.returncode != 0:
-            msg = self._runtime_error() or _drain(err_r) or f"exit status {proc.returncode}"
-            raise _start_error(msg)
+        if self.cfg.get("log_driver") == "passthrough":  # the monitor's stdio: the client's
+            proc = subprocess.run(argv, stdin=stdin, check=False)
+            if proc.returncode != 0:
+                raise _start_error(self._runtime_error() or f"exit status {proc.returncode}")
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            self.pipes = {"stdout": out_r, "stderr": err_r}
+            proc = subprocess.run(argv, stdin=stdin, stdout=out_w, stderr=err_w, check=False)
+            os.close(out_w)
+            os.close(err_w)
+            if proc.returncode != 0:
+                msg = self._runtime_error() or _drain(err_r) or f"exit status {proc.returncode}"
+                raise _start_error(msg)
         self.created = True
         with open(pid_file) as f:
             self.pid = int(f.read().strip())

@@ -68,6 +68,10 @@ class ContainerConfig:
     create_command: list[str] = field(default_factory=list)  # the argv that created it
     restart_policy: str = ""  # "" | no | on-failure | always | unless-stopped
     restart_retries: int = 0  # on-failure:N (0: no limit)
+    log_driver: str = "k8s-file"  # k8s-file | json-file | none | passthrough
+    log_path: str = ""  # --log-opt path= ("": <data>/containers/<id>/ctr.log)
+    log_size: int = 0  # --log-opt max-size= in bytes (0: no limit)
+    log_tag: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
