@@ -1,6 +1,6 @@
 """The monitor's long wait for a detached container, in a fresh interpreter.
 
-Stdlib only and as few modules as possible: os, select, signal, time (k8slog). The full
+Stdlib only and as few modules as possible: os, select, _signal, time (k8slog). The full
 monitor (main.py) execs into this once the container runs; the clean-up code is imported
 only when the container has exited.
 """
@@ -8,11 +8,10 @@ only when the container has exited.
 from __future__ import annotations
 
 import os
-import signal
 
 from pyman.monitor.k8slog import K8sFileLog
 from pyman.monitor.relay import relay
-from pyman.monitor.signals import FORWARDED, forward_to
+from pyman.monitor.signals import forward_to, unblock_forwarded
 
 
 def wait_exit(pid: int) -> int:
@@ -34,7 +33,7 @@ def main(argv: list[str]) -> int:
     sync_fd, out_client, err_client = (int(a) for a in argv[7:10])
 
     forward_to(pid)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked across the exec
+    unblock_forwarded()  # blocked across the exec
     log = K8sFileLog(log_path, int(argv[10])) if log_path else None
     pipes: dict[int, tuple[str, int | None]] = {}
     for fd, stream, client in ((out_fd, "stdout", out_client), (err_fd, "stderr", err_client)):

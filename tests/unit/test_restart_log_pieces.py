@@ -71,3 +71,19 @@ def test_max_size_starts_a_new_file_like_conmon(tmp_path: Path) -> None:
         again.write("stderr", b"y" * 24 + b"\n")
     again.close()
     assert os.path.getsize(path) <= 200
+
+
+def test_lean_waiter_imports_stay_small() -> None:
+    """The lean waiter lives as long as its container: what it imports is RSS for that long
+    (signal.py's enum alone is ~0.9 MiB; restart and clean-up code come only at the exit)."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import pyman.monitor.lean; "
+            "print(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, root], capture_output=True,
+                         text=True, check=True).stdout.split()
+    for heavy in ("enum", "signal", "json", "subprocess", "typing", "pyman.monitor.restart",
+                  "pyman.monitor.runner", "pyman.monitor.main"):
+        assert heavy not in out, heavy
