@@ -1,9 +1,11 @@
 """Where pyman keeps its files, following the XDG layout in docs/architecture.md.
 
 Persistent data lives under ``$XDG_DATA_HOME/pyman``, transient state under
-``$XDG_RUNTIME_DIR/pyman``. Hosts without a login session (su, sudo -u, cron, CI) often have no
-usable runtime dir, or one inherited from another user: then a private 0700 dir under /tmp
-named for the uid is used, and the user is told once.
+``$XDG_RUNTIME_DIR/pyman``; storage.conf's graphroot/rootless_storage_path and runroot
+replace those bases (a ``pyman`` dir under them, see storage_conf.py). Hosts without a login
+session (su, sudo -u, cron, CI) often have no usable runtime dir, or one inherited from
+another user: then a private 0700 dir under /tmp named for the uid is used, and the user is
+told once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Paths:
     config: Path  # $XDG_CONFIG_HOME/containers (Podman's user config dir)
     runtime_base: Path  # the XDG runtime dir itself (auth.json lives under it)
     runtime_fallback: bool  # true when XDG_RUNTIME_DIR was unusable
+    driver: str = "overlay"  # storage.conf driver: overlay | vfs
+    mount_program: str = ""  # storage.conf's fuse-overlayfs
+    storage_conf: str = ""  # the storage.conf file that applied, "" for none
 
     @property
     def blobs(self) -> Path:
@@ -114,16 +119,32 @@ def _fallback_runtime_dir(uid: int) -> Path:
     return path
 
 
+PYMAN_DIR = "pyman"  # pyman's own layout, under each root
+
+
 @cache
 def paths() -> Paths:
+    from pyman.storage_conf import load
+
     uid = os.getuid()
+    config = _xdg("XDG_CONFIG_HOME", ".config") / "containers"
+    conf = load(str(config))  # two stats when there is no storage.conf
     env_runtime = os.environ.get("XDG_RUNTIME_DIR")
     fallback = not runtime_dir_usable(env_runtime, uid)
-    runtime_base = _fallback_runtime_dir(uid) if fallback else Path(str(env_runtime))
+    if conf.runroot:  # auth.json still follows XDG_RUNTIME_DIR (or Podman's fallback)
+        runtime_base = Path(conf.runroot) if fallback else Path(str(env_runtime))
+        runtime = Path(conf.runroot) / PYMAN_DIR
+    else:
+        runtime_base = _fallback_runtime_dir(uid) if fallback else Path(str(env_runtime))
+        runtime = runtime_base / PYMAN_DIR
+    data_base = Path(conf.graphroot) if conf.graphroot else _xdg("XDG_DATA_HOME", ".local/share")
     return Paths(
-        data=_xdg("XDG_DATA_HOME", ".local/share") / "pyman",
-        runtime=runtime_base / "pyman",
-        config=_xdg("XDG_CONFIG_HOME", ".config") / "containers",
+        data=data_base / PYMAN_DIR,
+        runtime=runtime,
+        config=config,
         runtime_base=runtime_base,
         runtime_fallback=fallback,
+        driver=conf.driver,
+        mount_program=conf.mount_program,
+        storage_conf=conf.file,
     )

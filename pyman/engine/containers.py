@@ -33,18 +33,24 @@ ALIVE = ("running", "starting", "paused", "restarting")
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
 
 
-def default_network() -> str:
-    """pasta where it is installed (as Podman 5 does), else slirp4netns."""
-    for mode, binary in (("pasta", "pasta"), ("slirp4netns", "slirp4netns")):
-        if shutil.which(binary, path="/usr/bin:/usr/local/bin:/bin"):
-            return mode
-    return "slirp4netns"
+def default_network() -> tuple[str, str]:
+    """(mode, why): containers.conf default_rootless_network_cmd when set, else pasta where
+    it is installed (as Podman 5 does), else slirp4netns."""
+    from pyman.containers_conf import current
+
+    conf = current()
+    if conf.default_rootless_network_cmd:
+        origin = conf.source("network", "default_rootless_network_cmd")
+        return conf.default_rootless_network_cmd, f"default_rootless_network_cmd in {origin}"
+    if conf.find_helper("pasta"):
+        return "pasta", "pasta is installed"
+    return "slirp4netns", "pasta is not installed"
 
 
 def check_network(mode: str) -> tuple[str, str | None]:
     """Validate the mode; for pasta and slirp4netns also find the helper binary."""
-    aliases = {"private": default_network(), "bridge": default_network()}
-    mode = aliases.get(mode, mode)
+    if mode in ("private", "bridge"):
+        mode = default_network()[0]
     if mode.startswith("ns:"):
         path = mode[3:]
         if not os.path.isabs(path) or not os.path.exists(path):
@@ -96,6 +102,22 @@ def fold_ports(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return fold(mappings)
 
 
+def _default_caps(conf: Any) -> list[str] | None:
+    """containers.conf default_capabilities, normalized; None when no file sets them."""
+    caps = conf.default_capabilities
+    if caps is None:
+        return None
+    from pyman.runtime.capabilities import UnknownCapability, normalize_all
+
+    try:
+        return [c for c in normalize_all(caps) if c != "ALL"]
+    except UnknownCapability as exc:
+        from pyman.errors import ConfigError
+
+        raise ConfigError(f"{conf.source('containers', 'default_capabilities')}: "
+                          f"default_capabilities: unknown capability {exc}") from None
+
+
 class ContainerService:
     def __init__(self, paths: Paths, images: ImageService, *, runtime: str | None = None
                  ) -> None:
@@ -125,6 +147,7 @@ class ContainerService:
         return config
 
     def _create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
+        from pyman.containers_conf import current
         from pyman.engine import restart_policy
         from pyman.engine.security import parse as parse_security
         from pyman.engine.systemd_opts import check_cgroups, check_sdnotify
@@ -137,7 +160,9 @@ class ContainerService:
 
         log_driver, log_opts = log_config.parse(opts.log_driver, opts.log_opt)
         log_config.check_passthrough(log_driver)
+        conf = current()
         sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
+        default_caps = _default_caps(conf)
         lim = self._limits(opts)
         icfg: dict[str, Any] = self.images.config(image).get("config") or {}
         user_entry = None if opts.entrypoint is None else (
@@ -152,7 +177,7 @@ class ContainerService:
         if "net" in share:
             network = f"container:{join}"
         else:
-            network = check_network(opts.network or default_network())[0]
+            network = check_network(opts.network or default_network()[0])[0]
         ports = published_ports(opts, icfg, network)
         from pyman.engine import container_mounts
 
@@ -175,7 +200,8 @@ class ContainerService:
             entrypoint=user_entry if user_entry is not None else icfg.get("Entrypoint") or [],
             cmd=opts.command or icfg.get("Cmd") or [],
             env=merge_env(icfg.get("Env") or [], opts.env, hostname,
-                          home=workdir if keep_ids and opts.user is None else None),
+                          home=workdir if keep_ids and opts.user is None else None,
+                          defaults=conf.get("containers", "env")),
             workdir=workdir,
             # keep-id runs as the user by default, as Podman does
             user=opts.user if opts.user is not None else (
@@ -204,6 +230,9 @@ class ContainerService:
             log_tag=str(log_opts.get("tag", "")),
         )
         config.userns = userns_mode
+        config.default_caps = default_caps
+        # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
+        config.storage_driver = "overlay" if keep_ids else self.paths.driver
         if opts.stop_signal is None and icfg.get("StopSignal"):
             from pyman.engine.limits import parse_signal
 
@@ -243,7 +272,7 @@ class ContainerService:
             "extra_hosts": limits.parse_add_host(opts.add_host),
             "stop_signal": limits.parse_signal(opts.stop_signal) if opts.stop_signal else 15,
             "stop_timeout": opts.stop_timeout,
-            "ulimits": [list(u) for u in limits.parse_ulimits(opts.ulimit)],
+            "ulimits": [list(u) for u in limits.default_ulimits(opts.ulimit)],
             "memory": memory,
             "nano_cpus": nano_cpus,
             "pids_limit": pids,
@@ -304,6 +333,8 @@ class ContainerService:
             "name": c.name,
             "container_dir": str(self.store.dir(c.id)),
             "lowers": [str(self.images.layers.diff(d)) for d in reversed(c.layers)],
+            "storage_driver": c.storage_driver,
+            "mount_program": self.paths.mount_program,
             "rm": c.rm,
             "detach": detach,
             "interactive": interactive,
@@ -313,6 +344,7 @@ class ContainerService:
             "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
                      "hostname": c.hostname,
                      "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
+                     "default_caps": c.default_caps,
                      "no_new_privileges": c.no_new_privileges, "seccomp": c.seccomp,
                      "mask": c.mask, "unmask": c.unmask,
                      "read_only": c.read_only, "read_only_tmpfs": c.read_only_tmpfs,

@@ -377,14 +377,16 @@ class CopyService:
 
             layers = [str(LayerStore(self.paths.layers).diff(d)) for d in reversed(c.layers)]
             cdir = str(store.dir(c.id))
+            driver, program = c.storage_driver, self.paths.mount_program
 
             def enter_mounted() -> None:
-                _mount_and_chroot(cdir, layers, writable)
+                _mount_and_chroot(cdir, layers, writable, driver, program)
 
             _fork(enter_mounted, child, parent, "new", close_in_parent, close_in_child)
 
 
-def _mount_and_chroot(cdir: str, layers: list[str], writable: bool) -> None:
+def _mount_and_chroot(cdir: str, layers: list[str], writable: bool, driver: str = "overlay",
+                      mount_program: str = "") -> None:
     """In a new user and mount namespace: the container's overlay, as its root. Mounted on
     the container's own ``merged`` dir, idle while it is not running (the monitor mounts
     there in its own namespace), so nothing is left behind on the host."""
@@ -393,10 +395,10 @@ def _mount_and_chroot(cdir: str, layers: list[str], writable: bool) -> None:
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
     target = os.path.join(cdir, "merged")
     os.makedirs(target, exist_ok=True)
-    if writable:
+    if writable or driver == "vfs":  # vfs: the container's own copy, made if need be
         from pyman.storage.rootfs import mount_rootfs
 
-        mount_rootfs(layers, cdir, target)
+        mount_rootfs(layers, cdir, target, None, driver, mount_program)
     else:  # no upper and no workdir: nothing of the container's is written
         upper = os.path.join(cdir, "upper")
         lowers = ([upper] if os.path.isdir(upper) else []) + layers

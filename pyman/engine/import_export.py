@@ -202,6 +202,8 @@ class ImportExport:
         lowers = [str(store.dir(c.id) / "upper")] if (store.dir(c.id) / "upper").exists() \
             else []
         lowers += [str(layers.diff(d)) for d in reversed(c.layers)]
+        if (store.dir(c.id) / "rootfs").is_dir():  # storage driver vfs: its own full copy
+            lowers = [str(store.dir(c.id) / "rootfs")]
         run_in_userns(lambda: _tar_overlay(lowers, out_fd))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 from typing import Any
 
 from pyman import __version__
@@ -44,12 +43,15 @@ def _id_maps() -> dict[str, Any]:
 
 
 def host_info(engine: Engine) -> dict[str, Any]:
+    from pyman.containers_conf import current
     from pyman.engine.containers import default_network
     from pyman.runtime.select import runtime_report
 
     p = engine.paths
+    conf = current()
     containers = engine.containers.summaries(True)
-    net = default_network()
+    net, why = default_network()
+    pasta, slirp = conf.find_helper("pasta"), conf.find_helper("slirp4netns")
     return {
         "host": {
             "arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(),
@@ -58,24 +60,23 @@ def host_info(engine: Engine) -> dict[str, Any]:
             "kernel": platform.release(),
             "hostname": platform.node(),
             "cgroupVersion": _cgroup_version(),
-            "ociRuntime": runtime_report(p),
+            "ociRuntime": runtime_report(p, engine.runtime),
             "rootless": os.getuid() != 0,
             "idMappings": _id_maps(),
-            "network": {
-                "default": net,
-                "reason": "pasta is installed" if net == "pasta"
-                else "pasta is not installed; slirp4netns is",
-            },
-            "pasta": {"executable": shutil.which("pasta") or "",
-                      "version": _tool_version(shutil.which("pasta"))},
-            "slirp4netns": {"executable": shutil.which("slirp4netns") or "",
-                            "version": _tool_version(shutil.which("slirp4netns"))},
+            "rootlessNetworkCmd": net,
+            "network": {"default": net, "reason": why},
+            "pasta": {"executable": pasta or "", "version": _tool_version(pasta)},
+            "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp)},
+            "containersConf": conf.files,  # the files read, in order
         },
         "store": {
             "graphRoot": str(p.data),
             "runRoot": str(p.runtime),
             "runRootFallback": p.runtime_fallback,
-            "graphDriverName": "overlay",
+            "graphDriverName": p.driver,
+            "graphOptions": {"overlay.mount_program": p.mount_program} if p.mount_program
+            else {},
+            "configFile": p.storage_conf,
             "imageStore": {"number": len(engine.images.store.all())},
             "containerStore": {
                 "number": len(containers),

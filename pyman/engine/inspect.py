@@ -33,7 +33,7 @@ def _caps(c: ContainerConfig) -> tuple[list[str], list[str], list[str], list[str
     dropped relative to the OCI default set, none of either for --privileged."""
     from pyman.runtime.capabilities import OCI_DEFAULT_CAPABILITIES, kernel_caps, resolve
 
-    bounding = resolve(c.cap_add, c.cap_drop, privileged=c.privileged)
+    bounding = resolve(c.cap_add, c.cap_drop, privileged=c.privileged, default=c.default_caps)
     if c.privileged:
         add: list[str] = []
         drop: list[str] = []
@@ -124,9 +124,10 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "EffectiveCaps": effective,
         "BoundingCaps": bounding,
         "ExecIDs": [],
-        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": f"{static_dir}/upper",
-                                                    "WorkDir": f"{static_dir}/work",
-                                                    "MergedDir": f"{static_dir}/merged"}},
+        "GraphDriver": {"Name": "vfs", "Data": None} if c.storage_driver == "vfs" else {
+            "Name": "overlay", "Data": {"UpperDir": f"{static_dir}/upper",
+                                        "WorkDir": f"{static_dir}/work",
+                                        "MergedDir": f"{static_dir}/merged"}},
         "Mounts": mounts,
         "Dependencies": [],
         "NetworkSettings": {"IPAddress": "", "Gateway": "", "MacAddress": "",

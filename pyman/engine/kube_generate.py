@@ -183,7 +183,7 @@ def security_context(c: ContainerConfig, image_user: str) -> dict[str, Any]:
     if c.privileged:
         sec["privileged"] = True
     else:
-        caps = set(resolve(c.cap_add, c.cap_drop))
+        caps = set(resolve(c.cap_add, c.cap_drop, default=c.default_caps))
         add = sorted(caps - set(OCI_DEFAULT_CAPABILITIES))
         drop = sorted(set(OCI_DEFAULT_CAPABILITIES) - caps)
         if add or drop:

@@ -18,8 +18,6 @@ ULIMITS = {
     "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
 }
 UNLIMITED = -1
-DEFAULT_INIT = "/usr/bin/catatonit"
-INIT_CANDIDATES = (DEFAULT_INIT, "/usr/libexec/podman/catatonit", "/usr/local/bin/catatonit")
 
 
 def parse_ulimits(items: list[str]) -> list[tuple[str, int, int]]:
@@ -126,14 +124,40 @@ def parse_signal(text: str) -> int:
 
 
 def init_binary(path: str | None) -> str:
-    """The init to bind in for --init: --init-path, else catatonit where it is installed."""
+    """The init to bind in for --init, Podman's rule: --init-path, else containers.conf
+    init_path, else catatonit in helper_binaries_dir, else on $PATH."""
+    from pyman.containers_conf import current
+
+    conf = current()
+    origin = ""
+    if not path and conf.init_path:
+        path, origin = conf.init_path, f" (init_path in {conf.source('containers', 'init_path')})"
     if path:
         if not os.path.isfile(path):
             raise PymanError(f"container-init binary not found on the host: stat {path}: "
-                             "no such file or directory")
+                             f"no such file or directory{origin}")
         return os.path.abspath(path)
-    for candidate in INIT_CANDIDATES:
-        if os.path.isfile(candidate):
-            return candidate
+    found = conf.find_helper("catatonit")
+    if found:
+        return found
     raise PymanError("container-init binary not found on the host: catatonit is not "
                      "installed. Install catatonit, or name an init with --init-path")
+
+
+def default_ulimits(user: list[str]) -> list[tuple[str, int, int]]:
+    """containers.conf default_ulimits, each overridden by a --ulimit of the same name."""
+    from pyman.containers_conf import current
+
+    conf = current()
+    given = parse_ulimits(user)
+    if not conf.default_ulimits:
+        return given
+    try:
+        defaults = parse_ulimits(conf.default_ulimits)
+    except PymanError as exc:
+        from pyman.errors import ConfigError
+
+        raise ConfigError(f"{conf.source('containers', 'default_ulimits')}: default_ulimits: "
+                          f"{exc}") from None
+    names = {name for name, _, _ in given}
+    return [u for u in defaults if u[0] not in names] + given

@@ -22,7 +22,6 @@ from pyman.errors import ContainerStateError, PymanError
 from pyman.storage.pods import PodConfig, PodNotFoundError, PodStore
 
 PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
-CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit")
 SHAREABLE = ("ipc", "net", "uts")
 
 
@@ -128,10 +127,13 @@ class PodService:
         import tarfile
         import tempfile
 
-        binary = next((p for p in CATATONIT if os.access(p, os.X_OK)), None)
-        if binary is None:
+        from pyman.engine.limits import init_binary
+
+        try:  # Podman's rule: containers.conf init_path, helper_binaries_dir, $PATH
+            binary = init_binary(None)
+        except PymanError:
             raise PymanError("catatonit not found (the pods' infra process): install it "
-                             "with `apt-get install catatonit`")
+                             "with `apt-get install catatonit`") from None
         from pyman.engine.import_export import ImportExport, ImportOptions
 
         self.paths.data.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,9 @@ class ContainerRun:
         if mode.startswith("ns:"):
             _check_joinable(mode[3:])
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-        mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"))
+        mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"),
+                     self.cfg.get("storage_driver") or "overlay",
+                     self.cfg.get("mount_program") or "")
         self.mounted = True
         if self.cfg.get("volumes_first_use"):
             self._volumes_first_use()

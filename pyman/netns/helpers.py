@@ -24,13 +24,18 @@ class NetworkError(PymanError):
 
 
 def find_helper(mode: str) -> str:
-    import shutil
+    """Podman's rule: containers.conf network_cmd_path (slirp4netns), else the first of
+    helper_binaries_dir, else $PATH."""
+    from pyman.containers_conf import current
 
-    path = shutil.which(mode, path="/usr/bin:/usr/local/bin:/bin:/usr/sbin:/sbin")
+    conf = current()
+    path = conf.get("engine", "network_cmd_path", "") if mode == "slirp4netns" else ""
+    path = path or conf.find_helper(mode)
     if not path:
         raise NetworkError(
             f"{mode} not found: install it (`apt-get install "
-            f"{'passt' if mode == 'pasta' else mode}`) or use --network none or --network host"
+            f"{'passt' if mode == 'pasta' else mode}`) or use --network none or --network "
+            f"host (looked in {':'.join(conf.helper_binaries_dir)} and $PATH)"
         )
     return path
 

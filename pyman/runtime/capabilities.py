@@ -23,7 +23,8 @@ CAP_NAMES = (
     "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 )
 
-# containers.conf default_capabilities of Podman 4.3 (/usr/share/containers/containers.conf)
+# containers.conf default_capabilities of Podman 4.3 (/usr/share/containers/containers.conf):
+# the fallback when no containers.conf sets them
 DEFAULT_CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
     "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
@@ -77,11 +78,13 @@ def kernel_caps(last_cap_file: str = "/proc/sys/kernel/cap_last_cap") -> list[st
 
 
 def resolve(add: Iterable[str], drop: Iterable[str], *, privileged: bool = False,
-            default: Iterable[str] = DEFAULT_CAPABILITIES,
+            default: Iterable[str] | None = None,
             known: Iterable[str] | None = None) -> list[str]:
     """The bounding set, Podman's rules: --privileged or --cap-add ALL start from every
     capability; --cap-drop ALL starts from none and only the added ones are given back;
-    otherwise the default set, plus the added, minus the dropped. Sorted by number."""
+    otherwise the default set (containers.conf default_capabilities as recorded at create,
+    None: DEFAULT_CAPABILITIES), plus the added, minus the dropped. Sorted by number."""
+    default = DEFAULT_CAPABILITIES if default is None else default
     everything = list(known) if known is not None else kernel_caps()
     add, drop = list(add), list(drop)
     if privileged:

@@ -56,7 +56,8 @@ def confinement(spec: dict[str, Any], uid: int) -> dict[str, Any]:
 
     privileged = bool(spec.get("privileged"))
     cap_add = list(spec.get("cap_add") or [])
-    caps = resolve(cap_add, spec.get("cap_drop") or [], privileged=privileged)
+    caps = resolve(cap_add, spec.get("cap_drop") or [], privileged=privileged,
+                   default=spec.get("default_caps"))
     known = kernel_caps()
     user_caps = known if "ALL" in cap_add else [c for c in cap_add if c in known]
     seccomp_setting = spec.get("seccomp") or ""

@@ -297,13 +297,17 @@ def merge_env(
     user_env: Sequence[str],
     hostname: str | None = None,
     home: str | None = None,
+    defaults: Sequence[str] | None = None,
 ) -> list[str]:
     """The container's environment, in Podman's order: ``container=podman`` (the marker that
-    systemd and other tools look for; kept as Podman's value for compatibility), PATH,
-    TERM=xterm, then the image's, then the user's (each later one wins), then HOME and
-    HOSTNAME when still unset. ``KEY`` without ``=`` takes the caller's value, if any."""
-    merged: dict[str, str] = {"container": "podman", "PATH": DEFAULT_PATH, "TERM": "xterm"}
-    for item in list(image_env) + list(user_env):
+    systemd and other tools look for; kept as Podman's value for compatibility), the
+    defaults (containers.conf [containers] env; None: PATH and TERM=xterm), then the
+    image's, then the user's (each later one wins), then HOME and HOSTNAME when still unset.
+    ``KEY`` without ``=`` takes the caller's value, if any."""
+    merged: dict[str, str] = {"container": "podman"}
+    if defaults is None:
+        merged.update(PATH=DEFAULT_PATH, TERM="xterm")
+    for item in [*(defaults or ()), *image_env, *user_env]:
         key, sep, value = item.partition("=")
         if not key:
             continue

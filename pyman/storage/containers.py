@@ -72,6 +72,10 @@ class ContainerConfig:
     log_path: str = ""  # --log-opt path= ("": <data>/containers/<id>/ctr.log)
     log_size: int = 0  # --log-opt max-size= in bytes (0: no limit)
     log_tag: str = ""
+    # containers.conf at create: default_capabilities (None: the built-in set) and the
+    # storage driver of the rootfs (overlay | vfs: a copy in <dir>/rootfs)
+    default_caps: list[str] | None = None
+    storage_driver: str = "overlay"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
