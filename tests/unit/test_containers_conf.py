@@ -167,7 +167,7 @@ def test_storage_conf_system_file_gives_rootless_keys_only(storage_layout: Path)
     system = write(storage_layout / "etc" / "storage.conf",
                    '[storage]\ndriver = "vfs"\ngraphroot = "/var/lib/containers/storage"\n'
                    'runroot = "/run/containers/storage"\n'
-                   f'rootless_storage_path = "/data/$UID/s"\n')
+                   'rootless_storage_path = "/data/$UID/s"\n')
     conf = storage_conf.load(str(storage_layout / "cfg"))
     assert (conf.file, conf.user_file, conf.driver) == (system, False, "vfs")
     assert conf.graphroot == f"/data/{os.getuid()}/s" and conf.runroot == ""
