@@ -185,6 +185,9 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     svc.add("Service", "ExecStop", quote_cmdline(stop))
     # ExecStop is skipped when the main process (the monitor) was killed: *Post is not
     svc.add("Service", "ExecStopPost", "-" + quote_cmdline(stop))
+    # rm --cidfile leaves the file (Podman 4.3) and run --cidfile refuses one that exists:
+    # without this a unit could start only once (Quadlet 4.4 wrote the same line)
+    svc.add("Service", "ExecStopPost", "-rm -f %t/%N.cid")
     svc.add("Service", "Delegate", "yes")
 
     argv = [pyman, "run", f"--name={name}", CIDFILE, "--replace", "--rm", "--cgroups=split"]

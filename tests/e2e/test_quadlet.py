@@ -1,6 +1,7 @@
 """Quadlet end to end, as the unprivileged user: the generator's units pass
-`systemd-analyze verify --user`; a bad file is one line naming file and line; the pod flags
-the .pod units use (create --replace/--infra-name/--infra-conmon-pidfile, stop/rm --ignore)."""
+`systemd-analyze verify --user`; a bad file is one line naming file and line; generated
+.container, .volume and .pod units PLAYED as systemd would run them (no systemd runs here),
+with a real NOTIFY_SOCKET; the pod flags the .pod units use."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from lifecycle_util import wait_for
+from notify_util import NotifyListener
 
 FILES = {
     "web.container": """\
@@ -237,3 +239,63 @@ def test_play_a_pod_unit(tmp_path: Path, pyman_bin: Path, fresh_env: dict[str, s
     # stopping what is not there (a second stop, a failed start) is no error
     assert play(keys["ExecStop"] + keys["ExecStopPost"], "app-pod.service", runtime,
                 env) == [0, 0]
+
+
+def test_play_a_container_unit_with_a_real_notify_socket(tmp_path: Path, pyman_bin: Path,
+                                                         fresh_env: dict[str, str]) -> None:
+    """The .container unit (and the .volume it requires) as systemd runs them: ExecStart
+    with $NOTIFY_SOCKET bound by the test (READY=1 and a MAINPID: the monitor), the
+    container running as the file says; ExecStop + ExecStopPost leave no container, no
+    monitor, no cidfile; and the unit starts again (a restart), then stops twice."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_files(src, {k: v for k, v in FILES.items() if k in ("web.container", "cache.volume")})
+    assert generate(pyman_bin, fresh_env, src, out).returncode == 0
+    runtime = str(private_dir(tmp_path / "run"))
+    fresh_env["XDG_RUNTIME_DIR"] = runtime  # the user manager's %t, and pyman's runtime dir
+    vol, web = unit_keys(out / "cache-volume.service"), unit_keys(out / "web.service")
+    assert "cache-volume.service" in web["Requires"] and web["Type"] == ["notify"]
+    assert web["NotifyAccess"] == ["all"] and web["KillMode"] == ["mixed"]
+    play(vol["ExecStart"], "cache-volume.service", runtime,
+         unit_env(vol, "cache-volume.service", runtime, fresh_env))
+    env = unit_env(web, "web.service", runtime, fresh_env)
+    assert env["PODMAN_SYSTEMD_UNIT"] == "web.service"
+    cidfile = Path(runtime, "web.cid")
+
+    def pyman(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(pyman_bin), *args], env=fresh_env, capture_output=True,
+                              text=True, timeout=60)
+
+    for _ in range(2):
+        listener = NotifyListener()
+        monitor = 0
+        try:
+            play(web.get("ExecStartPre", []) + web["ExecStart"], "web.service", runtime,
+                 listener.env(env))
+            assert listener.wait_for("READY", 30) == "1"
+            mainpid = listener.wait_for("MAINPID", 30)
+            assert mainpid is not None
+            monitor = int(mainpid)
+            assert alive(monitor) and "monitor" in Path(f"/proc/{monitor}/cmdline").read_text()
+            cid = cidfile.read_text().strip()
+            insp = pyman("inspect", "--format", "{{.State.Status}} {{.Name}} "
+                         "{{range .Mounts}}{{.Name}}{{end}} {{.State.ConmonPid}}", cid)
+            assert insp.stdout.split() == ["running", "qlet-web", "qlet-cache",
+                                           str(monitor)], insp.stderr
+            ex = pyman("exec", cid, "sh", "-c", "echo $GREETING")
+            assert ex.stdout == "hello there\n", ex.stderr
+        finally:
+            listener.close()
+            # systemctl stop: ExecStop, then every ExecStopPost (these also run when the
+            # start failed or the monitor died, so the test plays them whatever happened)
+            if monitor:
+                play(web["ExecStop"], "web.service", runtime, env)
+            play(web["ExecStopPost"], "web.service", runtime, env)
+        assert wait_for(lambda m=monitor: not alive(m), 30)  # type: ignore[misc]
+        ps = pyman("ps", "-a", "--format", "{{.Names}}")
+        assert ps.returncode == 0 and "qlet-web" not in ps.stdout.split()
+        assert not cidfile.exists()
+    # stopping what is gone (a stop after a crash) is no error
+    assert play(web["ExecStop"] + web["ExecStopPost"], "web.service", runtime,
+                env) == [0, 0, 0]
+    vols = pyman("volume", "ls", "-q")
+    assert vols.stdout.split() == ["qlet-cache"]  # a named volume outlives its container

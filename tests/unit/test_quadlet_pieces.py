@@ -125,6 +125,7 @@ Environment=PODMAN_SYSTEMD_UNIT=%n
 KillMode=mixed
 ExecStop={PYMAN} rm -f -i --cidfile=%t/%N.cid
 ExecStopPost=-{PYMAN} rm -f -i --cidfile=%t/%N.cid
+ExecStopPost=-rm -f %t/%N.cid
 Delegate=yes
 Type=notify
 NotifyAccess=all
