@@ -119,7 +119,7 @@ def pod_document(engine: Engine, name: str, hostname: str, containers: list[Cont
         specs.append(spec)
     policy = "Never"
     for c in containers:
-        policy = RESTART_POLICIES.get(str(getattr(c, "restart_policy", "") or ""), policy)
+        policy = RESTART_POLICIES.get(c.restart_policy, policy)
     pod_spec: dict[str, Any] = {"automountServiceAccountToken": False,
                                 "containers": specs, "enableServiceLinks": False,
                                 "restartPolicy": policy}

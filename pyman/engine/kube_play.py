@@ -125,10 +125,8 @@ def run_options(pod: KubePod, c: KubeContainer) -> RunOptions:
                       pull="never", cap_add=list(c.cap_add), cap_drop=list(c.cap_drop),
                       privileged=c.privileged, read_only=c.read_only,
                       security_opt=["no-new-privileges"] if c.no_new_privileges else [],
-                      pod=pod.name, detach=True)
+                      pod=pod.name, detach=True, restart=pod.restart)
     opts.volumes, opts.tmpfs = list(c.volumes), list(c.tmpfs)
-    if hasattr(opts, "restart"):  # --restart, where the monitor has it
-        opts.restart = pod.restart
     return opts
 
 

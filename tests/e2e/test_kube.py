@@ -212,6 +212,11 @@ def test_deployment_plays_as_one_pod_from_stdin(run_pyman) -> None:
         assert r.stdout.split() == ["1", "tk3-pod"], r.stderr
         doc = json.loads(run_pyman("pod", "inspect", "tk3-pod").stdout)
         assert doc["State"] == "Running" and doc["NumContainers"] == 3
+        # Kubernetes' default restartPolicy (Always) is the containers' restart policy
+        doc = json.loads(run_pyman("inspect", "tk3-pod-side").stdout)[0]
+        assert doc["HostConfig"]["RestartPolicy"]["Name"] == "always"
+        r = run_pyman("kube", "generate", "tk3-pod")
+        assert documents(r.stdout)[0]["spec"]["restartPolicy"] == "Always"
     finally:
         run_pyman("pod", "rm", "-f", "tk3-pod")
 
