@@ -19,6 +19,7 @@ from pyman.runtime.capabilities import (
     OCI_DEFAULT_CAPABILITIES,
     UnknownCapability,
     normalize,
+    normalize_all,
 )
 
 KINDS = {"Pod": "v1", "Deployment": "apps/v1", "PersistentVolumeClaim": "v1",
@@ -298,8 +299,16 @@ def _security(doc: Document, cp: tuple[Any, ...], c: KubeContainer) -> None:
         c.cap_drop = ["ALL"]
         c.cap_add = sorted(wanted)
         return
-    c.cap_add = sorted(wanted - set(DEFAULT_CAPABILITIES))
-    c.cap_drop = sorted(set(DEFAULT_CAPABILITIES) - wanted)
+    # against the default set the container will get (containers.conf, else Podman 4.3's)
+    from pyman.containers_conf import current
+
+    conf_caps = current().default_capabilities
+    try:  # a bad name is the create's ConfigError, naming the file
+        default = set(DEFAULT_CAPABILITIES if conf_caps is None else normalize_all(conf_caps))
+    except UnknownCapability:
+        default = set(DEFAULT_CAPABILITIES)
+    c.cap_add = sorted(wanted - default)
+    c.cap_drop = sorted(default - wanted)
 
 
 def _caps(doc: Document, path: tuple[Any, ...], key: str) -> list[str]:

@@ -151,3 +151,38 @@ def test_rootless_storage_path_and_vfs(run_pyman, fresh_env, tmp_path) -> None:
         assert not [m for m in tf.getmembers() if m.ischr() and m.devmajor == 0]
     assert run_pyman("rm", "conf-vfs", env=fresh_env).returncode == 0
     assert not (graph / "pyman" / "containers" / cid).exists()
+
+
+KUBE_CAPS = """apiVersion: v1
+kind: Pod
+metadata:
+  name: conf-kube
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: 127.0.0.1:5000/library/alpine:latest
+    command: ["grep", "CapBnd", "/proc/self/status"]
+    securityContext:
+      capabilities:
+        add: ["SYS_TIME"]
+        drop: ["MKNOD", "NET_RAW", "AUDIT_WRITE"]
+"""
+
+
+def test_kube_play_capabilities_whatever_the_default_set(run_pyman, fresh_env, tmp_path) -> None:
+    """Kubernetes' add/drop are against the OCI set: with containers.conf's own default set
+    the container still gets exactly OCI + add - drop."""
+    user_conf(fresh_env, '[containers]\ndefault_capabilities = ["CHOWN", "SYS_ADMIN"]\n')
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(KUBE_CAPS)
+    r = run_pyman("kube", "play", str(pod), env=fresh_env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("wait", "conf-kube-main", env=fresh_env)
+    assert r.stdout.strip() == "0", r.stderr
+    bits = int(run_pyman("logs", "conf-kube-main", env=fresh_env).stdout.split()[1], 16)
+    # OCI default: AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE
+    # NET_RAW SETFCAP SETGID SETPCAP SETUID SYS_CHROOT; + SYS_TIME - MKNOD NET_RAW AUDIT_WRITE
+    want = {0, 1, 3, 4, 5, 10, 31, 6, 8, 7, 18, 25}
+    assert bits == sum(1 << n for n in want)
+    run_pyman("pod", "rm", "-f", "conf-kube", env=fresh_env)
