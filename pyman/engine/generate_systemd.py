@@ -187,7 +187,7 @@ class SystemdGenerator:
             cmd += ["--infra-name", quote(infra.name)]
         if sorted(pod.share) != ["ipc", "net", "uts"]:
             cmd.append("--share=" + quote(",".join(pod.share)))
-        if infra.network != default_network():
+        if infra.network != default_network()[0]:
             cmd.append("--network=" + quote(infra.network))
         for m in infra.ports:
             n = int(m.get("range") or 1)
