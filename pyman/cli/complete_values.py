@@ -295,6 +295,8 @@ def signals(incomplete: str) -> Values:
 pull_policies = _fixed(PULL_POLICIES)
 restart_policies = _fixed(RESTART_POLICIES)
 log_drivers = _fixed(LOG_DRIVERS)
+systemd_restart_policies = _fixed(("no", "on-success", "on-failure", "on-abnormal",
+                                   "on-watchdog", "on-abort", "always"))
 shells = _fixed(SHELLS)
 bool_values = _fixed(("true", "false"))
 image_volume_modes = _fixed(("bind", "tmpfs", "ignore"))

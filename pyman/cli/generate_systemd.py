@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 
 def run_value_flags() -> set[str]:
     """The run/create options that take a value, every spelling: to parse a recorded
@@ -31,7 +33,8 @@ def executable() -> str:
 
 
 def generate_systemd(
-    target: Annotated[str, typer.Argument(help="A container or a pod (name or id).")],
+    target: Annotated[str, typer.Argument(
+        help="A container or a pod (name or id).", autocompletion=cv.pods_and_containers)],
     new: Annotated[bool, typer.Option(
         "--new", help="Create the container (or pod) at each start and remove it at stop.")
                ] = False,
@@ -41,7 +44,8 @@ def generate_systemd(
         "--files", "-f", help="Write <unit>.service files into the current directory.")
                      ] = False,
     restart_policy: Annotated[str, typer.Option(
-        "--restart-policy", help="Restart= of the service.")] = "on-failure",
+        "--restart-policy", help="Restart= of the service.",
+        autocompletion=cv.systemd_restart_policies)] = "on-failure",
     restart_sec: Annotated[int, typer.Option(
         "--restart-sec", help="RestartSec= of the service (seconds, 0: systemd's).")] = 0,
     time_: Annotated[int | None, typer.Option(

@@ -118,6 +118,9 @@ def store(pyman_bin: Path, pyman_env: dict[str, str]) -> Iterator[dict[str, str]
     ("pyman create --image-volume t", {"tmpfs"}),
     ("pyman run --sdnotify ", {"container", "conmon", "ignore"}),
     ("pyman --log-level debug vol", {"volume"}),
+    ("pyman run --restart ", {"no", "on-failure", "always", "unless-stopped"}),
+    ("pyman create --log-driver ", {"k8s-file", "json-file", "none", "passthrough"}),
+    ("pyman generate systemd --restart-policy on-", {"on-failure", "on-abort"}),
 ])
 def test_bash_completes_commands_flags_and_fixed_values(pyman_env, line: str,
                                                         expected: set[str]) -> None:
@@ -161,6 +164,7 @@ def _ours(words: list[str]) -> set[str]:
     ("pyman run --pod ", {"cpl-pod"}),
     ("pyman inspect cpl-", {"cpl-new", "cpl-up", "cpl-vol"}),
     ("pyman kube generate cpl", {"cpl-pod", "cpl-new", "cpl-up"}),
+    ("pyman generate systemd --new cpl-", {"cpl-pod", "cpl-new", "cpl-up"}),
 ])
 def test_bash_offers_names_from_the_store(store, pyman_env, line: str,
                                           expected: set[str]) -> None:
