@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from lifecycle_util import NET, wait_for
 
 
@@ -130,3 +131,33 @@ def test_restart_policy_errors(run_pyman) -> None:
     assert inspect(run_pyman, "rs7")["HostConfig"]["RestartPolicy"] == {
         "Name": "no", "MaximumRetryCount": 0}
     assert run_pyman("rm", "rs7").returncode == 0
+
+
+
+def fetch_i(port: int) -> str | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/i", timeout=2) as r:
+            return str(r.read().decode())
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("mode", ["pasta", "slirp4netns"])
+def test_restart_brings_the_network_and_ports_back(run_pyman, mode: str) -> None:
+    """The network namespace dies with each run: every restart gets a new network helper
+    (pasta; slirp4netns with its port forwarder) and the published port works again."""
+    from test_ports import free_port
+
+    port, name = free_port(), f"rs-net-{mode}"
+    serve = "echo served > /tmp/i; timeout 1 httpd -f -p 80 -h /tmp; exit 2"
+    r = run_pyman("run", "-d", "--name", name, "--network", mode, "-p",
+                  f"127.0.0.1:{port}:80", "--restart", "on-failure", "alpine", "sh", "-c",
+                  serve)
+    assert r.returncode == 0, r.stderr
+    # after two restarts, the third run's helper forwards the port
+    assert wait_for(lambda: inspect(run_pyman, name)["RestartCount"] >= 2, 30)
+    assert wait_for(lambda: fetch_i(port) == "served\n", 30)
+    assert run_pyman("rm", "-f", name).returncode == 0
+    assert fetch_i(port) is None  # the port was freed with the last helper
