@@ -299,3 +299,47 @@ def test_play_a_container_unit_with_a_real_notify_socket(tmp_path: Path, pyman_b
                 env) == [0, 0, 0]
     vols = pyman("volume", "ls", "-q")
     assert vols.stdout.split() == ["qlet-cache"]  # a named volume outlives its container
+
+
+def test_play_a_pod_with_a_member_container(tmp_path: Path, pyman_bin: Path,
+                                            fresh_env: dict[str, str]) -> None:
+    """Pod=app.pod: the pod unit first (the member BindsTo= and comes After= it), then the
+    member's unit joins the pod; stopping the member, then the pod, leaves nothing."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_files(src, {"app.pod": "[Pod]\nPodName=qlet-mapp\nNetwork=none\n",
+                      "member.container": "[Container]\nImage=alpine\nExec=sleep 1000\n"
+                                          "Pod=app.pod\n"})
+    assert generate(pyman_bin, fresh_env, src, out).returncode == 0
+    runtime = str(private_dir(tmp_path / "run"))
+    fresh_env["XDG_RUNTIME_DIR"] = runtime
+    pod, member = unit_keys(out / "app-pod.service"), unit_keys(out / "member.service")
+    assert pod["Wants"] == ["member.service"] and pod["Before"] == ["member.service"]
+    assert member["BindsTo"] == ["app-pod.service"] and "app-pod.service" in member["After"]
+    pod_env = unit_env(pod, "app-pod.service", runtime, fresh_env)
+    member_env = unit_env(member, "member.service", runtime, fresh_env)
+
+    def pyman(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(pyman_bin), *args], env=fresh_env, capture_output=True,
+                              text=True, timeout=60)
+
+    listener = NotifyListener()
+    monitor = 0
+    try:
+        play(pod["ExecStartPre"] + pod["ExecStart"], "app-pod.service", runtime, pod_env)
+        play(member["ExecStart"], "member.service", runtime, listener.env(member_env))
+        assert listener.wait_for("READY", 30) == "1"
+        monitor = int(listener.wait_for("MAINPID", 30) or 0)
+        assert alive(monitor)
+        insp = pyman("pod", "inspect", "--format",
+                     "{{.Name}} {{.State}} {{.NumContainers}}", "qlet-mapp")
+        assert insp.stdout.split() == ["qlet-mapp", "Running", "2"], insp.stderr
+        names = pyman("pod", "inspect", "--format",
+                      "{{range .Containers}}{{.Name}} {{end}}", "qlet-mapp")
+        assert "systemd-member" in names.stdout.split(), (names.stdout, names.stderr)
+    finally:
+        listener.close()
+        play(member["ExecStop"] + member["ExecStopPost"], "member.service", runtime,
+             member_env)
+        play(pod["ExecStop"] + pod["ExecStopPost"], "app-pod.service", runtime, pod_env)
+    assert wait_for(lambda: not alive(monitor), 30)
+    assert pyman("ps", "-aq").stdout == "" and pyman("pod", "ps", "-q").stdout == ""
