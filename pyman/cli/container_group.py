@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "pause": "pyman.cli.pause_rename", "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
     "exec": "pyman.cli.exec", "top": "pyman.cli.top", "cp": "pyman.cli.cp",
+    "attach": "pyman.cli.attach",
 }
 
 for _module in sorted(set(SUBCOMMANDS.values())):

@@ -98,6 +98,9 @@ def start(
     interactive: Annotated[bool, typer.Option("--interactive", "-i",
                                               help="Keep stdin open.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="All containers.")] = False,
+    detach_keys: Annotated[str, typer.Option(
+        "--detach-keys", help="Keys that detach from the container (with --attach).")
+                           ] = "ctrl-p,ctrl-q",
 ) -> None:
     """Start one or more containers."""
     from pyman.cli.context import engine as make_engine
@@ -108,7 +111,11 @@ def start(
     if attach or interactive:
         if len(keys) > 1:
             raise PymanError("you cannot start and attach multiple containers at once")
-        result = engine.containers.start_key(keys[0], attach=True, interactive=interactive)
+        from pyman.cli.attach_session import parse_detach_keys, terminal_client
+
+        session, size = terminal_client(interactive, parse_detach_keys(detach_keys))
+        result = engine.containers.start_key(keys[0], attach=True, interactive=interactive,
+                                             session=session, console_size=size)
         sys.stdout.flush()
         raise typer.Exit(result.exit_code or 0)
     each(keys, lambda k: (engine.containers.start_key(k), None)[1])

@@ -50,6 +50,7 @@ COMMANDS = {
     "top": "pyman.cli.top",
     "pod": "pyman.cli.pod",
     "cp": "pyman.cli.cp",
+    "attach": "pyman.cli.attach",
     "kube": "pyman.cli.kube",
     "generate": "pyman.cli.generate",
     "quadlet": "pyman.cli.quadlet",

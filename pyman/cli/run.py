@@ -46,6 +46,11 @@ def _command(create_only: bool) -> Callable[..., None]:
                           ] = False,
         interactive: Annotated[bool, typer.Option("--interactive", "-i",
                                                   help="Keep stdin open.")] = False,
+        tty: Annotated[bool, typer.Option("--tty", "-t", help="Allocate a pseudo-TTY.")
+                       ] = False,
+        detach_keys: Annotated[str, typer.Option(
+            "--detach-keys", help="Keys that detach from the container: a character or "
+            "ctrl-<value>, comma separated; empty: none.")] = "ctrl-p,ctrl-q",
         pull: Annotated[str, typer.Option("--pull", help="always, missing, never.",
                                              autocompletion=cv.pull_policies)
                         ] = "missing",
@@ -166,7 +171,7 @@ def _command(create_only: bool) -> Callable[..., None]:
                           init=init, init_path=init_path,
                           add_host=add_host or [], stop_signal=stop_signal,
                           stop_timeout=stop_timeout, ulimit=ulimit or [], memory=memory,
-                          cpus=cpus, pids_limit=pids_limit, pod=pod)
+                          cpus=cpus, pids_limit=pids_limit, pod=pod, tty=tty)
         if env_file:
             from pyman.cli.env import read_env_files
 
@@ -177,6 +182,21 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
         opts.restart = restart
         opts.log_driver, opts.log_opt = log_driver, log_opt or []
+        attach = size = None
+        if tty and not detach and not create_only:
+            from pyman.cli.attach_session import parse_detach_keys, terminal_client
+            from pyman.errors import PymanError
+
+            try:
+                keys = parse_detach_keys(detach_keys)
+            except PymanError as exc:
+                exc.exit_code = 126  # as Podman, which finds out when it starts
+                raise
+            attach, size = terminal_client(interactive, keys)
+        if tty and not create_only:
+            from pyman.cli.attach_session import warn_not_a_tty
+
+            warn_not_a_tty(interactive, tty)
         engine = make_engine()
         with PullProgress(quiet) as progress:
             if create_only:
@@ -184,7 +204,9 @@ def _command(create_only: bool) -> Callable[..., None]:
                 image_rec = engine.images.get_or_pull(opts.image, opts.pull, progress)
                 print(engine.containers.create(opts, image_rec).id)
                 return
-            result = engine.containers.run(opts, progress)
+            result = engine.containers.run(opts, progress, attach, size)
+        if result.detached:
+            return  # detach keys: the container runs on; Podman prints nothing
         if result.exit_code is None:
             if opts.log_driver != "passthrough":  # the container owns stdout (as Podman)
                 print(result.id)

@@ -31,6 +31,9 @@ from pyman.storage.volumes import VolumeStore
 # states a monitor supervises; "restarting": between a run's exit and the policy's next run
 ALIVE = ("running", "starting", "paused", "restarting")
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
+# a client of a container's terminal: given the connected attach socket, relays until the
+# container exits (its exit code) or the client detaches (None)
+Attach = Callable[[int], "int | None"]
 
 
 def default_network() -> tuple[str, str]:
@@ -233,6 +236,9 @@ class ContainerService:
         config.default_caps = default_caps
         # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
         config.storage_driver = "overlay" if keep_ids else self.paths.driver
+        config.tty, config.interactive = opts.tty, opts.interactive
+        if opts.tty and not any(e.startswith("TERM=") for e in config.env):
+            config.env.append("TERM=xterm")  # as Podman gives a container with a terminal
         if opts.stop_signal is None and icfg.get("StopSignal"):
             from pyman.engine.limits import parse_signal
 
@@ -317,8 +323,9 @@ class ContainerService:
                 "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
                 "run_dir": str(self.store.run_dir(target.id))}
 
-    def _monitor_cfg(self, c: ContainerConfig, detach: bool, interactive: bool
-                     ) -> dict[str, Any]:
+    def _monitor_cfg(self, c: ContainerConfig, detach: bool, interactive: bool,
+                     attach_fd: int | None = None,
+                     console_size: tuple[int, int] | None = None) -> dict[str, Any]:
         from pyman.runtime.select import select_runtime
 
         runtime = select_runtime(self.paths, self.runtime)
@@ -337,7 +344,14 @@ class ContainerService:
             "mount_program": self.paths.mount_program,
             "rm": c.rm,
             "detach": detach,
-            "interactive": interactive,
+            "interactive": interactive or c.interactive,
+            # the container's stdin: the client's own (an attached `run -i` without a
+            # terminal), a pipe the monitor holds for attach clients (-i), or none
+            "stdin": "" if c.tty else "inherit" if (
+                interactive and not detach and attach_fd is None) else "pipe" if (
+                interactive or c.interactive) else "",
+            "attach_fd": attach_fd,  # a client connected from the start (monitor/relay.py)
+            "tty_stdin": c.tty and (interactive or c.interactive),  # keys reach the pty
             "runtime": {"path": runtime.path, "root": str(self.paths.runtime_root)},
             "network": c.network,
             "network_helper": None if c.join else check_network(c.network)[1],
@@ -350,7 +364,8 @@ class ContainerService:
                      "read_only": c.read_only, "read_only_tmpfs": c.read_only_tmpfs,
                      "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
                      "memory": c.memory, "nano_cpus": c.nano_cpus,
-                     "pids_limit": c.pids_limit},
+                     "pids_limit": c.pids_limit, "terminal": c.tty,
+                     "console_size": list(console_size) if console_size else None},
             "log_path": self.log_file(c),
             "log_max": c.log_size,
             "log_driver": c.log_driver,
@@ -385,29 +400,48 @@ class ContainerService:
             where = notify["socket"] if mount is None else systemd_opts.CONTAINER_SOCKET
             cfg["spec"]["env"] = [*cfg["spec"]["env"], f"NOTIFY_SOCKET={where}"]
 
-    def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False
-              ) -> RunResult:
+    def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False,
+              attach: Attach | None = None,
+              console_size: tuple[int, int] | None = None) -> RunResult:
         """Start ``c`` under a new monitor. Attached (``detach`` false): relay its output
-        and return its exit code; detached: return once it runs."""
+        and return its exit code; detached: return once it runs.
+
+        ``attach`` (for a container with a terminal: required to be attached) gets a
+        socket connected to the monitor's relay from the start (monitor/relay.py speaks on
+        it) and returns the exit code, or None when the client detached (detach keys);
+        ``console_size`` (rows, cols) sizes the terminal from the start."""
         st = self.live_state(c.id)  # reconciles under the lock itself: not inside ours
         self._wait_monitor_gone(st)
-        with self.store.lock(c.id):
-            st = self.store.state(c.id)
-            if st.status in ALIVE and same_process(st.monitor_pid, st.monitor_start,
-                                                   st.boot_id):
-                return RunResult(c.id, None)  # Podman: starting a running container is a no-op
-            run_dir = self.store.run_dir(c.id)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / STOP_MARKER).unlink(missing_ok=True)  # a new start: restarts again
-            self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
-            try:
-                cfg = self._monitor_cfg(c, detach, interactive)
-                handle = spawn_monitor(run_dir, cfg, attach=not detach,
-                                       on_spawn=lambda pid: self._starting(c, pid))
-            except PymanError:
-                if c.rm:
-                    self.store.delete(c.id)
-                raise
+        client = mine = None
+        if not detach and c.tty and attach is not None:
+            import socket
+
+            mine, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            with self.store.lock(c.id):
+                st = self.store.state(c.id)
+                if st.status in ALIVE and same_process(st.monitor_pid, st.monitor_start,
+                                                       st.boot_id):
+                    if mine is not None:
+                        mine.close()
+                    return RunResult(c.id, None)  # Podman: starting a running one is a no-op
+                run_dir = self.store.run_dir(c.id)
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / STOP_MARKER).unlink(missing_ok=True)  # a new start: restarts again
+                self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
+                try:
+                    cfg = self._monitor_cfg(c, detach, interactive,
+                                            client.fileno() if client else None,
+                                            console_size)
+                    handle = spawn_monitor(run_dir, cfg, attach=not detach and client is None,
+                                           on_spawn=lambda pid: self._starting(c, pid))
+                except PymanError:
+                    if c.rm:
+                        self.store.delete(c.id)
+                    raise
+        finally:
+            if client is not None:
+                client.close()  # the monitor has its copy
         if not detach:
             forward_signals(handle.pid)
         try:
@@ -419,15 +453,47 @@ class ContainerService:
                     raise err
                 if kind == "started" and detach:
                     return RunResult(c.id, None)
+                if kind == "started" and mine is not None and attach is not None:
+                    if attach(mine.fileno()) is None:
+                        return RunResult(c.id, None, detached=True)
                 if kind == "exited":
                     return RunResult(c.id, int(event["code"]))
         finally:
             handle.close()
+            if mine is not None:
+                mine.close()
         st = self.live_state(c.id)
         if st.exit_code is not None:
             return RunResult(c.id, st.exit_code)
         raise PymanError(f"the monitor of container {c.name} exited without reporting; "
                          f"see {run_dir}")
+
+    def attach(self, key: str) -> tuple[ContainerConfig, ContainerState, int]:
+        """A socket connected to the running container's relay (monitor/relay.py)."""
+        import socket
+
+        c = self.store.find(key)
+        st = self.live_state(c.id)
+        refused = ContainerStateError("you can only attach to running containers")
+        refused.exit_code = 125
+        if st.status != "running":
+            raise refused
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        run_dir = str(self.store.run_dir(c.id))
+        path = os.path.join(run_dir, "attach")
+        dir_fd = -1
+        if len(os.fsencode(path)) > 107:  # sun_path's size: through the dir's fd
+            dir_fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+            path = f"/proc/self/fd/{dir_fd}/attach"
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            sock.close()
+            raise refused from exc
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
+        return c, st, sock.detach()
 
     def _starting(self, c: ContainerConfig, monitor_pid: int) -> None:
         """Recorded before the monitor runs anything: if it dies now, the reconcile finds it."""
@@ -468,15 +534,20 @@ class ContainerService:
             for spec in opts.publish:
                 parse_publish(spec)
 
-    def run(self, opts: RunOptions, events: PullEvents | None = None) -> RunResult:
+    def run(self, opts: RunOptions, events: PullEvents | None = None,
+            attach: Attach | None = None,
+            console_size: tuple[int, int] | None = None) -> RunResult:
         self.precheck(opts)
         image = self.images.get_or_pull(opts.image, opts.pull, events)
         c = self.create(opts, image)
-        return self.start(c, detach=opts.detach, interactive=opts.interactive)
+        return self.start(c, detach=opts.detach, interactive=opts.interactive,
+                          attach=attach, console_size=console_size)
 
-    def start_key(self, key: str, *, attach: bool = False, interactive: bool = False
-                  ) -> RunResult:
-        return self.start(self.store.find(key), detach=not attach, interactive=interactive)
+    def start_key(self, key: str, *, attach: bool = False, interactive: bool = False,
+                  session: Attach | None = None,
+                  console_size: tuple[int, int] | None = None) -> RunResult:
+        return self.start(self.store.find(key), detach=not attach, interactive=interactive,
+                          attach=session, console_size=console_size)
 
     # -- signals, stop, wait ------------------------------------------------------------
     def kill(self, key: str, sig: int = signal.SIGKILL) -> str:

@@ -63,7 +63,8 @@ class LogReader:
             return []
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
         self.offset += end
-        return data[:end].splitlines()
+        # only \n ends an entry: a terminal's output keeps its \r (splitlines would cut there)
+        return data[:end].split(b"\n")[:-1]
 
     def read(self, tail: int = -1, since_ns: int | None = None, until_ns: int | None = None
              ) -> list[Entry]:

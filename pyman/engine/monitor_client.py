@@ -52,10 +52,11 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     ctl_r, ctl_w = os.pipe()
     devnull = subprocess.DEVNULL
     passthrough = cfg.get("log_driver") == "passthrough"
+    extra = (cfg["attach_fd"],) if cfg.get("attach_fd") is not None else ()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", MONITOR_MAIN, str(run_dir), str(sync_w), str(ctl_r)],
-        pass_fds=(sync_w, ctl_r),
-        stdin=None if cfg.get("interactive") else devnull,
+        pass_fds=(sync_w, ctl_r, *extra),
+        stdin=None if cfg.get("stdin") == "inherit" else devnull,
         # passthrough: the container writes to the client's own stdout and stderr
         stdout=None if attach or passthrough else devnull,
         stderr=None if attach or passthrough else devnull,

@@ -106,6 +106,7 @@ class RunOptions:
     restart: str = ""  # --restart: no | on-failure[:N] | always | unless-stopped
     log_driver: str = ""  # --log-driver (engine/log_config.py); "": k8s-file
     log_opt: list[str] = field(default_factory=list)  # --log-opt key=value
+    tty: bool = False  # -t: a pty (relayed through the monitor's attach socket)
 
 
 @dataclass
@@ -135,3 +136,4 @@ class ContainerSummary:
 class RunResult:
     id: str
     exit_code: int | None  # None for a detached run
+    detached: bool = False  # the client detached (detach keys); the container runs on

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from pyman.monitor.k8slog import K8sFileLog
-from pyman.monitor.relay import relay
+from pyman.monitor.relay import Relay
 from pyman.monitor.signals import forward_to, unblock_forwarded
 
 
@@ -27,23 +27,22 @@ def wait_exit(pid: int) -> int:
 
 
 def main(argv: list[str]) -> int:
+    """argv: run-dir, container pid, helper exit fd, helper pid, log path, sync fd, log
+    max size, then the relay's own arguments (Relay.handover)."""
     run_dir, pid = argv[0], int(argv[1])
-    out_fd, err_fd, exit_w, helper_pid = (int(a) for a in argv[2:6])
-    log_path = argv[6]
-    sync_fd, out_client, err_client = (int(a) for a in argv[7:10])
+    exit_w, helper_pid = int(argv[2]), int(argv[3])
+    log_path, sync_fd = argv[4], int(argv[5])
 
     forward_to(pid)
     unblock_forwarded()  # blocked across the exec
-    log = K8sFileLog(log_path, int(argv[10])) if log_path else None
-    pipes: dict[int, tuple[str, int | None]] = {}
-    for fd, stream, client in ((out_fd, "stdout", out_client), (err_fd, "stderr", err_client)):
-        if fd >= 0:
-            pipes[fd] = (stream, client if client >= 0 else None)
-    relay(pipes, log)
+    log = K8sFileLog(log_path, int(argv[6])) if log_path else None
+    relay = Relay.from_args(argv[7:], log)
+    relay.run()
     code = wait_exit(pid)
+    relay.stop_listening()
     if log is not None:
         log.close()
     from pyman.monitor.main import finish
 
-    finish(run_dir, pid, code, exit_w, helper_pid, sync_fd)
+    finish(run_dir, pid, code, exit_w, helper_pid, sync_fd, relay)
     return 0

@@ -14,7 +14,7 @@ import time
 
 from pyman.errors import PymanError
 from pyman.monitor.k8slog import K8sFileLog
-from pyman.monitor.relay import relay
+from pyman.monitor.relay import Relay
 from pyman.monitor.runner import ContainerRun
 from pyman.monitor.signals import FORWARDED, forward_to
 from pyman.rootless import libc
@@ -85,25 +85,26 @@ def main(argv: list[str]) -> int:
             with open(os.path.join(run_dir, "notify.log"), "a") as f:
                 f.write(why + "\n")
     sync.send(event="started", pid=pid)
-    if cfg.get("detach"):
+    detach = bool(cfg.get("detach"))
+    if detach:
         sync.close()  # the client has gone on; stop writing to it
-        lean_exec(run, pid, {fd: (name, None) for name, fd in run.output_fds().items()})
-    client = {"stdout": None if cfg.get("detach") else 1,
-              "stderr": None if cfg.get("detach") else 2}
-    pipes = {fd: (name, client[name]) for name, fd in run.output_fds().items()}
+        lean_exec(run, pid, make_relay(run, cfg, None))
+    relay = make_relay(run, cfg, log)
+    passthrough = not relay.outputs  # --log-driver passthrough: nothing to relay
     # an attached container that runs on past a few seconds (a shell, a service in the
     # foreground) gets the lean waiter too; short runs finish here without an exec
-    left = relay(pipes, log, deadline=time.monotonic() + LEAN_AFTER)
-    if left or not pipes:  # not pipes: passthrough, nothing to relay
+    if not relay.run(deadline=time.monotonic() + LEAN_AFTER) or passthrough:
         if log is not None:
             log.close()
-        lean_exec(run, pid, left, sync.fd)
+        lean_exec(run, pid, relay, sync.fd)
     code = run.wait()
+    relay.stop_listening()
     if log is not None:
         log.close()
-    restart_or_return(run, code, sync)
+    restart_or_return(run, code, sync, relay)
     run.cleanup(code)
     sync.send(event="exited", code=code)
+    relay.finish(code)
     sync.close()
     run.delete_runtime_state()
     return 0
@@ -119,7 +120,8 @@ def open_log(cfg: dict[str, Any]) -> K8sFileLog | None:
         raise PymanError(f"cannot open the container log {path}: {exc.strerror}") from None
 
 
-def restart_or_return(run: ContainerRun, code: int, sync: Sync) -> None:
+def restart_or_return(run: ContainerRun, code: int, sync: Sync, relay: Relay | None
+                      ) -> None:
     """The restart policy: when it asks for another run, the client gets this run's exit
     code and the monitor carries on (as the lean waiter) without returning here; when not,
     or when the container cannot be started again, it returns for the final clean-up."""
@@ -129,14 +131,36 @@ def restart_or_return(run: ContainerRun, code: int, sync: Sync) -> None:
         return
     sync.send(event="exited", code=code)  # as Podman: an attached run ends at its first exit
     sync.close()
+    if relay is not None:
+        relay.finish(code)  # attached clients end with this run too
     pid = restart.again(run, code)
     if pid is not None:
         forward_to(pid)
-        lean_exec(run, pid, {fd: (name, None) for name, fd in run.output_fds().items()})
+        run.cfg.update(detach=True, attach_fd=None)  # later runs: the log, new attaches
+        lean_exec(run, pid, make_relay(run, run.cfg, None))
 
 
-def lean_exec(run: ContainerRun, pid: int, pipes: dict[int, tuple[str, int | None]],
-              sync_fd: int | None = None) -> None:
+def make_relay(run: ContainerRun, cfg: dict[str, Any], log: K8sFileLog | None) -> Relay:
+    """The relay takes over the container's output fds, its stdin and the attach socket.
+    A client given at start gets the output on its own stdout/stderr (an attached run
+    without a terminal) or through a connected attach socket (``attach_fd``)."""
+    direct = {}
+    if not cfg.get("detach") and cfg.get("attach_fd") is None:
+        direct = {"stdout": 1, "stderr": 2}
+    clients = [int(cfg["attach_fd"])] if cfg.get("attach_fd") is not None else []
+    stdin = -1
+    if run.master >= 0 and cfg.get("tty_stdin"):
+        stdin = run.master
+    elif run.stdin_w >= 0:
+        stdin = run.stdin_w
+    relay = Relay(log, {fd: name for name, fd in run.output_fds().items()}, direct,
+                  listen=run.listen_attach(), stdin=stdin, master=run.master,
+                  clients=clients)
+    run.pipes, run.master, run.stdin_w = {}, -1, -1  # the relay owns them now
+    return relay
+
+
+def lean_exec(run: ContainerRun, pid: int, relay: Relay, sync_fd: int | None = None) -> None:
     """Become a fresh, small interpreter for the long wait (monitor/lean.py).
 
     Everything start-up needed (json, subprocess, ctypes, the spec builder) stays resident in
@@ -148,27 +172,22 @@ def lean_exec(run: ContainerRun, pid: int, pipes: dict[int, tuple[str, int | Non
     helper_pid = 0
     if helper is not None:
         helper_pid = helper.proc.pid if helper.proc is not None else helper.pid
-    still = {name: (fd, client) for fd, (name, client) in pipes.items()}
-    out_fd, out_client = still.get("stdout", (-1, None))
-    err_fd, err_client = still.get("stderr", (-1, None))
     sync = -1 if sync_fd is None else sync_fd
-    fds = [out_fd, err_fd, exit_w, sync]
-    for fd in fds:
+    for fd in (exit_w, sync):
         if fd >= 0:
             os.set_inheritable(fd, True)
     here = os.path.dirname(os.path.abspath(__file__))
     args = [sys.executable, "-I", "-S", os.path.join(here, "__main__.py"), "--lean",
-            run.run_dir, str(pid), str(out_fd), str(err_fd), str(exit_w), str(helper_pid),
-            run.cfg.get("log_path") or "", str(sync),
-            str(-1 if out_client is None else out_client),
-            str(-1 if err_client is None else err_client), str(run.cfg.get("log_max") or 0)]
+            run.run_dir, str(pid), str(exit_w), str(helper_pid),
+            run.cfg.get("log_path") or "", str(sync), str(run.cfg.get("log_max") or 0),
+            *relay.handover()]
     # the mask survives exec: a signal arriving meanwhile waits for lean.py's handlers
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     os.execv(sys.executable, args)
 
 
 def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
-           sync_fd: int = -1) -> None:
+           sync_fd: int = -1, relay: Relay | None = None) -> None:
     """After a lean wait: the same clean-up as the full monitor does."""
     from pyman.netns.helpers import Helper
     from pyman.storage.atomic import read_json
@@ -182,10 +201,12 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     if exit_w >= 0 or helper_pid:
         run.helper = Helper(None, exit_w if exit_w >= 0 else None, helper_pid)
     sync = Sync(sync_fd if sync_fd >= 0 else None)
-    restart_or_return(run, code, sync)
+    restart_or_return(run, code, sync, relay)
     run.cleanup(code)
     sync.send(event="exited", code=code)
     sync.close()
+    if relay is not None:
+        relay.finish(code)
     run.delete_runtime_state()
 
 

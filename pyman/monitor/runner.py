@@ -52,6 +52,8 @@ class ContainerRun:
         self.mounted = False
         self.helper: Helper | None = None
         self.pipes: dict[str, int] = {}
+        self.master = -1  # the pty master, with a terminal
+        self.stdin_w = -1  # the container's stdin pipe, held open for attach clients (-i)
         self.state: dict[str, Any] = {"status": "created", "monitor_pid": os.getpid(),
                                       "monitor_start": start_time(os.getpid()),
                                       "boot_id": boot_id(), "restart_count": 0}
@@ -216,28 +218,102 @@ class ContainerRun:
         write_config(self.cfg, self.rootfs, self.run_dir)
 
     def _create(self) -> None:
-        stdin = 0 if self.cfg.get("interactive") else subprocess.DEVNULL
         pid_file = os.path.join(self.run_dir, "pid")
         argv = self._rt("--log", os.path.join(self.run_dir, "runtime.log"), "--log-format",
                         "json", "create", "--bundle", self.run_dir, "--pid-file", pid_file,
                         self.id)
+        if self.cfg["spec"].get("terminal"):  # never with passthrough (refused at create)
+            err_r, err_w = os.pipe()
+            self.pipes = {"stderr": err_r}  # runc's own words, should it fail
+            self._create_tty(argv, err_w)
+        else:
+            stdin: int = subprocess.DEVNULL
+            in_r = -1
+            if self.cfg.get("stdin") == "inherit":  # an attached `run -i`: the client's own
+                stdin = 0
+            elif self.cfg.get("stdin") == "pipe":  # -i for clients of the attach socket
+                in_r, self.stdin_w = os.pipe()
+                stdin = in_r
+            try:
+                self._create_piped(argv, stdin)
+            finally:
+                if in_r >= 0:
+                    os.close(in_r)
+        self.created = True
+        with open(pid_file) as f:
+            self.pid = int(f.read().strip())
+
+    def _create_piped(self, argv: list[str], stdin: int) -> None:
         if self.cfg.get("log_driver") == "passthrough":  # the monitor's stdio: the client's
             proc = subprocess.run(argv, stdin=stdin, check=False)
             if proc.returncode != 0:
                 raise _start_error(self._runtime_error() or f"exit status {proc.returncode}")
-        else:
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            self.pipes = {"stdout": out_r, "stderr": err_r}
-            proc = subprocess.run(argv, stdin=stdin, stdout=out_w, stderr=err_w, check=False)
-            os.close(out_w)
+            return
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.pipes = {"stdout": out_r, "stderr": err_r}
+        proc = subprocess.run(argv, stdin=stdin, stdout=out_w, stderr=err_w, check=False)
+        os.close(out_w)
+        os.close(err_w)
+        if proc.returncode != 0:
+            msg = self._runtime_error() or _drain(err_r) or f"exit status {proc.returncode}"
+            raise _start_error(msg)
+
+    def _create_tty(self, argv: list[str], err_w: int) -> None:
+        """`runtime create` with a terminal: the runtime opens the pty in the container and
+        sends its master over the console socket; the monitor keeps it for the container's
+        life (its output, the clients' input and window sizes)."""
+        from pyman.runtime.console import ConsoleSocket
+
+        with ConsoleSocket(self.run_dir) as console:
+            proc = subprocess.Popen([*argv[:-1], "--console-socket", console.path, argv[-1]],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err_w)
             os.close(err_w)
-            if proc.returncode != 0:
-                msg = self._runtime_error() or _drain(err_r) or f"exit status {proc.returncode}"
-                raise _start_error(msg)
-        self.created = True
-        with open(pid_file) as f:
-            self.pid = int(f.read().strip())
+            pidfd = os.pidfd_open(proc.pid)
+            try:
+                self.master = console.receive(abort_fd=pidfd)
+            except PymanError:
+                self.master = -1
+            finally:
+                os.close(pidfd)
+                code = proc.wait()
+        if code != 0 or self.master < 0:
+            if self.master >= 0:
+                os.close(self.master)
+                self.master = -1
+            msg = self._runtime_error() or _drain(self.pipes["stderr"]) or \
+                f"exit status {code}"
+            raise _start_error(msg)
+        os.close(self.pipes.pop("stderr"))
+        self.pipes = {"stdout": self.master}  # a terminal has one output: the log's stdout
+
+    def listen_attach(self) -> int:
+        """The attach socket (relay.py speaks on it); a path too long for sun_path is
+        reached through the run dir's fd."""
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        path = os.path.join(self.run_dir, "attach")
+        dir_fd = -1
+        if len(os.fsencode(path)) > 107:
+            dir_fd = os.open(self.run_dir, os.O_RDONLY | os.O_DIRECTORY)
+            path = f"/proc/self/fd/{dir_fd}/attach"
+        try:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            old = os.umask(0o177)
+            try:
+                sock.bind(path)
+            finally:
+                os.umask(old)
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
+        sock.listen(16)
+        return sock.detach()
 
     def _runtime_error(self) -> str:
         """The last error the runtime logged (runc and crun both write JSON lines)."""
@@ -308,6 +384,14 @@ class ContainerRun:
                 os.close(fd)
             except OSError:
                 pass
+        for fd in (self.stdin_w,):
+            if fd >= 0:
+                os.close(fd)
+        self.stdin_w = -1
+        try:
+            os.unlink(os.path.join(self.run_dir, "attach"))
+        except OSError:
+            pass
         if self.mounted:
             unmount_rootfs(self.rootfs)
         if self.cfg.get("rm"):

@@ -153,6 +153,9 @@ def join_namespaces(config: dict[str, Any], paths: dict[str, str]) -> None:
 
 def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
     config = build_spec(spec_options(cfg, rootfs, run_dir))
+    size = cfg["spec"].get("console_size")
+    if cfg["spec"].get("terminal") and size:  # the attaching client's window, from the start
+        config["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
     if cfg.get("join"):
         join_namespaces(config, cfg["join"]["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>

@@ -76,6 +76,8 @@ class ContainerConfig:
     # storage driver of the rootfs (overlay | vfs: a copy in <dir>/rootfs)
     default_caps: list[str] | None = None
     storage_driver: str = "overlay"
+    tty: bool = False  # -t: the container's stdio is a pty the monitor holds
+    interactive: bool = False  # -i: its stdin stays open for attached clients
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:

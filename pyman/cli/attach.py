@@ -1,0 +1,54 @@
+"""pyman attach: the terminal (or output and input) of a running container."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command("attach", context_settings={"help_option_names": ["--help"]})
+def attach(
+    container: Annotated[str | None, typer.Argument(help="Container (name or id).")] = None,
+    detach_keys: Annotated[str, typer.Option(
+        "--detach-keys", help="Keys that detach from the container: a character or "
+        "ctrl-<value>, comma separated; empty: none.")] = "ctrl-p,ctrl-q",
+    latest: Annotated[bool, typer.Option("--latest", "-l",
+                                         help="Act on the latest container created.")
+                      ] = False,
+    no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not attach STDIN.")
+                        ] = False,
+    sig_proxy: Annotated[bool, typer.Option(
+        "--sig-proxy/--no-sig-proxy", help="Proxy received signals to the container.")
+                         ] = True,
+) -> None:
+    """Attach to a running container: its output, and (unless --no-stdin) its input."""
+    from pyman.cli.attach_session import parse_detach_keys, session
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
+
+    keys = parse_detach_keys(detach_keys)
+    engine = make_engine()
+    if latest:
+        items = engine.containers.summaries(True)
+        if not items:
+            raise PymanError("no containers to attach to: create one first")
+        container = items[-1].id
+    if not container:
+        raise PymanError("attach requires the name or ID of a container or the latest flag")
+    c, st, sock = engine.containers.attach(container)
+    if sig_proxy:
+        from pyman.engine.monitor_client import forward_signals
+
+        forward_signals(st.monitor_pid)  # the monitor passes them on to the container
+    sys.stdout.flush()
+    # read even for a container without stdin (the monitor drops it): the detach keys
+    code = session(sock, tty=c.tty, stdin=not no_stdin, keys=keys)
+    if code is None:
+        return  # detached: the container runs on; Podman prints nothing
+    if code < 0:  # the monitor went away without a word: what does the state say?
+        code = engine.containers.wait(c.id)
+    raise typer.Exit(code)
