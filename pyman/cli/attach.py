@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from pyman.cli import complete_values as cv
+
 app = typer.Typer(add_completion=False)
 
 
 @app.command("attach", context_settings={"help_option_names": ["--help"]})
 def attach(
-    container: Annotated[str | None, typer.Argument(help="Container (name or id).")] = None,
+    container: Annotated[str | None, typer.Argument(
+        help="Container (name or id).", autocompletion=cv.running_containers)] = None,
     detach_keys: Annotated[str, typer.Option(
         "--detach-keys", help="Keys that detach from the container: a character or "
         "ctrl-<value>, comma separated; empty: none.")] = "ctrl-p,ctrl-q",
