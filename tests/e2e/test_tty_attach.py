@@ -249,3 +249,25 @@ def test_tty_container_stop_rm_and_monitor_killed(term, run_pyman, names, pyman_
                        input=b"", capture_output=True, env=pyman_env, timeout=120)
     assert r.returncode == 0 and r.stdout == b"hi\r\n"
     assert b"The input device is not a TTY" in r.stderr
+
+
+def test_restarted_tty_container_serves_attaches_again(term, run_pyman, names) -> None:
+    name = PREFIX + "rs"
+    names.append(name)
+    assert run_pyman("run", "-dit", "--restart", "on-failure:1", "--name", name, *NET,
+                     "alpine", "sh").returncode == 0
+    t = term("attach", name)
+    t.command("true", "q-81")
+    t.send(b"exit 3\r")
+    assert t.wait() == 3  # this run's end; the policy starts the next
+
+    def restarted() -> bool:
+        r = run_pyman("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", name)
+        return r.stdout.split() == ["1", "running"]
+
+    assert wait_for(restarted, timeout=60)
+    t = term("attach", name, rows=27, cols=81)
+    assert b"27 81" in t.command("stty size", "q-82")  # a fresh pty, stdin still open
+    t.send(b"exit 4\r")
+    assert t.wait() == 4
+    assert run_pyman("inspect", "--format", "{{.State.ExitCode}}", name).stdout == "4\n"
