@@ -17,15 +17,15 @@ from pyman.quadlet.words import SplitError, quote_cmdline, split
 
 CONTAINER_KEYS = frozenset({
     "AddCapability", "AddHost", "ContainerName", "DropCapability", "Entrypoint",
-    "Environment", "EnvironmentFile", "Exec", "Group", "HostName", "Image", "Label", "Mask",
-    "Memory", "Mount", "Network", "NoNewPrivileges", "Notify", "PidsLimit", "Pod",
-    "PodmanArgs", "PublishPort", "Pull", "ReadOnly", "ReadOnlyTmpfs", "RunInit",
+    "Environment", "EnvironmentFile", "Exec", "GlobalArgs", "Group", "HostName", "Image",
+    "Label", "Mask", "Memory", "Mount", "Network", "NoNewPrivileges", "Notify", "PidsLimit",
+    "Pod", "PodmanArgs", "PublishPort", "Pull", "ReadOnly", "ReadOnlyTmpfs", "RunInit",
     "SeccompProfile", "StopSignal", "StopTimeout", "Tmpfs", "Ulimit", "Unmask", "User",
     "UserNS", "Volume", "WorkingDir",
 })
-VOLUME_KEYS = frozenset({"Copy", "Device", "Group", "Label", "Options", "PodmanArgs", "Type",
-                         "User", "VolumeName"})
-POD_KEYS = frozenset({"HostName", "Label", "Network", "PodName", "PodmanArgs",
+VOLUME_KEYS = frozenset({"Copy", "Device", "GlobalArgs", "Group", "Label", "Options",
+                         "PodmanArgs", "Type", "User", "VolumeName"})
+POD_KEYS = frozenset({"GlobalArgs", "HostName", "Label", "Network", "PodName", "PodmanArgs",
                       "PublishPort"})
 GROUPS = {".container": ("Container", CONTAINER_KEYS), ".volume": ("Volume", VOLUME_KEYS),
           ".pod": ("Pod", POD_KEYS)}
@@ -108,10 +108,42 @@ def absolute(unit: UnitFile, path: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(unit.path)), path))
 
 
-def init_service(unit: UnitFile, group: str, is_user: bool, network_deps: bool) -> UnitFile:
+DEPENDENCY_KEYS = frozenset({
+    "After", "Before", "BindsTo", "Conflicts", "OnFailure", "OnSuccess", "PartOf",
+    "PropagatesReloadTo", "PropagatesStopTo", "ReloadPropagatedFrom", "Requires", "Requisite",
+    "StopPropagatedFrom", "Upholds", "Wants"})
+
+
+def translate_dependencies(unit: UnitFile, svc: UnitFile, infos: dict[str, UnitInfo]) -> None:
+    """[Unit] After=db.container and the like name the generated service (Podman 5's rule):
+    the names a Quadlet file's unit gets are not the file's."""
+    section = svc.section("Unit")
+    for e in section.entries if section else []:
+        if e.key not in DEPENDENCY_KEYS:
+            continue
+        deps = e.value.split()
+        if not any(os.path.splitext(d)[1] in GROUPS for d in deps):
+            continue
+        out = []
+        for dep in deps:
+            if os.path.splitext(dep)[1] in GROUPS:
+                info = infos.get(dep)
+                if info is None:
+                    raise QuadletError.at(unit, e, f"unable to translate dependency for "
+                                          f"{dep} (no such Quadlet file)")
+                dep = info.service_file
+            out.append(dep)
+        e.value = " ".join(out)
+
+
+def init_service(unit: UnitFile, group: str, is_user: bool, network_deps: bool,
+                 infos: dict[str, UnitInfo] | None = None) -> UnitFile:
     svc = UnitFile(path=unit.path, header=list(unit.header),
-                   sections=[type(s)(s.name, s.line, list(s.entries), s.path)
+                   sections=[type(s)(s.name, s.line,
+                                     [Entry(e.key, e.value, e.line, e.path) for e in s.entries],
+                                     s.path)
                              for s in unit.sections])
+    translate_dependencies(unit, svc, infos or {})
     if network_deps and not is_user:
         # the pull and the network helper want a network; a user manager has no such target
         unit_sec = svc._ensure("Unit")
@@ -172,7 +204,7 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     filename = os.path.basename(unit.path)
     name = unit.lookup(g, "ContainerName") or ("systemd-%p_%i" if "@" in filename
                                                else "systemd-%N")
-    svc = init_service(unit, g, is_user, network_deps=True)
+    svc = init_service(unit, g, is_user, network_deps=True, infos=infos)
 
     svc.add("Service", "Environment", "PODMAN_SYSTEMD_UNIT=%n")
     kill = svc.last("Service", "KillMode")
@@ -181,7 +213,8 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     elif kill.value not in ("mixed", "control-group"):
         raise QuadletError.at(unit, kill, f"invalid KillMode '{kill.value}' "
                            "(mixed or control-group)")
-    stop = [pyman, "rm", "-f", "-i", CIDFILE]
+    base = [pyman, *all_words(unit, g, "GlobalArgs")]
+    stop = [*base, "rm", "-f", "-i", CIDFILE]
     svc.add("Service", "ExecStop", quote_cmdline(stop))
     # ExecStop is skipped when the main process (the monitor) was killed: *Post is not
     svc.add("Service", "ExecStopPost", "-" + quote_cmdline(stop))
@@ -190,7 +223,7 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     svc.add("Service", "ExecStopPost", "-rm -f %t/%N.cid")
     svc.add("Service", "Delegate", "yes")
 
-    argv = [pyman, "run", f"--name={name}", CIDFILE, "--replace", "--rm", "--cgroups=split"]
+    argv = [*base, "run", f"--name={name}", CIDFILE, "--replace", "--rm", "--cgroups=split"]
     argv += networks(unit, g)
     if service_type(svc) != "oneshot":
         notify = unit.boolean(g, "Notify")
@@ -299,8 +332,8 @@ def convert_volume(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     g = "Volume"
     check(unit, g, VOLUME_KEYS)
     info = unit_info(unit)
-    svc = init_service(unit, g, is_user, network_deps=False)
-    argv = [pyman, "volume", "create", "--ignore"]
+    svc = init_service(unit, g, is_user, network_deps=False, infos=infos)
+    argv = [pyman, *all_words(unit, g, "GlobalArgs"), "volume", "create", "--ignore"]
     o: list[str] = []
     for key, opt in (("User", "uid"), ("Group", "gid")):
         e = unit.last(g, key)

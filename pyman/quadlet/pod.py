@@ -23,18 +23,19 @@ def convert_pod(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     check(unit, g, POD_KEYS)
     info = infos.get(unit.path.rsplit("/", 1)[-1]) or unit_info(unit)
     name = info.resource
-    svc = init_service(unit, g, is_user, network_deps=True)
+    svc = init_service(unit, g, is_user, network_deps=True, infos=infos)
+    base = [pyman, *all_words(unit, g, "GlobalArgs")]
     for member in info.start_with:
         svc.add("Unit", "Wants", member)
         svc.add("Unit", "Before", member)
     if not unit.has("Service", "SyslogIdentifier"):
         svc.set("Service", "SyslogIdentifier", "%N")
-    svc.add("Service", "ExecStart", quote_cmdline([pyman, "pod", "start", name]))
+    svc.add("Service", "ExecStart", quote_cmdline([*base, "pod", "start", name]))
     svc.add("Service", "ExecStop", quote_cmdline(
-        [pyman, "pod", "stop", "--ignore", "--time=10", name]))
+        [*base, "pod", "stop", "--ignore", "--time=10", name]))
     svc.add("Service", "ExecStopPost", quote_cmdline(
-        [pyman, "pod", "rm", "--ignore", "--force", name]))
-    argv = [pyman, "pod", "create", "--infra-conmon-pidfile=%t/%N.pid", "--replace"]
+        [*base, "pod", "rm", "--ignore", "--force", name]))
+    argv = [*base, "pod", "create", "--infra-conmon-pidfile=%t/%N.pid", "--replace"]
     for e in unit.entries(g, "PublishPort"):
         argv += ["--publish", e.value]
     for kv in key_values(unit, g, "Label"):

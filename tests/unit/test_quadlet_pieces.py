@@ -350,3 +350,24 @@ def test_go_style_single_dash_flags(tmp_path: Path, capsys, monkeypatch) -> None
     assert capsys.readouterr().out.startswith("---a.service---\n")
     assert run(["--bogus"], "gen", False) == 2
     assert capsys.readouterr().err == "gen: unknown option --bogus\n"
+
+
+def test_global_args_and_dependencies_on_other_quadlet_files(tmp_path: Path) -> None:
+    write(tmp_path, "db.container", "[Container]\nImage=alpine\nGlobalArgs=--log-level=debug\n")
+    write(tmp_path, "data.volume", "[Volume]\nGlobalArgs=--log-level=info\n")
+    write(tmp_path, "app.container", "[Unit]\nAfter=db.container network.target\n"
+          "Wants=db.container data.volume\n[Container]\nImage=alpine\n")
+    res = convert(tmp_path)
+    assert res.errors == []
+    db = res.units["db.service"].text()
+    assert f"ExecStart={PYMAN} --log-level=debug run --name=systemd-%N " in db
+    assert f"ExecStop={PYMAN} --log-level=debug rm -f -i --cidfile=%t/%N.cid\n" in db
+    assert (f"ExecStart={PYMAN} --log-level=info volume create --ignore systemd-data\n"
+            in res.units["data-volume.service"].text())
+    app = res.units["app.service"].text()
+    assert "[Unit]\nAfter=db.service network.target\nWants=db.service data-volume.service\n" \
+        in app
+    path = write(tmp_path, "bad.container", "[Unit]\nRequires=nope.container\n"
+                 "[Container]\nImage=alpine\n")
+    assert convert(tmp_path).errors == [
+        f"{path}:2: unable to translate dependency for nope.container (no such Quadlet file)"]
