@@ -88,7 +88,7 @@ def test_a_bad_file_is_reported_with_its_line_and_others_still_generate(
     assert r.stderr == f"pyman-quadlet: {src}/bad.container:3: unsupported key Timezone in " \
                        "[Container]\n"
     assert sorted(os.listdir(out)) == ["ok.service"]
-    d = subprocess.run([str(pyman_bin), "quadlet", "--user", "--dryrun"],
+    d = subprocess.run([str(pyman_bin), "quadlet", "--dryrun"],  # --user: not root
                        env={**pyman_env, "QUADLET_UNIT_DIRS": str(src)},
                        capture_output=True, text=True, timeout=60)
     assert d.returncode == 1 and d.stdout.startswith("---ok.service---\n")
