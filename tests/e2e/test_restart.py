@@ -161,3 +161,29 @@ def test_restart_brings_the_network_and_ports_back(run_pyman, mode: str) -> None
     assert wait_for(lambda: fetch_i(port) == "served\n", 30)
     assert run_pyman("rm", "-f", name).returncode == 0
     assert fetch_i(port) is None  # the port was freed with the last helper
+
+
+def test_monitor_killed_during_restarts_is_reconciled(run_pyman) -> None:
+    """kill -9 of a restarting container's monitor (now the lean waiter that ran the
+    restart): the next command kills what runs, records the exit and nothing restarts it."""
+    import os
+    import signal
+
+    r = run_pyman("run", "-d", "--name", "rs-kill", "--restart", "always", *NET, "alpine",
+                  "sh", "-c", "echo rs-kill-run; sleep 0.5")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    doc: dict = {}
+
+    def restarted_and_running() -> bool:
+        doc.update(inspect(run_pyman, "rs-kill"))
+        return bool(doc["RestartCount"] >= 1 and doc["State"]["ConmonPid"] > 0)
+
+    assert wait_for(restarted_and_running, 30)
+    monitor = doc["State"]["ConmonPid"]
+    os.kill(monitor, signal.SIGKILL)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{monitor}/cmdline") or
+                    open(f"/proc/{monitor}/cmdline").read() == "", 10)  # gone or a zombie
+    assert inspect(run_pyman, "rs-kill")["State"]["Status"] == "exited"
+    assert wait_for(lambda: "rs-kill-run" not in processes() and cid not in processes(), 10)
+    assert run_pyman("rm", "rs-kill").returncode == 0
