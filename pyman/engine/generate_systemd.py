@@ -27,7 +27,7 @@ from pyman.storage.pods import PodConfig
 
 GLOBAL_WITH_VALUE = ("--log-level", "--runtime")
 # run/create flags a --new unit sets itself: dropped from the recorded command (with values)
-DROPPED_VALUES = ("--cidfile", "--cgroups", "--conmon-pidfile")
+DROPPED_VALUES = ("--cidfile", "--cgroups", "--conmon-pidfile", "--restart")  # systemd restarts
 DROPPED_FLAGS = ("--rm", "--replace", "--detach", "-d")
 POD_FLAGS = ("--pod", "--pod-id-file")
 
@@ -131,6 +131,13 @@ class SystemdGenerator:
 
     def _container(self, c: ContainerConfig, pod_service: str = "", pod_name: str = ""
                    ) -> ContainerUnit:
+        if c.restart_policy not in ("", "no") and not self.opts.new:  # --new drops it
+            import logging
+
+            logging.getLogger("pyman").warning(
+                'Container %s has restart policy "%s" which can lead to issues on shutdown: '
+                "consider recreating the container without a restart policy and use "
+                "systemd's restart mechanism instead", c.id, c.restart_policy)
         ident = c.name if self.opts.use_name else c.id
         unit = ContainerUnit(
             ident=ident,

@@ -45,4 +45,4 @@ def main(argv: list[str]) -> int:
     from pyman.monitor.main import finish
 
     finish(run_dir, pid, code, exit_w, helper_pid, sync_fd, relay)
-    return 0
+    return code  # the container's, as conmon exits: the unit's main process

@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
     relay.finish(code)
     sync.close()
     run.delete_runtime_state()
-    return 0
+    return code  # as conmon: a unit's Restart=on-failure sees the container's failure
 
 
 def open_log(cfg: dict[str, Any]) -> K8sFileLog | None:

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 from lifecycle_util import NET
-from notify_util import alive
-from unit_play import Player, cleanup_dir, parse_unit, private_runtime_dir, verify
+from notify_util import NotifyListener, alive
+from unit_play import (
+    Player,
+    cleanup_dir,
+    exec_argv,
+    parse_unit,
+    private_runtime_dir,
+    run_reaped,
+    verify,
+)
 
 
 @pytest.fixture
@@ -106,6 +114,33 @@ def test_new_container_unit_recreates_it(tmp_path: Path, pyman_bin: Path,
             assert not alive(main)
     finally:
         pyman(pyman_bin, env, "rm", "-f", "sdg-new")
+
+
+@pytest.mark.parametrize("code", [3, 0])
+def test_the_main_process_exits_with_the_containers_status(
+        tmp_path: Path, pyman_bin: Path, pyman_env: dict[str, str], runtime: str,
+        code: int) -> None:
+    """The monitor (MAINPID) ends with the container's exit status, as conmon does, so
+    Restart=on-failure restarts a failed container and leaves a finished one alone."""
+    env = {**pyman_env, "XDG_RUNTIME_DIR": runtime}
+    r = pyman(pyman_bin, env, "create", *NET, "--name", "sdg-exit", "alpine", "sh", "-c",
+              f"exit {code}")
+    assert r.returncode == 0, r.stderr
+    try:
+        [path] = generate(pyman_bin, env, tmp_path / "units", "--new", "--name", "sdg-exit")
+        player = Player(path, pyman_env, runtime)
+        player.notify = NotifyListener()
+        player.env["NOTIFY_SOCKET"] = player.notify.address
+        player._run("ExecStartPre")
+        rc, codes = run_reaped(exec_argv(player.unit.one("Service", "ExecStart"),
+                                         player.unit, runtime), player.env)
+        assert rc == 0
+        assert player.notify.wait_for("READY") == "1"
+        main = int(player.notify.value("MAINPID") or 0)
+        assert codes[main] == code, codes
+        player.stop()
+    finally:
+        pyman(pyman_bin, env, "rm", "-f", "sdg-exit")
 
 
 def test_pod_units_verify_and_play(tmp_path: Path, pyman_bin: Path,

@@ -148,3 +148,32 @@ def cleanup_dir(path: str) -> None:
     if os.path.exists(path):
         subprocess.run(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", path],
                        capture_output=True, timeout=60)
+
+
+REAPER = """
+import ctypes, json, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come to us
+argv = json.loads(sys.argv[1])
+rc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True).returncode
+codes = {}
+while True:
+    try:
+        pid, status = os.wait()
+    except ChildProcessError:
+        break
+    codes[pid] = os.waitstatus_to_exitcode(status)
+print(json.dumps({"rc": rc, "codes": codes}))
+"""
+
+
+def run_reaped(argv: list[str], env: dict[str, str]) -> tuple[int, dict[int, int]]:
+    """Run ``argv`` under a child subreaper, as systemd is for a unit's processes: returns its
+    status and the exit status of every process orphaned to it (the monitor among them)."""
+    import json
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", REAPER, json.dumps(argv)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    return out["rc"], {int(k): v for k, v in out["codes"].items()}

@@ -23,7 +23,7 @@ from pyman.errors import PymanError
 from pyman.storage.containers import ContainerConfig
 
 EXE = "/opt/venv/bin/pyman"
-VALUE_FLAGS = {"--name", "-e", "--env", "-p", "--publish", "--pod", "--cidfile", "--cgroups",
+VALUE_FLAGS = {"--name", "--restart", "-e", "--env", "-p", "--publish", "--pod", "--cidfile", "--cgroups",
                "--sdnotify", "-v", "--volume", "-w", "--workdir", "--log-level", "-u"}
 
 
@@ -139,6 +139,7 @@ Type=forking
 
 def test_parse_create_drops_the_units_own_flags() -> None:
     argv = ["pyman", "--log-level", "info", "container", "create", "-dit", "--rm",
+            "--restart=always", "--restart", "on-failure",
             "--cidfile=/x", "--cgroups", "split", "--name", "web", "-eA=b", "-e", "C=d",
             "--pod", "p", "alpine", "sh", "-c", "--rm -d"]
     p = parse_create(argv, VALUE_FLAGS, drop_pod=True)
