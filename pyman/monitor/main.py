@@ -165,7 +165,7 @@ def lean_exec(run: ContainerRun, pid: int, relay: Relay, sync_fd: int | None = N
 
     Everything start-up needed (json, subprocess, ctypes, the spec builder) stays resident in
     a Python process for the container's whole life: ~11.6 MiB. exec keeps the pid, the
-    children, the subreaper flag and the namespaces, so the lean waiter (~8.7 MiB) carries on
+    children, the subreaper flag and the namespaces, so the lean waiter (~8.3 MiB) carries on
     where this left off and imports the clean-up code only when the container has exited."""
     helper = run.helper
     exit_w = helper.exit_w if helper is not None and helper.exit_w is not None else -1
