@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pyman.cli import complete_values as cv
+
+if TYPE_CHECKING:
+    from pyman.engine import Engine
 
 app = typer.Typer(add_completion=False)
 
@@ -29,7 +32,7 @@ def attach(
                          ] = True,
 ) -> None:
     """Attach to a running container: its output, and (unless --no-stdin) its input."""
-    from pyman.cli.attach_session import parse_detach_keys, session
+    from pyman.cli.attach_session import parse_detach_keys
     from pyman.cli.context import engine as make_engine
     from pyman.errors import PymanError
 
@@ -42,16 +45,26 @@ def attach(
         container = items[-1].id
     if not container:
         raise PymanError("attach requires the name or ID of a container or the latest flag")
-    c, st, sock = engine.containers.attach(container)
+    code = attach_running(engine, container, keys, stdin=not no_stdin, sig_proxy=sig_proxy)
+    if code is None:
+        return  # detached: the container runs on; Podman prints nothing
+    raise typer.Exit(code)
+
+
+def attach_running(engine: Engine, key: str, keys: bytes, *, stdin: bool, sig_proxy: bool
+                   ) -> int | None:
+    """A session on a running container's attach socket: its exit code, or None when the
+    client detached. Also `start -a` of a container that runs already, as Podman."""
+    from pyman.cli.attach_session import session
+
+    c, st, sock = engine.containers.attach(key)
     if sig_proxy:
         from pyman.engine.monitor_client import forward_signals
 
         forward_signals(st.monitor_pid)  # the monitor passes them on to the container
     sys.stdout.flush()
     # read even for a container without stdin (the monitor drops it): the detach keys
-    code = session(sock, tty=c.tty, stdin=not no_stdin, keys=keys)
-    if code is None:
-        return  # detached: the container runs on; Podman prints nothing
-    if code < 0:  # the monitor went away without a word: what does the state say?
+    code = session(sock, tty=c.tty, stdin=stdin, keys=keys)
+    if code is not None and code < 0:  # the monitor went away without a word
         code = engine.containers.wait(c.id)
-    raise typer.Exit(code)
+    return code

@@ -113,7 +113,14 @@ def start(
             raise PymanError("you cannot start and attach multiple containers at once")
         from pyman.cli.attach_session import parse_detach_keys, terminal_client
 
-        session, size = terminal_client(interactive, parse_detach_keys(detach_keys))
+        detach_bytes = parse_detach_keys(detach_keys)
+        if engine.containers.get(keys[0])[1].status == "running":  # Podman attaches to it
+            from pyman.cli.attach import attach_running
+
+            code = attach_running(engine, keys[0], detach_bytes, stdin=interactive,
+                                  sig_proxy=True)
+            raise typer.Exit(code or 0)
+        session, size = terminal_client(interactive, detach_bytes)
         result = engine.containers.start_key(keys[0], attach=True, interactive=interactive,
                                              session=session, console_size=size)
         sys.stdout.flush()

@@ -271,3 +271,13 @@ def test_restarted_tty_container_serves_attaches_again(term, run_pyman, names) -
     t.send(b"exit 4\r")
     assert t.wait() == 4
     assert run_pyman("inspect", "--format", "{{.State.ExitCode}}", name).stdout == "4\n"
+
+
+def test_start_a_of_a_running_container_attaches(term, run_pyman, names) -> None:
+    name = PREFIX + "sar"
+    names.append(name)
+    assert run_pyman("run", "-dit", "--name", name, *NET, "alpine", "sh").returncode == 0
+    t = term("start", "-ai", name, rows=19, cols=77)  # as Podman: attaches to it
+    assert b"19 77" in t.command("stty size", "w-91")
+    t.send(b"exit 2\r")
+    assert t.wait() == 2
