@@ -182,6 +182,25 @@ def service_type(svc: UnitFile) -> str | None:
     return e.value if e else None
 
 
+def checked(unit: UnitFile, e: Entry, kind: str, value: str) -> str:
+    """A port, volume, mount or tmpfs value checked with the parser pyman run uses, so a bad
+    one is reported here, with its line, and not when the service starts. A value holding a
+    systemd specifier (%h, %i ...) is left to pyman: only systemd knows what it becomes."""
+    if "%" in value:
+        return value
+    from pyman.engine import mounts
+    from pyman.errors import PymanError
+    from pyman.netns.ports import parse_publish
+
+    parse = {"PublishPort": parse_publish, "Volume": mounts.parse_volume,
+             "Mount": mounts.parse_mount, "Tmpfs": mounts.parse_tmpfs}[kind]
+    try:
+        parse(value)
+    except PymanError as exc:
+        raise QuadletError.at(unit, e, f"{kind}={e.value}: {exc}") from None
+    return value
+
+
 def networks(unit: UnitFile, group: str) -> list[str]:
     out = []
     for e in unit.entries(group, "Network"):
@@ -260,12 +279,12 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
     for e in unit.entries(g, "Volume"):
         parts = e.value.split(":", 2)
         if len(parts) == 1:
-            argv += ["-v", parts[0]]
+            argv += ["-v", checked(unit, e, "Volume", parts[0])]
             continue
         source = storage_source(unit, svc, e, parts[0], infos)
-        argv += ["-v", ":".join([source, *parts[1:]])]
+        argv += ["-v", checked(unit, e, "Volume", ":".join([source, *parts[1:]]))]
     for e in unit.entries(g, "PublishPort"):
-        argv += ["--publish", e.value]
+        argv += ["--publish", checked(unit, e, "PublishPort", e.value)]
     for kv in key_values(unit, g, "Environment"):
         argv += ["--env", kv]
     for kv in key_values(unit, g, "Label"):
@@ -276,10 +295,11 @@ def convert_container(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
         for path in words(unit, e):
             argv += ["--env-file", absolute(unit, path)]
     for e in unit.entries(g, "Tmpfs"):
-        argv += ["--tmpfs", e.value]
+        argv += ["--tmpfs", checked(unit, e, "Tmpfs", e.value)]
     for e in unit.entries(g, "Mount"):
         for spec in words(unit, e):
-            argv += ["--mount", mount_spec(unit, svc, e, spec, infos)]
+            argv += ["--mount", checked(unit, e, "Mount",
+                                        mount_spec(unit, svc, e, spec, infos))]
     for key, flag in (("HostName", "--hostname"), ("Entrypoint", "--entrypoint"),
                       ("WorkingDir", "--workdir"), ("StopSignal", "--stop-signal"),
                       ("StopTimeout", "--stop-timeout"), ("Pull", "--pull"),

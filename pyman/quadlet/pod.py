@@ -8,6 +8,7 @@ from pyman.quadlet.convert import (
     UnitInfo,
     all_words,
     check,
+    checked,
     init_service,
     key_values,
     networks,
@@ -37,7 +38,7 @@ def convert_pod(unit: UnitFile, infos: dict[str, UnitInfo], pyman: str,
         [*base, "pod", "rm", "--ignore", "--force", name]))
     argv = [*base, "pod", "create", "--infra-conmon-pidfile=%t/%N.pid", "--replace"]
     for e in unit.entries(g, "PublishPort"):
-        argv += ["--publish", e.value]
+        argv += ["--publish", checked(unit, e, "PublishPort", e.value)]
     for kv in key_values(unit, g, "Label"):
         argv += ["--label", kv]
     argv += networks(unit, g)

@@ -222,6 +222,12 @@ PIDFile=%t/%N.pid
     ("[Container]\nImage=alpine\n[Service]\nKillMode=process\n", 4, "invalid KillMode"),
     ("[Container]\nImage=alpine\n[Service]\nType=simple\n", 4, "invalid service Type"),
     ("[Container]\nExec=true\n", None, "no Image key specified"),
+    ("[Container]\nImage=alpine\nPublishPort=80/sctp\n", 3, "PublishPort=80/sctp: "
+     "unrecognized protocol 'sctp'"),
+    ("[Container]\nImage=alpine\nVolume=/a:/b:bogus\n", 3, "Volume=/a:/b:bogus: "),
+    ("[Container]\nImage=alpine\nVolume=/a:rel\n", 3, "Volume=/a:rel: "),
+    ("[Container]\nImage=alpine\nMount=type=bind,dst=/x\n", 3, "Mount=type=bind,dst=/x: "),
+    ("[Container]\nImage=alpine\nTmpfs=relative\n", 3, "Tmpfs=relative: "),
 ])
 def test_errors_name_file_and_line(tmp_path: Path, text: str, line: int | None,
                                    message: str) -> None:
@@ -371,3 +377,11 @@ def test_global_args_and_dependencies_on_other_quadlet_files(tmp_path: Path) -> 
                  "[Container]\nImage=alpine\n")
     assert convert(tmp_path).errors == [
         f"{path}:2: unable to translate dependency for nope.container (no such Quadlet file)"]
+
+
+def test_values_with_specifiers_are_left_to_systemd(tmp_path: Path) -> None:
+    write(tmp_path, "s.container", "[Container]\nImage=alpine\nVolume=%h/data:/data\n"
+          "PublishPort=%i:80\n")
+    res = convert(tmp_path)
+    assert res.errors == []
+    assert " -v %h/data:/data --publish %i:80 alpine\n" in res.units["s.service"].text()
