@@ -77,12 +77,17 @@ def generate_systemd(
     # the store is where XDG_DATA_HOME says: the unit must find the same one
     environment = [env_assignment(var, os.environ[var]) for var in
                    ("XDG_DATA_HOME", "XDG_CONFIG_HOME") if os.path.isabs(os.environ.get(var, ""))]
+    # pyman's runtime dir under the unit: the user manager's XDG_RUNTIME_DIR (%t), unless
+    # storage.conf names a runroot
+    from pyman.storage_conf import load
+
+    runtime_dir = str(paths.runtime) if load(str(paths.config)).runroot else "%t/pyman"
     opts = UnitOptions(
         executable=executable(), new=new, use_name=name, restart_policy=restart_policy,
         restart_sec=restart_sec, stop_timeout=time_, container_prefix=container_prefix,
         pod_prefix=pod_prefix, separator=separator, header=not no_header,
-        version=__version__, requires_mounts=["%t/pyman", str(paths.data)],
-        environment=environment)
+        version=__version__, requires_mounts=[runtime_dir, str(paths.data)],
+        environment=environment, runtime_dir=runtime_dir)
     units = SystemdGenerator(engine.containers, opts, run_value_flags()).generate(target)
     if files:
         written = []

@@ -122,7 +122,7 @@ class SystemdGenerator:
         self.value_flags = value_flags
 
     def _pid_file(self, cid: str) -> str:
-        return f"%t/pyman/containers/{cid}/monitor.pid"  # the unit's runtime dir
+        return f"{self.opts.runtime_dir}/containers/{cid}/monitor.pid"
 
     def _timeout(self, c: ContainerConfig) -> int:
         if self.opts.stop_timeout is not None:

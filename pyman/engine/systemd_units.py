@@ -33,6 +33,7 @@ class UnitOptions:
     version: str = ""
     requires_mounts: list[str] = field(default_factory=list)  # RequiresMountsFor=
     environment: list[str] = field(default_factory=list)  # extra Environment= (XDG_*)
+    runtime_dir: str = "%t/pyman"  # pyman's runtime dir as the unit sees it
 
 
 @dataclass
