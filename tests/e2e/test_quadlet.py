@@ -78,6 +78,23 @@ def test_generated_units_pass_systemd_analyze_verify(tmp_path: Path, pyman_bin: 
     assert v.returncode == 0 and v.stderr == "" and v.stdout == "", (v.stdout, v.stderr)
 
 
+def test_system_units_pass_systemd_analyze_verify(tmp_path: Path, pyman_bin: Path,
+                                                   pyman_env: dict[str, str]) -> None:
+    """Without --user (a rootful generator): the units want network-online.target, which
+    the system manager has, and verify as system units."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_files(src, FILES)
+    gen = pyman_bin.parent / "pyman-quadlet"
+    r = subprocess.run([str(gen), str(out)], env={**pyman_env, "QUADLET_UNIT_DIRS": str(src)},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    units = sorted(str(p) for p in out.glob("*.service"))
+    assert "Wants=network-online.target\n" in (out / "web.service").read_text()
+    v = subprocess.run(["systemd-analyze", "verify", *units], env=pyman_env, cwd=out,
+                       capture_output=True, text=True, timeout=120)
+    assert v.returncode == 0 and v.stderr == "" and v.stdout == "", (v.stdout, v.stderr)
+
+
 def test_a_bad_file_is_reported_with_its_line_and_others_still_generate(
         tmp_path: Path, pyman_bin: Path, pyman_env: dict[str, str]) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
