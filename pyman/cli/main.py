@@ -72,6 +72,16 @@ def invoked_command(args: list[str]) -> str | None:
     return None
 
 
+def _print_version(ctx: typer.Context, value: bool) -> None:
+    """--version: eager, so it answers before click asks for a command (as a parameter of
+    the root callback it never ran: `pyman --version` said "Missing command", exit 125)."""
+    if value and not ctx.resilient_parsing:  # not while a TAB is being completed
+        from pyman import __version__
+
+        print(f"pyman version {__version__}")
+        raise typer.Exit(0)
+
+
 def build_app(name: str | None, prefix: str = ""):  # type: ignore[no-untyped-def]
     """The root command with ``name`` only (every command when it is not one; with
     ``prefix``, only those whose name starts with it: what a TAB on the word can offer)."""
@@ -82,17 +92,13 @@ def build_app(name: str | None, prefix: str = ""):  # type: ignore[no-untyped-de
     def _global(
         log_level: Annotated[str, typer.Option("--log-level",
                                                help="debug, info, warn or error.")] = "warn",
-        version: Annotated[bool, typer.Option("--version", "-v",
-                                              help="Print the version and exit.")] = False,
+        version: Annotated[bool, typer.Option(
+            "--version", "-v", help="Print the version and exit.", is_eager=True,
+            callback=_print_version)] = False,
         runtime: Annotated[str | None, typer.Option(
             "--runtime", help="OCI runtime to use: a name on PATH or a path.")] = None,
     ) -> None:
         """pyman: manage containers and images, rootless and daemonless."""
-        if version:
-            from pyman import __version__
-
-            print(f"pyman version {__version__}")
-            raise typer.Exit(0)
         from pyman.cli.context import GLOBAL
 
         GLOBAL["runtime"] = runtime

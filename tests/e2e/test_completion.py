@@ -198,6 +198,7 @@ def test_zsh_protocol_offers_names_and_flags(store, pyman_env) -> None:
     assert '"--publish":"[ip\\\\:][hostPort\\\\:]containerPort[/tcp|/udp]' in out, out
     assert '"pod":"' in zsh_complete(pyman_env, "pyman po"), "no help text for pod"
     assert '"cpl-vol"' in zsh_complete(pyman_env, "pyman volume rm cpl")
+    assert zsh_complete(pyman_env, "pyman --version ").startswith("_arguments")  # no version
 
 
 def test_fish_completes_with_the_shipped_script(store, pyman_env) -> None:

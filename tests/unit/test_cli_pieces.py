@@ -45,3 +45,16 @@ def test_unexpected_errors_are_one_line_with_exit_125(monkeypatch, capsys) -> No
     err = capsys.readouterr().err
     assert err.startswith("Error: internal error: RuntimeError: kaboom") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_version_answers_without_a_command(capsys) -> None:
+    import pytest
+
+    from pyman import __version__
+    from pyman.cli.main import main
+
+    for flag in ("--version", "-v"):
+        with pytest.raises(SystemExit) as exc:
+            main([flag])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out == f"pyman version {__version__}\n"
