@@ -26,7 +26,8 @@ def save(
         "--output", "-o", help="Write to a file (default: stdout, unless it is a terminal).")
                       ] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", help="docker-archive or oci-archive.")] = "docker-archive",
+        "--format", help="docker-archive or oci-archive.",
+        autocompletion=cv.archive_formats)] = "docker-archive",
     multi: Annotated[bool, typer.Option(
         "--multi-image-archive", "-m",
         help="Save several images (docker-archive only); else extra names are tags.")] = False,

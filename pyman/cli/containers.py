@@ -151,7 +151,8 @@ def ps(
                       ] = False,
     filters: Annotated[list[str] | None, typer.Option("--filter", "-f",
                                                       help="key=value")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="json",
+                                                   autocompletion=cv.formats)] = None,
     pod: Annotated[bool, typer.Option("--pod", "-p", help="Show the pod of each container.")
                    ] = False,
 ) -> None:

@@ -16,7 +16,8 @@ CTX = {"help_option_names": ["--help"]}
 def inspect(
     names: Annotated[list[str] | None, typer.Argument(
         help="Containers to inspect.", autocompletion=cv.containers_images_volumes)] = None,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json",
+                                                   autocompletion=cv.formats)] = None,
     latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
                       ] = False,
     type_: Annotated[str, typer.Option(

@@ -34,7 +34,8 @@ def create(
         "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp] for the pod.")
                        ] = None,
     network: Annotated[str | None, typer.Option(
-        "--network", "--net", help="pasta, slirp4netns, host or none.")] = None,
+        "--network", "--net", help="pasta, slirp4netns, host or none.",
+        autocompletion=cv.networks)] = None,
     share: Annotated[str | None, typer.Option(
         "--share", help="Namespaces the members share: ipc,net,uts (the default).")] = None,
     label: Annotated[list[str] | None, typer.Option("--label", "-l", help="key=value.")
@@ -75,7 +76,8 @@ def _ps_json(s: PodSummary) -> dict[str, Any]:
 def ps(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids.")] = False,
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Full ids.")] = False,
-    format_: Annotated[str | None, typer.Option("--format", help="json or a Go template.")
+    format_: Annotated[str | None, typer.Option("--format", help="json or a Go template.",
+                                                autocompletion=cv.formats)
                        ] = None,
 ) -> None:
     """List pods."""

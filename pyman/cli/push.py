@@ -55,7 +55,8 @@ def push(
     digestfile: Annotated[str | None, typer.Option(
         "--digestfile", help="Write the pushed manifest's digest to this file.")] = None,
     fmt: Annotated[str | None, typer.Option(
-        "--format", "-f", help="Manifest type: oci or v2s2 (default: as stored).")] = None,
+        "--format", "-f", help="Manifest type: oci or v2s2 (default: as stored).",
+        autocompletion=cv.manifest_formats)] = None,
 ) -> None:
     """Push an image to a registry."""
     from pyman.cli.context import engine as make_engine

@@ -121,6 +121,9 @@ def store(pyman_bin: Path, pyman_env: dict[str, str]) -> Iterator[dict[str, str]
     ("pyman run --restart ", {"no", "on-failure", "always", "unless-stopped"}),
     ("pyman create --log-driver ", {"k8s-file", "json-file", "none", "passthrough"}),
     ("pyman generate systemd --restart-policy on-", {"on-failure", "on-abort"}),
+    ("pyman pod create --network ", {"pasta", "host", "none"}),
+    ("pyman save --format ", {"docker-archive", "oci-archive"}),
+    ("pyman ps --format ", {"json"}),
 ])
 def test_bash_completes_commands_flags_and_fixed_values(pyman_env, line: str,
                                                         expected: set[str]) -> None:
@@ -153,6 +156,7 @@ def _ours(words: list[str]) -> set[str]:
     ("pyman exec ", {"cpl-up"}),
     ("pyman kill ", {"cpl-up"}),
     ("pyman pause ", {"cpl-up"}),
+    ("pyman attach ", {"cpl-up"}),
     ("pyman container stop ", {"cpl-up"}),
     ("pyman start ", {"cpl-new"}),  # those that do not run
     ("pyman unpause ", set()),
