@@ -182,3 +182,12 @@ def test_option_checks() -> None:
     assert container_mount("/run/user/1/systemd/notify") == {
         "destination": "/run/notify/notify.sock", "type": "bind",
         "source": "/run/user/1/systemd/notify", "options": ["bind", "rprivate"]}
+
+
+def test_environment_words() -> None:
+    from pyman.cli.generate_systemd import env_assignment
+
+    assert env_assignment("XDG_DATA_HOME", "/d") == "XDG_DATA_HOME=/d"
+    assert env_assignment("XDG_DATA_HOME", "/a b/100%") == '"XDG_DATA_HOME=/a b/100%%"'
+    word = env_assignment("X", 'q"\\')
+    assert shlex.split(word) == ['X=q"\\']
