@@ -101,6 +101,9 @@ def start(
     detach_keys: Annotated[str, typer.Option(
         "--detach-keys", help="Keys that detach from the container (with --attach).")
                            ] = "ctrl-p,ctrl-q",
+    sig_proxy: Annotated[bool, typer.Option(
+        "--sig-proxy/--no-sig-proxy", help="Proxy received signals to the container "
+        "(with --attach).")] = True,
 ) -> None:
     """Start one or more containers."""
     from pyman.cli.context import engine as make_engine
@@ -118,11 +121,12 @@ def start(
             from pyman.cli.attach import attach_running
 
             code = attach_running(engine, keys[0], detach_bytes, stdin=interactive,
-                                  sig_proxy=True)
+                                  sig_proxy=sig_proxy)
             raise typer.Exit(code or 0)
         session, size = terminal_client(interactive, detach_bytes)
         result = engine.containers.start_key(keys[0], attach=True, interactive=interactive,
-                                             session=session, console_size=size)
+                                             session=session, console_size=size,
+                                             sig_proxy=sig_proxy)
         sys.stdout.flush()
         raise typer.Exit(result.exit_code or 0)
     each(keys, lambda k: (engine.containers.start_key(k), None)[1])

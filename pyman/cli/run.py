@@ -51,6 +51,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         detach_keys: Annotated[str, typer.Option(
             "--detach-keys", help="Keys that detach from the container: a character or "
             "ctrl-<value>, comma separated; empty: none.")] = "ctrl-p,ctrl-q",
+        sig_proxy: Annotated[bool, typer.Option(
+            "--sig-proxy/--no-sig-proxy", help="Proxy received signals to the container "
+            "(attached runs).")] = True,
         pull: Annotated[str, typer.Option("--pull", help="always, missing, never.",
                                              autocompletion=cv.pull_policies)
                         ] = "missing",
@@ -171,7 +174,8 @@ def _command(create_only: bool) -> Callable[..., None]:
                           init=init, init_path=init_path,
                           add_host=add_host or [], stop_signal=stop_signal,
                           stop_timeout=stop_timeout, ulimit=ulimit or [], memory=memory,
-                          cpus=cpus, pids_limit=pids_limit, pod=pod, tty=tty)
+                          cpus=cpus, pids_limit=pids_limit, pod=pod, tty=tty,
+                          sig_proxy=sig_proxy)
         if env_file:
             from pyman.cli.env import read_env_files
 

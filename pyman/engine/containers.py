@@ -401,8 +401,8 @@ class ContainerService:
             cfg["spec"]["env"] = [*cfg["spec"]["env"], f"NOTIFY_SOCKET={where}"]
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False,
-              attach: Attach | None = None,
-              console_size: tuple[int, int] | None = None) -> RunResult:
+              attach: Attach | None = None, console_size: tuple[int, int] | None = None,
+              sig_proxy: bool = True) -> RunResult:
         """Start ``c`` under a new monitor. Attached (``detach`` false): relay its output
         and return its exit code; detached: return once it runs.
 
@@ -442,7 +442,7 @@ class ContainerService:
         finally:
             if client is not None:
                 client.close()  # the monitor has its copy
-        if not detach:
+        if not detach and sig_proxy:  # --sig-proxy: our signals go on to the container
             forward_signals(handle.pid)
         try:
             for event in handle.events():
@@ -541,13 +541,15 @@ class ContainerService:
         image = self.images.get_or_pull(opts.image, opts.pull, events)
         c = self.create(opts, image)
         return self.start(c, detach=opts.detach, interactive=opts.interactive,
-                          attach=attach, console_size=console_size)
+                          attach=attach, console_size=console_size,
+                          sig_proxy=opts.sig_proxy)
 
     def start_key(self, key: str, *, attach: bool = False, interactive: bool = False,
                   session: Attach | None = None,
-                  console_size: tuple[int, int] | None = None) -> RunResult:
+                  console_size: tuple[int, int] | None = None,
+                  sig_proxy: bool = True) -> RunResult:
         return self.start(self.store.find(key), detach=not attach, interactive=interactive,
-                          attach=session, console_size=console_size)
+                          attach=session, console_size=console_size, sig_proxy=sig_proxy)
 
     # -- signals, stop, wait ------------------------------------------------------------
     def kill(self, key: str, sig: int = signal.SIGKILL) -> str:

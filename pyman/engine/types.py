@@ -107,6 +107,7 @@ class RunOptions:
     log_driver: str = ""  # --log-driver (engine/log_config.py); "": k8s-file
     log_opt: list[str] = field(default_factory=list)  # --log-opt key=value
     tty: bool = False  # -t: a pty (relayed through the monitor's attach socket)
+    sig_proxy: bool = True  # attached: signals to pyman go on to the container
 
 
 @dataclass

@@ -281,3 +281,22 @@ def test_start_a_of_a_running_container_attaches(term, run_pyman, names) -> None
     assert b"19 77" in t.command("stty size", "w-91")
     t.send(b"exit 2\r")
     assert t.wait() == 2
+
+
+def test_sig_proxy(pyman_bin, pyman_env, run_pyman, names) -> None:
+    on, off = PREFIX + "sp-on", PREFIX + "sp-off"
+    names += [on, off]
+    script = 'trap "echo got; exit 3" TERM; echo ready; while :; do sleep 0.1; done'
+    procs = {}
+    for name, flag in ((on, "--sig-proxy"), (off, "--no-sig-proxy")):
+        procs[name] = subprocess.Popen(
+            [str(pyman_bin), "run", flag, "--name", name, *NET, "alpine", "sh", "-c", script],
+            env=pyman_env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert procs[name].stdout is not None
+        assert procs[name].stdout.readline() == b"ready\n"
+    procs[on].send_signal(15)  # passed on: the container's trap ends it
+    out, _ = procs[on].communicate(timeout=60)
+    assert (procs[on].returncode, out) == (3, b"got\n")
+    procs[off].send_signal(15)  # not passed on: pyman ends, the container runs on
+    assert procs[off].wait(timeout=60) == -15
+    assert run_pyman("inspect", "--format", "{{.State.Status}}", off).stdout == "running\n"
