@@ -32,6 +32,7 @@ ROOTLESS_NETWORK_CMDS = ("slirp4netns", "pasta")
 
 # (table, key) -> the type a value must have; every other key is ignored
 STR, STR_LIST, RUNTIMES = "string", "array of strings", "table of string arrays"
+INT = "integer"
 KEYS: dict[tuple[str, str], str] = {
     ("engine", "runtime"): STR,
     ("engine", "runtimes"): RUNTIMES,
@@ -42,6 +43,8 @@ KEYS: dict[tuple[str, str], str] = {
     ("containers", "env"): STR_LIST,
     ("containers", "default_ulimits"): STR_LIST,
     ("containers", "init_path"): STR,
+    ("containers", "log_driver"): STR,
+    ("containers", "log_size_max"): INT,
 }
 
 
@@ -88,6 +91,16 @@ class ContainersConf:
     @property
     def default_ulimits(self) -> list[str]:
         return list(self.get("containers", "default_ulimits", ()))
+
+    @property
+    def log_driver(self) -> str:
+        """The default --log-driver ("": k8s-file)."""
+        return str(self.get("containers", "log_driver", ""))
+
+    @property
+    def log_size_max(self) -> int:
+        """The log's size limit for containers without --log-opt max-size (< 0: none)."""
+        return int(self.get("containers", "log_size_max", -1))
 
     @property
     def init_path(self) -> str:
@@ -165,6 +178,7 @@ def read_file(path: str) -> dict[str, Any] | None:
 def _checked(path: str, table: str, key: str, value: Any) -> Any:
     kind = KEYS[(table, key)]
     ok = (isinstance(value, str) if kind == STR else
+          isinstance(value, int) and not isinstance(value, bool) if kind == INT else
           isinstance(value, list) and all(isinstance(v, str) for v in value) if kind == STR_LIST
           else isinstance(value, dict) and all(
               isinstance(v, list) and all(isinstance(p, str) for p in v)
@@ -175,6 +189,9 @@ def _checked(path: str, table: str, key: str, value: Any) -> Any:
             value not in ROOTLESS_NETWORK_CMDS:
         raise ConfigError(f"{path}: invalid default_rootless_network_cmd {value!r}: must be "
                           f"{' or '.join(ROOTLESS_NETWORK_CMDS)}")
+    if (table, key) == ("containers", "log_size_max") and 0 <= value < 8192:
+        raise ConfigError(f"{path}: log_size_max {value}: log size max should be negative or "
+                          ">= 8192")
     return value
 
 

@@ -332,6 +332,7 @@ class ContainerService:
         from pyman.engine.container_mounts import for_monitor
 
         mounts, first_use = for_monitor(c.mounts, self.volumes)
+        from pyman.engine.log_config import size_limit as log_size_limit
         from pyman.engine.userns import monitor_config
 
         cfg = {
@@ -367,7 +368,7 @@ class ContainerService:
                      "pids_limit": c.pids_limit, "terminal": c.tty,
                      "console_size": list(console_size) if console_size else None},
             "log_path": self.log_file(c),
-            "log_max": c.log_size,
+            "log_max": log_size_limit(c.log_size),
             "log_driver": c.log_driver,
             "ports": c.ports,
             "mounts": mounts,  # OCI entries: binds, volumes, tmpfs

@@ -42,8 +42,12 @@ def human_size(size: int) -> str:
 
 
 def parse(driver: str, opts: list[str]) -> tuple[str, dict[str, str | int]]:
-    """(driver, {"path", "max_size", "tag"}) from --log-driver and --log-opt."""
-    driver = driver or "k8s-file"
+    """(driver, {"path", "max_size", "tag"}) from --log-driver and --log-opt; without a
+    driver, containers.conf's log_driver, else k8s-file."""
+    if not driver:
+        from pyman.containers_conf import current
+
+        driver = current().log_driver or "k8s-file"
     if driver == "journald":
         raise PymanError("running container create option: the journald log driver is not "
                          "available to pyman: use k8s-file (the default), json-file, none or "
@@ -63,6 +67,16 @@ def parse(driver: str, opts: list[str]) -> tuple[str, dict[str, str | int]]:
         elif key == "tag":
             out["tag"] = value
     return driver, out
+
+
+def size_limit(size: int) -> int:
+    """The limit the monitor applies: the container's max-size, else containers.conf's
+    log_size_max (read at each start, as Podman hands it to conmon); 0: none."""
+    if size > 0:
+        return size
+    from pyman.containers_conf import current
+
+    return max(current().log_size_max, 0)
 
 
 def check_passthrough(driver: str) -> None:

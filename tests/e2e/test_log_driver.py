@@ -8,9 +8,17 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from lifecycle_util import NET
 
 SCRIPT = "echo out; echo err >&2"
+
+
+@pytest.fixture(autouse=True)
+def _alpine(run_pyman) -> None:  # type: ignore[no-untyped-def]
+    """Pulled beforehand: the tests compare stderr, which a pull would write to."""
+    if run_pyman("image", "exists", "alpine").returncode != 0:
+        assert run_pyman("pull", "-q", "alpine").returncode == 0
 
 
 def log_config(run_pyman, name: str) -> dict:  # type: ignore[no-untyped-def]
@@ -121,3 +129,24 @@ def test_log_path_and_option_errors(run_pyman, tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert log_config(run_pyman, "ld-size")["Size"] == shown
         assert run_pyman("rm", "ld-size").returncode == 0
+
+
+def test_containers_conf_log_driver_and_size_max(run_pyman, pyman_env, tmp_path: Path
+                                                 ) -> None:  # type: ignore[no-untyped-def]
+    """containers.conf [containers] log_driver is the default driver; log_size_max limits
+    logs that have no max-size of their own (inspect's Size stays 0B, as Podman's)."""
+    conf = tmp_path / "containers.conf"
+    conf.write_text('[containers]\nlog_driver = "json-file"\nlog_size_max = 8192\n')
+    env = dict(pyman_env, CONTAINERS_CONF=str(conf))
+    script = "for i in $(seq 1 300); do echo line-$i-xxxxxxxxxxxxxxxxxxxx; done"
+    r = run_pyman("run", "--name", "ld-conf", *NET, "alpine", "sh", "-c", script, env=env)
+    assert r.returncode == 0 and r.stdout.count("\n") == 300, r.stderr
+    cfg = log_config(run_pyman, "ld-conf")
+    assert (cfg["Type"], cfg["Size"]) == ("json-file", "0B")
+    assert 0 < os.path.getsize(cfg["Path"]) <= 8192
+    assert run_pyman("logs", "ld-conf").stdout.splitlines()[-1] == "line-300-" + "x" * 20
+    assert run_pyman("rm", "ld-conf").returncode == 0
+    conf.write_text("[containers]\nlog_size_max = 2000\n")
+    r = run_pyman("create", *NET, "alpine", "true", env=env)
+    assert r.returncode == 125
+    assert "log size max should be negative or >= 8192" in r.stderr

@@ -87,3 +87,19 @@ def test_lean_waiter_imports_stay_small() -> None:
     for heavy in ("enum", "signal", "json", "subprocess", "typing", "pyman.monitor.restart",
                   "pyman.monitor.runner", "pyman.monitor.main"):
         assert heavy not in out, heavy
+
+
+def test_containers_conf_log_keys(tmp_path: Path) -> None:
+    from pyman import containers_conf
+    from pyman.errors import ConfigError
+
+    path = tmp_path / "c.conf"
+    path.write_text('[containers]\nlog_driver = "none"\nlog_size_max = 10000\n')
+    conf = containers_conf.load([str(path)])
+    assert (conf.log_driver, conf.log_size_max) == ("none", 10000)
+    assert (containers_conf.load([]).log_driver, containers_conf.load([]).log_size_max) == (
+        "", -1)
+    for bad in ("log_size_max = 100", 'log_size_max = "1k"', "log_driver = 3"):
+        path.write_text(f"[containers]\n{bad}\n")
+        with pytest.raises(ConfigError):
+            containers_conf.load([str(path)])
