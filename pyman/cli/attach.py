@@ -44,7 +44,7 @@ def attach(
             raise PymanError("no containers to attach to: create one first")
         container = items[-1].id
     if not container:
-        raise PymanError("attach requires the name or ID of a container or the latest flag")
+        raise PymanError('"pyman attach" requires a name, id, or the "--latest" flag')
     code = attach_running(engine, container, keys, stdin=not no_stdin, sig_proxy=sig_proxy)
     if code is None:
         return  # detached: the container runs on; Podman prints nothing

@@ -175,6 +175,9 @@ def test_dit_attach_detach_attach_exit(term, run_pyman, names) -> None:
     r = run_pyman("attach", name)
     assert (r.returncode, r.stderr) == (125, "Error: you can only attach to running "
                                               "containers\n")
+    r = run_pyman("attach")
+    assert (r.returncode, r.stderr) == (125, 'Error: "pyman attach" requires a name, id, or '
+                                              'the "--latest" flag\n')
     r = run_pyman("attach", "--detach-keys", "ctrl-P", name)
     assert r.returncode == 125 and "invalid detach keys: Unknown character: 'ctrl-P'" \
         in r.stderr
