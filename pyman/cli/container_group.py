@@ -36,3 +36,17 @@ for _module in sorted(set(SUBCOMMANDS.values())):
                               )(_info.callback)  # type: ignore[arg-type]
 for _info in importlib.import_module("pyman.cli.containers").prune_app.registered_commands:
     group.registered_commands.append(_info)
+
+
+@group.command("exists", context_settings={"help_option_names": ["--help"]})
+def exists(
+    container: str = typer.Argument(..., help="Container name or id."),
+) -> None:
+    """Exit 0 if the container exists, 1 if not (as Podman)."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import ContainerNotFoundError
+
+    try:
+        make_engine().containers.store.find(container)
+    except ContainerNotFoundError:
+        raise typer.Exit(1) from None

@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> None:
             command = build_app(name, "" if name is not None else incomplete)
     else:
         command = build_app(invoked_command(args))
+        from pyman.cli.bool_values import normalize
+
+        args = normalize(command, args)
     try:
         # without standalone mode, click returns the code of an Exit instead of raising it
         rc = command.main(args=args, prog_name="pyman", standalone_mode=False)

@@ -169,3 +169,20 @@ def test_pause_rename_and_inspect(run_pyman) -> None:
     assert "ro-renamed" in names and "ro-insp" not in names
     assert run_pyman("stop", "-t", "0", "ro-renamed").returncode == 0  # found by its new name
     assert run_pyman("rm", "-f", "ro-renamed", "ro-other").returncode == 0
+
+
+def test_go_style_boolean_values(run_pyman) -> None:
+    # as Podman (pflag) takes them; the container's own arguments are not touched
+    r = run_pyman("run", "--rm=true", "-i=false", "--sig-proxy=false", "--network=none",
+                  "alpine", "echo", "--rm=false")
+    assert (r.returncode, r.stdout) == (0, "--rm=false\n"), r.stderr
+    r = run_pyman("run", "--rm=false", "--name", "bool-kept", "--read-only=true",
+                  "--network=none", "alpine", "sh", "-c", "touch /x 2>/dev/null || echo ro")
+    try:
+        assert (r.returncode, r.stdout) == (0, "ro\n"), r.stderr
+        assert run_pyman("container", "exists", "bool-kept").returncode == 0  # not --rm
+    finally:
+        run_pyman("rm", "-f=true", "bool-kept")
+    assert run_pyman("container", "exists", "bool-kept").returncode == 1
+    r = run_pyman("run", "--rm=maybe", "alpine", "true")
+    assert r.returncode == 125 and "--rm" in r.stderr
