@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyman.engine.containers import ContainerService, default_network
+from pyman.engine.containers import ContainerService
+from pyman.engine.networking import default_network
 from pyman.engine.systemd_units import (
     CIDFILE,
     ContainerUnit,

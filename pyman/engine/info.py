@@ -44,7 +44,7 @@ def _id_maps() -> dict[str, Any]:
 
 def host_info(engine: Engine) -> dict[str, Any]:
     from pyman.containers_conf import current
-    from pyman.engine.containers import default_network
+    from pyman.engine.networking import default_network
     from pyman.runtime.select import runtime_report
 
     p = engine.paths

@@ -1,0 +1,183 @@
+"""A new container's record from run/create options and the image: the process, env, user,
+network and ports, security, limits, mounts planned, pod and namespace joins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyman.engine.mounts import MountSpec
+from pyman.engine.names import new_id
+from pyman.engine.networking import check_network, default_network, published_ports
+from pyman.engine.types import RunOptions
+from pyman.errors import PymanError
+from pyman.storage.containers import ContainerConfig
+from pyman.storage.images import ImageRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyman.engine.containers import ContainerService
+
+
+def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
+          ) -> tuple[ContainerConfig, list[MountSpec]]:
+    """The record of a new container (not stored yet) and the mounts it asks for."""
+    from pyman.containers_conf import current
+    from pyman.engine import restart_policy
+    from pyman.engine.security import parse as parse_security
+    from pyman.engine.systemd_opts import check_cgroups, check_sdnotify
+    from pyman.runtime.spec import image_process_args, merge_env
+
+    check_sdnotify(opts.sdnotify)
+    check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
+    restart, retries = restart_policy.parse(opts.restart, opts.rm)
+    from pyman.engine import log_config
+
+    log_driver, log_opts = log_config.parse(opts.log_driver, opts.log_opt)
+    log_config.check_passthrough(log_driver)
+    conf = current()
+    sec = parse_security(opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt)
+    default_caps = _default_caps(conf)
+    lim = limits_fields(opts)
+    icfg: dict[str, Any] = svc.images.config(image).get("config") or {}
+    user_entry = None if opts.entrypoint is None else (
+        [opts.entrypoint] if opts.entrypoint else [])
+    args = image_process_args(icfg.get("Entrypoint") or [], icfg.get("Cmd") or [],
+                              user_entry, opts.command or None)
+    if not args:
+        raise PymanError(
+            "no command or entrypoint provided, and no CMD or ENTRYPOINT from image"
+        )
+    join, share, hostname_default, pod_id = joined(svc, opts)
+    if "net" in share:
+        network = f"container:{join}"
+    else:
+        network = check_network(opts.network or default_network()[0])[0]
+    ports = published_ports(opts, icfg, network)
+    from pyman.engine import container_mounts
+
+    specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,
+                                  dict(icfg.get("Volumes") or {}), opts.image_volume)
+    from pyman.engine import userns
+
+    userns_mode = userns.parse(opts.userns)
+    keep_ids = userns.keep_id_ids(userns_mode)
+    workdir = opts.workdir or icfg.get("WorkingDir") or "/"
+    cid = new_id()
+    hostname = opts.hostname or hostname_default or cid[:12]
+    config = ContainerConfig(
+        id=cid,
+        name=opts.name or "",
+        image_id=image.id,
+        image_name=(image.names[0] if image.names else image.id),
+        layers=list(image.layers),
+        args=args,
+        entrypoint=user_entry if user_entry is not None else icfg.get("Entrypoint") or [],
+        cmd=opts.command or icfg.get("Cmd") or [],
+        env=merge_env(icfg.get("Env") or [], opts.env, hostname,
+                      home=workdir if keep_ids and opts.user is None else None,
+                      defaults=conf.get("containers", "env")),
+        workdir=workdir,
+        # keep-id runs as the user by default, as Podman does
+        user=opts.user if opts.user is not None else (
+            f"{keep_ids[0]}:{keep_ids[1]}" if keep_ids else icfg.get("User") or ""),
+        hostname=hostname,
+        network=network,
+        rm=opts.rm,
+        labels={**dict(icfg.get("Labels") or {}), **opts.labels},
+        cap_add=sec.cap_add, cap_drop=sec.cap_drop, privileged=sec.privileged,
+        no_new_privileges=sec.no_new_privileges, seccomp=sec.seccomp, mask=sec.mask,
+        unmask=sec.unmask, security_opt=sec.security_opt,
+        ports=ports,
+        **lim,
+        pod=pod_id,
+        infra=opts.infra,
+        join=join,
+        share=share,
+        sdnotify=opts.sdnotify,
+        cgroups=opts.cgroups,
+        create_command=list(opts.create_command),
+        restart_policy=restart,
+        restart_retries=retries,
+        log_driver=log_driver,
+        log_path=str(log_opts.get("path", "")),
+        log_size=int(log_opts.get("max_size", 0)),
+        log_tag=str(log_opts.get("tag", "")),
+    )
+    config.userns = userns_mode
+    config.default_caps = default_caps
+    # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
+    config.storage_driver = "overlay" if keep_ids else svc.paths.driver
+    config.tty, config.interactive = opts.tty, opts.interactive
+    if opts.tty and not any(e.startswith("TERM=") for e in config.env):
+        config.env.append("TERM=xterm")  # as Podman gives a container with a terminal
+    if opts.stop_signal is None and icfg.get("StopSignal"):
+        from pyman.engine.limits import parse_signal
+
+        try:  # the image's STOPSIGNAL, as Podman uses it
+            config.stop_signal = parse_signal(str(icfg["StopSignal"]))
+        except PymanError:
+            pass
+    return config, specs
+
+
+def limits_fields(opts: RunOptions) -> dict[str, Any]:
+    """ContainerConfig fields of the rootfs, init, hosts, stop and limit options."""
+    from pyman.engine import limits
+
+    memory = limits.parse_memory(opts.memory) if opts.memory else 0
+    if opts.cpus is not None and opts.cpus < 0:
+        raise PymanError(f"invalid --cpus {opts.cpus}: must be positive")
+    nano_cpus = int((opts.cpus or 0) * 1e9)
+    pids = opts.pids_limit or 0
+    limits.check_limits(memory, nano_cpus, pids)
+    if opts.stop_timeout is not None and opts.stop_timeout < 0:
+        raise PymanError(f"invalid --stop-timeout {opts.stop_timeout}: must not be "
+                         "negative")
+    return {
+        "read_only": opts.read_only,
+        "read_only_tmpfs": opts.read_only_tmpfs,
+        "init": limits.init_binary(opts.init_path) if opts.init else "",
+        "extra_hosts": limits.parse_add_host(opts.add_host),
+        "stop_signal": limits.parse_signal(opts.stop_signal) if opts.stop_signal else 15,
+        "stop_timeout": opts.stop_timeout,
+        "ulimits": [list(u) for u in limits.default_ulimits(opts.ulimit)],
+        "memory": memory,
+        "nano_cpus": nano_cpus,
+        "pids_limit": pids,
+    }
+def joined(svc: ContainerService, opts: RunOptions) -> tuple[str, list[str], str, str]:
+    """(container to join, namespaces shared with it, hostname, pod id) for --pod and
+    --network container:<name|id>; nothing for a container of its own."""
+    if opts.pod and not opts.infra:
+        from pyman.storage.pods import PodStore
+
+        pod = PodStore(svc.paths.pods).find(opts.pod)
+        if opts.publish or opts.publish_all or opts.network:
+            raise PymanError(
+                "invalid config provided: published or exposed ports must be defined "
+                "when the pod is created: network cannot be configured when it is shared "
+                "with a pod")
+        return (pod.infra_id, list(pod.share), pod.hostname if "uts" in pod.share else "",
+                pod.id)
+    if opts.network and opts.network.startswith("container:"):
+        target = svc.store.find(opts.network.split(":", 1)[1])
+        return target.id, ["net"], "", ""
+    if opts.infra:
+        return "", [], "", opts.pod or ""
+    return "", [], "", ""
+
+
+def _default_caps(conf: Any) -> list[str] | None:
+    """containers.conf default_capabilities, normalized; None when no file sets them."""
+    caps = conf.default_capabilities
+    if caps is None:
+        return None
+    from pyman.runtime.capabilities import UnknownCapability, normalize_all
+
+    try:
+        return [c for c in normalize_all(caps) if c != "ALL"]
+    except UnknownCapability as exc:
+        from pyman.errors import ConfigError
+
+        raise ConfigError(f"{conf.source('containers', 'default_capabilities')}: "
+                          f"default_capabilities: unknown capability {exc}") from None

@@ -1,0 +1,91 @@
+"""What a container's monitor is told (monitor.json): rootfs layers and driver, stdio, the
+runtime, network, the OCI process and its limits, logs, mounts, joins, restart and notify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyman.engine.networking import check_network
+from pyman.storage.containers import ContainerConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyman.engine.containers import ContainerService
+
+
+def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: bool,
+                 attach_fd: int | None = None,
+                 console_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    from pyman.runtime.select import select_runtime
+
+    runtime = select_runtime(svc.paths, svc.runtime)
+    from pyman.engine.container_mounts import for_monitor
+
+    mounts, first_use = for_monitor(c.mounts, svc.volumes)
+    from pyman.engine.log_config import size_limit as log_size_limit
+    from pyman.engine.userns import monitor_config
+
+    cfg = {
+        **monitor_config(c.userns, c.workdir),  # keep-id: idmap for the rootfs, passwd_entry
+        "id": c.id,
+        "name": c.name,
+        "container_dir": str(svc.store.dir(c.id)),
+        "lowers": [str(svc.images.layers.diff(d)) for d in reversed(c.layers)],
+        "storage_driver": c.storage_driver,
+        "mount_program": svc.paths.mount_program,
+        "rm": c.rm,
+        "detach": detach,
+        "interactive": interactive or c.interactive,
+        # the container's stdin: the client's own (an attached `run -i` without a
+        # terminal), a pipe the monitor holds for attach clients (-i), or none
+        "stdin": "" if c.tty else "inherit" if (
+            interactive and not detach and attach_fd is None) else "pipe" if (
+            interactive or c.interactive) else "",
+        "attach_fd": attach_fd,  # a client connected from the start (monitor/relay.py)
+        "tty_stdin": c.tty and (interactive or c.interactive),  # keys reach the pty
+        "runtime": {"path": runtime.path, "root": str(svc.paths.runtime_root)},
+        "network": c.network,
+        "network_helper": None if c.join else check_network(c.network)[1],
+        "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
+                 "hostname": c.hostname,
+                 "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
+                 "default_caps": c.default_caps,
+                 "no_new_privileges": c.no_new_privileges, "seccomp": c.seccomp,
+                 "mask": c.mask, "unmask": c.unmask,
+                 "read_only": c.read_only, "read_only_tmpfs": c.read_only_tmpfs,
+                 "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
+                 "memory": c.memory, "nano_cpus": c.nano_cpus,
+                 "pids_limit": c.pids_limit, "terminal": c.tty,
+                 "console_size": list(console_size) if console_size else None},
+        "log_path": svc.log_file(c),
+        "log_max": log_size_limit(c.log_size),
+        "log_driver": c.log_driver,
+        "ports": c.ports,
+        "mounts": mounts,  # OCI entries: binds, volumes, tmpfs
+        "volumes_first_use": first_use,
+        "volumes_lock": str(svc.volumes.lock_path),
+        # anonymous volumes a --rm container's monitor removes with it
+        "rm_volumes": [str(svc.volumes.dir(m["source"])) for m in c.mounts
+                       if m.get("type") == "volume" and m.get("anonymous")],
+        "join": svc._join_cfg(c),
+        "restart": ({"policy": c.restart_policy, "retries": c.restart_retries}
+                    if c.restart_policy not in ("", "no") else None),
+    }
+    add_notify(c, cfg)
+    return cfg
+
+def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:
+    """Under systemd ($NOTIFY_SOCKET): the monitor sends MAINPID (and READY=1 with
+    --sdnotify=conmon); with --sdnotify=container the socket is the container's to use."""
+    from pyman.engine import systemd_opts
+
+    notify = systemd_opts.notify_config(c.sdnotify)
+    if notify is None:
+        return
+    cfg["notify"] = notify
+    if c.sdnotify == "container":
+        mount = systemd_opts.container_mount(notify["socket"])
+        if mount is not None:
+            cfg["mounts"].append(mount)
+        where = notify["socket"] if mount is None else systemd_opts.CONTAINER_SOCKET
+        cfg["spec"]["env"] = [*cfg["spec"]["env"], f"NOTIFY_SOCKET={where}"]
