@@ -52,6 +52,8 @@ def play(
                                         help="Start the pods once created.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
                      ] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Remove the file's pods first if they exist.")] = False,
 ) -> None:
     """Create and run pods, containers and volumes from Kubernetes YAML."""
     if down_:
@@ -62,7 +64,8 @@ def play(
     from pyman.engine.kube_play import play as play_file
 
     with PullProgress(quiet) as progress:
-        report = play_file(make_engine(), file, start=start, events=progress)
+        report = play_file(make_engine(), file, start=start, events=progress,
+                           replace=replace)
     out = []
     if report.volumes:
         out += ["Volume:", *report.volumes]

@@ -54,9 +54,11 @@ def read(path: str) -> tuple[str, str]:
 
 
 def play(engine: Engine, path: str, *, start: bool = True,
-         events: PullEvents | None = None) -> PlayReport:
+         events: PullEvents | None = None, replace: bool = False) -> PlayReport:
     text, source = read(path)
     kube = plan(text, source)
+    if replace:  # --replace: the file's pods go first (its volumes stay, as with down)
+        _remove_pods(engine, kube)
     _check_free(engine, kube)
     images = {}
     for pod in kube.pods:  # every image before anything is made
@@ -131,10 +133,13 @@ def run_options(pod: KubePod, c: KubeContainer) -> RunOptions:
 
 
 def down(engine: Engine, path: str) -> DownReport:
+    text, source = read(path)
+    return _remove_pods(engine, plan(text, source))
+
+
+def _remove_pods(engine: Engine, kube: KubePlan) -> DownReport:
     from pyman.storage.pods import PodNotFoundError
 
-    text, source = read(path)
-    kube = plan(text, source)
     report = DownReport()
     for pod in kube.pods:
         try:

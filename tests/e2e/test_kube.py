@@ -120,6 +120,11 @@ def test_round_trip_pod_with_ports_volumes_and_security(run_pyman, tmp_path: Pat
         # playing it twice is refused; down removes the pod, the claim's volume stays
         r = run_pyman("kube", "play", path)
         assert r.returncode == 125 and "already exists" in r.stderr
+        old = json.loads(run_pyman("pod", "inspect", "tk1").stdout)["Id"]
+        r = run_pyman("kube", "play", "--replace", path)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(run_pyman("pod", "inspect", "tk1").stdout)["Id"] != old
+        assert wait_for(lambda: fetch(port) == "kube-web\n", 10)
         r = run_pyman("kube", "down", path)
         assert r.returncode == 0, r.stderr
         assert r.stdout.splitlines()[0] == "Pods stopped:"
