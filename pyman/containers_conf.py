@@ -14,10 +14,10 @@ already imports tomllib on that path (registries.conf), so parsing costs ~1 ms. 
 from __future__ import annotations
 
 import os
-import tomllib
 from functools import cache
 
 from pyman.errors import ConfigError
+from pyman.tomlfile import read_toml
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -159,22 +159,6 @@ def config_files(rootless: bool | None = None) -> list[str]:
     return files
 
 
-def read_file(path: str) -> dict[str, Any] | None:
-    """One file's TOML, None when it does not exist; a malformed one is a ConfigError naming
-    the file and tomllib's position (``at line L, column C``)."""
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        return None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a containers.conf file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
 def _checked(path: str, table: str, key: str, value: Any) -> Any:
     kind = KEYS[(table, key)]
     ok = (isinstance(value, str) if kind == STR else
@@ -210,7 +194,7 @@ def merge(conf: ContainersConf, path: str, data: dict[str, Any]) -> None:
 def load(files: list[str] | None = None) -> ContainersConf:
     conf = ContainersConf()
     for path in config_files() if files is None else files:
-        data = read_file(path)
+        data = read_toml(path)
         if data is not None:
             merge(conf, path, data)
     return conf

@@ -69,15 +69,9 @@ def load(config_dir: str) -> StorageConf:
     file, user_file = config_file(config_dir)
     if not file:
         return StorageConf(driver=os.environ.get("STORAGE_DRIVER", ""))
-    import tomllib
+    from pyman.tomlfile import read_toml
 
-    try:
-        with open(file, "rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    data = read_toml(file) or {}
     storage = data.get("storage") or {}
     if not isinstance(storage, dict):
         raise ConfigError(f"{file}: storage must be a table ([storage])")

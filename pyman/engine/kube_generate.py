@@ -225,10 +225,8 @@ def _volume_name(text: str) -> str:
 
 
 def _image_config(engine: Engine, c: ContainerConfig) -> dict[str, Any]:
-    from pyman.storage.images import ImageRecord
-
-    rec = next((r for r in engine.images.store.all() if r.id == c.image_id), None)
-    if not isinstance(rec, ImageRecord):
+    rec = engine.images.store.find(c.image_id)
+    if rec is None:  # the image was removed since: nothing to compare with
         return {}
     cfg = engine.images.config(rec).get("config") or {}
     return cfg if isinstance(cfg, dict) else {}

@@ -221,15 +221,21 @@ class PodService:
     def stop(self, key: str, timeout: float = 10, ignore: bool = False) -> str:
         """Members first, the infra last: it holds what they use. ``ignore``: a missing
         pod is no error (and "" is returned)."""
-        try:
-            pod = self.store.find(key)
-        except PodNotFoundError:
-            if ignore:
-                return ""
-            raise
+        pod = self._find(key, ignore)
+        if pod is None:
+            return ""
         for m in reversed(self.members(pod)):
             self.containers.stop(m.id, timeout)
         return pod.id
+
+    def _find(self, key: str, ignore: bool) -> PodConfig | None:
+        """The pod; with ``ignore`` None for a missing one (--ignore: no error)."""
+        try:
+            return self.store.find(key)
+        except PodNotFoundError:
+            if ignore:
+                return None
+            raise
 
     def restart(self, key: str, timeout: float = 10) -> str:
         self.stop(key, timeout)
@@ -237,12 +243,9 @@ class PodService:
 
     def remove(self, key: str, force: bool = False, timeout: float = 10,
                ignore: bool = False) -> str:
-        try:
-            pod = self.store.find(key)
-        except PodNotFoundError:
-            if ignore:
-                return ""
-            raise
+        pod = self._find(key, ignore)
+        if pod is None:
+            return ""
         members = self.members(pod)
         running = [m for m in members if m.status in ("running", "starting")]
         if running and not force:

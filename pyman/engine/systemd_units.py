@@ -132,12 +132,7 @@ def container_unit(opts: UnitOptions, unit: ContainerUnit, now: float | None = N
                  f"\t--cidfile={CIDFILE}\n"
                  "Type=notify\nNotifyAccess=all\n")
     else:
-        stop = continued(f"{exe} stop  -t {t} {unit.ident}".split(" "))
-        text += (f"ExecStart={exe} start {unit.ident}\n"
-                 f"ExecStop={stop}\n"
-                 f"ExecStopPost={stop}\n"
-                 f"PIDFile={unit.pid_file}\n"
-                 "Type=forking\n")
+        text += _forking(exe, t, unit.ident, unit.pid_file)
     return text + INSTALL
 
 
@@ -159,11 +154,16 @@ def pod_unit(opts: UnitOptions, unit: PodUnit, now: float | None = None) -> str:
                  f"PIDFile={unit.pid_file}\n"
                  "Type=forking\n")
     else:
-        ident = unit.infra.ident
-        stop = continued(f"{exe} stop  -t {t} {ident}".split(" "))
-        text += (f"ExecStart={exe} start {ident}\n"
-                 f"ExecStop={stop}\n"
-                 f"ExecStopPost={stop}\n"
-                 f"PIDFile={unit.infra.pid_file}\n"
-                 "Type=forking\n")
+        text += _forking(exe, t, unit.infra.ident, unit.infra.pid_file)
     return text + INSTALL
+
+
+def _forking(exe: str, timeout: int, ident: str, pid_file: str) -> str:
+    """The service lines of a unit for an existing container (no --new): start it, stop it,
+    and let systemd follow its monitor through the pid file."""
+    stop = continued(f"{exe} stop  -t {timeout} {ident}".split(" "))
+    return (f"ExecStart={exe} start {ident}\n"
+            f"ExecStop={stop}\n"
+            f"ExecStopPost={stop}\n"
+            f"PIDFile={pid_file}\n"
+            "Type=forking\n")

@@ -10,7 +10,6 @@ with the same prefix are replaced, ``[aliases]`` are merged (an empty value eras
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from pyman.image.reference import (
     parse_name,
     parse_reference,
 )
+from pyman.tomlfile import read_toml
 
 SYSTEM_DIR = Path("/etc/containers")
 DEFAULT_SEARCH = "docker.io"  # when nothing is configured, like Docker
@@ -173,7 +173,7 @@ def load_registries_conf(config_dir: Path | None = None,
         config_dir = paths().config
     conf = RegistriesConf()
     for i, path in enumerate(_files(config_dir, system_dir)):
-        data = _read_toml(path)
+        data = read_toml(path)
         if data is None:
             continue
         conf.files.append(path)
@@ -182,18 +182,6 @@ def load_registries_conf(config_dir: Path | None = None,
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
     return conf
-
-
-def _read_toml(path: Path) -> dict[str, Any] | None:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        return None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def _merge(conf: RegistriesConf, data: dict[str, Any], allow_v1: bool) -> None:

@@ -103,12 +103,7 @@ class ContainerRun:
         container, and a fresh network helper (the network namespace died with the last)."""
         self.delete_runtime_state()
         self._stop_network()
-        for fd in self.pipes.values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.pipes = {}
+        self._close_pipes()
         try:
             os.unlink(os.path.join(self.run_dir, "pid"))  # never mistaken for the new one
         except FileNotFoundError:
@@ -375,15 +370,19 @@ class ContainerRun:
             except OSError:
                 pass
 
-    def cleanup(self, code: int | None, error: str = "") -> None:
-        if code is None:
-            self.delete_runtime_state()
-        self._stop_network()
+    def _close_pipes(self) -> None:
         for fd in self.pipes.values():
             try:
                 os.close(fd)
             except OSError:
                 pass
+        self.pipes = {}
+
+    def cleanup(self, code: int | None, error: str = "") -> None:
+        if code is None:
+            self.delete_runtime_state()
+        self._stop_network()
+        self._close_pipes()
         for fd in (self.stdin_w,):
             if fd >= 0:
                 os.close(fd)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +13,12 @@ import kubernetes_validate
 import pytest
 import yaml
 from lifecycle_util import wait_for
+from net_util import fetch, free_port
 
 # busybox sh as pid 1 ignores SIGTERM unless it traps it: a server that stops at once
 SERVE = ("echo {text} > /index.html; trap 'exit 0' TERM; httpd -f -p 80 -h / & "
          "while :; do sleep 0.2; done")
 K8S = kubernetes_validate.utils.latest_version()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fetch(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
-            return str(r.read().decode())
-    except OSError:
-        return None
 
 
 def documents(text: str) -> list[dict[str, Any]]:

@@ -5,26 +5,11 @@ stop/start/rm/logs/exists behave like Podman's; --network container:<name> share
 from __future__ import annotations
 
 import json
-import socket
-import urllib.request
 
 from lifecycle_util import wait_for
+from net_util import fetch, free_port
 
 SERVE = "echo {text} > /index.html && exec httpd -f -p {port} -h /"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fetch(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
-            return str(r.read().decode())
-    except OSError:
-        return None
 
 
 def test_pod_members_share_localhost_hostname_and_ports(run_pyman) -> None:

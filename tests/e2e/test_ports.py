@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.request
 
 import pytest
 from lifecycle_util import wait_for
+from net_util import fetch, free_port
 
 SERVE = "echo hello-from-$HOSTNAME > /index.html && exec httpd -f -p 80 -h /"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fetch(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
-            return str(r.read().decode())
-    except OSError:
-        return None
 
 
 @pytest.mark.parametrize("mode", ["pasta", "slirp4netns"])

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from lifecycle_util import wait_for
-from notify_util import NotifyListener
+from notify_util import NotifyListener, alive
 
 FILES = {
     "web.container": """\
@@ -185,14 +185,6 @@ def play(lines: list[str], unit: str, runtime: str, env: dict[str, str]) -> list
         assert ignore or r.returncode == 0, (argv, r.stdout, r.stderr)
         codes.append(r.returncode)
     return codes
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_pod_create_replace_infra_name_pidfile_and_ignore(tmp_path: Path, run_pyman,

@@ -134,21 +134,11 @@ def test_restart_policy_errors(run_pyman) -> None:
 
 
 
-def fetch_i(port: int) -> str | None:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/i", timeout=2) as r:
-            return str(r.read().decode())
-    except OSError:
-        return None
-
-
 @pytest.mark.parametrize("mode", ["pasta", "slirp4netns"])
 def test_restart_brings_the_network_and_ports_back(run_pyman, mode: str) -> None:
     """The network namespace dies with each run: every restart gets a new network helper
     (pasta; slirp4netns with its port forwarder) and the published port works again."""
-    from test_ports import free_port
+    from net_util import fetch, free_port
 
     port, name = free_port(), f"rs-net-{mode}"
     serve = "echo served > /tmp/i; timeout 1 httpd -f -p 80 -h /tmp; exit 2"
@@ -158,9 +148,9 @@ def test_restart_brings_the_network_and_ports_back(run_pyman, mode: str) -> None
     assert r.returncode == 0, r.stderr
     # after two restarts, the third run's helper forwards the port
     assert wait_for(lambda: inspect(run_pyman, name)["RestartCount"] >= 2, 30)
-    assert wait_for(lambda: fetch_i(port) == "served\n", 30)
+    assert wait_for(lambda: fetch(port, "/i") == "served\n", 30)
     assert run_pyman("rm", "-f", name).returncode == 0
-    assert fetch_i(port) is None  # the port was freed with the last helper
+    assert fetch(port, "/i") is None  # the port was freed with the last helper
 
 
 def test_monitor_killed_during_restarts_is_reconciled(run_pyman) -> None:
