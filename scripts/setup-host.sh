@@ -25,7 +25,8 @@ SRC=$CI_HOME/pyman-src
 PY=/usr/bin/python3
 PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busybox-static
           podman skopeo python3-venv git catatonit
-          fish)  # fish: tests/e2e/test_completion.py
+          fish   # fish: tests/e2e/test_completion.py
+          sudo)  # sudo: the CI user plays a second local user, the neighbour (below)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
@@ -98,6 +99,21 @@ for tool in /usr/bin/newuidmap /usr/bin/newgidmap; do
         chmod u+s "$tool"
     fi
 done
+
+# ------------------------------------------------------------------ the neighbour
+# Security tests need a second local user who tries to reach into the CI user's store. The CI
+# user may become that user (never root) through sudo, without a password: tests run
+# `sudo -n -u pymannb -- CMD` (tests/conftest.py's `neighbour` fixture).
+NEIGHBOUR=${PYMAN_NEIGHBOUR_USER:-pymannb}
+if ! id "$NEIGHBOUR" >/dev/null 2>&1; then
+    say "creating the neighbour user $NEIGHBOUR"
+    useradd --create-home --home-dir "/home/$NEIGHBOUR" --shell /bin/bash "$NEIGHBOUR"
+fi
+sudoers=/etc/sudoers.d/pyman-neighbour-$CI_USER
+printf '%s ALL=(%s) NOPASSWD: ALL\n' "$CI_USER" "$NEIGHBOUR" > "$sudoers.new"
+chmod 0440 "$sudoers.new"
+visudo -cqf "$sudoers.new" || die "visudo refused $sudoers.new"
+mv "$sudoers.new" "$sudoers"
 
 # ------------------------------------------------------------------ loopback registry
 mkdir -p "$GROUND/registry" "$GROUND/oci"

@@ -219,3 +219,30 @@ def run_pyman(pyman_bin: Path, pyman_env: dict[str, str]) -> RunPyman:
 
     return run
 
+
+
+# ------------------------------------------------------------------ the neighbour
+
+NEIGHBOUR = os.environ.get("PYMAN_NEIGHBOUR_USER", "pymannb")
+
+
+class Neighbour(Protocol):
+    def __call__(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]: ...
+
+
+@pytest.fixture(scope="session")
+def neighbour() -> Neighbour:
+    """Run a command as a second local user (setup-host.sh's `pymannb`, through sudo -n): the
+    neighbour on a shared host who tries to read, run or write what belongs to the test user."""
+
+    def run(*argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sudo", "-n", "-u", NEIGHBOUR, "--", *argv], capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+
+    probe = run("id", "-un")
+    if probe.returncode != 0 or probe.stdout.strip() != NEIGHBOUR:
+        pytest.fail(f"cannot act as the neighbour user {NEIGHBOUR} through `sudo -n -u` "
+                    f"({probe.stderr.strip() or probe.stdout.strip()}): {SETUP_HINT}",
+                    pytrace=False)
+    return run
