@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from _common import add_tool_args, run
+from _common import add_tool_args, describe_tools, run
 
 LABEL = "pyman-bench=completion"
 PREFIX = "cmpbench-"
@@ -65,6 +65,8 @@ def main() -> None:
     add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": shlex.split(args.pyman), "podman": shlex.split(args.podman)}
+    describe_tools({"pyman": args.pyman, "podman": args.podman}, network="none",
+                   allow_vfs=args.allow_vfs)
     try:
         for tool in tools.values():
             run([*tool, "pull", "-q", args.image])

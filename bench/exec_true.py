@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_tool_args, run  # noqa: E402
+from _common import add_tool_args, describe_tools, run  # noqa: E402
 
 LABEL = "pyman-bench=exec_true"
 
@@ -46,6 +46,7 @@ def main() -> None:
     add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": args.pyman, "podman": args.podman}
+    describe_tools(tools, network="none", allow_vfs=args.allow_vfs)
     ctrs = {}
     try:
         for name, tool in tools.items():

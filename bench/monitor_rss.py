@@ -16,7 +16,7 @@ import json
 import statistics
 import time
 
-from _common import add_tool_args, cleanup, run
+from _common import add_tool_args, cleanup, describe_tools, run
 
 LABEL = "pyman-bench=rss"
 
@@ -36,6 +36,7 @@ def main() -> None:
     add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": args.pyman, "podman": args.podman}
+    describe_tools(tools, network="none", allow_vfs=args.allow_vfs)
     mean: dict[str, float] = {}
     try:
         for name, tool in tools.items():

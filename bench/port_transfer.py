@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from _common import add_tool_args, cleanup, run
+from _common import add_tool_args, cleanup, describe_tools, run
 
 LABEL = "pyman.bench=port_transfer"
 
@@ -62,6 +62,7 @@ def main() -> None:
     add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": args.pyman, "podman": args.podman}
+    describe_tools(tools, network=args.network, allow_vfs=args.allow_vfs)
     urls = {}
     try:
         for name, tool in tools.items():

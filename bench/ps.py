@@ -15,7 +15,7 @@ import argparse
 import statistics
 import time
 
-from _common import add_tool_args, cleanup, run
+from _common import add_tool_args, cleanup, describe_tools, run
 
 LABEL = "pyman-bench=ps"
 
@@ -34,6 +34,7 @@ def main() -> None:
     add_tool_args(ap)
     args = ap.parse_args()
     tools = {"pyman": args.pyman, "podman": args.podman}
+    describe_tools(tools, network="none", allow_vfs=args.allow_vfs)
     try:
         for tool in tools.values():
             run([tool, "pull", "-q", args.image])

@@ -231,6 +231,23 @@ else
     rm -f "$RUNTIME_CONF"
 fi
 
+# ------------------------------------------------------------------ the reference podman's driver
+# Without a storage.conf (Debian ships none) podman 4.3 picked vfs here, which copies every layer
+# and every container: benchmarks against it flatter pyman. Podman users on Debian, Fedora and
+# Ubuntu get overlay (kernel overlay in a user namespace, kernel >= 5.13): the CI user's podman
+# gets it too. A store podman already made on vfs is reset first (its images are test copies).
+user_storage=$CI_HOME/.config/containers/storage.conf
+if [ ! -e "$user_storage" ]; then
+    if [ -d "$CI_HOME/.local/share/containers/storage/vfs" ]; then
+        say "resetting $CI_USER's podman store (it was made on vfs)"
+        as_user podman system reset -f >/dev/null 2>&1 || true
+    fi
+    as_user mkdir -p "$CI_HOME/.config/containers"
+    as_user sh -c "printf '%s\n' '# scripts/setup-host.sh: the reference podman on overlay, as its users have it' \
+        '[storage]' 'driver = \"overlay\"' > '$user_storage'"
+    say "$CI_USER's podman uses the overlay driver ($user_storage)"
+fi
+
 # ------------------------------------------------------------------ pyman for the CI user
 if [ "${PYMAN_SKIP_INSTALL:-}" = 1 ]; then
     say "PYMAN_SKIP_INSTALL=1: leaving $VENV alone"
