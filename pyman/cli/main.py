@@ -3,6 +3,7 @@ and registered on a fresh root app, so `pyman run` does not pay for `pyman image
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         from pyman.cli.bool_values import normalize
 
         args = normalize(command, args)
+    if not gc.isenabled():  # started by entry(): collect again, start-up's objects frozen
+        gc.freeze()
+        gc.enable()
     try:
         # without standalone mode, click returns the code of an Exit instead of raising it
         rc = command.main(args=args, prog_name="pyman", standalone_mode=False)

@@ -106,7 +106,9 @@ def main(argv: list[str]) -> int:
     sync.send(event="exited", code=code)
     relay.finish(code)
     sync.close()
+    release_stdio()
     run.delete_runtime_state()
+    reap_children()
     return code  # as conmon: a unit's Restart=on-failure sees the container's failure
 
 
@@ -207,7 +209,32 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     sync.close()
     if relay is not None:
         relay.finish(code)
+    release_stdio()
     run.delete_runtime_state()
+    reap_children()
+
+
+def reap_children(timeout: float = 5) -> None:
+    """Network helpers stopped without waiting (runner.cleanup) exit meanwhile: reap them
+    (the monitor is their subreaper), rather than leave zombies to an init that may not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left
+        if pid == 0:
+            time.sleep(0.005)
+
+
+def release_stdio() -> None:
+    """The output is all relayed: let go of the client's stdout and stderr (an attached run
+    inherits them), so a caller reading them to EOF is not kept waiting for `runtime
+    delete`."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 if __name__ == "__main__":

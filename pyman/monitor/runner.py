@@ -11,9 +11,10 @@ from pyman.errors import PymanError
 from pyman.netns import files as netfiles
 from pyman.netns.helpers import (
     Helper,
+    PastaStart,
     bind_netns,
+    new_netns,
     slirp_add_hostfwd,
-    start_pasta,
     start_slirp4netns,
 )
 from pyman.procinfo import boot_id, start_time
@@ -118,8 +119,23 @@ class ContainerRun:
                 sock.close()
 
     def _launch(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
-        self._create()
         log = os.path.join(self.run_dir, "net.log")
+        pasta = None
+        if mode == "pasta":  # its own netns, configured while the runtime creates
+            netns = os.path.join(self.run_dir, "netns")
+            new_netns(netns)
+            for sock in held:
+                sock.close()  # pasta binds them itself
+            pasta = PastaStart(self.cfg["network_helper"], netns, log,
+                               os.path.join(self.run_dir, "pasta.pid"), ports)
+        try:
+            self._create()
+        except BaseException:
+            if pasta is not None:  # cleanup() must find the daemon to stop
+                self.helper = pasta.ready(quiet=True)
+            raise
+        if pasta is not None:
+            self.helper = pasta.ready()
         if mode == "slirp4netns":
             udp = [m for m in ports if m["protocol"] == "udp"]
             api = os.path.join(self.run_dir, "slirp.sock") if udp else None
@@ -132,11 +148,6 @@ class ContainerRun:
             tcp = [(s, m) for s, m in zip(held, ports, strict=True) if m["protocol"] == "tcp"]
             if tcp:
                 self._start_forwarder(tcp)
-        elif mode == "pasta":
-            for sock in held:
-                sock.close()  # pasta binds them itself
-            self.helper = start_pasta(self.cfg["network_helper"], self.pid, log,
-                                      os.path.join(self.run_dir, "pasta.pid"), ports)
         self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    exit_code=None, started_at=time.time())
@@ -356,12 +367,10 @@ class ContainerRun:
             subprocess.run(self._rt("delete", "--force", self.id), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
-    def _stop_network(self) -> None:
+    def _stop_network(self, wait: bool = True) -> None:
         self._stop_forwarder()
         if self.helper is not None:
-            self.helper.stop()
-            if self.helper.pid:  # pasta: a daemon, reparented to us (the subreaper)
-                _reap(self.helper.pid)
+            self.helper.stop(wait)
             self.helper = None
         netns = os.path.join(self.run_dir, "netns")
         if os.path.exists(netns):  # the bind keeps the namespace alive: let it go
@@ -381,7 +390,7 @@ class ContainerRun:
     def cleanup(self, code: int | None, error: str = "") -> None:
         if code is None:
             self.delete_runtime_state()
-        self._stop_network()
+        self._stop_network(wait=bool(self.cfg.get("ports")))  # published: free them first
         self._close_pipes()
         for fd in (self.stdin_w,):
             if fd >= 0:
@@ -405,23 +414,6 @@ class ContainerRun:
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
-
-
-def _reap(pid: int, timeout: float = 5) -> None:
-    """Wait for a signalled daemon to be gone (its ports and namespace released)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # not ours: wait for it to vanish
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            done = 0
-        if done:
-            return
-        time.sleep(0.01)
 
 
 def _check_joinable(path: str) -> None:

@@ -58,21 +58,49 @@ class Helper:
         self.exit_w = exit_w
         self.pid = pid
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop the helper; ``wait``: until it is gone and its ports are free. Its exit takes
+        ~15 ms (the kernel tears its tap device down): without published ports nobody needs
+        to wait for that, and the monitor reaps it after the client has its answer."""
         if self.exit_w is not None:
             os.close(self.exit_w)  # slirp4netns exits when its exit fd closes
             self.exit_w = None
-        if self.proc is not None:
+        if self.proc is not None and not wait:
+            self.proc.kill()
+        elif self.proc is not None:
             try:
                 self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         elif self.pid:
-            try:
-                os.kill(self.pid, 15)
-            except ProcessLookupError:
-                pass
+            stop_daemon(self.pid, wait)
+
+
+def stop_daemon(pid: int, wait: bool = True, timeout: float = 5) -> None:
+    """SIGKILL a helper daemon (pasta: its sockets and namespace go with it, nothing needs a
+    graceful exit) and, ``wait``, wait until it is gone on a pidfd: no polling. It is our
+    child once it daemonized (the monitor is a subreaper): reap it."""
+    import signal
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        if wait:
+            select.select([fd], [], [], timeout)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)
+    if not wait:
+        return
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def _last_line(path: str) -> str:
@@ -162,27 +190,62 @@ def bind_netns(pid: int, path: str) -> None:
     libc.mount(f"/proc/{pid}/ns/net", path, None, libc.MS_BIND)
 
 
-def start_pasta(binary: str, pid: int, log_path: str, pid_file: str,
-                ports: list[dict[str, Any]] | None = None, timeout: float = 10) -> Helper:
-    netns = os.path.join(os.path.dirname(pid_file), "netns")
-    bind_netns(pid, netns)
-    # without a TTY pasta stays in the foreground only with -f; we want it to daemonize once
-    # the namespace is configured, so its exit tells us it is ready
-    argv = [binary, "--config-net", "--quiet", *pasta_port_args(ports or []), "-T", "none",
-            "-U", "none", "--log-file", log_path, "--pid", pid_file,
-            "--runas", "0:0", "--netns", netns]
-    try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise NetworkError("pasta did not finish configuring the network in time") from None
-    if done.returncode != 0:
-        why = done.stderr.decode(errors="replace").strip().splitlines()
-        msg = why[-1] if why else _last_line(log_path) or f"exit status {done.returncode}"
-        raise NetworkError(f"pasta failed to set up the container network: {msg}")
-    try:
-        with open(pid_file) as f:
-            daemon = int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        daemon = 0
-    return Helper(None, None, daemon)
+def new_netns(path: str) -> None:
+    """A fresh network namespace bound to ``path``, made by a forked child of the monitor (so
+    it belongs to the container's user namespace) before the runtime creates the container,
+    which joins it by path: pasta configures it while `runtime create` runs."""
+    from pyman.rootless import libc
+
+    with open(path, "w"):
+        pass
+    pid = os.fork()
+    if pid == 0:  # the child only unshares and binds: nothing of Python's state matters
+        code = 1
+        try:
+            libc.unshare(libc.CLONE_NEWNET)
+            libc.mount("/proc/self/ns/net", path, None, libc.MS_BIND)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise NetworkError("cannot create the container's network namespace")
+
+
+class PastaStart:
+    """pasta configuring a network namespace, in the background: without a TTY it
+    daemonizes once the namespace is configured, so its first process's exit says ready."""
+
+    def __init__(self, binary: str, netns: str, log_path: str, pid_file: str,
+                 ports: list[dict[str, Any]] | None = None) -> None:
+        argv = [binary, "--config-net", "--quiet", *pasta_port_args(ports or []), "-T",
+                "none", "-U", "none", "--log-file", log_path, "--pid", pid_file,
+                "--runas", "0:0", "--netns", netns]
+        self.log_path, self.pid_file = log_path, pid_file
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def ready(self, timeout: float = 10, quiet: bool = False) -> Helper:
+        """The running daemon; NetworkError when pasta failed (``quiet``: a Helper anyway,
+        so that whatever did start is stopped)."""
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            if quiet:
+                return Helper(None, None, 0)
+            raise NetworkError("pasta did not finish configuring the network in time") from None
+        try:
+            with open(self.pid_file) as f:
+                daemon = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            daemon = 0
+        if self.proc.returncode != 0 and not quiet:
+            if daemon:
+                Helper(None, None, daemon).stop()
+            why = err.decode(errors="replace").strip().splitlines()
+            msg = why[-1] if why else _last_line(self.log_path) or \
+                f"exit status {self.proc.returncode}"
+            raise NetworkError(f"pasta failed to set up the container network: {msg}")
+        return Helper(None, None, daemon)

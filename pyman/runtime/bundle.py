@@ -160,5 +160,9 @@ def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
         join_namespaces(config, cfg["join"]["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>
         join_namespaces(config, {"network": cfg["network"][3:]})
+    if cfg.get("network") == "pasta":  # the monitor makes it first (netns/helpers.new_netns)
+        for ns in config["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = os.path.join(run_dir, "netns")
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(config, f)

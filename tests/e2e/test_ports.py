@@ -5,6 +5,7 @@ the port freed at stop; and the errors for bad specs, ports in use and privilege
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import pytest
@@ -123,3 +124,53 @@ def test_privileged_port_and_modes_without_a_network(run_pyman) -> None:
     r = run_pyman("run", "--rm", "--network", "none", "-p", "18099:80", "alpine", "true")
     assert r.returncode == 0, r.stderr
     assert "Port mappings have been discarded" in r.stderr
+
+
+def _helpers_of(cid: str) -> list[int]:
+    """Our processes whose command line names the container (its run dir): its monitor,
+    network helper, forwarder."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+            if os.stat(f"/proc/{entry}").st_uid == os.getuid() and cid.encode() in cmd:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _zombie_helpers() -> int:
+    """Our zombies named like a network helper (a zombie's cmdline is empty: its comm)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            if os.stat(f"/proc/{entry}").st_uid != os.getuid():
+                continue
+        except (OSError, ValueError):
+            continue
+        comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+        count += state == "Z" and comm in ("pasta", "passt", "slirp4netns")
+    return count
+
+
+@pytest.mark.parametrize("mode", ["pasta", "slirp4netns"])
+def test_run_rm_returns_with_nothing_left(run_pyman, mode: str) -> None:
+    """The monitor stops the network helper without waiting for its exit when no port is
+    published, and answers first: by the time the client returns, and a reader of its
+    output has seen EOF, the helper is gone or going; nothing of the container is left
+    once the monitor has reaped it (no zombie, no helper)."""
+    zombies = _zombie_helpers()
+    cid = run_pyman("create", "--rm", "--network", mode, "alpine", "sh", "-c",
+                    "echo out; echo err >&2").stdout.strip()
+    assert len(cid) == 64
+    started = run_pyman("start", "-a", cid)  # output read to EOF
+    assert (started.returncode, started.stdout, started.stderr) == (0, "out\n", "err\n")
+    assert wait_for(lambda: not _helpers_of(cid), timeout=10), _helpers_of(cid)
+    assert run_pyman("container", "exists", cid).returncode == 1
+    assert _zombie_helpers() == zombies
