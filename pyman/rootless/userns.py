@@ -79,19 +79,38 @@ def _check_privileged(path: str) -> None:
 
 
 def write_id_maps(pid: int, maps: IdMaps) -> None:
-    """Run newuidmap and newgidmap for ``pid``; errors quote the tool."""
-    from pyman.proc import ToolError, run_tool
+    """Run newuidmap and newgidmap for ``pid``, side by side (they write different files);
+    errors quote the tool."""
+    import subprocess
 
+    running = []
     for tool, mapping in (("newuidmap", maps.uid), ("newgidmap", maps.gid)):
         path = _find_tool(tool)
         try:
-            run_tool([path, str(pid), *map_args(mapping)], what=tool, timeout=30)
-        except ToolError as exc:
-            _check_privileged(path)
-            raise RootlessSetupError(
-                f"{tool} failed: {exc.stderr.strip() or exc}; check the ranges in "
-                f"{SUBUID if tool == 'newuidmap' else SUBGID}"
-            ) from None
+            proc = subprocess.Popen([path, str(pid), *map_args(mapping)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise RootlessSetupError(f"cannot run {path}: {exc.strerror}") from None
+        running.append((tool, path, proc))
+    failed = None
+    for tool, path, proc in running:
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            err = err or f"{tool} did not finish in 30 s".encode()
+        if proc.returncode != 0 and failed is None:
+            failed = (tool, path, err.decode(errors="replace").strip()
+                      or f"exit status {proc.returncode}")
+    if failed is not None:
+        tool, path, why = failed
+        _check_privileged(path)
+        raise RootlessSetupError(
+            f"{tool} failed: {why}; check the ranges in "
+            f"{SUBUID if tool == 'newuidmap' else SUBGID}"
+        )
 
 
 def parent_map(pid: int, from_child: int, to_child: int, maps: IdMaps) -> None:
