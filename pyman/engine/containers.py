@@ -17,7 +17,7 @@ from pyman.config import Paths
 from pyman.engine import monitor_config
 from pyman.engine.container_state import ALIVE, StateKeeper
 from pyman.engine.images import ImageService, PullEvents
-from pyman.engine.monitor_client import forward_signals, spawn_monitor
+from pyman.engine.monitor_client import EarlyMonitor, forward_signals, spawn_monitor
 from pyman.engine.networking import fold_ports
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import ContainerStateError, PymanError
@@ -98,7 +98,7 @@ class ContainerService:
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False,
               attach: Attach | None = None, console_size: tuple[int, int] | None = None,
-              sig_proxy: bool = True) -> RunResult:
+              sig_proxy: bool = True, early: EarlyMonitor | None = None) -> RunResult:
         """Start ``c`` under a new monitor. Attached (``detach`` false): relay its output
         and return its exit code; detached: return once it runs.
 
@@ -130,7 +130,8 @@ class ContainerService:
                                             client.fileno() if client else None,
                                             console_size)
                     handle = spawn_monitor(run_dir, cfg, attach=not detach and client is None,
-                                           on_spawn=lambda pid: self._starting(c, pid))
+                                           on_spawn=lambda pid: self._starting(c, pid),
+                                           early=early)
                 except PymanError:
                     if c.rm:
                         self.store.delete(c.id)
@@ -234,11 +235,19 @@ class ContainerService:
             attach: Attach | None = None,
             console_size: tuple[int, int] | None = None) -> RunResult:
         self.precheck(opts)
-        image = self.images.get_or_pull(opts.image, opts.pull, events)
-        c = self.create(opts, image)
-        return self.start(c, detach=opts.detach, interactive=opts.interactive,
-                          attach=attach, console_size=console_size,
-                          sig_proxy=opts.sig_proxy)
+        early = None
+        if not (opts.detach or opts.tty or opts.pod
+                or (opts.network or "").startswith("container:")):
+            early = EarlyMonitor(stdin_inherit=opts.interactive)
+        try:
+            image = self.images.get_or_pull(opts.image, opts.pull, events)
+            c = self.create(opts, image)
+            return self.start(c, detach=opts.detach, interactive=opts.interactive,
+                              attach=attach, console_size=console_size,
+                              sig_proxy=opts.sig_proxy, early=early)
+        finally:
+            if early is not None:
+                early.cancel()  # nothing if start() took it
 
     def start_key(self, key: str, *, attach: bool = False, interactive: bool = False,
                   session: Attach | None = None,

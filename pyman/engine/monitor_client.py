@@ -38,15 +38,76 @@ class MonitorHandle:
         self._file.close()
 
 
+class EarlyMonitor:
+    """A monitor started before its container exists (`run`, attached, without a terminal
+    or namespaces to join): its interpreter starts and it enters its user namespace while
+    the engine resolves the image and writes the container (~25 ms of every run off the
+    critical path). It is told which container it runs (the run dir, on its control pipe)
+    after its id maps; cancel() ends it if the container never comes."""
+
+    def __init__(self, *, stdin_inherit: bool) -> None:
+        self.maps = host_id_maps()  # a missing sub-id range says so before anything starts
+        self.sync_r, sync_w = os.pipe()
+        ctl_r, self.ctl_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", MONITOR_MAIN, "-", str(sync_w), str(ctl_r)],
+                pass_fds=(sync_w, ctl_r),
+                stdin=None if stdin_inherit else subprocess.DEVNULL,
+                start_new_session=True,
+                env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"},
+            )
+        except BaseException:
+            for fd in (self.sync_r, self.ctl_w):
+                os.close(fd)
+            raise
+        finally:
+            os.close(sync_w)
+            os.close(ctl_r)
+        self.used = False
+
+    def cancel(self) -> None:
+        """The container was not made after all: the monitor reads EOF and exits."""
+        if self.used:
+            return
+        self.used = True
+        os.close(self.ctl_w)
+        os.close(self.sync_r)
+        self.proc.kill()
+        self.proc.wait()
+
+
 def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
-                  on_spawn: Callable[[int], None] | None = None) -> MonitorHandle:
-    """Write monitor.json, start the monitor, map its user namespace. ``on_spawn(pid)`` runs
-    before the monitor is let go (it waits for its id maps), to record it."""
+                  on_spawn: Callable[[int], None] | None = None,
+                  early: EarlyMonitor | None = None) -> MonitorHandle:
+    """Write monitor.json, start the monitor (or take the one started ``early``), map its
+    user namespace. ``on_spawn(pid)`` runs before the monitor is let go (it waits for its id
+    maps), to record it."""
+    from pyman.storage.atomic import write_json
+
+    if early is not None and not early.used and not cfg.get("join") \
+            and cfg.get("attach_fd") is None and cfg.get("log_driver") != "passthrough" \
+            and attach and (cfg.get("stdin") == "inherit") == (early.proc.stdin is None):
+        write_json(run_dir / "monitor.json", cfg, sync=False)
+        early.used = True
+        try:
+            if on_spawn is not None:
+                on_spawn(early.proc.pid)
+            parent_map(early.proc.pid, early.sync_r, early.ctl_w, early.maps)
+            os.write(early.ctl_w, os.fsencode(run_dir))  # which container: the run dir
+        except PymanError:
+            os.close(early.ctl_w)
+            early.proc.kill()
+            early.proc.wait()
+            os.close(early.sync_r)
+            raise
+        os.close(early.ctl_w)
+        return MonitorHandle(early.proc, early.sync_r)
+    if early is not None:
+        early.cancel()  # not the monitor this container needs after all
     # fail early, with the fix, before anything is started; a monitor that joins another
     # container's user namespace finds its maps written already
     maps = None if cfg.get("join") else host_id_maps()
-    from pyman.storage.atomic import write_json
-
     write_json(run_dir / "monitor.json", cfg, sync=False)  # the runtime dir: a tmpfs
     sync_r, sync_w = os.pipe()
     ctl_r, ctl_w = os.pipe()

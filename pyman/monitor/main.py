@@ -50,9 +50,23 @@ class Sync:
 def main(argv: list[str]) -> int:
     run_dir, sync_fd, ctl_fd = argv[0], int(argv[1]), int(argv[2])
     os.chdir("/")  # never pin the client's cwd (or fail on one we cannot read later)
+    sync = Sync(sync_fd)
+    if run_dir == "-":  # started early (engine/monitor_client.EarlyMonitor)
+        try:
+            child_enter(libc.CLONE_NEWNS, sync_fd, ctl_fd)
+            run_dir = os.fsdecode(read_all(ctl_fd))  # then told which container
+            if not run_dir:
+                raise PymanError("the engine went away before naming the container")
+        except PymanError as exc:
+            sync.send(event="error", message=str(exc), code=exc.exit_code)
+            return 125
+        finally:
+            os.close(ctl_fd)
+        with open(os.path.join(run_dir, "monitor.json")) as f:
+            cfg = json.load(f)
+        return run_container(cfg, run_dir, sync)
     with open(os.path.join(run_dir, "monitor.json")) as f:
         cfg = json.load(f)
-    sync = Sync(sync_fd)
     try:
         if cfg.get("join"):  # a pod member, --network container:: the other's namespace
             join_enter(cfg["join"]["userns"], libc.CLONE_NEWNS)
@@ -63,6 +77,18 @@ def main(argv: list[str]) -> int:
         return 125
     finally:
         os.close(ctl_fd)
+    return run_container(cfg, run_dir, sync)
+
+
+def read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 4096):
+        data += chunk
+    return data
+
+
+def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
+    """In the container's user namespace: start it, relay, wait, clean up."""
     run = ContainerRun(cfg, run_dir)
     try:
         log = open_log(cfg)  # a log that cannot be written is said before anything starts

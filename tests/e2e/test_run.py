@@ -162,3 +162,40 @@ def test_info_reports_runtime_and_rootless(run_pyman) -> None:
 def test_version(run_pyman) -> None:
     r = run_pyman("version")
     assert r.returncode == 0 and "Version:" in r.stdout
+
+
+def _early_monitors() -> list[int]:
+    """Our monitors started before their container existed (argv `__main__.py - ...`) that
+    were never told which container to run."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            mine = os.stat(f"/proc/{entry}").st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and any(a.endswith(b"monitor/__main__.py") for a in argv) and b"-" in argv:
+            found.append(int(entry))
+    return found
+
+
+def test_a_run_that_fails_before_its_container_leaves_no_monitor(run_pyman) -> None:
+    """`run` starts the monitor early, while it resolves the image and writes the
+    container; a run that then fails (a taken name, an unknown image, a bad option found at
+    create) ends that monitor, and the error is the one it always was."""
+    assert run_pyman("run", "-d", "--name", "early-taken", "alpine", "sleep", "30"
+                     ).returncode == 0
+    try:
+        taken = run_pyman("run", "--rm", "--name", "early-taken", "alpine", "true")
+        assert taken.returncode == 125
+        assert "already in use" in taken.stderr
+        missing = run_pyman("run", "--rm", "nosuch-image-early", "true")
+        assert missing.returncode == 125
+        assert _early_monitors() == []
+        ok = run_pyman("run", "--rm", "-i", "alpine", "cat", input="through stdin\n")
+        assert (ok.returncode, ok.stdout) == (0, "through stdin\n")
+    finally:
+        run_pyman("rm", "-f", "-t", "0", "early-taken")
