@@ -14,6 +14,14 @@ def entry() -> None:
     through os._exit: the interpreter's tear-down frees every module's objects (~12 ms) for
     a process that is over. Files are closed by their `with` blocks; stdout and stderr are
     flushed here."""
+    if sys.argv[1:] in (["--version"], ["-v"]):  # answered without the command tree
+        from pyman import __version__
+
+        try:
+            print(f"pyman version {__version__}", flush=True)
+        except OSError:  # a reader gone
+            pass
+        os._exit(0)
     gc.disable()
     from pyman.cli.main import main
 
