@@ -11,20 +11,20 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyman.config import Paths
-from pyman.engine import monitor_config
 from pyman.engine.container_state import ALIVE, StateKeeper
 from pyman.engine.images import ImageService, PullEvents
-from pyman.engine.monitor_client import EarlyMonitor, forward_signals, spawn_monitor
-from pyman.engine.networking import fold_ports
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import ContainerStateError, PymanError
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
 from pyman.storage.images import ImageRecord
 from pyman.storage.volumes import VolumeStore
+
+if TYPE_CHECKING:  # the monitor's modules load when a container starts, not for ps or rm
+    from pyman.engine.monitor_client import EarlyMonitor
 
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
 # a client of a container's terminal: given the connected attach socket, relays until the
@@ -125,6 +125,9 @@ class ContainerService:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / STOP_MARKER).unlink(missing_ok=True)  # a new start: restarts again
                 self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
+                from pyman.engine import monitor_config
+                from pyman.engine.monitor_client import spawn_monitor
+
                 try:
                     cfg = monitor_config.build(self, c, detach, interactive,
                                             client.fileno() if client else None,
@@ -140,6 +143,8 @@ class ContainerService:
             if client is not None:
                 client.close()  # the monitor has its copy
         if not detach and sig_proxy:  # --sig-proxy: our signals go on to the container
+            from pyman.engine.monitor_client import forward_signals
+
             forward_signals(handle.pid)
         try:
             for event in handle.events():
@@ -238,6 +243,8 @@ class ContainerService:
         early = None
         if not (opts.detach or opts.tty or opts.pod
                 or (opts.network or "").startswith("container:")):
+            from pyman.engine.monitor_client import EarlyMonitor
+
             early = EarlyMonitor(stdin_inherit=opts.interactive)
         try:
             image = self.images.get_or_pull(opts.image, opts.pull, events)
@@ -368,6 +375,8 @@ class ContainerService:
         return self.states.live(cid)
 
     def summaries(self, all_: bool) -> list[ContainerSummary]:
+        from pyman.engine.networking import fold_ports
+
         out: list[ContainerSummary] = []
         pod_names: dict[str, str] | None = None
         for c in self.store.all():
