@@ -128,8 +128,8 @@ class ContainerRun:
                 sock.close()  # pasta binds them itself
             pasta = PastaStart(self.cfg["network_helper"], netns, log,
                                os.path.join(self.run_dir, "pasta.pid"), ports)
-        try:
-            self._create()
+        try:  # a network helper joins between create and start; otherwise one call
+            self._create(start=mode not in ("slirp4netns", "pasta"))
         except BaseException:
             if pasta is not None:  # cleanup() must find the daemon to stop
                 self.helper = pasta.ready(quiet=True)
@@ -148,7 +148,8 @@ class ContainerRun:
             tcp = [(s, m) for s, m in zip(held, ports, strict=True) if m["protocol"] == "tcp"]
             if tcp:
                 self._start_forwarder(tcp)
-        self._call("start", self.id)
+        if mode in ("slirp4netns", "pasta"):
+            self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    exit_code=None, started_at=time.time())
         return self.pid
@@ -223,10 +224,13 @@ class ContainerRun:
                 f.write(text)
         write_config(self.cfg, self.rootfs, self.run_dir)
 
-    def _create(self) -> None:
+    def _create(self, start: bool = False) -> None:
+        """`runtime create`; ``start``: `runtime run --detach`, created and started by one
+        runtime process (~5 ms less) when nothing has to happen in between."""
         pid_file = os.path.join(self.run_dir, "pid")
+        verb = ["run", "--detach"] if start else ["create"]
         argv = self._rt("--log", os.path.join(self.run_dir, "runtime.log"), "--log-format",
-                        "json", "create", "--bundle", self.run_dir, "--pid-file", pid_file,
+                        "json", *verb, "--bundle", self.run_dir, "--pid-file", pid_file,
                         self.id)
         if self.cfg["spec"].get("terminal"):  # never with passthrough (refused at create)
             err_r, err_w = os.pipe()
