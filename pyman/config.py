@@ -6,6 +6,11 @@ replace those bases (a ``pyman`` dir under them, see storage_conf.py). Hosts wit
 session (su, sudo -u, cron, CI) often have no usable runtime dir, or one inherited from
 another user: then a private 0700 dir under /tmp named for the uid is used, and the user is
 told once.
+
+The ``pyman`` dirs themselves (store and runtime) are the user's alone, 0700 as Podman's:
+image layers hold setuid files owned by the user on the host and running containers'
+upper dirs hold world-writable dirs (/tmp), so the top dir is what keeps a neighbour out.
+``secure()`` creates them so and repairs an open one (an older pyman made them 0755).
 """
 
 from __future__ import annotations
@@ -117,6 +122,36 @@ def _fallback_runtime_dir(uid: int) -> Path:
             file=sys.stderr,
         )
     return path
+
+
+def _private_dir(path: Path, what: str) -> None:
+    """One stat when all is well: create ``path`` 0700, or close it (with one warning) when
+    it is open to others; refuse one that is not ours."""
+    uid = os.getuid()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass  # a concurrent pyman made it: check what it made
+        st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+        raise StorageError(
+            f"the {what} {path} is not a directory owned by uid {uid}: move it away, or "
+            "point storage.conf's graphroot/runroot at a directory of yours"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+        print(f"WARN: the {what} {path} was open to other users (mode "
+              f"{stat.S_IMODE(st.st_mode):04o}); made it 0700", file=sys.stderr)
+
+
+def secure(p: Paths) -> None:
+    """Store and runtime dir private to the user, checked on every command's start."""
+    _private_dir(p.data, "store")
+    _private_dir(p.runtime, "runtime directory")
 
 
 PYMAN_DIR = "pyman"  # pyman's own layout, under each root

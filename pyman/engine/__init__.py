@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pyman.config import Paths, paths
+from pyman.config import Paths, paths, secure
 
 
 class Engine:
@@ -12,6 +12,7 @@ class Engine:
         """``runtime``: an OCI runtime name or path (``--runtime``); None picks what works."""
         self.paths = p or paths()
         self.runtime = runtime
+        secure(self.paths)  # two stats: the store and the runtime dir stay 0700
 
     @cached_property
     def images(self) -> "ImageService":  # noqa: UP037 - imported lazily below
