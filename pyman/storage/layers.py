@@ -80,6 +80,9 @@ class LayerStore:
             except OSError:
                 if not self.has(src.diff_id):  # not a concurrent pull that won the race
                     raise
+        except LayerError as exc:  # name the layer: an image has many
+            raise LayerError(f"layer {src.diff_id[:19]}: "
+                             f"{str(exc).removeprefix('layer ')}") from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

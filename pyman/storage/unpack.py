@@ -5,6 +5,12 @@ image says. Every path is walked component by component with O_NOFOLLOW from the
 nothing a layer contains (``..``, symlinks, hard links) can make us touch a file outside it.
 Whiteouts become overlay whiteouts (0/0 character devices) and opaque dirs get the
 ``user.overlay.opaque`` xattr (overlay mounted with ``userxattr`` in a user namespace).
+
+Hostile layers get one line naming the entry, never a traceback: names over NAME_MAX/PATH_MAX,
+hard links to directories and any other refusal of the kernel are LayerErrors. GNU sparse
+files (old 'S' and PAX 0.0/0.1/1.0, which tarfile parses into ``TarInfo.sparse``) are written
+sparse: tarfile's own reader would write every hole out as zeros. The root entry's mode and
+owner are never applied: the layer dir is ours, not the image's.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import stat
 import tarfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from pyman.errors import LayerError
 from pyman.storage.tarstream import LayerStream
@@ -26,6 +32,8 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OVERLAY_XATTRS = ("user.overlay.", "trusted.overlay.")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+NAME_MAX = 255  # bytes in one path component (Linux)
+PATH_MAX = 4096  # bytes in a path, its terminating NUL included
 
 
 @dataclass
@@ -35,11 +43,28 @@ class UnpackResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def shown(name: str) -> str:
+    """An entry's name for a message: absolute, and cut short when it is huge."""
+    name = "/" + name.lstrip("/")
+    return name if len(name) <= 100 else f"{name[:80]}... ({len(name)} characters)"
+
+
+def _nbytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 def split_name(name: str) -> tuple[str, ...]:
-    """Tar member name -> path components; absolute names are confined, ``..`` refused."""
+    """Tar member name -> path components; absolute names are confined, ``..`` and names no
+    Linux path can hold refused."""
     parts = tuple(p for p in name.split("/") if p not in ("", "."))
     if ".." in parts:
         raise LayerError(f"layer entry {name!r} points outside the layer (contains '..')")
+    if _nbytes(name) >= PATH_MAX:
+        raise LayerError(f"layer entry {shown(name)} has a name longer than PATH_MAX "
+                         f"({PATH_MAX - 1} bytes)")
+    if any(_nbytes(p) > NAME_MAX for p in parts):
+        raise LayerError(f"layer entry {shown(name)} has a path component longer than "
+                         f"NAME_MAX ({NAME_MAX} bytes)")
     return parts
 
 
@@ -118,10 +143,18 @@ class _Unpacker:
         self.whiteouts: set[tuple[str, ...]] = set()
 
     def entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        try:
+            self._entry(tf, m)
+        except OSError as exc:  # the kernel refused: one line naming the entry
+            raise LayerError(f"cannot unpack layer entry {shown(m.name)}: "
+                             f"{exc.strerror or exc}") from None
+
+    def _entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         parts = split_name(m.name)
         if not parts:
+            # the root entry ("./", "/"): only its time. Its mode and owner would be the
+            # layer dir's, which is ours (a 07777 root would open it to everyone)
             if m.isdir():
-                self._meta_fd(self.tree.root_fd, m)
                 self.dir_times.append(((), m.mtime))
             return
         base = parts[-1]
@@ -144,6 +177,9 @@ class _Unpacker:
         if m.isreg():
             self._file(tf, parent, base, m)
         elif m.issym():
+            if _nbytes(m.linkname) >= PATH_MAX:
+                raise LayerError(f"layer entry {shown(m.name)} is a symlink with a target longer "
+                                 f"than PATH_MAX ({PATH_MAX - 1} bytes)")
             os.symlink(m.linkname, base, dir_fd=parent)
             self._lchown(parent, base, m)
             os.utime(base, (m.mtime, m.mtime), dir_fd=parent, follow_symlinks=False)
@@ -175,14 +211,43 @@ class _Unpacker:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(base, flags, 0o600, dir_fd=parent)
         try:
-            src = tf.extractfile(m)
-            if src is not None:
+            if m.sparse is not None:
+                self._sparse(tf, fd, m)
+            elif (src := tf.extractfile(m)) is not None:
                 with os.fdopen(os.dup(fd), "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
             self._meta_fd(fd, m)
             os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
+
+    def _sparse(self, tf: tarfile.TarFile, fd: int, m: tarfile.TarInfo) -> None:
+        """Write only the data segments, at their offsets; the holes stay holes. Read from
+        the archive itself: tarfile's reader of a sparse member cannot seek in a stream."""
+        # empty segments carry nothing (old GNU headers have four slots, unused ones zero)
+        sparse = [(o, n) for o, n in cast("list[tuple[int, int]]", m.sparse) if n]
+        # what the archive holds for this member: the data of the segments, nothing more
+        stored = tf.offset - m.offset_data
+        end = 0
+        for offset, length in sparse:
+            if offset < end or length < 0 or offset + length > m.size:
+                raise LayerError(f"layer entry {shown(m.name)} has a corrupt sparse map")
+            end = offset + length
+        if sum(n for _, n in sparse) > stored:
+            raise LayerError(f"layer entry {shown(m.name)} has a sparse map promising more "
+                             "data than the archive holds")
+        data = m.offset_data  # the segments' data follow each other in the archive
+        for offset, length in sparse:
+            tf.fileobj.seek(data)  # type: ignore[union-attr]
+            data += length
+            left = length
+            while left:
+                chunk = tf.fileobj.read(min(left, 1 << 20))  # type: ignore[union-attr]
+                if not chunk:
+                    raise LayerError(f"layer entry {shown(m.name)} is truncated")
+                os.pwrite(fd, chunk, offset + length - left)
+                left -= len(chunk)
+        os.ftruncate(fd, m.size)  # the trailing hole, and the file's real size
 
     def _meta_fd(self, fd: int, m: tarfile.TarInfo) -> None:
         try:
@@ -223,6 +288,10 @@ class _Unpacker:
             raise LayerError(f"layer hard link {m.name!r} has an empty target")
         try:
             src_parent = self.tree.dir_fd(target[:-1], create=False)
+            st = os.stat(target[-1], dir_fd=src_parent, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                raise LayerError(f"layer entry {shown(m.name)} is a hard link to the directory "
+                                 f"{shown(m.linkname)}: hard links to directories are refused")
             os.link(target[-1], base, src_dir_fd=src_parent, dst_dir_fd=parent,
                     follow_symlinks=False)
         except FileNotFoundError:
@@ -255,7 +324,7 @@ def unpack_layer(blob: BinaryIO, dest: str, expected_diff_id: str | None) -> Unp
                           bufsize=1 << 20) as tf:
             for member in tf:
                 unpacker.entry(tf, member)
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, ValueError) as exc:  # ValueError: tarfile's sparse header parse
         raise LayerError(f"the layer is not a valid tar archive: {exc}") from None
     finally:
         unpacker.finish()
