@@ -109,6 +109,19 @@ def test_sparse_3gib_is_written_sparse(tmp_path: Path, kind: str) -> None:
     assert set(seen) == {"/big", "/after"} and res.warnings == []
 
 
+def test_sparse_size_beyond_the_filesystem_is_one_line(tmp_path: Path) -> None:
+    """2**62 bytes: more than ext4 allows in a file (refused, naming the entry), or a sparse
+    file where the filesystem allows it (tmpfs); never written out, never a traceback."""
+    t0 = time.monotonic()
+    try:
+        unpack_in_userns(tmp_path, sparse_tar("pax01", realsize=1 << 62))
+    except LayerError as exc:
+        assert str(exc) == "cannot unpack layer entry /big: File too large"
+    else:
+        assert (tmp_path / "diff/big").stat().st_blocks * 512 < (1 << 20)
+    assert time.monotonic() - t0 < 20
+
+
 def test_sparse_map_promising_more_data_than_stored_is_refused(tmp_path: Path) -> None:
     # the map says 1 MiB of data at 0, the archive holds 1200 bytes
     records = [("GNU.sparse.size", str(GIB3)), ("GNU.sparse.map", f"0,{1 << 20}")]
@@ -179,8 +192,10 @@ def _load(run_pyman, env: dict[str, str], tmp_path: Path, layer: bytes):  # type
 
 
 def _store_leftovers(env: dict[str, str]) -> list[str]:
-    layers = Path(env["XDG_DATA_HOME"]) / "pyman" / "layers"
-    return sorted(p.name for p in layers.iterdir()) if layers.exists() else []
+    """Layer dirs (temporary ones too) and blob files left in the store."""
+    data = Path(env["XDG_DATA_HOME"]) / "pyman"
+    found = [str(p) for p in (data / "layers").glob("*")]
+    return sorted(found + [str(p) for p in (data / "blobs").rglob("*") if p.is_file()])
 
 
 @pytest.mark.parametrize("case, want", [
