@@ -50,7 +50,8 @@ def materialize(specs: list[MountSpec], store: VolumeStore) -> list[dict[str, An
     volumes lock). Returns the specs as the container record stores them."""
     from dataclasses import asdict
 
-    from pyman.storage.volumes import VolumeRecord, check_name
+    from pyman.names import check_volume_name
+    from pyman.storage.volumes import VolumeRecord
 
     if not any(m.type == "volume" for m in specs):
         return [asdict(m) for m in specs]
@@ -64,7 +65,7 @@ def materialize(specs: list[MountSpec], store: VolumeStore) -> list[dict[str, An
                 m.source = secrets.token_hex(32)
                 store.create(VolumeRecord(name=m.source, anonymous=True))
             else:
-                store.create(VolumeRecord(name=check_name(m.source)), exist_ok=True)
+                store.create(VolumeRecord(name=check_volume_name(m.source)), exist_ok=True)
     return [asdict(m) for m in specs]
 
 

@@ -132,6 +132,7 @@ class SystemdGenerator:
 
     def _container(self, c: ContainerConfig, pod_service: str = "", pod_name: str = ""
                    ) -> ContainerUnit:
+        _check_record("container", c.id, c.name)
         if c.restart_policy not in ("", "no") and not self.opts.new:  # --new drops it
             import logging
 
@@ -164,6 +165,7 @@ class SystemdGenerator:
                 raise PymanError(f"{key} does not refer to a container or pod: {pod_err}: "
                                  f"{exc}") from None
             return self._single(c)
+        _check_record("pod", pod.id, pod.name)
         infra = self.containers.store.find(pod.infra_id)
         ident = pod.name if self.opts.use_name else pod.id
         pod_service = service_name(self.opts.pod_prefix, self.opts.separator, ident)
@@ -207,6 +209,24 @@ class SystemdGenerator:
         if pod.hostname and pod.hostname != pod.name:
             cmd += ["--hostname", quote(pod.hostname)]
         return cmd + ["--name", quote(pod.name), "--replace"]
+
+
+def _check_record(kind: str, rid: str, name: str) -> None:
+    """Names go into unit lines: a record from an older pyman with a name Podman refuses
+    (a newline would start a new directive) is refused, never written out."""
+    import re
+
+    from pyman.names import NAME_PATTERN, valid_name
+
+    if not re.fullmatch("[0-9a-f]{64}", rid):
+        raise PymanError(f"the {kind} record {rid!r} has a damaged id: remove it "
+                         f"(pyman {'pod ' if kind == 'pod' else ''}rm -f) and create it again")
+    if not valid_name(name):
+        fix = (f"pyman rename {rid[:12]} NEWNAME" if kind == "container"
+               else f"pyman pod rm -f {rid[:12]} and create it again with a valid name")
+        raise PymanError(f"the {kind} {rid[:12]} has the name {name!r}, which pyman no longer "
+                         f"accepts (names must match {NAME_PATTERN}): {fix}, then generate "
+                         "the units again")
 
 
 def _span(first: int, n: int) -> str:

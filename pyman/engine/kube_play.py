@@ -57,6 +57,7 @@ def play(engine: Engine, path: str, *, start: bool = True,
          events: PullEvents | None = None, replace: bool = False) -> PlayReport:
     text, source = read(path)
     kube = plan(text, source)
+    _check_names(kube)  # before --replace removes anything
     if replace:  # --replace: the file's pods go first (its volumes stay, as with down)
         _remove_pods(engine, kube)
     _check_free(engine, kube)
@@ -90,6 +91,18 @@ def play(engine: Engine, path: str, *, start: bool = True,
                 pass
         raise
     return report
+
+
+def _check_names(kube: KubePlan) -> None:
+    """Every name the file would make, checked before anything is made (Podman's rule)."""
+    from pyman.names import check_name, check_volume_name
+
+    for claim in kube.claims:
+        check_volume_name(claim)
+    for pod in kube.pods:
+        check_name(pod.name, "running pod create option")
+        for c in pod.containers:
+            check_name(f"{pod.name}-{c.name}", "running container create option")
 
 
 def _check_free(engine: Engine, kube: KubePlan) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyman.errors import PymanError
+from pyman.names import NAME_RULE, valid_name
 from pyman.runtime.capabilities import (
     DEFAULT_CAPABILITIES,
     OCI_DEFAULT_CAPABILITIES,
@@ -26,7 +27,7 @@ KINDS = {"Pod": "v1", "Deployment": "apps/v1", "PersistentVolumeClaim": "v1",
          "Service": "v1"}
 PULL_POLICIES = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # fullmatch: "$" lets "a\n" in
 
 
 class KubeError(PymanError):
@@ -154,7 +155,7 @@ def plan(text: str, source: str) -> KubePlan:
         if api != KINDS[kind]:
             raise doc.error(("apiVersion",), f"{kind} is {KINDS[kind]}, not {api!r}")
         name = _get(doc, ("metadata",), "name", str, required=True)
-        if not DNS_LABEL.match(name):
+        if not DNS_LABEL.fullmatch(name):
             raise doc.error(("metadata", "name"), f"{name!r} is not a valid name (lower-case "
                             "letters, digits and '-')")
         if kind == "PersistentVolumeClaim":
@@ -213,8 +214,11 @@ def _volume(doc: Document, path: tuple[Any, ...], vol: dict[str, Any]) -> dict[s
             raise doc.error((*path, "hostPath", "path"), "must be an absolute path")
         return {"bind": p}
     if "persistentVolumeClaim" in vol:
-        return {"volume": _get(doc, (*path, "persistentVolumeClaim"), "claimName", str,
-                               required=True)}
+        claim = _get(doc, (*path, "persistentVolumeClaim"), "claimName", str, required=True)
+        if not valid_name(claim):  # a volume's name: Podman's rule
+            raise doc.error((*path, "persistentVolumeClaim", "claimName"),
+                            f"{claim!r}: {NAME_RULE}")
+        return {"volume": claim}
     if "emptyDir" in vol:
         return {"tmpfs": True}
     other = sorted(k for k in vol if k != "name")
@@ -225,7 +229,7 @@ def _volume(doc: Document, path: tuple[Any, ...], vol: dict[str, Any]) -> dict[s
 def _container(doc: Document, cp: tuple[Any, ...], volumes: dict[str, dict[str, Any]]
                ) -> KubeContainer:
     name = _get(doc, cp, "name", str, required=True)
-    if not DNS_LABEL.match(name):
+    if not DNS_LABEL.fullmatch(name):
         raise doc.error((*cp, "name"), f"{name!r} is not a valid container name")
     c = KubeContainer(name=name, image=_get(doc, cp, "image", str, required=True))
     policy = _get(doc, cp, "imagePullPolicy", str)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyman.errors import PymanError
-from pyman.storage.volumes import NAME_RE
+from pyman.names import check_volume_name
 
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
                 "runbindable")
@@ -53,10 +53,10 @@ def _dest(path: str) -> str:
 
 
 def _volume_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise PymanError(f'creating named volume "{name}": running volume create option: '
-                         "names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
-    return name
+    import json  # Go's %q, as Podman quotes it: the error stays one line
+
+    return check_volume_name(name, f"creating named volume {json.dumps(name, ensure_ascii=False)}"
+                                   ": running volume create option")
 
 
 def is_host_path(source: str) -> bool:

@@ -93,8 +93,14 @@ class PodService:
         if opts.publish and "net" not in share:
             raise PymanError("published ports need a shared network namespace: add net to "
                              "--share or leave --share out")
-        pid = new_id()
         from pyman.engine.names import new_name
+        from pyman.names import check_name
+
+        if opts.name:  # both names before anything is made or replaced
+            check_name(opts.name, "running pod create option")
+        if opts.infra_name:
+            check_name(opts.infra_name, "running container create option")
+        pid = new_id()
 
         name = opts.name or new_name({p.name for p in self.store.all()})
         if opts.replace and opts.name:

@@ -14,13 +14,10 @@ from typing import Any
 from pyman.config import Paths
 from pyman.engine.inspect import rfc3339
 from pyman.errors import PymanError
+from pyman.names import check_volume_name
 from pyman.storage.atomic import locked
 from pyman.storage.containers import ContainerConfig, ContainerStore
-from pyman.storage.volumes import (
-    VolumeRecord,
-    VolumeStore,
-    check_name,
-)
+from pyman.storage.volumes import VolumeRecord, VolumeStore
 
 # the local driver's options (Podman 4.3): mount(8)-style type/device/o, owner, copy-up
 VOLUME_OPTS = ("type", "device", "o", "UID", "GID", "uid", "gid", "copy", "nocopy", "size",
@@ -80,7 +77,7 @@ class VolumeService:
                                      f'strconv.Atoi: parsing "{value}": invalid syntax')
                 opts[key.upper()] = value
         if name is not None:
-            check_name(name)
+            check_volume_name(name)
         rec = VolumeRecord(name=name or secrets.token_hex(32), labels=dict(labels or {}),
                            options=opts, anonymous=False)
         if "nocopy" in opts:

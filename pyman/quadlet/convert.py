@@ -10,8 +10,10 @@ names the file and line, never silently dropped.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
+from pyman.names import NAME_RULE, valid_name
 from pyman.quadlet.unitfile import Entry, QuadletError, UnitFile
 from pyman.quadlet.words import SplitError, quote_cmdline, split
 
@@ -29,6 +31,7 @@ POD_KEYS = frozenset({"GlobalArgs", "HostName", "Label", "Network", "PodName", "
                       "PublishPort"})
 GROUPS = {".container": ("Container", CONTAINER_KEYS), ".volume": ("Volume", VOLUME_KEYS),
           ".pod": ("Pod", POD_KEYS)}
+NAME_KEYS = {"Container": "ContainerName", "Volume": "VolumeName", "Pod": "PodName"}
 PASSTHROUGH = frozenset({"Unit", "Service", "Install"})
 NETWORK_MODES = ("slirp4netns", "pasta", "none", "host", "private", "container", "ns")
 CIDFILE = "--cidfile=%t/%N.cid"
@@ -75,6 +78,10 @@ def check(unit: UnitFile, group: str, keys: frozenset[str]) -> None:
         for e in s.entries:
             if e.key is not None and e.key not in keys:
                 raise QuadletError.at(unit, e, f"unsupported key {e.key} in [{group}]")
+    name = unit.last(group, NAME_KEYS[group])
+    # systemd expands specifiers (%N, %i ...) later: the rest must already follow the rule
+    if name is not None and not valid_name(re.sub("%[A-Za-z]", "x", name.value)):
+        raise QuadletError.at(unit, name, f"invalid {name.key} {name.value!r}: {NAME_RULE}")
 
 
 def words(unit: UnitFile, e: Entry) -> list[str]:

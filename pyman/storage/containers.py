@@ -153,7 +153,10 @@ class ContainerStore:
         name is known to be free (it makes the volumes the container names). The record
         appears whole or not at all: it is written in a hidden dir renamed into place."""
         from pyman.engine.names import new_name
+        from pyman.names import check_name
 
+        if config.name:  # every path that makes a container comes through here
+            check_name(config.name, "running container create option")
         self.root.mkdir(parents=True, exist_ok=True)
         with locked(self.names_lock):
             taken = {c.name: c for c in self.all()}
@@ -178,10 +181,9 @@ class ContainerStore:
     def rename(self, cid: str, new: str) -> ContainerConfig:
         """Give the container ``cid`` the name ``new``, under the names lock (so two renames
         or a create cannot both take it); the record is rewritten atomically."""
-        import re
+        from pyman.names import check_name
 
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", new):
-            raise PymanError("names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
+        check_name(new)
         with locked(self.names_lock):
             config = self.load(cid)
             if config is None:

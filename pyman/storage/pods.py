@@ -77,6 +77,9 @@ class PodStore:
 
     def create(self, pod: PodConfig) -> None:
         """Record a new pod; of two with one name exactly one wins."""
+        from pyman.names import check_name
+
+        check_name(pod.name, "running pod create option")
         self.root.mkdir(parents=True, exist_ok=True)
         with locked(self.names_lock):
             for other in self.all():

@@ -8,7 +8,6 @@ removes (and the monitor's first-use bookkeeping, see volume_copy.py).
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import time
@@ -17,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from pyman.errors import PymanError, StorageError
+from pyman.names import NAME_RE, check_volume_name
 from pyman.storage.atomic import locked, read_json, write_json
 
-NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 META = "volume.json"
 
 
@@ -29,13 +28,6 @@ class VolumeNotFoundError(PymanError):
 
 class VolumeExistsError(PymanError):
     """A volume of that name already exists."""
-
-
-def check_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise PymanError("running volume create option: names must match "
-                         "[a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
-    return name
 
 
 @dataclass
@@ -100,7 +92,7 @@ class VolumeStore:
     def create(self, rec: VolumeRecord, exist_ok: bool = False) -> VolumeRecord:
         """Write the volume; the caller holds ``lock()``. With ``exist_ok`` an existing
         volume of that name is returned instead."""
-        check_name(rec.name)
+        check_volume_name(rec.name)
         old = self.load(rec.name)
         if old is not None:
             if exist_ok:
@@ -108,7 +100,7 @@ class VolumeStore:
             raise VolumeExistsError(
                 f"volume with name {rec.name} already exists: volume already exists")
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".new-{rec.name}-{secrets.token_hex(4)}"
+        tmp = self.root / f".new-{secrets.token_hex(8)}"  # not the name: it may be 255 long
         try:
             tmp.mkdir(mode=0o700)
             (tmp / "_data").mkdir(mode=0o755)
@@ -125,7 +117,7 @@ class VolumeStore:
     def delete(self, name: str) -> None:
         """Remove the volume; its files may belong to sub-ids (written by a container)."""
         src = self.dir(name)
-        doomed = self.root / f".rm-{name}-{secrets.token_hex(4)}"
+        doomed = self.root / f".rm-{secrets.token_hex(8)}"
         try:
             os.rename(src, doomed)
         except FileNotFoundError:
