@@ -74,7 +74,8 @@ class RegistryService:
         key = registry_key(registry)
         host, _, repo = key.partition("/")
         client = RegistryClient(host, repo, insecure=self._insecure(host, repo, tls_verify),
-                                credentials=creds, cert_dir=cert_dir)
+                                credentials=creds, cert_dir=cert_dir,
+                                insecure_host=self._conf().insecure_host)
         try:
             client.check_login()
         except UnauthorizedError:
@@ -189,7 +190,7 @@ class RegistryService:
         sources = {d: [r for r in rs if r in repos] for d, rs in sources.items()}
         client = RegistryClient(ref.registry, ref.repository, insecure=insecure,
                                 credentials=creds, push=True, mount_from=repos,
-                                cert_dir=opts.cert_dir)
+                                cert_dir=opts.cert_dir, insecure_host=conf.insecure_host)
         tag = ref.digest or ref.tag or "latest"
         result = push_image(client, blobs, data, manifest, tag, media_type=media_type,
                             mount_from=sources, chunk_size=opts.chunk_size, events=events)

@@ -75,7 +75,7 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
         for ep in endpoints:
             creds = credentials(ep.host, ep.repository) if credentials else None
             client = RegistryClient(ep.host, ep.repository, insecure=_insecure(ep, tls_verify),
-                                    credentials=creds)
+                                    credentials=creds, insecure_host=conf.insecure_host)
             try:
                 digest, manifest, list_digest = _resolve_manifest(client, ref, blobs, platform)
             except (ImageNotFoundError, RegistryError) as exc:

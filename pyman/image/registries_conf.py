@@ -91,6 +91,17 @@ class RegistriesConf:
                 best, best_len = reg, n
         return best
 
+    def insecure_host(self, host: str) -> bool:
+        """Whether ``host`` (host[:port]) is the location of a registry or mirror marked
+        insecure: only then may credentials go to it over plain http (a token realm, a
+        redirect's target), besides the registry being talked to itself."""
+        for reg in self.registries.values():
+            places = [(reg.location or reg.prefix, reg.insecure),
+                      *((m.location, m.insecure) for m in reg.mirrors)]
+            if any(insecure and loc.split("/", 1)[0] == host for loc, insecure in places):
+                return True
+        return False
+
     def endpoints(self, ref: Reference) -> list[Endpoint]:
         """Mirrors first, then the primary location; raises RegistryError when blocked."""
         reg = self.find_registry(ref)

@@ -10,7 +10,11 @@ user. Pushing asks for ``repository:<name>:pull,push``, plus ``repository:<other
 each repository a blob may be mounted from.
 
 Blob downloads follow redirects (a 307 to a storage host is normal); the Authorization header
-is not sent to another host.
+is not sent on once a redirect changes the scheme or the host, and an https -> http redirect is
+refused. Credentials go over plain http (to a token realm, after a redirect) only to a host
+the user trusts with plain http: the insecure registry itself (same host name, any port), or
+a host marked insecure in registries.conf (``insecure_host``). containers/image sends them to
+any realm; a realm on http elsewhere is refused here, with how to allow it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from pyman.image.registry_http import (  # noqa: F401 - cert_dirs, parse_challen
     _open,
     _ssl_context,
     cert_dirs,
+    host_name,
     parse_challenge,
 )
 
@@ -69,7 +74,8 @@ class RegistryClient:
     def __init__(self, host: str, repository: str, *, insecure: bool = False,
                  timeout: float = 30.0, credentials: Credentials | None = None,
                  push: bool = False, mount_from: tuple[str, ...] = (),
-                 cert_dir: str | None = None) -> None:
+                 cert_dir: str | None = None,
+                 insecure_host: Callable[[str], bool] | None = None) -> None:
         self.host = host
         self.repository = repository
         self.insecure = insecure
@@ -78,6 +84,7 @@ class RegistryClient:
         self.push = push
         self.mount_from = tuple(r for r in mount_from if r != repository)
         self.cert_dir = cert_dir
+        self.insecure_host = insecure_host  # registries.conf's insecure locations
         self._scheme: str | None = None
         self._challenge: tuple[str, dict[str, str]] | None = None
         self.trace: list[tuple[str, str, int]] = []  # (method, path, status), for diagnosis
@@ -139,6 +146,12 @@ class RegistryClient:
         if status != 200:
             raise RegistryError(f"checking credentials at {self.host}: HTTP {status}")
 
+    def _plain_ok(self, netloc: str) -> bool:
+        """May credentials go to ``netloc`` over plain http? (See the module's doc.)"""
+        if self.insecure and host_name(netloc) == host_name(self.host):
+            return True
+        return bool(self.insecure_host and self.insecure_host(netloc))
+
     def _token_key(self) -> tuple[str, tuple[str, ...], str]:
         user = self.credentials.username if self.credentials else ""
         return self.host, tuple(self.scopes), user
@@ -183,6 +196,16 @@ class RegistryClient:
             query.append(("account", self.credentials.username))
             headers["Authorization"] = _basic(self.credentials)
         realm = params["realm"]
+        parts = urlsplit(realm)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RegistryError(f"{self.name}: the registry names a token service pyman "
+                                f"cannot use ({realm!r}: not an http(s) URL)")
+        if headers and parts.scheme == "http" and not self._plain_ok(parts.netloc):
+            raise RegistryError(
+                f"the token service of {self.host} is plain http ({realm}): pyman does not "
+                f"send credentials there. If you trust the network, mark {parts.netloc} "
+                f'insecure in registries.conf ([[registry]] location = "{parts.netloc}", '
+                "insecure = true)")
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         try:
             conn, resp = _open("GET", url, headers, not self.insecure, self.timeout,
@@ -217,7 +240,10 @@ class RegistryClient:
         if self._scheme is None:
             self.ping()
         url = path if "://" in path else f"{self._scheme}://{self.host}{path}"
-        same_host = urlsplit(url).netloc == self.host
+        parts = urlsplit(url)
+        if parts.scheme == "http" and self._scheme == "https":
+            self._check_downgrade(url)
+        same_host = (parts.scheme, parts.netloc) == (self._scheme, self.host)
         for attempt in (1, 2):
             hdrs = dict(headers or {})
             if same_host:
@@ -257,9 +283,17 @@ class RegistryClient:
             self._authenticate(challenge)
         raise AssertionError("unreachable")
 
+    def _check_downgrade(self, url: str) -> None:
+        netloc = urlsplit(url).netloc
+        if not self._plain_ok(netloc):
+            raise RegistryError(
+                f"{self.name}: refusing to go from https to plain http ({url}). If you trust "
+                f"the network, mark {netloc} insecure in registries.conf ([[registry]] "
+                f'location = "{netloc}", insecure = true)')
+
     def _follow(self, url: str, headers: dict[str, str]
                 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        origin = urlsplit(url).netloc
+        origin = urlsplit(url)[:2]  # (scheme, host:port)
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 conn, resp = _open("GET", url, headers, not self.insecure, self.timeout,
@@ -270,9 +304,12 @@ class RegistryClient:
                 return conn, resp
             location = resp.getheader("Location", "")
             conn.close()
+            was_https = url.startswith("https:")
             url = urljoin(url, location)
-            if urlsplit(url).netloc != origin:
-                headers = {k: v for k, v in headers.items() if k != "Authorization"}
+            if was_https and urlsplit(url).scheme == "http":
+                self._check_downgrade(url)
+            if urlsplit(url)[:2] != origin:  # another scheme or host: not our credentials
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         raise RegistryError(f"{self.name}: too many redirects")
 
     def _fail(self, resp: http.client.HTTPResponse, what: str) -> PymanError:

@@ -101,6 +101,11 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def host_name(netloc: str) -> str:
+    """``host[:port]`` (an IPv6 one in brackets) -> the host name alone, lower-cased."""
+    return (urlsplit("//" + netloc).hostname or netloc).lower()
+
+
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     """``Bearer realm="...",service="..."`` -> ("bearer", {realm: ..., service: ...})."""
     scheme, _, rest = header.strip().partition(" ")

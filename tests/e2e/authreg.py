@@ -163,17 +163,19 @@ def start_basic_registry(tmp: Path, users: dict[str, str] = USERS, tls: bool = F
 """, tls=tls)
 
 
-def start_token_registry(tmp: Path, users: dict[str, str] = USERS) -> Registry:
+def start_token_registry(tmp: Path, users: dict[str, str] = USERS, tls: bool = False,
+                         realm_host: str = "127.0.0.1") -> Registry:
+    """``realm_host``: the host name the realm URL gives for the (loopback) token service."""
     service = TokenService(users)
     cert = tmp / "token-ca.pem"
     cert.write_bytes(service.cert_pem)
     return _start(tmp, f"""auth:
   token:
-    realm: http://{service.addr}/token
+    realm: http://{realm_host}:{service.server.server_address[1]}/token
     service: {SERVICE}
     issuer: {ISSUER}
     rootcertbundle: {cert}
-""", service)
+""", service, tls=tls)
 
 
 def _b64(data: bytes) -> str:
@@ -197,6 +199,7 @@ class TokenService:
 
         self.users = users
         self.requests: list[TokenRequest] = []
+        self.authorization: list[str | None] = []  # each request's header, as it came
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyman test token issuer")])
         now = dt.datetime.now(dt.UTC)
@@ -252,6 +255,7 @@ class TokenService:
         h.wfile.write(body)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        self.authorization.append(h.headers.get("Authorization"))
         parts = urlsplit(h.path)
         if parts.path != "/token":
             self._reply(h, 404, {"error": "not found"})

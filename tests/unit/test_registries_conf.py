@@ -242,3 +242,30 @@ def test_debian_shipped_files_load(monkeypatch, tmp_path):
         assert conf.aliases["fedora"] == "registry.fedoraproject.org/fedora"
         assert [str(r) for r in conf.resolve("fedora:39")] == ["registry.fedoraproject.org/fedora:39"]
     assert all(str(r).count("/") >= 1 for r in conf.resolve("alpine"))
+
+
+def test_insecure_host_is_an_insecure_location_or_mirror_only(dirs):
+    """Where credentials may go over plain http (a token realm, a redirect's target)."""
+    _, user = dirs
+    write(user / "registries.conf", """
+[[registry]]
+location = "auth.example:5001"
+insecure = true
+
+[[registry]]
+prefix = "example.com/team"
+location = "reg.example/team"
+[[registry.mirror]]
+location = "mirror.example:8080/cache"
+insecure = true
+
+[[registry]]
+location = "secure.example"
+""")
+    conf = load(dirs)
+    assert conf.insecure_host("auth.example:5001")
+    assert conf.insecure_host("mirror.example:8080")
+    assert not conf.insecure_host("auth.example")  # another port is another place
+    assert not conf.insecure_host("reg.example")
+    assert not conf.insecure_host("secure.example")
+    assert not conf.insecure_host("example.com")
