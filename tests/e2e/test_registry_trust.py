@@ -10,6 +10,7 @@ the redirects (the client in-process: only there can a redirect target be chosen
 from __future__ import annotations
 
 import base64
+import io
 import socket
 import ssl
 import threading
@@ -149,6 +150,8 @@ class Site:
             def do_GET(self) -> None:
                 site.handle(self)
 
+            do_POST = do_PUT = do_HEAD = do_GET
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -159,6 +162,10 @@ class Site:
         scheme = "https" if isinstance(h.connection, ssl.SSLSocket) else "http"
         header = h.headers.get("Authorization")
         path = h.path.split("?", 1)[0]
+        if path.startswith("/upload"):  # where an upload Location sends the blob
+            self.storage_auth.append((scheme, header))
+            self.send(h, 201, b"")
+            return
         if path.startswith("/storage/"):
             self.storage_auth.append((scheme, header))
             name = path.rsplit("/", 1)[1]
@@ -172,6 +179,8 @@ class Site:
             self.send(h, 200, b"{}")
         elif path == "/v2/team/app/manifests/v1":
             self.send(h, 307, b"", {"Location": self.target("manifest")})
+        elif path == "/v2/team/app/blobs/uploads/":
+            self.send(h, 202, b"", {"Location": self.target("upload")})
         elif path.startswith("/v2/team/app/blobs/"):
             self.send(h, 307, b"", {"Location": self.target(path.rsplit("/", 1)[1])})
         else:
@@ -253,3 +262,19 @@ def test_same_host_same_scheme_redirect_keeps_the_header(site: Site) -> None:
     _fetch(site.client(), site)
     assert [scheme for scheme, _ in site.storage_auth] == ["https"] * 3
     assert all(h is not None and h.startswith("Basic ") for _, h in site.storage_auth)
+
+
+def test_an_upload_location_on_plain_http_is_refused(site: Site) -> None:
+    """Pushing: the registry's upload Location is followed like a redirect."""
+    site.target = lambda name: f"http://{site.registry.addr}/{name}"
+    client = site.client(push=True)
+    mounted, url = client.start_upload(sha(b"x"))
+    assert not mounted and url == f"http://{site.registry.addr}/upload"
+    with pytest.raises(RegistryError, match="refusing to go from https to plain http"):
+        client.upload_blob(url, sha(b"x"), 1, lambda: io.BytesIO(b"x"))
+    assert site.storage_auth == []
+    # on another https host the upload goes, without the header
+    site.target = lambda name: f"https://{site.other.addr}/{name}"
+    mounted, url = client.start_upload(sha(b"x"))
+    client.upload_blob(str(url), sha(b"x"), 1, lambda: io.BytesIO(b"x"))
+    assert site.storage_auth == [("https", None)]
