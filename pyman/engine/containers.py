@@ -217,7 +217,10 @@ class ContainerService:
     def precheck(opts: RunOptions) -> None:
         """What can be refused before an image is pulled."""
         from pyman.engine.systemd_opts import check_cgroups, check_cidfile, check_sdnotify
+        from pyman.names import check_name
 
+        if opts.name:  # checked again where the record is written (store.create)
+            check_name(opts.name, "running container create option")
         check_sdnotify(opts.sdnotify)
         check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
         if opts.cidfile:

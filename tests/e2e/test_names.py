@@ -31,6 +31,10 @@ def _refused(r: subprocess.CompletedProcess[str], context: str) -> None:
 def test_bad_names_are_refused_everywhere_and_nothing_is_made(run_pyman,
                                                              fresh_env: dict[str, str]) -> None:
     env = fresh_env
+    for cmd in ("create", "run"):  # refused before the image is pulled
+        _refused(run_pyman(cmd, "--name=a b", ALPINE, "true", env=env),
+                 "running container create option")
+    assert run_pyman("images", "-q", env=env).stdout == ""
     assert run_pyman("pull", "-q", ALPINE, env=env).returncode == 0
     for name in BAD:
         _refused(run_pyman("create", f"--name={name}", ALPINE, "true", env=env),
