@@ -76,7 +76,7 @@ class VolumeService:
                     raise PymanError(f"cannot convert {key.upper()} {value} to integer: "
                                      f'strconv.Atoi: parsing "{value}": invalid syntax')
                 opts[key.upper()] = value
-        if name is not None:
+        if name:  # "" is no name, as in Podman: a generated one
             check_volume_name(name)
         rec = VolumeRecord(name=name or secrets.token_hex(32), labels=dict(labels or {}),
                            options=opts, anonymous=False)

@@ -70,6 +70,9 @@ def test_names_podman_accepts_still_work(run_pyman, fresh_env: dict[str, str]) -
     r = run_pyman("create", "--name=", ALPINE, "true", env=env)  # empty: a generated one
     assert r.returncode == 0, r.stderr
     assert run_pyman("pod", "create", f"--name=p{long}", env=env).returncode == 0
+    r = run_pyman("volume", "create", "", env=env)  # empty: a generated one, as in Podman
+    assert r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr
+    assert run_pyman("volume", "rm", r.stdout.strip(), env=env).returncode == 0
     # a volume's name is a directory name: over 255 characters is refused clearly
     r = run_pyman("volume", "create", "v" * 256, env=env)
     assert r.returncode == 125 and "volume names are at most 255" in r.stderr, r.stderr
