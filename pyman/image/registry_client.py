@@ -304,7 +304,7 @@ class RegistryClient:
                 return conn, resp
             location = resp.getheader("Location", "")
             conn.close()
-            was_https = url.startswith("https:")
+            was_https = urlsplit(url).scheme == "https"
             url = urljoin(url, location)
             if was_https and urlsplit(url).scheme == "http":
                 self._check_downgrade(url)
