@@ -14,26 +14,31 @@ The child reads or writes the tar as root of the user namespace: what it writes 
 container's primary uid/gid (Podman's default ``--archive``), what it reads carries the ids as
 the container sees them. On the host side pyman extracts as the user (so copies belong to the
 user), refusing any member that would land outside the destination.
+
+Nothing of the container's runs on the host's side: the child never looks an owner's name up
+(copy_tar.py: numbers only, so glibc loads none of the image's NSS modules), imports nothing
+once its root is the container's, and reports back as JSON, which the parent checks
+(rootless/result_pipe.py): never pickle.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import tarfile
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from pyman.config import Paths
+from pyman.engine.copy_tar import extract_tar, not_found, top_name, write_tar
 from pyman.errors import ContainerNotFoundError, PymanError
+from pyman.rootless import result_pipe
 from pyman.runtime.users import resolve_user  # imported here: the child cannot once inside
 
 Work = Callable[[], None]
 
-# Everything the child uses once its root is the container's must be imported before: the
-# container has no pyman to import from.
+# Everything the child uses once its root is the container's must be imported before: from
+# then on imports are sealed (result_pipe.seal_imports), as the image's python would be found.
 
 
 @dataclass
@@ -49,95 +54,6 @@ def parse_location(arg: str) -> Location:
         return Location(None, arg)
     name, _, path = arg.partition(":")
     return Location(name, path or "/")
-
-
-def _not_found(path: str, where: str) -> PymanError:
-    return PymanError(f'"{path}" could not be found on {where}: no such file or directory')
-
-
-# -- tar on either side ---------------------------------------------------------------------
-
-def top_name(src: str) -> str:
-    """The name ``src`` has in the archive: its last component as given (a symlink's own
-    name); "." for a directory's content (``dir/.``, ``/``)."""
-    if src.endswith(("/.", "/./")) or src in (".", "./"):
-        return "."
-    return os.path.basename(os.path.normpath(src)) or "."
-
-
-def write_tar(src: str, out: IO[bytes], chown: tuple[int, int] | None = None,
-              where: str = "the host") -> None:
-    """``src`` as a tar stream: a final symlink is followed (as Podman does), links inside a
-    directory stay links; ``dir/.`` is the directory's content."""
-    top = top_name(src)
-    try:
-        real = os.path.realpath(src)
-        os.stat(real)
-    except OSError:
-        raise _not_found(src, where) from None
-
-    def owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uname = info.gname = ""
-        if chown is not None:
-            info.uid, info.gid = chown
-        return info
-
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        if top == ".":
-            for entry in sorted(os.listdir(real)):
-                tf.add(os.path.join(real, entry), arcname=entry, filter=owner)
-        else:
-            tf.add(real, arcname=top, filter=owner)
-
-
-def _safe_name(name: str) -> str:
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise PymanError(f"refusing archive member {name!r}: it points out of the destination")
-    return "/".join(parts)
-
-
-def _renamed(name: str, rename: tuple[str, str] | None) -> str:
-    if rename is None:
-        return name
-    old, new = rename
-    if name == old:
-        return new
-    if name.startswith(old + "/"):
-        return new + name[len(old):]
-    return name
-
-
-def extract_tar(stream: IO[bytes], dest_dir: str, rename: tuple[str, str] | None = None,
-                chown: tuple[int, int] | None = None) -> None:
-    """Extract into ``dest_dir``: ``rename`` (old top name, new) renames the top entry;
-    ``chown`` sets every owner (root in the container's namespace); without it, owners are
-    whoever extracts (the user, on the host). A member whose path would resolve outside
-    ``dest_dir`` (``..``, or through a symlink the archive made) is refused."""
-    base = os.path.realpath(dest_dir)
-    devices_ok = os.geteuid() == 0 and chown is not None
-    with tarfile.open(fileobj=stream, mode="r|") as tf:
-        for member in tf:
-            name = _safe_name(_renamed(member.name, rename))
-            if not name:
-                continue
-            target = os.path.join(base, name)
-            parent = os.path.realpath(os.path.dirname(target))
-            if parent != base and not parent.startswith(base + "/"):
-                raise PymanError(f"refusing archive member {member.name!r}: it points out of "
-                                 "the destination")
-            if member.islnk():
-                link = _safe_name(_renamed(member.linkname, rename))
-                member.linkname = os.path.join(base, link)
-            if (member.ischr() or member.isblk() or member.isfifo()) and not devices_ok:
-                continue  # only root in the container's namespace may make these
-            if chown is not None:
-                member.uid, member.gid = chown
-            member.name = name
-            if os.path.lexists(target) and not os.path.isdir(target) or \
-                    os.path.islink(target):
-                os.unlink(target)  # replaced, as cp does (never followed)
-            tf.extract(member, base, set_attrs=True, numeric_owner=True)
 
 
 def _first_member_is_dir(stream: IO[bytes]) -> tuple[bool, bytes]:
@@ -202,7 +118,7 @@ def _in_container_write(dest: str, stream: IO[bytes], top: str, src_is_dir: bool
         raise PymanError("destination must be a directory when copying a directory")
     parent = os.path.dirname(dest.rstrip("/")) or "/"
     if dest.endswith("/") or not os.path.isdir(parent):
-        raise _not_found(dest, where)
+        raise not_found(dest, where)
     name = os.path.basename(dest.rstrip("/"))
     if top == ".":
         os.mkdir(dest)
@@ -276,7 +192,7 @@ class CopyService:
             return dest, None, False
         parent = os.path.dirname(dest.rstrip("/")) or "."
         if dest.endswith("/") or not os.path.isdir(parent):
-            raise _not_found(dest, "the host")
+            raise not_found(dest, "the host")
         name = os.path.basename(dest.rstrip("/"))
         return parent, name, os.path.lexists(dest)
 
@@ -301,7 +217,7 @@ class CopyService:
             src_is_dir = os.path.isdir(real)
             os.stat(real)
         except OSError:
-            raise _not_found(src, "the host") from None
+            raise not_found(src, "the host") from None
         top = top_name(src)
         from_archive = False
         r, w = os.pipe()
@@ -358,6 +274,7 @@ class CopyService:
                 mnt = os.open(f"/proc/{init}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
                 if start_time(init) != init_start:
                     raise PymanError("the container stopped meanwhile")
+                result_pipe.seal_imports()
                 libc.setns(mnt, 0)  # root and cwd: the container's root
                 os.chdir("/")
 
@@ -411,6 +328,7 @@ def _mount_and_chroot(cdir: str, layers: list[str], writable: bool, driver: str 
                 ",userxattr"
             libc.mount("overlay", target, "overlay", libc.MS_RDONLY, opts)
     os.chdir(target)
+    result_pipe.seal_imports()
     os.chroot(".")
     os.chdir("/")
 
@@ -425,11 +343,11 @@ def _fork(enter: Work, child: Work, parent: Work | None, new_userns: str | None,
         down_r, down_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports and exits
-        code = 0
-        try:
-            os.close(res_r)
-            if close_in_child >= 0:
-                os.close(close_in_child)
+        os.close(res_r)
+        if close_in_child >= 0:
+            os.close(close_in_child)
+
+        def work() -> None:
             if new_userns:
                 from pyman.rootless import libc
                 from pyman.rootless.enter import child_enter
@@ -439,20 +357,8 @@ def _fork(enter: Work, child: Work, parent: Work | None, new_userns: str | None,
                 child_enter(libc.CLONE_NEWNS, up_w, down_r)
             enter()
             child()
-            payload: tuple[str, object] = ("ok", None)
-        except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
-            code = 1
-            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-                exc = PymanError(f"{exc.strerror or exc}"
-                                 + (f": {exc.filename}" if exc.filename else ""))
-            elif not isinstance(exc, PymanError):
-                exc = PymanError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            payload = ("err", exc)
-        try:
-            with os.fdopen(res_w, "wb") as f:
-                pickle.dump(payload, f)
-        finally:
-            os._exit(code)
+
+        result_pipe.report(res_w, work, send_value=False, plain_oserror=True)
     os.close(res_w)
     failure: BaseException | None = None
     try:
@@ -472,14 +378,12 @@ def _fork(enter: Work, child: Work, parent: Work | None, new_userns: str | None,
             parent()
     except (PymanError, OSError, tarfile.TarError) as exc:
         failure = exc
-    with os.fdopen(res_r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    if data:
-        kind, value = pickle.loads(data)
-        if kind == "err":
-            assert isinstance(value, BaseException)
-            raise value
+    try:
+        data = result_pipe.read_report(res_r)
+    finally:
+        os.waitpid(pid, 0)
+    if data:  # the child's error wins: it is why the parent's side failed
+        result_pipe.decode(data)
     elif failure is None:
         raise PymanError("cp: the helper in the container's namespaces died without reporting")
     if failure is not None:

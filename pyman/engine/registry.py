@@ -237,7 +237,8 @@ class RegistryService:
         work.mkdir(parents=True, exist_ok=True)
         try:
             jobs = [(str(layers.diff(d)), str(work / str(i))) for i, _, d in todo]
-            results = run_in_userns(lambda: [export_layer(src, out) for src, out in jobs])
+            results = run_in_userns(lambda: [export_layer(src, out) for src, out in jobs],
+                                    decode=_exported)
             doc = json.loads(data)
             for (i, _, _), (diff_id, digest, size), (_, out) in zip(todo, results, jobs,
                                                                     strict=True):
@@ -282,3 +283,18 @@ class RegistryService:
         except PymanError:
             cands = []
         return next((c for c in cands if c in names), names[0])
+
+
+def _exported(value: object) -> list[tuple[str, str, int]]:
+    """export_layer's (diff_id, digest, size) for each job, as the helper reported them."""
+    import re
+
+    digest = re.compile(r"sha256:[0-9a-f]{64}")
+    out = []
+    for item in value if isinstance(value, list) else [None]:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+                and isinstance(item[1], str) and isinstance(item[2], int)
+                and digest.fullmatch(item[0]) and digest.fullmatch(item[1])):
+            raise ValueError("not a list of (diff_id, digest, size)")
+        out.append((item[0], item[1], item[2]))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from pyman.config import Paths
 from pyman.errors import ContainerNotFoundError, PymanError
@@ -151,20 +151,52 @@ def _scan(init_pid: int) -> list[Proc]:
     return sorted(procs, key=lambda p: p.pid)
 
 
-def _names(rootfs: str, rel: str) -> dict[int, str]:
-    from pyman.runtime.users import _entries, _in_rootfs
+def _names(rootfs: str, rel: str) -> list[tuple[int, str]]:
+    from pyman.runtime.users import read_entries
 
     out: dict[int, str] = {}
-    for e in _entries(_in_rootfs(rootfs, rel)):
+    for e in read_entries(rootfs, rel)[0]:
         if len(e) >= 3 and e[2].isdigit():
             out.setdefault(int(e[2]), e[0])
-    return out
+    return list(out.items())
 
 
-def _snapshot(init_pid: int) -> tuple[list[Proc], dict[int, str], dict[int, str]]:
-    procs = _scan(init_pid)
+def _snapshot(init_pid: int) -> dict[str, object]:
+    """In the helper: the container's processes and the names its passwd and group give."""
     root = f"/proc/{init_pid}/root"
-    return procs, _names(root, "etc/passwd"), _names(root, "etc/group")
+    return {"procs": _scan(init_pid), "users": _names(root, "etc/passwd"),
+            "groups": _names(root, "etc/group")}
+
+
+_PROC_TYPES = {f.name: f.type for f in fields(Proc)}
+
+
+def _decode_snapshot(value: object) -> tuple[list[Proc], dict[int, str], dict[int, str]]:
+    """The helper's snapshot, each field checked: it came over a pipe from a process that
+    read the container's files."""
+    if not isinstance(value, dict) or set(value) != {"procs", "users", "groups"}:
+        raise ValueError("not a snapshot")
+    procs = []
+    for item in value["procs"]:
+        if not isinstance(item, dict) or set(item) != set(_PROC_TYPES):
+            raise ValueError("not a process")
+        for key, kind in _PROC_TYPES.items():
+            v = item[key]
+            ok = (isinstance(v, str) if kind == "str" else
+                  isinstance(v, list) and all(isinstance(a, str) for a in v)
+                  if kind == "list[str]" else isinstance(v, int) and not isinstance(v, bool))
+            if not ok:
+                raise ValueError(f"bad {key}")
+        procs.append(Proc(**item))
+
+    def names(pairs: object) -> dict[int, str]:
+        if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int)
+                and isinstance(p[1], str) for p in pairs):
+            raise ValueError("not a list of (id, name)")
+        return {p[0]: p[1] for p in pairs}
+
+    return procs, names(value["users"]), names(value["groups"])
 
 
 def _host_id(container_id: int, id_map: str) -> int:
@@ -194,7 +226,8 @@ class TopService:
         try:
             if not t.alive():
                 raise PymanError("top can only be used on running containers")
-            procs, users, groups = call_in(fds, lambda: _snapshot(t.pid))
+            procs, users, groups = call_in(fds, lambda: _snapshot(t.pid),
+                                           _decode_snapshot)
             uid_map = _read(f"/proc/{t.monitor_pid}/uid_map").decode()
             gid_map = _read(f"/proc/{t.monitor_pid}/gid_map").decode()
         finally:

@@ -51,40 +51,26 @@ def join(fds: list[int]) -> None:
         pass  # setgroups may be denied; unmapped groups read as nobody anyway
 
 
-def call_in(fds: list[int], fn: Callable[[], T]) -> T:
+def call_in(fds: list[int], fn: Callable[[], object], decode: Callable[[object], T]) -> T:
     """Run ``fn`` in a forked child that joined ``fds`` (see ``open_namespaces``); its result
-    (or the PymanError it raised) comes back pickled. The caller keeps and closes ``fds``."""
-    import pickle
-    import traceback
-
-    from pyman.errors import PymanError
+    comes back as JSON (``rootless.result_pipe``), checked by ``decode``; its PymanError is
+    raised here. The caller keeps and closes ``fds``."""
+    from pyman.rootless import result_pipe
 
     res_r, res_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports and exits
-        code = 0
-        try:
-            os.close(res_r)
+        os.close(res_r)
+
+        def work() -> object:
             join(list(fds))
-            payload: tuple[str, object] = ("ok", fn())
-        except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
-            code = 1
-            if not isinstance(exc, PymanError):
-                exc = PymanError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            payload = ("err", exc)
-        try:
-            with os.fdopen(res_w, "wb") as f:
-                pickle.dump(payload, f)
-        finally:
-            os._exit(code)
+            return fn()
+
+        result_pipe.report(res_w, work)
     os.close(res_w)
-    with os.fdopen(res_r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    if not data:
-        raise PymanError("a helper in the container's namespaces died without reporting")
-    kind, value = pickle.loads(data)
-    if kind == "err":
-        assert isinstance(value, BaseException)
-        raise value
-    return value  # type: ignore[no-any-return]
+    value = result_pipe.receive(res_r, pid, "a helper in the container's namespaces")
+    try:
+        return decode(value)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise result_pipe.ResultError(f"a helper's report has an unknown shape: {exc}"
+                                      ) from None

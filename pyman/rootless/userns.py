@@ -8,17 +8,15 @@ pair: the child says "unshared", the parent writes the maps and says "mapped".
 from __future__ import annotations
 
 import os
-import pickle
 import pwd
 import stat
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
-from pyman.errors import PymanError, RootlessSetupError
+from pyman.errors import RootlessSetupError
 from pyman.rootless import libc
 from pyman.rootless.enter import child_enter, explain_unshare_error
 from pyman.rootless.subid import IdMapping, full_map, map_args, subid_ranges
@@ -124,35 +122,41 @@ def parent_map(pid: int, from_child: int, to_child: int, maps: IdMaps) -> None:
     os.write(to_child, b"M")
 
 
-def run_in_userns(fn: Callable[[], T], *, flags: int = libc.CLONE_NEWNS) -> T:
+@overload
+def run_in_userns(fn: Callable[[], object], *, flags: int = ...) -> None: ...
+
+
+@overload
+def run_in_userns(fn: Callable[[], object], *, flags: int = ...,
+                  decode: Callable[[object], T]) -> T: ...
+
+
+def run_in_userns(fn: Callable[[], object], *, flags: int = libc.CLONE_NEWNS,
+                  decode: Callable[[object], T] | None = None) -> T | None:
     """Run ``fn`` in a forked child that is root in a new, fully mapped user namespace.
 
-    The result (or a PymanError) comes back pickled over a pipe. Only call this when no other
+    Without ``decode`` its result is dropped; with it, the result comes back as JSON
+    (dataclasses as dicts, tuples as lists: ``rootless.result_pipe``) and ``decode`` checks
+    and rebuilds it. A PymanError it raises is raised here. Only call this when no other
     threads are running.
     """
+    from pyman.rootless import result_pipe
+
     maps = host_id_maps()
     up_r, up_w = os.pipe()
     down_r, down_w = os.pipe()
     res_r, res_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
-        code = 0
-        try:
-            os.close(up_r)
-            os.close(down_w)
-            os.close(res_r)
+        os.close(up_r)
+        os.close(down_w)
+        os.close(res_r)
+
+        def work() -> object:
             child_enter(flags, up_w, down_r)
-            payload: tuple[str, object] = ("ok", fn())
-        except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
-            code = 1
-            if not isinstance(exc, PymanError):
-                exc = PymanError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            payload = ("err", exc)
-        try:
-            with os.fdopen(res_w, "wb") as f:
-                pickle.dump(payload, f)
-        finally:
-            os._exit(code)
+            return fn()
+
+        result_pipe.report(res_w, work, send_value=decode is not None)
     os.close(up_w)
     os.close(down_r)
     os.close(res_w)
@@ -166,13 +170,11 @@ def run_in_userns(fn: Callable[[], T], *, flags: int = libc.CLONE_NEWNS) -> T:
         raise
     os.close(down_w)
     os.close(up_r)
-    with os.fdopen(res_r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    if not data:
-        raise PymanError("a helper in the user namespace died without reporting")
-    kind, value = pickle.loads(data)
-    if kind == "err":
-        assert isinstance(value, BaseException)
-        raise value
-    return value  # type: ignore[no-any-return]
+    value = result_pipe.receive(res_r, pid, "a helper in the user namespace")
+    if decode is None:
+        return None
+    try:
+        return decode(value)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise result_pipe.ResultError(f"a helper's report has an unknown shape: {exc}"
+                                      ) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from pyman.storage.volume_copy import resolve_in_root
+from pyman.runtime.inroot import NotReadable, read_in_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,11 +33,11 @@ def write_files(rootfs: str, run_dir: str, entry: dict[str, Any]) -> list[str]:
     written = []
     for fname in FILES:
         dest = os.path.join(run_dir, fname)
-        path = resolve_in_root(rootfs, f"/etc/{fname}")
-        text = None
-        if path is not None and os.path.isfile(path):
-            with open(path, errors="replace") as f:
-                text = f.read()
+        try:  # resolved inside the rootfs, never blocking (a FIFO, a device: as missing)
+            data = read_in_root(rootfs, f"etc/{fname}")
+        except (NotReadable, OSError):
+            data = None
+        text = None if data is None else data.decode(errors="replace")
         field, value, line = lines[fname]
         if text is None or _has_id(text, field, value):
             try:

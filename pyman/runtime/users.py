@@ -5,13 +5,8 @@ which Podman uses. Stdlib only: the monitor calls this once the rootfs is mounte
 
 from __future__ import annotations
 
-import os
-
 from pyman.errors import CommandCannotRunError, PymanError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from pyman.runtime.inroot import NotReadable, read_in_root
 
 
 class ExecUser:
@@ -30,32 +25,19 @@ class ExecUser:
                 f"additional_gids={self.additional_gids}, home={self.home!r})")
 
 
-def _entries(path: str) -> Iterator[list[str]]:
-    """Colon-separated records of a passwd/group file; a missing file has none.
-    The path is resolved inside the rootfs without following symlinks out of it."""
+def read_entries(rootfs: str, rel: str) -> tuple[list[list[str]], str]:
+    """Colon-separated records of a passwd/group file resolved inside ``rootfs`` (never
+    outside it, never blocking: runtime/inroot.py), and why the file was refused ("" when it
+    was read or is missing: a missing file has no records)."""
     try:
-        with open(path, errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        line = line.strip()
-        if line and not line.startswith("#"):
-            yield line.split(":")
-
-
-def _in_rootfs(rootfs: str, rel: str) -> str:
-    # /etc/passwd may be an absolute symlink meant for the container's root, not the host's
-    path = os.path.join(rootfs, rel)
-    for _ in range(8):
-        if not os.path.islink(path):
-            break
-        target = os.readlink(path)
-        base = rootfs if target.startswith("/") else os.path.dirname(path)
-        path = os.path.normpath(os.path.join(base, target.lstrip("/")))
-        if not (path + "/").startswith(rootfs.rstrip("/") + "/"):
-            return os.path.join(rootfs, rel)  # escapes the rootfs: treat as absent
-    return path
+        data = read_in_root(rootfs, rel)
+    except NotReadable as exc:
+        return [], f"/{rel} in the container is refused: {exc}"
+    except OSError as exc:
+        return [], f"/{rel} in the container cannot be read: {exc.strerror or exc}"
+    lines = (data or b"").decode(errors="replace").splitlines()
+    return [line.split(":") for line in (x.strip() for x in lines)
+            if line and not line.startswith("#")], ""
 
 
 def _int(value: str) -> int | None:
@@ -77,7 +59,8 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
     user_arg = user_arg or "0"  # "" and ":gid" mean root
     numeric = _int(user_arg)
     if numeric is None and not user_arg.isdigit():
-        for e in _entries(_in_rootfs(rootfs, "etc/passwd")):
+        entries, why = read_entries(rootfs, "etc/passwd")
+        for e in entries:
             if len(e) >= 4 and e[0] == user_arg:
                 uid, gid = _int(e[2]) or 0, _int(e[3]) or 0
                 home = e[5] if len(e) > 5 and e[5] else "/"
@@ -85,12 +68,13 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
                 break
         else:
             raise CommandCannotRunError(
-                f"unable to find user {user_arg}: no matching entries in passwd file")
+                f"unable to find user {user_arg}: no matching entries in passwd file"
+                + (f" ({why})" if why else ""))
     elif numeric is None:
         raise PymanError(f"invalid user {user_arg}: uid out of range")
     else:
         uid = numeric
-        for e in _entries(_in_rootfs(rootfs, "etc/passwd")):
+        for e in read_entries(rootfs, "etc/passwd")[0]:
             if len(e) >= 4 and _int(e[2]) == uid:
                 gid = _int(e[3]) or 0
                 home = e[5] if len(e) > 5 and e[5] else "/"
@@ -100,18 +84,20 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
     sgids: list[int] = []
     if group_arg:
         gnum = _int(group_arg)
-        for e in _entries(_in_rootfs(rootfs, "etc/group")):
+        entries, why = read_entries(rootfs, "etc/group")
+        for e in entries:
             if len(e) >= 3 and (e[0] == group_arg or (gnum is not None and _int(e[2]) == gnum)):
                 gid = _int(e[2]) or 0
                 break
         else:
             if gnum is None:
                 raise CommandCannotRunError(
-                    f"unable to find group {group_arg}: no matching entries in group file")
+                    f"unable to find group {group_arg}: no matching entries in group file"
+                    + (f" ({why})" if why else ""))
             gid = gnum
     elif name is not None:
         # supplementary groups: those listing the user as a member (runc's GetExecUser)
-        for e in _entries(_in_rootfs(rootfs, "etc/group")):
+        for e in read_entries(rootfs, "etc/group")[0]:
             if len(e) >= 4 and name in e[3].split(","):
                 g = _int(e[2])
                 if g is not None and g not in sgids:

@@ -53,9 +53,10 @@ class LayerStore:
         if not missing:
             return []
         self.root.mkdir(parents=True, exist_ok=True)
+        from pyman.rootless.result_pipe import str_list
         from pyman.rootless.userns import run_in_userns
 
-        return run_in_userns(lambda: self._unpack_all(missing))
+        return run_in_userns(lambda: self._unpack_all(missing), decode=str_list)
 
     def _unpack_all(self, sources: list[LayerSource]) -> list[str]:
         self._clean_stale()

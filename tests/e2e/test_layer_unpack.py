@@ -57,7 +57,11 @@ def unpack_in_userns(tmp_path: Path, data: bytes) -> tuple[UnpackResult, Seen]:
                 seen["/" + os.path.relpath(p, dest)] = (st.st_uid, st.st_gid, st.st_mode)
         return res, seen
 
-    return run_in_userns(work)
+    def decode(v: object) -> tuple[UnpackResult, Seen]:
+        assert isinstance(v, list)  # JSON from the helper: tuples come back as lists
+        return UnpackResult(**v[0]), {k: (x[0], x[1], x[2]) for k, x in v[1].items()}
+
+    return run_in_userns(work, decode=decode)
 
 
 def test_split_name_confines_absolute_and_refuses_dotdot() -> None:
@@ -172,11 +176,12 @@ def test_file_capabilities_are_kept_in_the_namespace_form(tmp_path: Path) -> Non
     dest = tmp_path / "diff"
     dest.mkdir()
 
-    def work() -> tuple[list[str], bytes]:
+    def work() -> tuple[list[str], str]:
         res = unpack_layer(io.BytesIO(data), str(dest), None)
-        return res.warnings, os.getxattr(dest / "ping", "security.capability")
+        return res.warnings, os.getxattr(dest / "ping", "security.capability").hex()
 
-    warnings, inside = run_in_userns(work)
+    warnings, inside_hex = run_in_userns(work, decode=lambda v: v)
+    inside = bytes.fromhex(inside_hex)
     assert warnings == []
     # inside the user namespace the caps read back as written (v2)...
     assert inside == _cap_v2()
@@ -295,7 +300,8 @@ def test_compressions_give_the_same_tree_and_diff_id(tmp_path: Path, compression
     want = "sha256:" + hashlib.sha256(tar).hexdigest()
     dest = tmp_path / "diff"
     dest.mkdir()
-    res = run_in_userns(lambda: unpack_layer(io.BytesIO(blob), str(dest), want))
+    res = run_in_userns(lambda: unpack_layer(io.BytesIO(blob), str(dest), want),
+                        decode=lambda v: UnpackResult(**v))
     assert res.diff_id == want
     assert (dest / "hello").read_bytes() == b"hello " * 1000
 

@@ -1,0 +1,148 @@
+"""Read a small file of a container's filesystem from outside it, safely.
+
+The path is resolved as if the container's root were / (openat2 with RESOLVE_IN_ROOT; where
+the kernel lacks it, a walk one component at a time that follows symlinks by hand and never
+lets ``..`` climb above the root), so an image's ``/etc/passwd -> /home/you/.ssh/id_rsa`` or
+``-> ../../../etc/shadow`` names a file of the container, never the host's. The file is
+opened non-blocking and must be a regular file of bounded size: a FIFO or a device cannot
+hang or feed the reader. Stdlib only: the monitor reads through this.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+MAX_SIZE = 8 << 20  # /etc/passwd and /etc/group: far below this even for big directories
+
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_IN_ROOT = 0x10
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_openat2_works: bool | None = None  # None: not tried yet
+
+
+class NotReadable(Exception):
+    """The file exists but is not something to read (a FIFO, a device, too big, a loop)."""
+
+
+def _openat2(root_fd: int, rel: str) -> int | None:
+    """An fd of ``rel`` resolved in ``root_fd``; None when openat2 is not available."""
+    global _openat2_works
+    if _openat2_works is False:
+        return None
+    nr = _SYS_OPENAT2.get(os.uname().machine)
+    if nr is None:
+        _openat2_works = False
+        return None
+    import ctypes
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                    ("resolve", ctypes.c_uint64)]
+
+    how = OpenHow(_OPEN_FLAGS, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+    from pyman.rootless.libc import libc
+
+    syscall = libc().syscall
+    syscall.restype = ctypes.c_long
+    for _ in range(16):  # EAGAIN: a rename raced with ".." resolution; try again
+        fd = syscall(ctypes.c_long(nr), ctypes.c_int(root_fd), ctypes.c_char_p(os.fsencode(rel)),
+                     ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+        if fd >= 0:
+            _openat2_works = True
+            return int(fd)
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EPERM) and not _openat2_works:
+            _openat2_works = False  # an old kernel, or a seccomp filter that hides it
+            return None
+        if err != errno.EAGAIN:
+            raise OSError(err, os.strerror(err), rel)
+    raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN), rel)
+
+
+def _walk(root_fd: int, rel: str) -> int:
+    """Without openat2: component by component with O_PATH|O_NOFOLLOW from ``root_fd``;
+    symlinks are read and their targets resolved the same way, ``/`` and ``..`` stop at the
+    root. The last component is opened with O_NOFOLLOW, so a swap after the check fails."""
+    todo = [p for p in rel.split("/") if p]
+    stack: list[int] = []  # O_PATH fds of the directories below the root
+    hops = 0
+    try:
+        while todo:
+            part = todo.pop(0)
+            cur = stack[-1] if stack else root_fd
+            if part == ".":
+                continue
+            if part == "..":
+                if stack:
+                    os.close(stack.pop())
+                continue
+            fd = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=cur)
+            try:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISLNK(mode):
+                    hops += 1
+                    if hops > 40:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
+                    target = os.readlink(part, dir_fd=cur)
+                    if target.startswith("/"):
+                        while stack:
+                            os.close(stack.pop())
+                    todo = [p for p in target.split("/") if p] + todo
+                    continue
+                if todo:
+                    if not stat.S_ISDIR(mode):
+                        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), rel)
+                    stack.append(fd)
+                    fd = -1
+                    continue
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+            return os.open(part, _OPEN_FLAGS | os.O_NOFOLLOW, dir_fd=cur)
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), rel)
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def read_in_root(root: str, rel: str, limit: int = MAX_SIZE) -> bytes | None:
+    """The content of ``rel`` resolved inside ``root``; None when it does not exist. Raises
+    NotReadable for what is not a regular file of at most ``limit`` bytes, or loops."""
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fd = _openat2(root_fd, rel)
+            if fd is None:
+                fd = _walk(root_fd, rel)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            if exc.errno == errno.ELOOP:
+                raise NotReadable("it is a symlink loop") from None
+            if exc.errno == errno.EXDEV:  # a magic link (/proc/self/...) in the image
+                raise NotReadable("it leads through /proc") from None
+            raise
+    finally:
+        os.close(root_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotReadable("it is not a regular file")
+        if st.st_size > limit:
+            raise NotReadable(f"it is larger than {limit >> 20} MiB")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise NotReadable(f"it is larger than {limit >> 20} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
