@@ -1,0 +1,49 @@
+"""cp's tar writer works from lstat alone: no owner-name lookups (in a container's root they
+would load the image's NSS modules), numbers kept, links and special files as tar has them."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pyman.engine.copy_tar import write_tar
+
+
+class _NoLookups:
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"a name lookup ({name}) while writing cp's tar")
+
+
+def test_write_tar_never_looks_names_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import grp
+    import pwd
+
+    for mod, attr in ((tarfile, "pwd"), (tarfile, "grp"), (pwd, "getpwuid"), (grp, "getgrgid")):
+        monkeypatch.setattr(mod, attr, _NoLookups())
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "f").write_bytes(b"data")
+    os.link(src / "f", src / "sub" / "hard")
+    os.symlink("/etc/passwd", src / "link")
+    os.mkfifo(src / "fifo")
+    os.chmod(src / "f", 0o640)
+    buf = io.BytesIO()
+    write_tar(str(src), buf)
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+        m = {x.name: x for x in tf.getmembers()}
+        assert tf.extractfile(m["src/f"]).read() == b"data"  # type: ignore[union-attr]
+    assert set(m) == {"src", "src/f", "src/sub", "src/sub/hard", "src/link", "src/fifo"}
+    assert all((x.uname, x.gname) == ("", "") for x in m.values())
+    assert (m["src/f"].uid, m["src/f"].gid, m["src/f"].mode) == (os.getuid(), os.getgid(), 0o640)
+    assert m["src/sub/hard"].islnk() and m["src/sub/hard"].linkname == "src/f"
+    assert m["src/link"].issym() and m["src/link"].linkname == "/etc/passwd"
+    assert m["src/fifo"].isfifo()
+    buf = io.BytesIO()
+    write_tar(str(src / "f"), buf, chown=(7, 8))  # Podman's owner for copies in
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+        (only,) = tf.getmembers()
+    assert (only.name, only.uid, only.gid, only.uname) == ("f", 7, 8, "")
