@@ -356,7 +356,10 @@ def _fork(enter: Work, child: Work, parent: Work | None, new_userns: str | None,
                 os.close(down_w)
                 child_enter(libc.CLONE_NEWNS, up_w, down_r)
             enter()
-            child()
+            try:
+                child()
+            except tarfile.TarError as exc:  # a bad archive on stdin: one line, as below
+                raise PymanError(f"cp: broken archive: {exc}") from None
 
         result_pipe.report(res_w, work, send_value=False, plain_oserror=True)
     os.close(res_w)
