@@ -204,12 +204,14 @@ class ExecService:
             err_w = -1
             with os.fdopen(err_r, "rb") as f:
                 err_r = -1
-                report = f.read()  # EOF: the runtime was exec'd (close-on-exec)
+                # EOF: the runtime was exec'd (close-on-exec); the record is bounded and
+                # checked, as every helper's report (rootless/result_pipe.py)
+                report = f.read(1 << 16)
             if report:
                 os.waitpid(pid, 0)
                 status, _, message = report.decode(errors="replace").partition("\n")
-                err = PymanError(message)
-                err.exit_code = int(status)
+                err = PymanError(message or "exec: the child failed without a message")
+                err.exit_code = int(status) if status.isdigit() and int(status) < 256 else 125
                 raise err
             if console is not None and pid_file is not None:
                 code = self._wait_tty(pid, console, pid_file, attach)
