@@ -335,6 +335,12 @@ def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_f
         from pyman.runtime.exec_process import exec_env, exec_process
 
         join(list(ns_fds))
+        from pyman.runtime.inroot import not_regular
+
+        for rel in ("etc/passwd", "etc/group"):  # runc reads both, whatever the user
+            if not_regular(t.rootfs, rel):
+                raise refused(f"/{rel} in container {t.name} is not a regular file: the OCI "
+                              "runtime would block reading it")
         user = None
         if opts.user is not None:
             from pyman.runtime.users import resolve_user

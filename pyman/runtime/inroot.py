@@ -108,9 +108,25 @@ def _walk(root_fd: int, rel: str) -> int:
             os.close(fd)
 
 
-def read_in_root(root: str, rel: str, limit: int = MAX_SIZE) -> bytes | None:
-    """The content of ``rel`` resolved inside ``root``; None when it does not exist. Raises
-    NotReadable for what is not a regular file of at most ``limit`` bytes, or loops."""
+def not_regular(root: str, rel: str) -> bool:
+    """Whether ``rel`` in ``root`` exists but is no regular file (a FIFO, a device, a loop):
+    what a reader inside the container (runc's user lookup) would block on."""
+    try:
+        fd = _open_in_root(root, rel)
+    except NotReadable:
+        return True
+    except OSError:
+        return False
+    if fd is None:
+        return False
+    try:
+        return not stat.S_ISREG(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+
+
+def _open_in_root(root: str, rel: str) -> int | None:
+    """An fd (non-blocking, read-only) of ``rel`` resolved in ``root``; None when missing."""
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
@@ -127,6 +143,15 @@ def read_in_root(root: str, rel: str, limit: int = MAX_SIZE) -> bytes | None:
             raise
     finally:
         os.close(root_fd)
+    return fd
+
+
+def read_in_root(root: str, rel: str, limit: int = MAX_SIZE) -> bytes | None:
+    """The content of ``rel`` resolved inside ``root``; None when it does not exist. Raises
+    NotReadable for what is not a regular file of at most ``limit`` bytes, or loops."""
+    fd = _open_in_root(root, rel)
+    if fd is None:
+        return None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

@@ -173,24 +173,29 @@ def _quick(run_pyman, *args: str) -> tuple[float, subprocess.CompletedProcess[st
     return time.monotonic() - start, r
 
 
-def test_fifo_passwd_neither_hangs_exec_user_nor_top(running: str, run_pyman) -> None:
+def test_fifo_passwd_neither_hangs_exec_user_nor_top(running: str, run_pyman,
+                                                     tmp_path: Path) -> None:
     r = run_pyman("exec", running, "sh", "-c",
                   "rm /etc/passwd /etc/group && mkfifo /etc/passwd /etc/group")
     assert r.returncode == 0, r.stderr
-    took, r = _quick(run_pyman, "exec", "--user", "app", running, "true")
-    assert took < 20
-    assert r.returncode == 255
-    assert r.stderr == (
-        "Error: unable to find user app: no matching entries in passwd file (/etc/passwd in "
-        "the container is refused: it is not a regular file)\n")
-    took, r = _quick(run_pyman, "exec", "--user", "0:app", running, "true")
-    assert r.returncode == 255 and "group file" in r.stderr
-    # (a numeric --user is not checked here: runc itself then opens the container's
-    # /etc/passwd inside the container, blocking on a FIFO there, as under Podman)
+    # runc itself reads both files in the container for any user, and would block there:
+    # pyman refuses at once, with or without --user
+    refusal = (f"Error: /etc/passwd in container {running} is not a regular file: the OCI "
+               "runtime would block reading it\n")
+    for user in ([], ["--user", "app"], ["--user", "0:app"]):
+        took, r = _quick(run_pyman, "exec", *user, running, "true")
+        assert took < 20 and (r.returncode, r.stderr) == (255, refusal), user
     took, r = _quick(run_pyman, "top", running, "user", "group", "pid", "comm")
     assert took < 20 and r.returncode == 0, r.stderr
     # no names to give: the ids, as ps shows them
     assert r.stdout.splitlines()[1].split() == ["0", "0", "1", "sleep"]
+    # a regular passwd again (cp replaces the FIFO, never opening it): the group FIFO is named
+    (tmp_path / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    r = run_pyman("cp", str(tmp_path / "passwd"), f"{running}:/etc/passwd", timeout=30)
+    assert r.returncode == 0, r.stderr
+    took, r = _quick(run_pyman, "exec", running, "true")
+    assert took < 20 and r.returncode == 255 and f"/etc/group in container {running} is not" \
+        in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("how", ["absolute", "relative"])

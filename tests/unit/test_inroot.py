@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyman.runtime import inroot
-from pyman.runtime.inroot import NotReadable, read_in_root
+from pyman.runtime.inroot import NotReadable, not_regular, read_in_root
 from pyman.runtime.users import resolve_user
 
 
@@ -62,6 +62,8 @@ def test_fifo_device_loop_and_size_are_refused_at_once(tmp_path: Path, mode: str
     start = time.monotonic()
     with pytest.raises(NotReadable, match="not a regular file"):
         read_in_root(str(root), "etc/passwd")
+    assert not_regular(str(root), "etc/passwd")
+    assert not not_regular(str(root), "etc/absent")
     with pytest.raises(Exception, match="unable to find user x: .*not a regular file"):
         resolve_user(str(root), "x")
     assert resolve_user(str(root), "0").uid == 0  # numeric ids need no file
@@ -76,5 +78,6 @@ def test_fifo_device_loop_and_size_are_refused_at_once(tmp_path: Path, mode: str
     with pytest.raises(NotReadable, match="larger"):
         read_in_root(str(root), "big", limit=4096)
     assert read_in_root(str(root), "big", limit=5000) == b"x" * 5000
+    assert not not_regular(str(root), "big")
     assert read_in_root(str(root), "etc/none") is None
     assert read_in_root(str(root), "big/x") is None
