@@ -38,11 +38,8 @@ def _openat2(root_fd: int, rel: str) -> int | None:
         return None
     import ctypes
 
-    class OpenHow(ctypes.Structure):
-        _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                    ("resolve", ctypes.c_uint64)]
-
-    how = OpenHow(_OPEN_FLAGS, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+    # struct open_how: three u64 (flags, mode, resolve)
+    how = (ctypes.c_uint64 * 3)(_OPEN_FLAGS, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
     from pyman.rootless.libc import libc
 
     syscall = libc().syscall
