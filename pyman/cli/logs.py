@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
@@ -49,11 +50,14 @@ def logs(
     until_ns = parse_since(until) if until else None
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
 
-    def emit(entries: list[tuple[str, str, bool, bytes]]) -> None:
-        for ts, stream, full, text in entries:
-            if timestamps:
+    at_start = {"stdout": True, "stderr": True}  # a line's partial entries: one timestamp
+
+    def emit(entries: Iterable[tuple[str, str, bool, bytes]]) -> None:
+        for ts, stream, full, text in entries:  # streamed: one entry held at a time
+            if timestamps and ts and at_start[stream]:
                 out[stream].write(ts.replace("+00:00", "Z").encode() + b" ")
             out[stream].write(text + (b"\n" if full else b""))
+            at_start[stream] = full
         sys.stdout.flush()
         sys.stderr.flush()
 

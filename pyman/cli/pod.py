@@ -262,15 +262,19 @@ def logs(
     readers = [(c, LogReader(service.containers.log_file(store.find(c.id)))) for c in members]
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
     first = True
+    at_start: dict[tuple[str, str], bool] = {}
     while True:
         running = follow and any(service.containers.live_state(c.id).status in
                                  ("running", "starting") for c, _ in readers)
         for c, reader in readers:
             for ts, stream, full, text in reader.read(tail=tail if first else -1):
-                line = (c.id[:12].encode() + b" ") if prefix else b""
-                if timestamps:
-                    line += ts.replace("+00:00", "Z").encode() + b" "
+                line = b""
+                if at_start.get((c.id, stream), True):  # a line's partial entries: once
+                    line = (c.id[:12].encode() + b" ") if prefix else b""
+                    if timestamps:
+                        line += ts.replace("+00:00", "Z").encode() + b" "
                 out[stream].write(line + text + (b"\n" if full else b""))
+                at_start[(c.id, stream)] = full
         sys.stdout.flush()
         sys.stderr.flush()
         first = False

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 from pyman.errors import PymanError
 
@@ -40,63 +42,155 @@ def parse_since(text: str, now: float | None = None) -> int:
                          "such as 10m") from None
 
 
+BLOCK = 65536  # bytes read at a time, forwards and backwards
+# the most of one record held at once: a longer one (a log not written by the monitor, whose
+# records are at most its 64 KiB read plus a header) comes out in pieces
+MAX_HELD = 262144
+_HEADER = 96  # enough for "<time> <stream> <tag> " of any well-formed record
+
+
 class LogReader:
-    """Reads whole entries, remembering where it stopped (for --follow)."""
+    """Reads entries in bounded memory whatever the log holds, remembering where it stopped
+    (for --follow). ``--tail N`` walks records backwards from the end to the start of the
+    last N lines, then streams from there; nothing before it is read forwards."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.offset = 0
         self.inode = 0
+        # (time, stream, full, wanted) of a record longer than MAX_HELD being streamed
+        self.cont: tuple[str, str, bool, bool] | None = None
 
-    def _new_lines(self) -> list[bytes]:
+    def read(self, tail: int = -1, since_ns: int | None = None, until_ns: int | None = None
+             ) -> Iterator[Entry]:
+        """Entries in order; a piece of an over-long record after its first has time ""
+        (no timestamp or prefix belongs before it: it goes on the same line)."""
         import os
 
         try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                if st.st_ino != self.inode or st.st_size < self.offset:
-                    # max-size truncated it (a new file renamed over it): from its start
-                    self.inode, self.offset = st.st_ino, 0
-                f.seek(self.offset)
-                data = f.read()
+            f = open(self.path, "rb")  # noqa: SIM115 - closed below, also when abandoned
         except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
-        self.offset += end
-        # only \n ends an entry: a terminal's output keeps its \r (splitlines would cut there)
-        return data[:end].split(b"\n")[:-1]
+            return
+        with f:
+            st = os.fstat(f.fileno())
+            if st.st_ino != self.inode or st.st_size < self.offset:
+                # max-size truncated it (a new file renamed over it): from its start
+                self.inode, self.offset, self.cont = st.st_ino, 0, None
+            if tail >= 0:
+                self.offset, self.cont = _tail_start(f.fileno(), tail, since_ns, until_ns), None
+            yield from self._stream(f, since_ns, until_ns)
 
-    def read(self, tail: int = -1, since_ns: int | None = None, until_ns: int | None = None
-             ) -> list[Entry]:
-        entries: list[Entry] = []
-        for line in self._new_lines():
-            parts = line.split(b" ", 3)
-            if len(parts) < 3:
-                continue
-            ts, stream, tag = parts[0].decode(), parts[1].decode(), parts[2]
-            if stream not in ("stdout", "stderr"):
-                continue
-            if since_ns is not None or until_ns is not None:
-                try:
-                    t = timestamp_ns(ts)
-                except ValueError:
-                    continue
-                if (since_ns is not None and t < since_ns) or (until_ns is not None
-                                                               and t > until_ns):
-                    continue
-            entries.append((ts, stream, tag != b"P", parts[3] if len(parts) > 3 else b""))
-        if tail >= 0:
-            entries = _last_lines(entries, tail)
-        return entries
+    def _stream(self, f: BinaryIO, since_ns: int | None, until_ns: int | None
+                ) -> Iterator[Entry]:
+        f.seek(self.offset)
+        buf = b""
+        while True:
+            chunk = f.read(BLOCK)
+            if not chunk:
+                return  # what is left has no newline yet: a line still being written waits
+            buf += chunk
+            while buf:
+                nl = buf.find(b"\n")
+                if self.cont is not None:  # the rest of an over-long record
+                    ts, stream, full, wanted = self.cont
+                    piece = buf if nl < 0 else buf[:nl]
+                    if wanted:
+                        yield "", stream, full and nl >= 0, piece
+                    if nl < 0:
+                        self.offset += len(buf)
+                        buf = b""
+                        break
+                    self.cont = None
+                elif nl < 0:
+                    if len(buf) > MAX_HELD:  # stream it: hold no more of it than this
+                        ts, stream, full, text = _parse(buf) or ("", "", True, b"")
+                        wanted = bool(stream) and _within(ts, since_ns, until_ns)
+                        if wanted:
+                            yield ts, stream, False, text
+                        self.cont = (ts, stream, full, wanted)
+                        self.offset += len(buf)
+                        buf = b""
+                    break
+                else:
+                    entry = _parse(buf[:nl])
+                    if entry is not None and _within(entry[0], since_ns, until_ns):
+                        yield entry
+                self.offset += nl + 1
+                buf = buf[nl + 1:]
 
 
-def _last_lines(entries: list[Entry], n: int) -> list[Entry]:
-    """The entries of the last ``n`` lines: partial entries belong to the line they end in."""
-    lines: list[list[Entry]] = [[]]
-    for e in entries:
-        lines[-1].append(e)
-        if e[2]:
-            lines.append([])
-    if not lines[-1]:
-        lines.pop()
-    return [e for line in (lines[-n:] if n else []) for e in line]
+def _parse(line: bytes) -> Entry | None:
+    """(time, stream, full, text) of one record; None for what is not one."""
+    parts = line.split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    stream = parts[1].decode(errors="replace")
+    if stream not in ("stdout", "stderr"):
+        return None
+    return (parts[0].decode(errors="replace"), stream, parts[2] != b"P",
+            parts[3] if len(parts) > 3 else b"")
+
+
+def _within(ts: str, since_ns: int | None, until_ns: int | None) -> bool:
+    if since_ns is None and until_ns is None:
+        return True
+    try:
+        t = timestamp_ns(ts)
+    except ValueError:
+        return False
+    return not ((since_ns is not None and t < since_ns) or (until_ns is not None
+                                                            and t > until_ns))
+
+
+def _last_newline(fd: int) -> int:
+    """The offset just after the log's last newline (0: none): what follows is a record
+    still being written."""
+    import os
+
+    hi = os.fstat(fd).st_size
+    while hi > 0:
+        lo = max(0, hi - BLOCK)
+        i = os.pread(fd, hi - lo, lo).rfind(b"\n")
+        if i >= 0:
+            return lo + i + 1
+        hi = lo
+    return 0
+
+
+def _records_backwards(fd: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each whole record before ``end`` (just after a newline), the last
+    first; one block held at a time."""
+    import os
+
+    stop, hi = end, end - 1  # the newline ending the last record is not a boundary
+    while hi > 0:
+        lo = max(0, hi - BLOCK)
+        block = os.pread(fd, hi - lo, lo)
+        j = len(block)
+        while (i := block.rfind(b"\n", 0, j)) >= 0:
+            yield lo + i + 1, stop
+            stop, j = lo + i + 1, i
+        hi = lo
+    yield 0, stop
+
+
+def _tail_start(fd: int, n: int, since_ns: int | None, until_ns: int | None) -> int:
+    """Where the last ``n`` lines of the wanted entries begin. A line is the partial (P)
+    entries up to and including its full (F) one; partial entries at the very end (a line
+    not finished) count as one line."""
+    import os
+
+    end = _last_newline(fd)
+    if n == 0 or end == 0:
+        return end
+    lines, open_line = 0, False
+    for start, stop in _records_backwards(fd, end):
+        entry = _parse(os.pread(fd, min(_HEADER, stop - start - 1), start))
+        if entry is None or not _within(entry[0], since_ns, until_ns):
+            continue
+        if entry[2] or not open_line:  # a full entry ends a line; trailing partials too
+            lines += 1
+            if lines > n:
+                return stop
+        open_line = True  # the partial entries before this one belong to its line
+    return 0

@@ -20,13 +20,13 @@ def test_log_round_trip_partial_lines_tail_and_follow(tmp_path) -> None:
     log.write("stdout", b"o\nthree\n")
     log.write("stderr", b"err\n")
     reader = LogReader(path)
-    entries = reader.read()
+    entries = list(reader.read())
     text = b"".join(t + (b"\n" if full else b"") for _, s, full, t in entries if s == "stdout")
     assert text == b"one\ntwo\nthree\n"
     assert [e[3] for e in LogReader(path).read(tail=2)] == [b"three", b"err"]
     assert [e[3] for e in LogReader(path).read(tail=3)] == [b"tw", b"o", b"three", b"err"]
-    assert LogReader(path).read(tail=0) == []
-    assert reader.read() == []  # follow: nothing new
+    assert list(LogReader(path).read(tail=0)) == []
+    assert list(reader.read()) == []  # follow: nothing new
     log.write("stdout", b"four\n")
     assert [e[3] for e in reader.read()] == [b"four"]
     log.close()
