@@ -14,6 +14,7 @@ import time
 from signal import SIGKILL, SIGTERM
 
 from pyman.config import Paths
+from pyman.errors import StorageError
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerState, ContainerStore
 
@@ -91,7 +92,10 @@ class StateKeeper:
                 st.exit_code = 137 if killed else -1
                 st.finished_at = time.time()
             st.error = "the container's monitor is gone (killed, or the host rebooted)"
-            c = self.store.load(cid)
+            try:
+                c = self.store.load(cid)
+            except StorageError:  # a damaged record: `rm -f` removes it, nothing to save
+                c = None
             if c is not None and c.rm:
                 # its anonymous volumes stay (this may run under the names lock, which
                 # their removal takes): `volume prune` removes them

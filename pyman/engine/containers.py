@@ -410,7 +410,33 @@ class ContainerService:
     def remove(self, key: str, force: bool = False, timeout: float | None = None,
                volumes: bool = False) -> str:
         """``volumes``: its anonymous volumes too (rm -v)."""
-        return self._remove(self.store.find(key), force, timeout, volumes)
+        from pyman.storage.records import CorruptRecord
+
+        try:
+            c = self.store.find(key)
+        except CorruptRecord as err:
+            if not err.cid:
+                raise
+            return self._remove_damaged(err.cid, force)
+        return self._remove(c, force, timeout, volumes)
+
+    def _remove_damaged(self, cid: str, force: bool) -> str:
+        """A container whose record is damaged: how it was meant to stop is unknown, so a
+        live one is killed (its monitor records the exit and cleans up), then its files go."""
+        st = self.live_state(cid)
+        if st.status in ALIVE:
+            if not force:
+                err = ContainerStateError(
+                    f"cannot remove container {cid} as it is running - running or paused "
+                    "containers cannot be removed without force: container state improper")
+                err.exit_code = 2
+                raise err
+            self._mark_stopped(cid)
+            self.states.signal(st, signal.SIGKILL)
+        self.states.wait_monitor_gone(st)
+        shutil.rmtree(self.paths.runtime_root / cid, ignore_errors=True)
+        self.store.delete(cid)
+        return cid
 
     def _remove(self, c: ContainerConfig, force: bool, timeout: float | None = None,
                 volumes: bool = False) -> str:

@@ -127,7 +127,7 @@ class ExecService:
     def target(self, key: str, not_running: str = NOT_RUNNING,
                code: int = EXIT_EXEC_REFUSED) -> ExecTarget:
         """The running container ``key`` names; else ``not_running`` (exit ``code``)."""
-        from pyman.storage.atomic import read_json
+        from pyman.storage.records import CorruptRecord, fits, read_json
 
         c = self.store.find(key)
         st = self.store.state(c.id)
@@ -139,10 +139,16 @@ class ExecService:
         if st.status != "running" or not alive:
             raise refused(not_running, code)
         run_dir = self.store.run_dir(c.id)
-        monitor = read_json(run_dir / "monitor.json") or {}
-        bundle = read_json(run_dir / "config.json") or {}
-        if not isinstance(bundle.get("process"), dict) or "runtime" not in monitor:
-            raise PymanError(f"container {c.name} has no OCI bundle in {run_dir}: "
+        try:  # a damaged file names itself: restarting the container writes both afresh
+            monitor = read_json(run_dir / "monitor.json")
+            bundle = read_json(run_dir / "config.json")
+        except CorruptRecord as err:
+            raise PymanError(f"{err}: restart the container (`pyman restart`)") from None
+        rt = monitor.get("runtime") if isinstance(monitor, dict) else None
+        if not (isinstance(bundle, dict) and isinstance(bundle.get("process"), dict)
+                and isinstance(rt, dict) and fits(rt.get("path"), "str")
+                and fits(rt.get("root"), "str")):
+            raise PymanError(f"container {c.name} has no usable OCI bundle in {run_dir}: "
                              "restart it (`pyman restart`)")
         return ExecTarget(
             id=c.id, name=c.name, monitor_pid=st.monitor_pid, monitor_start=st.monitor_start,

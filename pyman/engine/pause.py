@@ -19,8 +19,12 @@ def container_cgroup(store: ContainerStore, c: ContainerConfig) -> str | None:
     """The freezer file of the container's cgroup (from its OCI config), if it has one."""
     try:
         with open(store.run_dir(c.id) / "config.json") as f:
-            path = json.load(f).get("linux", {}).get("cgroupsPath")
+            spec = json.load(f)
+        linux = spec.get("linux") if isinstance(spec, dict) else None
+        path = linux.get("cgroupsPath") if isinstance(linux, dict) else None
     except (OSError, ValueError):
+        return None
+    if not isinstance(path, str):
         return None
     if not path:
         return None

@@ -249,18 +249,18 @@ class PodService:
 
     def remove(self, key: str, force: bool = False, timeout: float = 10,
                ignore: bool = False) -> str:
-        pod = self._find(key, ignore)
+        from pyman.storage.records import CorruptRecord
+
+        try:
+            pod = self._find(key, ignore)
+        except CorruptRecord as damaged:
+            if not damaged.pod_id:
+                raise
+            return self._remove_damaged(damaged.pod_id, force, timeout)
         if pod is None:
             return ""
         members = self.members(pod)
-        running = [m for m in members if m.status in ("running", "starting")]
-        if running and not force:
-            err = ContainerStateError(
-                f"pod {pod.id} has containers that are not ready to be removed: cannot "
-                f"remove container {running[0].id} as it is running - running or paused "
-                "containers cannot be removed without force: container state improper")
-            err.exit_code = 2
-            raise err
+        _refuse_running(pod.id, members, force)
         for m in reversed(members):
             if m.id != pod.infra_id:
                 self.containers.remove(m.id, force=True, timeout=timeout)
@@ -268,6 +268,15 @@ class PodService:
         if pod.infra_id and self.containers.store.load(pod.infra_id) is not None:
             self.containers.remove(pod.infra_id, force=True, timeout=timeout)
         return pod.id
+
+    def _remove_damaged(self, pid: str, force: bool, timeout: float) -> str:
+        """A pod whose record is damaged: its containers still name it; the infra last."""
+        members = [s for s in self.containers.summaries(True) if s.pod == pid]
+        _refuse_running(pid, members, force)
+        self.store.delete(pid)  # the infra may go once its pod has
+        for m in sorted(members, key=lambda m: m.infra):
+            self.containers.remove(m.id, force=True, timeout=timeout)
+        return pid
 
     def prune(self) -> list[str]:
         removed = []
@@ -278,3 +287,14 @@ class PodService:
                 except PymanError:
                     continue
         return removed
+
+
+def _refuse_running(pid: str, members: list[ContainerSummary], force: bool) -> None:
+    running = [m for m in members if m.status in ("running", "starting")]
+    if running and not force:
+        err = ContainerStateError(
+            f"pod {pid} has containers that are not ready to be removed: cannot remove "
+            f"container {running[0].id} as it is running - running or paused "
+            "containers cannot be removed without force: container state improper")
+        err.exit_code = 2
+        raise err

@@ -153,13 +153,13 @@ class VolumeService:
     def remove(self, name: str, *, force: bool = False,
                remove_container: Any = None) -> str:
         """Remove volume ``name``. In use: an error naming the containers, unless ``force``,
-        which first removes them with ``remove_container(id)``."""
-        self.store.get(name)
+        which first removes them with ``remove_container(id)``. A damaged record goes too."""
+        self._known(name)
         if force and remove_container is not None:
             for cid in self.users(name):
                 remove_container(cid)
         with self.names_lock(), self.store.lock():
-            self.store.get(name)
+            self._known(name)
             users = self.users(name)
             if users:
                 raise VolumeInUseError(
@@ -167,6 +167,16 @@ class VolumeService:
                     f"{', '.join(users)}: volume is being used")
             self.store.delete(name)
         return name
+
+    def _known(self, name: str) -> None:
+        """The volume exists (``get``'s error if not); a damaged record counts: removing it
+        is the cure its warning names."""
+        from pyman.storage.records import CorruptRecord
+
+        try:
+            self.store.get(name)
+        except CorruptRecord:
+            pass
 
     def remove_anonymous(self, c: ContainerConfig) -> None:
         """The anonymous volumes of a removed container (rm -v, --rm), unless another

@@ -222,7 +222,10 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
 
     cfg = read_json(os.path.join(run_dir, "monitor.json"))
     run = ContainerRun(cfg, run_dir)
-    state = read_json(os.path.join(run_dir, "state.json"))
+    try:
+        state = read_json(os.path.join(run_dir, "state.json"))
+    except ValueError:  # damaged meanwhile: this run's own state (what it started) stands
+        state = None
     if isinstance(state, dict):
         run.state.update(state)
     run.pid, run.created, run.mounted = pid, True, True

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pyman.errors import ContainerExistsError, ContainerNotFoundError, PymanError
-from pyman.storage.atomic import locked, read_json, write_json
+from pyman.storage.atomic import locked, write_json
+from pyman.storage.records import CorruptRecord, warn
 
 
 @dataclass
@@ -122,22 +123,62 @@ class ContainerStore:
             return []
 
     def load(self, cid: str) -> ContainerConfig | None:
-        data = read_json(self.dir(cid) / "config.json")
-        return ContainerConfig.from_json(data) if isinstance(data, dict) else None
+        """The record, None when there is none; CorruptRecord (``cid`` set) when damaged."""
+        from pyman.storage import records
+
+        path = self.dir(cid) / "config.json"
+        try:
+            config = records.load(ContainerConfig, path)
+            if config is not None and config.id != cid:
+                raise CorruptRecord(path, f"its id is not {cid}")
+        except CorruptRecord as err:
+            err.cid = cid
+            err.args = (f"{err}: `pyman rm -f {cid[:12]}` removes the container",)
+            raise
+        if config is None and self.dir(cid).is_dir():  # the file is gone, the dir stays
+            gone = CorruptRecord(path, "missing", f"`pyman rm -f {cid[:12]}` removes the "
+                                 "container")
+            gone.cid = cid
+            raise gone
+        return config
+
+    def scan(self) -> tuple[list[ContainerConfig], list[CorruptRecord]]:
+        """Every record, oldest first, and the damaged ones apart."""
+        good, bad = [], []
+        for cid in self.ids():
+            try:
+                c = self.load(cid)
+            except CorruptRecord as err:
+                bad.append(err)
+                continue
+            if c is not None:
+                good.append(c)
+        return sorted(good, key=lambda c: c.created), bad
 
     def all(self) -> list[ContainerConfig]:
-        configs = (self.load(cid) for cid in self.ids())
-        return sorted((c for c in configs if c), key=lambda c: c.created)
+        """The usable records; each damaged one is named once on stderr and left out."""
+        good, bad = self.scan()
+        for err in bad:
+            warn(err, f"skipping container {err.cid[:12]}:")
+        return good
 
     def find(self, key: str) -> ContainerConfig:
-        """By full id, name, or unique id prefix, as Podman resolves them."""
-        configs = self.all()
+        """By full id, name, or unique id prefix, as Podman resolves them. A damaged record
+        that ``key`` names (its id, a prefix, or the name its torn file still shows) is a
+        CorruptRecord saying how to remove it."""
+        configs, bad = self.scan()
         for c in configs:
             if key in (c.id, c.name):
                 return c
-        hits = [c for c in configs if c.id.startswith(key)] if key else []
+        for err in bad:
+            if key and (key == err.cid or key == _salvaged_name(err.path)):
+                raise err
+        hits: list[Any] = [c for c in configs if c.id.startswith(key)] if key else []
+        hits += [e for e in bad if e.cid.startswith(key)] if key else []
         if len(hits) == 1:
-            return hits[0]
+            if isinstance(hits[0], CorruptRecord):
+                raise hits[0]
+            return hits[0]  # type: ignore[no-any-return]
         if len(hits) > 1:
             raise PymanError(f"more than one container matches id prefix {key!r}: be more precise")
         raise ContainerNotFoundError(
@@ -201,10 +242,10 @@ class ContainerStore:
     def state(self, cid: str) -> ContainerState:
         """The monitor's state.json; after a reboot (runtime dir gone) its copy in the data
         dir, whose old boot id tells the reconcile that nothing of it is running."""
-        data = _read_state(self.run_dir(cid) / "state.json")
-        if not isinstance(data, dict):
-            data = _read_state(self.dir(cid) / "state.json")
-        return ContainerState.from_json(data) if isinstance(data, dict) else ContainerState()
+        st = _read_state(self.run_dir(cid) / "state.json")
+        if st is None:
+            st = _read_state(self.dir(cid) / "state.json")
+        return st if st is not None else ContainerState()
 
     def save_state(self, cid: str, state: ContainerState, persist: bool = True) -> None:
         write_json(self.run_dir(cid) / "state.json", asdict(state), sync=False)
@@ -263,11 +304,30 @@ def _rmtree(path: Path) -> None:
         run_in_userns(lambda: shutil.rmtree(path, ignore_errors=True))
 
 
-def _read_state(path: Path) -> Any:
-    """A state file; one left empty or torn by a power cut reads as absent. The files are
-    written without fsync: the runtime dir is a tmpfs that a reboot empties anyway, and the
-    data-dir copy is only a hint for after a reboot."""
+def _read_state(path: Path) -> ContainerState | None:
+    """A state file; one left empty or torn by a power cut, or damaged otherwise, reads as
+    absent (named once on stderr). The files are written without fsync: the runtime dir is a
+    tmpfs that a reboot empties anyway, and the data-dir copy is only a hint for after a
+    reboot."""
+    from pyman.storage import records
+
     try:
-        return read_json(path)
-    except ValueError:
+        return records.load(ContainerState, path)
+    except CorruptRecord as err:
+        if err.why != "empty":  # a power cut's empty file is no news
+            warn(err, "ignoring")
         return None
+
+
+def _salvaged_name(path: str) -> str:
+    """The name a damaged config.json still shows (a torn file keeps its first lines), so
+    `rm -f <name>` finds it."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).decode(errors="replace")
+    except OSError:
+        return ""
+    m = re.search(r'"name": "([a-zA-Z0-9][a-zA-Z0-9_.-]*)"', head)
+    return m.group(1) if m else ""

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyman.storage.atomic import locked, read_json, write_json
+from pyman.storage.atomic import locked, write_json
 
 
 @dataclass
@@ -42,15 +42,30 @@ class ImageStore:
         self.lock = data_dir / "images.lock"
 
     def _load(self) -> list[ImageRecord]:
-        try:
-            raw = read_json(self.file, {"images": []})
-            return [ImageRecord.from_json(r) for r in raw.get("images", [])]
-        except (ValueError, TypeError, AttributeError) as exc:
-            from pyman.errors import StorageError
+        """The usable records; a damaged entry is named once on stderr and skipped (the next
+        write drops it). A file that is not a list of images at all is one error naming it
+        and the fix: the layers stay, a pull records the images again."""
+        from pyman.errors import StorageError
+        from pyman.storage import records
 
+        try:
+            raw = records.read_json(self.file)
+            if raw is None:
+                return []
+            entries = raw.get("images") if isinstance(raw, dict) else None
+            if not isinstance(entries, list):
+                raise records.CorruptRecord(self.file, 'no "images" list')
+        except records.CorruptRecord as err:
             raise StorageError(
-                f"the image list {self.file} is damaged ({exc}): move it aside and pull the "
-                "images again (their layers are reused)") from None
+                f"the image list {self.file} is damaged ({err.why}): move it aside and pull "
+                "the images again (their layers are reused)") from None
+        out = []
+        for i, entry in enumerate(entries):
+            try:
+                out.append(records.parse(ImageRecord, entry, f"{self.file} (entry {i + 1})"))
+            except records.CorruptRecord as err:
+                records.warn(err, "skipping")
+        return out
 
     def _save(self, images: list[ImageRecord]) -> None:
         write_json(self.file, {"images": [asdict(i) for i in images]})

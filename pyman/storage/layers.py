@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyman.errors import LayerError
-from pyman.storage.atomic import read_json, write_json
+from pyman.storage.atomic import write_json
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,21 @@ class LayerStore:
         run_in_userns(rm)
 
     def info(self, diff_id: str) -> dict[str, object]:
-        data = read_json(self.dir(diff_id) / "layer.json", {})
-        return data if isinstance(data, dict) else {}
+        """layer.json ({"diff_id", "size"}); a damaged one is named once on stderr and reads
+        as {} (size unknown): the layer's tree is unpacked whole before it is written."""
+        from pyman.storage import records
+
+        path = self.dir(diff_id) / "layer.json"
+        try:
+            data = records.read_json(path)
+            if data is None:
+                return {}
+            if not isinstance(data, dict) or not records.fits(data.get("size", 0), "int"):
+                raise records.CorruptRecord(path, 'not an object with an integer "size"')
+        except records.CorruptRecord as err:
+            records.warn(err, "size unknown:")
+            return {}
+        return data
 
 
 def _alive(pid: int) -> bool:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pyman.errors import PymanError
-from pyman.storage.atomic import locked, read_json, write_json
+from pyman.storage.atomic import locked, write_json
+from pyman.storage.records import CorruptRecord, warn
 
 
 class PodNotFoundError(PymanError):
@@ -50,27 +51,50 @@ class PodStore:
     def _file(self, pid: str) -> Path:
         return self.root / pid / "pod.json"
 
-    def all(self) -> list[PodConfig]:
+    def _ids(self) -> list[str]:
         try:
-            ids = [e.name for e in os.scandir(self.root) if len(e.name) == 64]
+            return [e.name for e in os.scandir(self.root) if len(e.name) == 64]
         except FileNotFoundError:
             return []
-        pods = []
-        for pid in ids:
-            data = read_json(self._file(pid))
-            if isinstance(data, dict):
-                pods.append(PodConfig.from_json(data))
-        return sorted(pods, key=lambda p: p.created)
+
+    def _scan(self) -> tuple[list[PodConfig], list[CorruptRecord]]:
+        from pyman.storage import records
+
+        pods, bad = [], []
+        for pid in self._ids():
+            try:
+                pod = records.load(PodConfig, self._file(pid))
+                if pod is not None and pod.id != pid:
+                    raise CorruptRecord(self._file(pid), f"its id is not {pid}")
+            except CorruptRecord as err:
+                err.pod_id = pid
+                err.args = (f"{err}: `pyman pod rm -f {pid[:12]}` removes the pod",)
+                bad.append(err)
+                continue
+            if pod is not None:
+                pods.append(pod)
+        return sorted(pods, key=lambda p: p.created), bad
+
+    def all(self) -> list[PodConfig]:
+        """The usable records; each damaged one is named once on stderr and left out."""
+        pods, bad = self._scan()
+        for err in bad:
+            warn(err, f"skipping pod {err.pod_id[:12]}:")
+        return pods
 
     def find(self, key: str) -> PodConfig:
-        """By id, name or unique id prefix; Podman's message when there is none."""
-        pods = self.all()
+        """By id, name or unique id prefix; Podman's message when there is none. A damaged
+        record the key names (id or prefix) is a CorruptRecord saying how to remove it."""
+        pods, bad = self._scan()
         for p in pods:
             if key in (p.id, p.name):
                 return p
-        hits = [p for p in pods if p.id.startswith(key)] if key else []
+        hits: list[Any] = [p for p in pods if p.id.startswith(key)] if key else []
+        hits += [e for e in bad if e.pod_id.startswith(key)] if key else []
         if len(hits) == 1:
-            return hits[0]
+            if isinstance(hits[0], CorruptRecord):
+                raise hits[0]
+            return hits[0]  # type: ignore[no-any-return]
         if len(hits) > 1:
             raise PymanError(f"more than one pod matches id prefix {key!r}: be more precise")
         raise PodNotFoundError(f"no pod with name or ID {key} found: no such pod")

@@ -91,7 +91,10 @@ def first_use(entries: list[dict[str, Any]], rootfs: str, uid: int, gid: int,
     first use; ``uid``/``gid``: the container process's user."""
     with locked(lock_path):
         for e in entries:
-            meta = read_json(e["meta"])
+            try:
+                meta = read_json(e["meta"])
+            except ValueError:  # damaged since the start checked it: leave it be
+                continue
             if not isinstance(meta, dict):
                 continue
             data = e["data"]

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyman.errors import PymanError, StorageError
+from pyman.errors import PymanError
 from pyman.names import NAME_RE, check_volume_name
-from pyman.storage.atomic import locked, read_json, write_json
+from pyman.storage.atomic import locked, write_json
+from pyman.storage.records import CorruptRecord, warn
 
 META = "volume.json"
 
@@ -72,12 +73,17 @@ class VolumeStore:
     def load(self, name: str) -> VolumeRecord | None:
         if not NAME_RE.fullmatch(name):
             return None
+        from pyman.storage import records
+
+        path = self.dir(name) / META
         try:
-            data = read_json(self.dir(name) / META)
-        except ValueError:
-            raise StorageError(f"the volume metadata {self.dir(name) / META} is damaged: "
-                               f"remove the volume with `pyman volume rm -f {name}`") from None
-        return VolumeRecord.from_json(data) if isinstance(data, dict) else None
+            rec = records.load(VolumeRecord, path)
+            if rec is not None and rec.name != name:
+                raise CorruptRecord(path, f"its name is not {name}")
+        except CorruptRecord as err:
+            err.args = (f"{err}: `pyman volume rm -f {name}` removes the volume",)
+            raise
+        return rec
 
     def get(self, name: str) -> VolumeRecord:
         rec = self.load(name)
@@ -86,8 +92,17 @@ class VolumeStore:
         return rec
 
     def all(self) -> list[VolumeRecord]:
-        recs = (self.load(n) for n in self.names())
-        return [r for r in recs if r is not None]
+        """The usable records; each damaged one is named once on stderr and left out."""
+        out = []
+        for name in self.names():
+            try:
+                rec = self.load(name)
+            except CorruptRecord as err:
+                warn(err, f"skipping volume {name}:")
+                continue
+            if rec is not None:
+                out.append(rec)
+        return out
 
     def create(self, rec: VolumeRecord, exist_ok: bool = False) -> VolumeRecord:
         """Write the volume; the caller holds ``lock()``. With ``exist_ok`` an existing

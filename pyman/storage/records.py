@@ -1,0 +1,142 @@
+"""One loader for the store's JSON records: a damaged file (torn, `{}`, a field of the wrong
+type) is a ``CorruptRecord`` naming it, never a traceback deep in a command.
+
+Listing commands skip such a record with one warning line (``warn``) and go on with the
+rest; commands aimed at it say which file is damaged and how to be rid of it. Field types
+are checked against the dataclass's own annotations (strings, with ``from __future__ import
+annotations``), parsed here so no typing import lands on `run`'s path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from pyman.errors import StorageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
+_warned: set[str] = set()
+_fields_cache: dict[type, list[tuple[str, str, bool]]] = {}
+
+
+class CorruptRecord(StorageError):
+    """A store record that cannot be used; ``path`` is the file, ``why`` what is wrong."""
+
+    def __init__(self, path: str | os.PathLike[str], why: str, hint: str = "") -> None:
+        self.path = os.fspath(path)
+        self.why = why
+        self.cid = ""  # the container whose record it is, when it is one
+        self.pod_id = ""  # the pod whose record it is, when it is one
+        super().__init__(f"the record {self.path} is damaged ({why})" + (f": {hint}"
+                                                                          if hint else ""))
+
+
+def warn(err: CorruptRecord, what: str = "") -> None:
+    """One line on stderr per damaged file and process, whoever meets it how often."""
+    if err.path in _warned:
+        return
+    _warned.add(err.path)
+    sys.stderr.write(f"WARNING: {what or 'skipping'} {err.path}: damaged ({err.why})\n")
+    sys.stderr.flush()
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The parsed JSON at ``path``; None if the file is absent; CorruptRecord if it is not
+    JSON (torn by a crash or a full disk, or not text at all)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise CorruptRecord(path, "a directory, not a file") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        why = "empty" if not raw.strip() else f"not valid JSON: {str(exc)[:80]}"
+        raise CorruptRecord(path, why) from None
+
+
+def parse(cls: type[T], data: Any, path: str | os.PathLike[str]) -> T:
+    """``cls`` (a dataclass) from a record's JSON object: every field without a default
+    present, every present field of its annotated type; unknown keys are ignored (a newer
+    pyman's fields)."""
+    if not isinstance(data, dict):
+        raise CorruptRecord(path, f"a JSON {type(data).__name__}, not an object")
+    known = {}
+    for name, ann, required in _fields(cls):
+        if name not in data:
+            if required:
+                raise CorruptRecord(path, f"no {name!r}")
+            continue
+        if not fits(data[name], ann):
+            raise CorruptRecord(path, f"{name!r} is not {ann}")
+        known[name] = data[name]
+    return cls(**known)
+
+
+def load(cls: type[T], path: str | os.PathLike[str]) -> T | None:
+    """The record at ``path``, None when there is none; CorruptRecord when damaged."""
+    data = read_json(path)
+    return None if data is None and not os.path.lexists(path) else parse(cls, data, path)
+
+
+def _fields(cls: type) -> list[tuple[str, str, bool]]:
+    from dataclasses import MISSING, fields
+
+    cached = _fields_cache.get(cls)
+    if cached is None:
+        cached = [(f.name, str(f.type), f.default is MISSING and f.default_factory is MISSING)
+                  for f in fields(cls)]  # type: ignore[arg-type]
+        _fields_cache[cls] = cached
+    return cached
+
+
+def _split(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def fits(value: Any, ann: str) -> bool:
+    """Whether a JSON value matches a (string) annotation: str, int, float, bool, None, Any,
+    list[X], dict[str, X] and unions of them."""
+    alts = _split(ann, "|")
+    if len(alts) > 1:
+        return any(fits(value, a) for a in alts)
+    ann = alts[0]
+    if ann in ("Any", "object"):
+        return True
+    if ann == "None":
+        return value is None
+    if ann == "str":
+        return isinstance(value, str)
+    if ann == "bool":
+        return isinstance(value, bool)
+    if ann == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if ann == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ann.startswith("list[") and ann.endswith("]"):
+        inner = ann[5:-1]
+        return isinstance(value, list) and all(fits(v, inner) for v in value)
+    if ann.startswith("dict[") and ann.endswith("]"):
+        key, val = _split(ann[5:-1], ",")
+        return isinstance(value, dict) and all(
+            fits(k, key) and fits(v, val) for k, v in value.items())
+    raise TypeError(f"records.fits: no rule for the annotation {ann!r}")  # a new field type

@@ -1,0 +1,60 @@
+"""The store's record loader: damage of any shape is a CorruptRecord naming the file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pyman.storage import records
+from pyman.storage.containers import ContainerConfig, ContainerState
+from pyman.storage.images import ImageRecord
+from pyman.storage.pods import PodConfig
+from pyman.storage.volumes import VolumeRecord
+
+
+def test_every_record_type_has_annotations_the_checker_reads() -> None:
+    for cls in (ContainerConfig, ContainerState, ImageRecord, PodConfig, VolumeRecord):
+        for _, ann, _ in records._fields(cls):
+            records.fits(None, ann)  # raises TypeError for an annotation with no rule
+
+
+@pytest.mark.parametrize("content, why", [
+    (b'{"status": "run', "not valid JSON"),
+    (b"", "empty"),
+    (b"[1, 2]", "not an object"),
+    (b'{"status": 3}', "'status' is not str"),
+    (b'{"pid": true}', "'pid' is not int"),
+    (b'{"exit_code": "0"}', "'exit_code' is not int | None"),
+    (b"\xff\xfe", "not valid JSON"),
+    (b"[" * 100_000, "not valid JSON"),
+])
+def test_damage_names_the_file(tmp_path, content: bytes, why: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(records.CorruptRecord) as exc:
+        records.load(ContainerState, path)
+    assert exc.value.path == str(path) and why in exc.value.why
+    assert str(path) in str(exc.value)
+
+
+def test_required_fields_and_nested_types(tmp_path) -> None:
+    path = tmp_path / "pod.json"
+    path.write_text("{}")
+    with pytest.raises(records.CorruptRecord, match="no 'id'"):
+        records.load(PodConfig, path)
+    good = {"id": "a" * 64, "name": "p", "labels": {"k": "v"}, "future_field": [1]}
+    path.write_text(json.dumps(good))
+    pod = records.load(PodConfig, path)
+    assert pod is not None and (pod.id, pod.name, pod.labels) == ("a" * 64, "p", {"k": "v"})
+    path.write_text(json.dumps(dict(good, labels={"k": 1})))
+    with pytest.raises(records.CorruptRecord, match="'labels'"):
+        records.load(PodConfig, path)
+    assert records.load(PodConfig, tmp_path / "absent.json") is None
+
+
+def test_a_warning_is_one_line_once(tmp_path, capsys) -> None:
+    err = records.CorruptRecord(tmp_path / "x.json", "empty")
+    records.warn(err, "skipping")
+    records.warn(records.CorruptRecord(tmp_path / "x.json", "empty"), "skipping")
+    assert capsys.readouterr().err == f"WARNING: skipping {tmp_path / 'x.json'}: damaged (empty)\n"
