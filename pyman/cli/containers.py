@@ -227,8 +227,9 @@ def rm(
             return
     engine = make_engine()
     names = list(containers or [])
-    if all_:
+    if all_:  # damaged records too: they are named, and rm is their cure
         names = [c.id for c in engine.containers.summaries(True)]
+        names += [e.cid for e in engine.containers.store.scan()[1]]
     elif not names:
         raise PymanError("`pyman rm` requires at least one container name or id, or --all")
     failed: PymanError | None = None

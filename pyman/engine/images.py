@@ -126,10 +126,20 @@ class ImageService:
 
     def config(self, rec: ImageRecord) -> dict[str, Any]:
         """The image's OCI config JSON (from the blob store)."""
+        from pyman.storage.records import CorruptRecord, read_json
+
         path = self.paths.blobs / "sha256" / rec.config_digest.split(":", 1)[1]
-        with open(path) as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
+        hint = f"remove the image (`pyman rmi -f {rec.id[:12]}`) and pull it again"
+        try:
+            data = read_json(path)
+        except CorruptRecord as err:
+            err.args = (f"{err}: {hint}",)
+            raise
+        if data is None:
+            raise FileNotFoundError(f"the image's config {path} is missing: {hint}")
+        if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
+            raise CorruptRecord(path, "not an image config", hint)
+        return data
 
     def remove(self, name: str, in_use: Callable[[str], list[str]], force: bool = False
                ) -> list[str]:
@@ -171,10 +181,14 @@ class ImageService:
 
     def view(self, rec: ImageRecord, containers: int = 0) -> ImageView:
         from pyman.engine.image_reports import ImageView
+        from pyman.storage.records import CorruptRecord, warn
 
         try:
             config = self.config(rec)
-        except (OSError, ValueError):
+        except OSError:
+            config = {}
+        except CorruptRecord as err:
+            warn(err, "no details from")
             config = {}
         sizes = tuple(int(str(self.layers.info(d).get("size", 0))) for d in rec.layers)
         return ImageView(rec, config, containers, sizes)

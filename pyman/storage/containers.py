@@ -80,10 +80,6 @@ class ContainerConfig:
     tty: bool = False  # -t: the container's stdio is a pty the monitor holds
     interactive: bool = False  # -i: its stdin stays open for attached clients
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
 
 @dataclass
 class ContainerState:
@@ -98,10 +94,6 @@ class ContainerState:
     finished_at: float | None = None
     error: str = ""
     restart_count: int = 0  # restarts by the policy since the last start
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ContainerState:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class ContainerStore:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pyman.storage.atomic import locked, write_json
 
@@ -29,11 +28,6 @@ class ImageRecord:
     pulled: float = field(default_factory=time.time)
     digests: list[str] = field(default_factory=list)  # repo@digest names
     list_digest: str | None = None  # the manifest list / index it was pulled through
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ImageRecord:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 class ImageStore:

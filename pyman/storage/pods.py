@@ -38,10 +38,6 @@ class PodConfig:
     created: float = field(default_factory=time.time)
     infra_pidfile: str = ""  # --infra-conmon-pidfile: the infra's monitor pid, at each start
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PodConfig:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
 
 class PodStore:
     def __init__(self, root: Path) -> None:

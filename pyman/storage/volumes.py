@@ -13,7 +13,6 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pyman.errors import PymanError
 from pyman.names import NAME_RE, check_volume_name
@@ -43,10 +42,6 @@ class VolumeRecord:
     # (empty) volume, and give the volume dir the owner and mode of that mount point
     needs_copy_up: bool = True
     needs_chown: bool = True
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VolumeRecord:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class VolumeStore:

@@ -86,14 +86,20 @@ def test_damaged_container_config(run_pyman, env, damage: str) -> None:
     assert r.returncode == 125 and str(path) in r.stderr and "rm -f" in r.stderr
     _clean(r)
 
-    key = "bad" if damage in ("truncated", "wrong type") else cid[:12]
-    r = run_pyman("rm", "-f", key, env=env)
-    assert (r.returncode, r.stdout) == (0, f"{key}\n"), r.stderr
-    _clean(r)  # what it was asked to remove is no news
+    if damage == "missing":  # --all takes the damaged ones too
+        r = run_pyman("rm", "-af", env=env)
+        assert r.returncode == 0 and cid in r.stdout.split(), r.stderr
+        left = ""
+    else:  # by the name a torn file still shows, else by id
+        key = "bad" if damage in ("truncated", "wrong type") else cid[:12]
+        r = run_pyman("rm", "-f", key, env=env)
+        assert (r.returncode, r.stdout) == (0, f"{key}\n"), r.stderr
+        _clean(r)  # what it was asked to remove is no news
+        left = "good\n"
     assert not path.parent.exists() and not _run_dir(env, cid).exists()
     assert wait_for(lambda: not _sleeping("4241"), 5)  # it was running: it was killed
     ps = run_pyman("ps", "-a", "--format", "{{.Names}}", env=env)
-    assert (ps.returncode, ps.stdout) == (0, "good\n")
+    assert (ps.returncode, ps.stdout) == (0, left)
     _clean(ps)
 
 
@@ -139,6 +145,20 @@ def test_damaged_layer_record(run_pyman, env) -> None:
         r = run_pyman("run", "--rm", *NET, image, "echo", "ok", env=env)
         assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
         assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+    # the image's config blob torn: listed without details, refused to run, others run
+    image_id = run_pyman("image", "inspect", "--format", "{{.Id}}", LAYERS, env=env).stdout
+    blob = _store(env) / "blobs" / "sha256" / image_id.strip()
+    blob.write_bytes(blob.read_bytes()[:50])
+    r = run_pyman("images", "--format", "{{.Repository}}", env=env)
+    assert r.returncode == 0 and len(r.stdout.split()) == 2
+    warnings = r.stderr.splitlines()
+    assert len(warnings) == 2 and str(path) in warnings[0] + warnings[1], r.stderr
+    assert str(blob) in warnings[0] + warnings[1]  # each named, once
+    r = run_pyman("run", "--rm", *NET, LAYERS, "true", env=env)
+    assert r.returncode == 125 and str(blob) in r.stderr and "rmi" in r.stderr, r.stderr
+    r = run_pyman("run", "--rm", *NET, "alpine", "echo", "ok", env=env)
+    assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
 
 
 def test_damaged_image_list_entry(run_pyman, env) -> None:
