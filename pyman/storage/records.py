@@ -17,6 +17,7 @@ from pyman.errors import StorageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, TypeVar
 
     T = TypeVar("T")
@@ -116,27 +117,36 @@ def _split(text: str, sep: str) -> list[str]:
 def fits(value: Any, ann: str) -> bool:
     """Whether a JSON value matches a (string) annotation: str, int, float, bool, None, Any,
     list[X], dict[str, X] and unions of them."""
-    alts = _split(ann, "|")
+    check = _checks.get(ann)
+    if check is None:
+        check = _checks[ann] = _compile(ann)
+    return check(value)
+
+
+_checks: dict[str, Callable[[Any], bool]] = {}
+_SIMPLE: dict[str, Callable[[Any], bool]] = {
+    "Any": lambda v: True,
+    "object": lambda v: True,
+    "None": lambda v: v is None,
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+}
+
+
+def _compile(ann: str) -> Callable[[Any], bool]:
+    """A check for one annotation, built once (ps reads every record's every field)."""
+    alts = [_compile(a) for a in _split(ann, "|")] if "|" in ann else []
     if len(alts) > 1:
-        return any(fits(value, a) for a in alts)
-    ann = alts[0]
-    if ann in ("Any", "object"):
-        return True
-    if ann == "None":
-        return value is None
-    if ann == "str":
-        return isinstance(value, str)
-    if ann == "bool":
-        return isinstance(value, bool)
-    if ann == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if ann == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return lambda v: any(check(v) for check in alts)
+    ann = ann.strip()
+    if ann in _SIMPLE:
+        return _SIMPLE[ann]
     if ann.startswith("list[") and ann.endswith("]"):
-        inner = ann[5:-1]
-        return isinstance(value, list) and all(fits(v, inner) for v in value)
+        item = _compile(ann[5:-1])
+        return lambda v: isinstance(v, list) and all(item(x) for x in v)
     if ann.startswith("dict[") and ann.endswith("]"):
-        key, val = _split(ann[5:-1], ",")
-        return isinstance(value, dict) and all(
-            fits(k, key) and fits(v, val) for k, v in value.items())
+        key, val = (_compile(a) for a in _split(ann[5:-1], ","))
+        return lambda v: isinstance(v, dict) and all(key(k) and val(x) for k, x in v.items())
     raise TypeError(f"records.fits: no rule for the annotation {ann!r}")  # a new field type
