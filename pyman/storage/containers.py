@@ -123,6 +123,11 @@ class ContainerStore:
             config = records.load(ContainerConfig, path)
             if config is not None and config.id != cid:
                 raise CorruptRecord(path, f"its id is not {cid}")
+            if config is not None and config.mounts:
+                from pyman.engine.mounts import MountSpec  # what the dicts are read as
+
+                for m in config.mounts:
+                    records.parse(MountSpec, m, path)
         except CorruptRecord as err:
             err.cid = cid
             err.args = (f"{err}: `pyman rm -f {cid[:12]}` removes the container",)

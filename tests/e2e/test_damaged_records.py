@@ -58,7 +58,8 @@ def _pull(run_pyman, env, *images: str) -> None:  # type: ignore[no-untyped-def]
         assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.parametrize("damage", ["truncated", "empty object", "wrong type", "missing"])
+@pytest.mark.parametrize("damage", ["truncated", "empty object", "wrong type", "bad mount",
+                                    "missing"])
 def test_damaged_container_config(run_pyman, env, damage: str) -> None:
     _pull(run_pyman, env, "alpine")
     assert run_pyman("create", "--name", "good", *NET, "alpine", "true", env=env).returncode == 0
@@ -73,6 +74,8 @@ def test_damaged_container_config(run_pyman, env, damage: str) -> None:
         path.write_text("{}")
     elif damage == "wrong type":
         path.write_text(json.dumps(dict(json.loads(text), args="sleep 4241")))
+    elif damage == "bad mount":
+        path.write_text(json.dumps(dict(json.loads(text), mounts=[{"type": "volume"}])))
     else:
         path.unlink()
 
@@ -91,7 +94,7 @@ def test_damaged_container_config(run_pyman, env, damage: str) -> None:
         assert r.returncode == 0 and cid in r.stdout.split(), r.stderr
         left = ""
     else:  # by the name a torn file still shows, else by id
-        key = "bad" if damage in ("truncated", "wrong type") else cid[:12]
+        key = cid[:12] if damage == "empty object" else "bad"
         r = run_pyman("rm", "-f", key, env=env)
         assert (r.returncode, r.stdout) == (0, f"{key}\n"), r.stderr
         _clean(r)  # what it was asked to remove is no news

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pyman.engine.mounts import MountSpec
 from pyman.storage import records
 from pyman.storage.containers import ContainerConfig, ContainerState
 from pyman.storage.images import ImageRecord
@@ -14,7 +15,8 @@ from pyman.storage.volumes import VolumeRecord
 
 
 def test_every_record_type_has_annotations_the_checker_reads() -> None:
-    for cls in (ContainerConfig, ContainerState, ImageRecord, PodConfig, VolumeRecord):
+    for cls in (ContainerConfig, ContainerState, ImageRecord, PodConfig, VolumeRecord,
+                MountSpec):
         for _, ann, _ in records._fields(cls):
             records.fits(None, ann)  # raises TypeError for an annotation with no rule
 
