@@ -82,6 +82,31 @@ class ContainerConfig:
 
 
 @dataclass
+class PortRecord:  # one of ContainerConfig.ports, as netns/ports.py writes them
+    host_ip: str
+    host_port: int
+    container_port: int
+    protocol: str
+
+
+def _check_nested(config: ContainerConfig, path: Path) -> None:
+    """The record's lists of objects are what their readers take them for."""
+    from pyman.storage import records
+
+    for p in config.ports:
+        records.parse(PortRecord, p, path)
+    for u in config.ulimits:  # [RLIMIT_X name, soft, hard]
+        if not (len(u) == 3 and records.fits(u[0], "str") and records.fits(u[1], "int")
+                and records.fits(u[2], "int")):
+            raise CorruptRecord(path, f"'ulimits' holds {str(u)[:40]}")
+    if config.mounts:
+        from pyman.engine.mounts import MountSpec  # what the dicts are read as
+
+        for m in config.mounts:
+            records.parse(MountSpec, m, path)
+
+
+@dataclass
 class ContainerState:
     status: str = "created"  # created | starting | running | restarting | paused | exited
     pid: int = 0
@@ -123,11 +148,8 @@ class ContainerStore:
             config = records.load(ContainerConfig, path)
             if config is not None and config.id != cid:
                 raise CorruptRecord(path, f"its id is not {cid}")
-            if config is not None and config.mounts:
-                from pyman.engine.mounts import MountSpec  # what the dicts are read as
-
-                for m in config.mounts:
-                    records.parse(MountSpec, m, path)
+            if config is not None:
+                _check_nested(config, path)
         except CorruptRecord as err:
             err.cid = cid
             err.args = (f"{err}: `pyman rm -f {cid[:12]}` removes the container",)

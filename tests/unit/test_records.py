@@ -60,3 +60,31 @@ def test_a_warning_is_one_line_once(tmp_path, capsys) -> None:
     records.warn(err, "skipping")
     records.warn(records.CorruptRecord(tmp_path / "x.json", "empty"), "skipping")
     assert capsys.readouterr().err == f"WARNING: skipping {tmp_path / 'x.json'}: damaged (empty)\n"
+
+
+def test_a_container_record_s_nested_lists_are_checked(tmp_path) -> None:
+    from dataclasses import asdict
+
+    from pyman.storage.containers import ContainerStore
+
+    store = ContainerStore(tmp_path / "containers", tmp_path / "run")
+    cid = "c" * 64
+    good = ContainerConfig(id=cid, name="n", image_id="", image_name="", layers=[], args=[],
+                           entrypoint=[], cmd=[], env=[], workdir="/", user="", hostname="",
+                           network="none",
+                           ports=[{"host_ip": "", "host_port": 8080, "container_port": 80,
+                                   "protocol": "tcp"}],
+                           ulimits=[["RLIMIT_NOFILE", 1, 2]],
+                           mounts=[{"type": "tmpfs", "destination": "/t"}])
+    store.dir(cid).mkdir(parents=True)
+    path = store.dir(cid) / "config.json"
+    for bad, why in ((dict(ports=[{"host_port": 8080}]), "no 'host_ip'"),
+                     (dict(ulimits=[["RLIMIT_NOFILE", "1", 2]]), "'ulimits'"),
+                     (dict(mounts=[{"type": "tmpfs", "destination": 5}]), "'destination'"),
+                     (dict(id="d" * 64), "its id is not")):
+        path.write_text(json.dumps(dict(asdict(good), **bad)))
+        with pytest.raises(records.CorruptRecord, match=why) as exc:
+            store.load(cid)
+        assert exc.value.cid == cid and "rm -f cccccccccccc" in str(exc.value)
+    path.write_text(json.dumps(asdict(good)))
+    assert store.load(cid) == good
