@@ -286,8 +286,9 @@ class ImageService:
                 manifest = json.loads(path.read_bytes())
             except (OSError, ValueError):
                 continue
-            keep |= {str(d.get("digest")) for d in manifest.get("layers") or []
-                     if isinstance(d, dict)}
+            layers = manifest.get("layers") if isinstance(manifest, dict) else None
+            keep |= {str(d.get("digest")) for d in layers or []
+                     if isinstance(d, dict)} if isinstance(layers, list) else set()
         # index blobs pulled with an image are referenced by its repo digests
         for rec in images:
             keep |= {d.rsplit("@", 1)[-1] for d in rec.digests}

@@ -89,34 +89,36 @@ class LogReader:
             if not chunk:
                 return  # what is left has no newline yet: a line still being written waits
             buf += chunk
-            while buf:
-                nl = buf.find(b"\n")
+            pos = 0  # buf[:pos] is consumed (and counted in self.offset)
+            while pos < len(buf):
+                nl = buf.find(b"\n", pos)
                 if self.cont is not None:  # the rest of an over-long record
                     ts, stream, full, wanted = self.cont
-                    piece = buf if nl < 0 else buf[:nl]
+                    end = len(buf) if nl < 0 else nl
                     if wanted:
-                        yield "", stream, full and nl >= 0, piece
+                        yield "", stream, full and nl >= 0, buf[pos:end]
                     if nl < 0:
-                        self.offset += len(buf)
-                        buf = b""
+                        self.offset += end - pos
+                        pos = end
                         break
                     self.cont = None
                 elif nl < 0:
-                    if len(buf) > MAX_HELD:  # stream it: hold no more of it than this
-                        ts, stream, full, text = _parse(buf) or ("", "", True, b"")
+                    if len(buf) - pos > MAX_HELD:  # stream it: hold no more of it than this
+                        ts, stream, full, text = _parse(buf[pos:]) or ("", "", True, b"")
                         wanted = bool(stream) and _within(ts, since_ns, until_ns)
                         if wanted:
                             yield ts, stream, False, text
                         self.cont = (ts, stream, full, wanted)
-                        self.offset += len(buf)
-                        buf = b""
+                        self.offset += len(buf) - pos
+                        pos = len(buf)
                     break
                 else:
-                    entry = _parse(buf[:nl])
+                    entry = _parse(buf[pos:nl])
                     if entry is not None and _within(entry[0], since_ns, until_ns):
                         yield entry
-                self.offset += nl + 1
-                buf = buf[nl + 1:]
+                self.offset += nl + 1 - pos
+                pos = nl + 1
+            buf = buf[pos:]
 
 
 def _parse(line: bytes) -> Entry | None:
@@ -157,35 +159,41 @@ def _last_newline(fd: int) -> int:
     return 0
 
 
-def _records_backwards(fd: int, end: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of each whole record before ``end`` (just after a newline), the last
-    first; one block held at a time."""
+def _records_backwards(fd: int, end: int) -> Iterator[tuple[int, int, bytes]]:
+    """(start, stop, header) of each whole record before ``end`` (just after a newline), the
+    last first; one block held at a time. ``header``: the record's first bytes (up to
+    _HEADER), without its newline."""
     import os
 
+    def header(start: int, stop: int, block: bytes, lo: int) -> bytes:
+        n = min(_HEADER, stop - start - 1)
+        if start - lo + n <= len(block):
+            return block[start - lo:start - lo + n]
+        return os.pread(fd, n, start)  # it runs into the next block (read already)
+
     stop, hi = end, end - 1  # the newline ending the last record is not a boundary
+    block, lo = b"", 0
     while hi > 0:
         lo = max(0, hi - BLOCK)
         block = os.pread(fd, hi - lo, lo)
         j = len(block)
         while (i := block.rfind(b"\n", 0, j)) >= 0:
-            yield lo + i + 1, stop
+            yield lo + i + 1, stop, header(lo + i + 1, stop, block, lo)
             stop, j = lo + i + 1, i
         hi = lo
-    yield 0, stop
+    yield 0, stop, header(0, stop, block, 0)
 
 
 def _tail_start(fd: int, n: int, since_ns: int | None, until_ns: int | None) -> int:
     """Where the last ``n`` lines of the wanted entries begin. A line is the partial (P)
     entries up to and including its full (F) one; partial entries at the very end (a line
     not finished) count as one line."""
-    import os
-
     end = _last_newline(fd)
     if n == 0 or end == 0:
         return end
     lines, open_line = 0, False
-    for start, stop in _records_backwards(fd, end):
-        entry = _parse(os.pread(fd, min(_HEADER, stop - start - 1), start))
+    for _, stop, head in _records_backwards(fd, end):
+        entry = _parse(head)
         if entry is None or not _within(entry[0], since_ns, until_ns):
             continue
         if entry[2] or not open_line:  # a full entry ends a line; trailing partials too
