@@ -16,7 +16,7 @@ from typing import Any
 
 from pyman.errors import ContainerExistsError, ContainerNotFoundError, PymanError
 from pyman.storage.atomic import locked, write_json
-from pyman.storage.records import CorruptRecord, warn
+from pyman.storage.records import CorruptRecord, salvaged_name, warn
 
 
 @dataclass
@@ -190,7 +190,7 @@ class ContainerStore:
             if key in (c.id, c.name):
                 return c
         for err in bad:
-            if key and (key == err.cid or key == _salvaged_name(err.path)):
+            if key and (key == err.cid or key == salvaged_name(err.path)):
                 raise err
         hits: list[Any] = [c for c in configs if c.id.startswith(key)] if key else []
         hits += [e for e in bad if e.cid.startswith(key)] if key else []
@@ -336,17 +336,3 @@ def _read_state(path: Path) -> ContainerState | None:
         if err.why != "empty":  # a power cut's empty file is no news
             warn(err, "ignoring")
         return None
-
-
-def _salvaged_name(path: str) -> str:
-    """The name a damaged config.json still shows (a torn file keeps its first lines), so
-    `rm -f <name>` finds it."""
-    import re
-
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096).decode(errors="replace")
-    except OSError:
-        return ""
-    m = re.search(r'"name": "([a-zA-Z0-9][a-zA-Z0-9_.-]*)"', head)
-    return m.group(1) if m else ""

@@ -16,7 +16,7 @@ from typing import Any
 
 from pyman.errors import PymanError
 from pyman.storage.atomic import locked, write_json
-from pyman.storage.records import CorruptRecord, warn
+from pyman.storage.records import CorruptRecord, salvaged_name, warn
 
 
 class PodNotFoundError(PymanError):
@@ -80,11 +80,15 @@ class PodStore:
 
     def find(self, key: str) -> PodConfig:
         """By id, name or unique id prefix; Podman's message when there is none. A damaged
-        record the key names (id or prefix) is a CorruptRecord saying how to remove it."""
+        record the key names (id, prefix, or the name its torn file still shows) is a
+        CorruptRecord saying how to remove it."""
         pods, bad = self._scan()
         for p in pods:
             if key in (p.id, p.name):
                 return p
+        for err in bad:
+            if key and key == salvaged_name(err.path):
+                raise err
         hits: list[Any] = [p for p in pods if p.id.startswith(key)] if key else []
         hits += [e for e in bad if e.pod_id.startswith(key)] if key else []
         if len(hits) == 1:

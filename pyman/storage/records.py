@@ -88,6 +88,20 @@ def load(cls: type[T], path: str | os.PathLike[str]) -> T | None:
     return None if data is None and not os.path.lexists(path) else parse(cls, data, path)
 
 
+def salvaged_name(path: str) -> str:
+    """The name a damaged record still shows (a torn file keeps its first lines; records
+    are written with the name near the top), so `rm -f <name>` can find it."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).decode(errors="replace")
+    except OSError:
+        return ""
+    m = re.search(r'"name": "([a-zA-Z0-9][a-zA-Z0-9_.-]*)"', head)
+    return m.group(1) if m else ""
+
+
 def _fields(cls: type) -> list[tuple[str, str, bool]]:
     from dataclasses import MISSING, fields
 
