@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 
 from pyman.errors import StorageError
@@ -50,13 +51,17 @@ def warn(err: CorruptRecord, what: str = "") -> None:
 def read_json(path: str | os.PathLike[str]) -> Any:
     """The parsed JSON at ``path``; None if the file is absent; CorruptRecord if it is not
     JSON (torn by a crash or a full disk, or not text at all)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
+    try:  # non-blocking: a FIFO in its place must not hang the command
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise CorruptRecord(path, "a directory, not a file") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CorruptRecord(path, "not a regular file")
+        with open(fd, "rb", closefd=False) as f:
+            raw = f.read()
+    finally:
+        os.close(fd)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
@@ -69,7 +74,9 @@ def parse(cls: type[T], data: Any, path: str | os.PathLike[str]) -> T:
     present, every present field of its annotated type; unknown keys are ignored (a newer
     pyman's fields)."""
     if not isinstance(data, dict):
-        raise CorruptRecord(path, f"a JSON {type(data).__name__}, not an object")
+        kind = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+                float: "a number"}.get(type(data), "null")
+        raise CorruptRecord(path, f"{kind}, not an object")
     known = {}
     for name, ann, required in _fields(cls):
         if name not in data:

@@ -24,7 +24,8 @@ def test_every_record_type_has_annotations_the_checker_reads() -> None:
 @pytest.mark.parametrize("content, why", [
     (b'{"status": "run', "not valid JSON"),
     (b"", "empty"),
-    (b"[1, 2]", "not an object"),
+    (b"[1, 2]", "an array, not an object"),
+    (b"null", "null, not an object"),
     (b'{"status": 3}', "'status' is not str"),
     (b'{"pid": true}', "'pid' is not int"),
     (b'{"exit_code": "0"}', "'exit_code' is not int | None"),
@@ -38,6 +39,16 @@ def test_damage_names_the_file(tmp_path, content: bytes, why: str) -> None:
         records.load(ContainerState, path)
     assert exc.value.path == str(path) and why in exc.value.why
     assert str(path) in str(exc.value)
+
+
+def test_what_is_not_a_file_is_damaged_and_never_blocks(tmp_path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "dir.json").mkdir()
+    for name in ("fifo.json", "dir.json"):
+        with pytest.raises(records.CorruptRecord, match="not a regular file"):
+            records.read_json(tmp_path / name)
 
 
 def test_required_fields_and_nested_types(tmp_path) -> None:
