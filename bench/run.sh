@@ -12,9 +12,21 @@ venv=$home/.local/pyman-venv
 [ $# -ge 1 ] || { echo "usage: bench/run.sh BENCH.py [ARGS...]" >&2; exit 2; }
 bench=$1; shift
 uid=$(id -u "$user")
-install -d -m 0700 -o "$user" -g "$user" "/run/user/$uid"
+# made for this run and removed after it, unless a login session made it: without a runtime
+# dir podman would keep using one found at /run/user/<uid> (the tests expect its fallback)
+made_run_dir=
+if [ ! -d "/run/user/$uid" ]; then
+    install -d -m 0700 -o "$user" -g "$user" "/run/user/$uid"
+    made_run_dir=1
+fi
 copy=$(mktemp -d /tmp/pyman-bench-src.XXXXXX)
-trap 'rm -rf "$copy"' EXIT
+cleanup() {
+    rm -rf "$copy"
+    if [ -n "$made_run_dir" ]; then
+        rm -rf "/run/user/$uid"
+    fi
+}
+trap cleanup EXIT
 cp "$here"/*.py "$copy/"
 chmod -R a+rX "$copy"
 cd /
