@@ -162,8 +162,11 @@ class CopyService:
         top = top_name(src)
 
         def child() -> None:
-            with os.fdopen(w, "wb") as out:
-                write_tar(src, out, where=where)
+            try:
+                with os.fdopen(w, "wb") as out:
+                    write_tar(src, out, where=where)
+            except BrokenPipeError:
+                pass  # the parent stopped reading (a file cannot take a dir): it says why
 
         def parent() -> None:
             with os.fdopen(r, "rb") as raw:

@@ -117,6 +117,12 @@ def test_errors_as_podman(run_pyman, ctr: str, tmp_path) -> None:
         125, "Error: destination must be a directory when copying a directory\n")
     r = run_pyman("cp", "no-such-ctr:/x", str(tmp_path))
     assert (r.returncode, r.stderr) == (125, 'Error: container "no-such-ctr" does not exist\n')
+    # a dir larger than a pipe holds: the helper is still writing when pyman stops reading
+    assert run_pyman("exec", ctr, "sh", "-c", "mkdir -p /big && head -c 1000000 /dev/zero "
+                     "> /big/zeros").returncode == 0
+    r = run_pyman("cp", f"{ctr}:/big", str(tmp_path / "file"))
+    assert (r.returncode, r.stderr) == (
+        125, "Error: destination must be a directory when copying a directory\n")
 
 
 def test_stopped_container_both_ways_owned_by_its_user(run_pyman, tmp_path) -> None:
