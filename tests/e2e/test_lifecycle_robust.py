@@ -167,7 +167,9 @@ def test_pyman_killed_at_random_points(run_pyman, pyman_bin, fresh_env) -> None:
     assert r.returncode == 0, r.stderr
     assert run_pyman("ps", "-aq", env=fresh_env).stdout == ""
     data = Path(fresh_env["XDG_DATA_HOME"]) / "pyman" / "containers"
-    assert [p.name for p in data.iterdir() if len(p.name) >= 64] == []
+    # under load every kill may come during the pull: then no container dir was ever made
+    left = [p.name for p in data.iterdir() if len(p.name) >= 64] if data.exists() else []
+    assert left == []
 
 
 def test_twenty_parallel_run_rm(run_pyman, pyman_bin, fresh_env) -> None:
