@@ -120,12 +120,22 @@ class StateKeeper:
             st.pid, st.pid_start = pid, started
 
     def _kill_helper(self, cid: str, st: ContainerState) -> None:
-        """pasta daemonizes: it outlives a killed monitor unless we end it."""
+        """pasta daemonizes: it outlives a killed monitor unless we end it. It writes its
+        pid file once the namespace is configured, which it does while the runtime creates
+        the container: a monitor killed meanwhile leaves a pasta with no pid file yet, found
+        by the netns path on its command line."""
         from pyman.procinfo import start_time
 
         try:
             pid = int((self.store.run_dir(cid) / "pasta.pid").read_text().strip() or 0)
         except (OSError, ValueError):
+            pid = 0
+        if not pid:
+            for found in _pastas_on(str(self.store.run_dir(cid) / "netns")):
+                try:
+                    os.kill(found, SIGKILL)
+                except OSError:
+                    pass
             return
         if pid > 0 and st.boot_id and same_process(pid, start_time(pid), st.boot_id):
             try:
@@ -135,3 +145,24 @@ class StateKeeper:
                 os.kill(pid, SIGTERM)
             except OSError:
                 pass
+
+
+def _pastas_on(netns: str) -> list[int]:
+    """Our pasta processes whose command line names ``netns`` (a dead monitor's)."""
+    found = []
+    uid, want = os.getuid(), os.fsencode(netns)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/comm", "rb") as f:
+                if not f.read().startswith((b"pasta", b"passt")):
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if want in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found

@@ -247,6 +247,7 @@ def test_monitor_killed_between_create_and_start(run_pyman, pyman_bin, fresh_env
     (c,) = json.loads(ps.stdout)
     assert c["State"] == "created", c
     assert wait_for(lambda: not alive(caught), 5)
+    assert wait_for(lambda: not _pasta_under(run_dir), 5), "its pasta was left running"
     assert run_pyman("rm", c["Id"], env=env).returncode == 0
 
 
@@ -294,3 +295,19 @@ def test_long_attached_run_through_the_lean_monitor(run_pyman, pyman_bin, pyman_
     assert out == b"term\n" and b"err-early" in err
     assert run_pyman("logs", "longrun").stdout == "early\nlate\nterm\n"
     assert run_pyman("rm", "longrun").returncode == 0
+
+
+def _pasta_under(run_dir: Path) -> list[int]:
+    """Our pasta processes whose command line names a path under ``run_dir``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if not d.name.isdigit() or d.stat().st_uid != os.getuid():
+                continue
+            if not (d / "comm").read_text().startswith(("pasta", "passt")):
+                continue
+            if str(run_dir).encode() in (d / "cmdline").read_bytes():
+                found.append(int(d.name))
+        except OSError:
+            continue
+    return found
