@@ -119,15 +119,17 @@ class ContainerRun:
                 sock.close()
 
     def _launch(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
+        from pyman.runtime.bundle import monitor_makes_netns
+
         log = os.path.join(self.run_dir, "net.log")
+        netns, pasta_pid = (os.path.join(self.run_dir, n) for n in ("netns", "pasta.pid"))
         pasta = None
-        if mode == "pasta":  # its own netns, configured while the runtime creates
-            netns = os.path.join(self.run_dir, "netns")
-            new_netns(netns)
+        if mode == "pasta":
             for sock in held:
                 sock.close()  # pasta binds them itself
-            pasta = PastaStart(self.cfg["network_helper"], netns, log,
-                               os.path.join(self.run_dir, "pasta.pid"), ports)
+        if monitor_makes_netns(self.cfg):  # configured by pasta while the runtime creates
+            new_netns(netns)
+            pasta = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid, ports)
         try:  # a network helper joins between create and start; otherwise one call
             self._create(start=mode not in ("slirp4netns", "pasta"))
         except BaseException:
@@ -136,6 +138,10 @@ class ContainerRun:
             raise
         if pasta is not None:
             self.helper = pasta.ready()
+        elif mode == "pasta":  # keep-id: in the netns the runtime made
+            bind_netns(self.pid, netns)
+            self.helper = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid,
+                                     ports).ready()
         if mode == "slirp4netns":
             udp = [m for m in ports if m["protocol"] == "udp"]
             api = os.path.join(self.run_dir, "slirp.sock") if udp else None

@@ -151,6 +151,14 @@ def join_namespaces(config: dict[str, Any], paths: dict[str, str]) -> None:
             config["linux"].pop("sysctl", None)
 
 
+def monitor_makes_netns(cfg: dict[str, Any]) -> bool:
+    """pasta's netns is made by the monitor before `runtime create` (netns/helpers.new_netns)
+    so that pasta configures it meanwhile; not for a container with a user namespace of its
+    own (keep-id): its netns must belong to that namespace (sysfs mounts only there), so
+    the runtime makes it, and pasta comes after create."""
+    return cfg.get("network") == "pasta" and not cfg.get("userns_maps")
+
+
 def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
     config = build_spec(spec_options(cfg, rootfs, run_dir))
     size = cfg["spec"].get("console_size")
@@ -160,7 +168,7 @@ def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
         join_namespaces(config, cfg["join"]["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>
         join_namespaces(config, {"network": cfg["network"][3:]})
-    if cfg.get("network") == "pasta":  # the monitor makes it first (netns/helpers.new_netns)
+    if monitor_makes_netns(cfg):
         for ns in config["linux"]["namespaces"]:
             if ns["type"] == "network":
                 ns["path"] = os.path.join(run_dir, "netns")

@@ -10,6 +10,7 @@ import pwd
 import tarfile
 from pathlib import Path
 
+import pytest
 from lifecycle_util import NET
 
 
@@ -92,3 +93,15 @@ def test_keep_id_root_override_inspect_export_and_errors(run_pyman, tmp_path: Pa
     assert r.returncode == 125 and "keep-id takes uid=N and gid=N" in r.stderr
     assert _ok(run_pyman("run", "--rm", *NET, "--userns=host", "alpine", "id", "-u")
                ).stdout == "0\n"
+
+
+@pytest.mark.parametrize("network", ["pasta", "slirp4netns"])
+def test_keep_id_with_a_network_helper(run_pyman, network: str) -> None:
+    """keep-id's container has a user namespace of its own: its netns must belong to that
+    namespace (the runtime makes it: sysfs mounts only there), and the helper configures
+    it after create. A netns the monitor made for pasta beforehand failed with `mounting
+    sysfs ... operation not permitted`."""
+    r = run_pyman("run", "--rm", "--userns=keep-id", "--network", network, "alpine", "sh",
+                  "-c", "id -u; ip -4 route | grep -c '^default'")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(os.getuid()), "1"]
