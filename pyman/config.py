@@ -35,6 +35,7 @@ class Paths:
     driver: str = "overlay"  # storage.conf driver: overlay | vfs
     mount_program: str = ""  # storage.conf's fuse-overlayfs
     storage_conf: str = ""  # the storage.conf file that applied, "" for none
+    volume_path: Path | None = None  # --volumepath; else volumes/ under data
 
     @property
     def blobs(self) -> Path:
@@ -50,7 +51,7 @@ class Paths:
 
     @property
     def volumes(self) -> Path:
-        return self.data / "volumes"
+        return self.volume_path or self.data / "volumes"
 
     @property
     def pods(self) -> Path:
@@ -156,6 +157,15 @@ def secure(p: Paths) -> None:
 
 PYMAN_DIR = "pyman"  # pyman's own layout, under each root
 
+# Podman's global options that move the store (--root, --runroot, --storage-driver,
+# --volumepath): set by the CLI before the first paths() call; they win over storage.conf
+OVERRIDES: dict[str, str] = {}
+
+
+def set_overrides(**values: str) -> None:
+    OVERRIDES.update({k: v for k, v in values.items() if v})
+    paths.cache_clear()
+
 
 @cache
 def paths() -> Paths:
@@ -164,6 +174,10 @@ def paths() -> Paths:
     uid = os.getuid()
     config = _xdg("XDG_CONFIG_HOME", ".config") / "containers"
     conf = load(str(config))  # two stats when there is no storage.conf
+    if OVERRIDES.get("root"):  # as Podman's --root: the file's graph options do not apply
+        conf.graphroot, conf.mount_program = OVERRIDES["root"], ""
+    conf.runroot = OVERRIDES.get("runroot") or conf.runroot
+    conf.driver = OVERRIDES.get("driver") or conf.driver
     env_runtime = os.environ.get("XDG_RUNTIME_DIR")
     fallback = not runtime_dir_usable(env_runtime, uid)
     if conf.runroot:  # auth.json still follows XDG_RUNTIME_DIR (or Podman's fallback)
@@ -182,4 +196,5 @@ def paths() -> Paths:
         driver=conf.driver,
         mount_program=conf.mount_program,
         storage_conf=conf.file,
+        volume_path=Path(OVERRIDES["volumepath"]) if OVERRIDES.get("volumepath") else None,
     )

@@ -113,6 +113,16 @@ PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command
               "Status": "STATUS", "Ports": "PORTS", "State": "STATE"}
 
 
+# Podman's --sort keys; the default (created) keeps the newest-first order
+SORT_KEYS: dict[str, Any] = {
+    "command": lambda c: shlex.join(c.command), "created": lambda c: -c.created,
+    "id": lambda c: c.id, "image": lambda c: c.image, "names": lambda c: c.name,
+    "runningfor": lambda c: -c.created, "status": lambda c: c.status,
+}
+PS_DEFAULT_FORMAT = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Created}}\t{{.Status}}\t"
+                     "{{.Ports}}\t{{.Names}}")
+
+
 def _span(first: int, n: int) -> str:
     return str(first) if n == 1 else f"{first}-{first + n - 1}"
 
@@ -155,10 +165,23 @@ def ps(
                                                    autocompletion=cv.formats)] = None,
     pod: Annotated[bool, typer.Option("--pod", "-p", help="Show the pod of each container.")
                    ] = False,
+    noheading: Annotated[bool, typer.Option("--noheading", help="Do not print headers.")
+                         ] = False,
+    sort: Annotated[str, typer.Option(
+        "--sort", help="Sort by command, created, id, image, names, runningfor or status.")
+                    ] = "created",
+    external: Annotated[bool, typer.Option(
+        "--external", help="Also show containers of other tools (pyman has none: no change).")
+                        ] = False,
 ) -> None:
     """List containers."""
     from pyman.cli.context import engine as make_engine
 
+    key = SORT_KEYS.get(sort)
+    if key is None:
+        from pyman.errors import PymanError
+
+        raise PymanError(f"invalid option for --sort, options are: {', '.join(SORT_KEYS)}")
     wanted = parse_filters(filters or [])
     items = make_engine().containers.summaries(all_ or bool(wanted) or last >= 0 or latest)
     items = [c for c in items if matches(c, wanted)]
@@ -167,6 +190,8 @@ def ps(
     if last >= 0:
         items = items[len(items) - last:] if last else []
     items.reverse()  # newest first, as Podman lists them
+    if sort != "created":
+        items.sort(key=key)
     if quiet:
         for c in items:
             print(c.id if no_trunc else c.id[:12])
@@ -175,10 +200,16 @@ def ps(
     if fmt == "json":
         print(json.dumps([ps_json(c, now) for c in items], indent=4))
         return
-    if fmt:
-        from pyman.cli.template import render_list
+    if fmt or noheading:
+        from pyman.cli.template import Template, render_list, tabwrite
 
-        out = render_list(fmt, [ps_row(c, now, no_trunc) for c in items], PS_HEADERS)
+        docs = [ps_row(c, now, no_trunc) for c in items]
+        fmt = fmt or PS_DEFAULT_FORMAT
+        if noheading:
+            tpl = Template(fmt.lstrip().removeprefix("table").lstrip())
+            out = tabwrite(line for d in docs for line in tpl.render(d).split("\n"))
+        else:
+            out = render_list(fmt, docs, PS_HEADERS)
         if out:
             print(out)
         return

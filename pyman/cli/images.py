@@ -150,6 +150,8 @@ def rmi(
     names = list(images or [])
     if all_:
         names += [v.record.id for v in engine.images.views()]
+        if not names:  # Podman: `rmi -a` with no images is no error
+            return
     if not names:
         raise PymanError("image name or id must be specified: pyman rmi IMAGE... or --all")
     failed: PymanError | None = None

@@ -7,7 +7,7 @@ import gc
 import importlib
 import os
 import sys
-from typing import Annotated
+from typing import Any
 
 import typer
 
@@ -57,58 +57,32 @@ COMMANDS = {
     "quadlet": "pyman.cli.quadlet",
 }
 COMPLETE_VAR = "_PYMAN_COMPLETE"
-GLOBAL_WITH_VALUE = {"--log-level", "--runtime"}
 
 
 def invoked_command(args: list[str]) -> str | None:
     """The first word that is not a global option (or its value)."""
+    from pyman.cli.global_opts import WITH_VALUE
+
     skip = False
     for arg in args:
         if skip:
             skip = False
-        elif arg in GLOBAL_WITH_VALUE:
+        elif arg in WITH_VALUE:
             skip = True
         elif not arg.startswith("-"):
             return arg
     return None
 
 
-def _print_version(ctx: typer.Context, value: bool) -> None:
-    """--version: eager, so it answers before click asks for a command (as a parameter of
-    the root callback it never ran: `pyman --version` said "Missing command", exit 125)."""
-    if value and not ctx.resilient_parsing:  # not while a TAB is being completed
-        from pyman import __version__
-
-        print(f"pyman version {__version__}")
-        raise typer.Exit(0)
-
-
-def build_app(name: str | None, prefix: str = ""):  # type: ignore[no-untyped-def]
+def build_app(name: str | None, prefix: str = "",
+              args: list[str] | None = None) -> Any:
     """The root command with ``name`` only (every command when it is not one; with
     ``prefix``, only those whose name starts with it: what a TAB on the word can offer)."""
+    from pyman.cli.global_opts import global_options, remote_hidden
+
     root = typer.Typer(add_completion=False, no_args_is_help=True,
                        context_settings={"help_option_names": ["--help"]})
-
-    @root.callback()
-    def _global(
-        log_level: Annotated[str, typer.Option("--log-level",
-                                               help="debug, info, warn or error.")] = "warn",
-        version: Annotated[bool, typer.Option(
-            "--version", "-v", help="Print the version and exit.", is_eager=True,
-            callback=_print_version)] = False,
-        runtime: Annotated[str | None, typer.Option(
-            "--runtime", help="OCI runtime to use: a name on PATH or a path.")] = None,
-    ) -> None:
-        """pyman: manage containers and images, rootless and daemonless."""
-        from pyman.cli.context import GLOBAL
-
-        GLOBAL["runtime"] = runtime
-        if log_level != "warn":
-            import logging
-
-            logging.basicConfig(level=log_level.upper(),
-                                format="%(levelname)s %(name)s: %(message)s")
-
+    root.callback()(global_options)
     names = [name] if name in COMMANDS else [n for n in COMMANDS if n.startswith(prefix)]
     for module in sorted({COMMANDS[n] for n in names}):
         for info in importlib.import_module(module).app.registered_commands:
@@ -117,7 +91,27 @@ def build_app(name: str | None, prefix: str = ""):  # type: ignore[no-untyped-de
         for group in getattr(importlib.import_module(module).app, "registered_groups", []):
             if group.name in names or (name not in COMMANDS and not prefix):
                 root.registered_groups.append(group)
-    return typer.main.get_command(root)
+    command = typer.main.get_command(root)
+    if remote_hidden(args or []):
+        for param in command.params:
+            if param.name == "remote":
+                param.hidden = True  # type: ignore[attr-defined]
+    from pyman.cli.cobra_help import install
+
+    install(command)
+    return command
+
+
+def _prog_name(argv: list[str] | None) -> str:
+    """Podman names itself after argv[0] in usage and errors; so does pyman."""
+    base = os.path.basename(sys.argv[0]) if argv is None and sys.argv else ""
+    return base if base and not base.endswith(".py") else "pyman"
+
+
+def _help_words(args: list[str]) -> list[str]:
+    """`pyman help [COMMAND...]` is `pyman [COMMAND...] --help`."""
+    i = args.index("help")
+    return [*args[:i], *args[i + 1:], "--help"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -136,7 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         else:  # only the command being completed, or those the word being typed can be
             command = build_app(name, "" if name is not None else incomplete)
     else:
-        command = build_app(invoked_command(args))
+        if invoked_command(args) == "help":
+            args = _help_words(args)
+        command = build_app(invoked_command(args), args=args)
         from pyman.cli.bool_values import normalize
 
         args = normalize(command, args)
@@ -145,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         gc.enable()
     try:
         # without standalone mode, click returns the code of an Exit instead of raising it
-        rc = command.main(args=args, prog_name="pyman", standalone_mode=False)
+        rc = command.main(args=args, prog_name=_prog_name(argv), standalone_mode=False)
     except PymanError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -161,7 +157,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(130)
         if "ClickException" in kinds:
             # Podman reports flag and argument errors as engine errors: exit 125
-            print(f"Error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+            from pyman.cli.cobra_help import usage_error_message
+
+            message, help_first = usage_error_message(exc)
+            if help_first:  # a group without its command: its help, then the error
+                print(exc.ctx.get_help())  # type: ignore[attr-defined]
+            print(message, file=sys.stderr)
             sys.exit(125)
         if isinstance(exc, OSError):
             # the host said no (a full disk, a permission): one line, not a traceback

@@ -139,6 +139,8 @@ def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
     service = _pods()
     if all_:
         keys = [s.id for s in service.summaries()]
+        if not keys:  # nothing to act on is no error (Podman: `pod rm --all` on none)
+            return
     if not keys:
         raise typer.BadParameter("requires at least one pod name or id, or --all")
     failed = 0

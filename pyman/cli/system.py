@@ -44,16 +44,35 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+# Podman's Go field names where they are not the JSON key with its first letter raised
+GO_NAMES = {"ociRuntime": "OCIRuntime", "cgroupVersion": "CgroupsVersion",
+            "idMappings": "IDMappings", "uidmap": "UIDMap", "gidmap": "GIDMap"}
+
+
+def go_names(data: Any) -> Any:
+    """info's document with the field names `--format '{{.Host.OCIRuntime.Name}}'` uses."""
+    if isinstance(data, dict):
+        return {GO_NAMES.get(k, k[:1].upper() + k[1:]): go_names(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [go_names(v) for v in data]
+    return data
+
+
 @app.command("info", context_settings=CTX)
 def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")] = None
          ) -> None:
     """Display pyman and host information."""
+    from pyman.cli.context import GLOBAL
     from pyman.cli.context import engine as make_engine
     from pyman.engine.info import host_info
 
-    data = host_info(make_engine())
+    data = host_info(make_engine(), GLOBAL.get("cgroup_manager"), GLOBAL.get("events_backend"))
     if fmt == "json":
         print(json.dumps(data, indent=2))
+    elif fmt:
+        from pyman.cli.template import Template
+
+        print(Template(fmt).render(go_names(data)))
     else:
         print("\n".join(_yaml(data)))
 

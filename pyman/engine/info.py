@@ -42,7 +42,8 @@ def _id_maps() -> dict[str, Any]:
     return {"uidmap": rows(maps.uid), "gidmap": rows(maps.gid)}
 
 
-def host_info(engine: Engine) -> dict[str, Any]:
+def host_info(engine: Engine, cgroup_manager: str | None = None,
+              events_backend: str | None = None) -> dict[str, Any]:
     from pyman.containers_conf import current
     from pyman.engine.networking import default_network
     from pyman.runtime.select import runtime_report
@@ -68,6 +69,10 @@ def host_info(engine: Engine) -> dict[str, Any]:
             "pasta": {"executable": pasta or "", "version": _tool_version(pasta)},
             "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp)},
             "containersConf": conf.files,  # the files read, in order
+            "cgroupManager": cgroup_manager or "cgroupfs",
+            "eventLogger": events_backend or "none",  # pyman keeps no events
+            "logDriver": "k8s-file",
+            "security": {"rootless": os.getuid() != 0},
         },
         "store": {
             "graphRoot": str(p.data),
@@ -84,6 +89,7 @@ def host_info(engine: Engine) -> dict[str, Any]:
                 "stopped": sum(1 for c in containers if c.status != "running"),
             },
             "configDir": str(p.config),
+            "volumePath": str(p.volumes),
         },
         "version": {"Version": __version__, "PythonVersion": platform.python_version()},
     }

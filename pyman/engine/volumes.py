@@ -52,7 +52,7 @@ def parse_kv(items: list[str]) -> dict[str, str]:
 class VolumeService:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
-        self.store = VolumeStore(paths.data / "volumes")
+        self.store = VolumeStore(paths.volumes)
         self.containers = ContainerStore(paths.containers, paths.run_containers)
 
     def names_lock(self) -> locked:

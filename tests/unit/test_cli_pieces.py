@@ -38,7 +38,7 @@ def test_unexpected_errors_are_one_line_with_exit_125(monkeypatch, capsys) -> No
         def main(self, **_: object) -> None:
             raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli_main, "build_app", lambda name: Boom())
+    monkeypatch.setattr(cli_main, "build_app", lambda name, **_: Boom())
     with pytest.raises(SystemExit) as exc:
         cli_main.main(["images"])
     assert exc.value.code == 125
