@@ -143,6 +143,10 @@ def usage_error_message(exc: Any) -> tuple[str, bool]:
         what = (f"unknown flag: {opt}" if opt.startswith("--")
                 else f"unknown shorthand flag: '{opt[1:2]}' in {opt}")
         return f"Error: {what}\nSee '{path} --help'", False
+    if isinstance(exc, click_errors.BadOptionUsage) and "requires an argument" in message:
+        opt = exc.option_name
+        what = opt if opt.startswith("--") else f"'{opt[1:]}' in {opt}"
+        return f"Error: flag needs an argument: {what}\nSee '{path} --help'", False
     args = _arguments(command)
     if message.startswith("Got unexpected extra argument"):
         if not args:

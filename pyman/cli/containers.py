@@ -37,8 +37,9 @@ def _state_name(status: str) -> str:
 def matches(c: ContainerSummary, filters: dict[str, list[str]]) -> bool:
     """Podman's ps filters: values of one key are ORed, different keys ANDed."""
     for key, values in filters.items():
-        if key == "status":
-            ok = _state_name(c.status) in values
+        if key == "status":  # "stopped": Podman's name for those that ran and exited
+            state = _state_name(c.status)
+            ok = state in values or (state == "exited" and "stopped" in values)
         elif key == "name":
             import re
 
@@ -113,11 +114,12 @@ PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command
               "Status": "STATUS", "Ports": "PORTS", "State": "STATE"}
 
 
-# Podman's --sort keys; the default (created) keeps the newest-first order
+# Podman's --sort keys (pkg/domain/entities/container_ps.go)
 SORT_KEYS: dict[str, Any] = {
-    "command": lambda c: shlex.join(c.command), "created": lambda c: -c.created,
+    "command": lambda c: " ".join(c.command), "created": lambda c: c.created,
     "id": lambda c: c.id, "image": lambda c: c.image, "names": lambda c: c.name,
-    "runningfor": lambda c: -c.created, "status": lambda c: c.status,
+    "runningfor": lambda c: c.started_at or 0, "size": lambda c: 0,
+    "status": lambda c: _state_name(c.status),
 }
 PS_DEFAULT_FORMAT = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Created}}\t{{.Status}}\t"
                      "{{.Ports}}\t{{.Names}}")
@@ -167,9 +169,9 @@ def ps(
                    ] = False,
     noheading: Annotated[bool, typer.Option("--noheading", help="Do not print headers.")
                          ] = False,
-    sort: Annotated[str, typer.Option(
+    sort: Annotated[str | None, typer.Option(
         "--sort", help="Sort by command, created, id, image, names, runningfor or status.")
-                    ] = "created",
+                    ] = None,
     external: Annotated[bool, typer.Option(
         "--external", help="Also show containers of other tools (pyman has none: no change).")
                         ] = False,
@@ -177,21 +179,23 @@ def ps(
     """List containers."""
     from pyman.cli.context import engine as make_engine
 
-    key = SORT_KEYS.get(sort)
-    if key is None:
+    if sort is not None and sort not in SORT_KEYS:
         from pyman.errors import PymanError
 
-        raise PymanError(f"invalid option for --sort, options are: {', '.join(SORT_KEYS)}")
+        raise PymanError("invalid option for --sort, options are: command, created, id, "
+                         "image, names, runningfor, size, or status")
     wanted = parse_filters(filters or [])
-    items = make_engine().containers.summaries(all_ or bool(wanted) or last >= 0 or latest)
+    # as Podman: only a status filter looks past the running ones without --all
+    items = make_engine().containers.summaries(all_ or "status" in wanted or last >= 0
+                                               or latest)
     items = [c for c in items if matches(c, wanted)]
     if latest:
         last = 1
     if last >= 0:
         items = items[len(items) - last:] if last else []
     items.reverse()  # newest first, as Podman lists them
-    if sort != "created":
-        items.sort(key=key)
+    if sort is not None:  # Podman's sorts are ascending (created: oldest first)
+        items.sort(key=SORT_KEYS[sort])
     if quiet:
         for c in items:
             print(c.id if no_trunc else c.id[:12])
@@ -269,7 +273,7 @@ def rm(
             engine.containers.remove(key, force=force, timeout=time_, volumes=volumes)
             print(key, flush=True)
         except ContainerNotFoundError as exc:
-            if ignore:
+            if ignore or force:  # Podman: rm --force on a missing container is no error
                 continue
             typer.echo(f"Error: {exc}", err=True)
             exc.exit_code = 1  # Podman: "no such container" is 1 for rm

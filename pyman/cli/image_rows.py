@@ -19,7 +19,7 @@ def table_rows(v: ImageView, *, no_trunc: bool = False) -> list[dict[str, Any]]:
     rec = v.record
     created = v.created
     base = {
-        "ID": rec.id if no_trunc else rec.id[:12],
+        "ID": "sha256:" + rec.id if no_trunc else rec.id[:12],  # Podman's imageReporter.ID
         "Id": rec.id,
         "Digest": v.digest,
         "Created": since(created),

@@ -99,7 +99,7 @@ def images(
                                 containers=engine.containers.using_image)
     if quiet:
         for image_id in dict.fromkeys(v.record.id for v in views):
-            print(image_id if no_trunc else image_id[:12])
+            print("sha256:" + image_id if no_trunc else image_id[:12])
         return
     if fmt == "json":
         print(json.dumps([images_json(v) for v in views], indent=4))
@@ -141,6 +141,8 @@ def rmi(
                                         help="Also remove containers that use them.")
                      ] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Remove all images.")] = False,
+    ignore: Annotated[bool, typer.Option("--ignore", "-i",
+                                         help="A missing image is no error.")] = False,
 ) -> None:
     """Remove one or more images."""
     from pyman.cli.context import engine as make_engine
@@ -157,13 +159,17 @@ def rmi(
     failed: PymanError | None = None
     for name in dict.fromkeys(names):
         try:
-            if force:
-                rec = engine.images.find_local(name)
+            rec, meant = engine.images.match_local(name)
+            untag_only = rec is not None and meant in rec.names and len(rec.names) > 1
+            if force and not untag_only:
                 for user in engine.containers.using_image(rec.id) if rec else []:
                     engine.containers.remove(user, force=True)
-            for line in engine.images.remove(name, engine.containers.using_image, force):
+            for line in engine.images.remove(name, engine.containers.using_image, force,
+                                             every_name=all_):
                 print(line)
         except ImageNotFoundError as exc:
+            if ignore or force:  # Podman: neither --ignore nor --force minds a missing one
+                continue
             exc.exit_code = 1  # as podman: a name that is not known exits 1, not 125
             print(f"Error: {exc}", file=sys.stderr)
             failed = exc

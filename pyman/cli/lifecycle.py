@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pyman.cli import complete_values as cv
+
+if TYPE_CHECKING:
+    from pyman.engine import Engine
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -104,13 +107,24 @@ def start(
     sig_proxy: Annotated[bool, typer.Option(
         "--sig-proxy/--no-sig-proxy", help="Proxy received signals to the container "
         "(with --attach).")] = True,
+    filters: Annotated[list[str] | None, typer.Option(
+        "--filter", "-f", help="Start only the containers that match: restart-policy=, and "
+        "ps's filters (name=, id=, label=, status=, exited=, ancestor=)")] = None,
 ) -> None:
     """Start one or more containers."""
     from pyman.cli.context import engine as make_engine
     from pyman.errors import PymanError
 
-    keys = targets(containers, all_)
+    if all_ and containers:
+        raise PymanError("either start all containers or the container(s) provided in the "
+                         "arguments")
     engine = make_engine()
+    if all_:  # Podman's start --all leaves the running ones alone
+        keys = [c.id for c in engine.containers.summaries(True) if c.status != "running"]
+    else:
+        keys = targets(containers, all_)
+    if filters:
+        keys = _start_filter(engine, keys, filters)
     if attach or interactive:
         if len(keys) > 1:
             raise PymanError("you cannot start and attach multiple containers at once")
@@ -130,6 +144,32 @@ def start(
         sys.stdout.flush()
         raise typer.Exit(result.exit_code or 0)
     each(keys, lambda k: (engine.containers.start_key(k), None)[1])
+
+
+# Podman's define.RestartPolicyMap: "none" is the policy never set
+RESTART_POLICIES = {"none": "", "no": "no", "on-failure": "on-failure", "always": "always",
+                    "unless-stopped": "unless-stopped"}
+
+
+def _start_filter(engine: Engine, keys: list[str], filters: list[str]) -> list[str]:
+    from pyman.cli.containers import matches, parse_filters
+    from pyman.errors import PymanError
+
+    wanted = parse_filters(filters)
+    policies = wanted.pop("restart-policy", [])
+    for policy in policies:
+        if policy not in RESTART_POLICIES:
+            raise PymanError(f"{policy} invalid restart policy")
+    summaries = {c.id: c for c in engine.containers.summaries(True)}
+    out = []
+    for key in keys:
+        config = engine.containers.store.find(key)
+        if policies and config.restart_policy not in {RESTART_POLICIES[p] for p in policies}:
+            continue
+        if wanted and not matches(summaries[config.id], wanted):
+            continue
+        out.append(key)
+    return out
 
 
 @app.command("stop", context_settings=CTX)

@@ -202,13 +202,19 @@ def _command(create_only: bool) -> Callable[..., None]:
 
             warn_not_a_tty(interactive, tty)
         engine = make_engine()
-        with PullProgress(quiet) as progress:
-            if create_only:
-                engine.containers.precheck(opts)
-                image_rec = engine.images.get_or_pull(opts.image, opts.pull, progress)
-                print(engine.containers.create(opts, image_rec).id)
-                return
-            result = engine.containers.run(opts, progress, attach, size)
+        new_pod = _new_pod(engine, opts)
+        try:
+            with PullProgress(quiet) as progress:
+                if create_only:
+                    engine.containers.precheck(opts)
+                    image_rec = engine.images.get_or_pull(opts.image, opts.pull, progress)
+                    print(engine.containers.create(opts, image_rec).id)
+                    return
+                result = engine.containers.run(opts, progress, attach, size)
+        except BaseException:
+            if new_pod:  # the pod was made for this container alone
+                engine.pods.remove(new_pod, force=True, ignore=True)
+            raise
         if result.detached:
             return  # detach keys: the container runs on; Podman prints nothing
         if result.exit_code is None:
@@ -221,6 +227,19 @@ def _command(create_only: bool) -> Callable[..., None]:
     command.__doc__ = ("Create but do not start a container." if create_only
                        else "Run a command in a new container.")
     return command
+
+
+def _new_pod(engine: Any, opts: Any) -> str:
+    """--pod new:NAME (Podman's): the pod is made first, with the container's published
+    ports (a pod member shares the pod's network); returns its id, "" for no new pod."""
+    if not (opts.pod or "").startswith("new:"):
+        return ""
+    from pyman.engine.pods import PodCreateOptions
+
+    pod = engine.pods.create(PodCreateOptions(name=opts.pod[4:] or None,
+                                              publish=list(opts.publish)))
+    opts.pod, opts.publish = pod.id, []
+    return str(pod.id)
 
 
 def _truth(flag: str, value: str) -> bool:

@@ -78,6 +78,10 @@ def _field(obj: Any, name: str, pos: int) -> Any:
     if isinstance(obj, dict):
         if name in obj:
             return obj[name]
+        # Podman answers {{.Id}} and {{.ID}} alike (its inspect normalizes the case)
+        folded = [k for k in obj if isinstance(k, str) and k.lower() == name.lower()]
+        if len(folded) == 1:
+            return obj[folded[0]]
     elif hasattr(obj, name):
         return getattr(obj, name)
     raise TemplateError(f"template: output:1:{pos + 3}: executing \"output\" at <.{name}>: "

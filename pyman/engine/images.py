@@ -141,9 +141,10 @@ class ImageService:
             raise CorruptRecord(path, "not an image config", hint)
         return data
 
-    def remove(self, name: str, in_use: Callable[[str], list[str]], force: bool = False
-               ) -> list[str]:
-        """Untag or delete an image; returns report lines as Podman prints them."""
+    def remove(self, name: str, in_use: Callable[[str], list[str]], force: bool = False,
+               every_name: bool = False) -> list[str]:
+        """Untag or delete an image; returns report lines as Podman prints them.
+        ``every_name``: by id with all its names (rmi --all), no --force needed for them."""
         rec, meant = self.match_local(name)
         if rec is None:
             raise ImageNotFoundError(f"{name}: image not known")
@@ -156,10 +157,14 @@ class ImageService:
         report: list[str] = []
         with self.store.transaction() as images:
             target = next(i for i in images if i.id == rec.id)
-            # by one of several names (and no -f): only that name goes, as Podman
-            if meant in target.names and len(target.names) > 1 and not force:
+            # by one of several names: only that name goes, --force or not (libimage);
+            # by id, several names need --force
+            if meant in target.names and len(target.names) > 1:
                 target.names.remove(meant)
                 return [f"Untagged: {meant}"]
+            if len(target.names) > 1 and not (force or every_name):
+                raise PymanError(f"unable to delete image {rec.id!r} by ID with more than one "
+                                 f"tag ([{' '.join(target.names)}]): please force removal")
             report += [f"Untagged: {n}" for n in target.names]
             images.remove(target)
             still_used = {d for i in images for d in i.layers}

@@ -27,6 +27,18 @@ def _tool_version(path: str | None) -> str:
     return next((ln for ln in text if "syslog" not in ln), "")
 
 
+def _distribution() -> dict[str, str]:
+    """/etc/os-release's ID, VERSION_ID and VERSION_CODENAME, as Podman's info shows them."""
+    try:
+        with open("/etc/os-release", encoding="utf-8") as f:
+            pairs = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    except OSError:
+        pairs = {}
+    value = {k: v.strip('"') for k, v in pairs.items()}
+    return {"distribution": value.get("ID", ""), "version": value.get("VERSION_ID", ""),
+            "codename": value.get("VERSION_CODENAME", "")}
+
+
 def _id_maps() -> dict[str, Any]:
     from pyman.errors import PymanError
     from pyman.rootless.userns import host_id_maps
@@ -61,10 +73,12 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             "kernel": platform.release(),
             "hostname": platform.node(),
             "cgroupVersion": _cgroup_version(),
+            "distribution": _distribution(),
             "ociRuntime": runtime_report(p, engine.runtime),
             "rootless": os.getuid() != 0,
             "idMappings": _id_maps(),
             "rootlessNetworkCmd": net,
+            "networkBackend": net,  # pyman has no bridge networks: its backend is this
             "network": {"default": net, "reason": why},
             "pasta": {"executable": pasta or "", "version": _tool_version(pasta)},
             "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp)},

@@ -174,7 +174,7 @@ def test_push_with_basic_auth_then_pull_with_stored_credentials(run_pyman, env, 
     r = run_pyman("pull", "-q", dest, env=pull_env)
     assert r.returncode == 0, r.stderr
     ids = run_pyman("images", "-q", "--no-trunc", env=env).stdout.split()
-    assert r.stdout.strip() in ids
+    assert "sha256:" + r.stdout.strip() in ids  # Podman's full ids carry the algorithm
 
 
 def test_token_auth_push_scopes_and_cross_repo_mount(run_pyman, env, source, token_reg,
