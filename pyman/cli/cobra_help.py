@@ -114,6 +114,8 @@ def _get_help(command: Any, ctx: Any) -> str:
         out += [f"  {n.ljust(pad)} {_short_long(c.help)[0]}" for n, c in visible]
         out.append("")
     options = _options(command, ctx)
+    if ctx.parent is not None:  # as Podman: --help is listed on the root only
+        options = [o for o in options if o.name != "help"]
     if options and (not subs or ctx.parent is None):
         out += ["Options:", *_option_rows(options), ""]
     return "\n".join(out)
@@ -123,11 +125,31 @@ class _HelpEntry:
     help = "Help about any command"
 
 
-def usage_error_message(exc: Any) -> tuple[str, bool]:
+def path_in(root: Any, prog: str, args: list[str]) -> str:
+    """The command path the words name (for the errors the parser raises without a
+    context): the root, then each word that is a subcommand of the one before."""
+    words, command = [prog], root
+    for arg in args:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            if not arg.startswith("-") and len(words) > 1:
+                break
+            continue
+        words.append(arg)
+        command = sub
+    return " ".join(words)
+
+
+def usage_error_message(exc: Any, fallback_path: str = "pyman") -> tuple[str, bool]:
     """Podman's wording for a click usage error; True when the help goes first (a group
     called without its command)."""
     ctx = getattr(exc, "ctx", None)
     message = exc.format_message()
+    if isinstance(exc, click_errors.BadOptionUsage) and "requires an argument" in message:
+        opt = exc.option_name
+        what = opt if opt.startswith("--") else f"'{opt[1:]}' in {opt}"
+        path = command_path(ctx) if ctx is not None else fallback_path
+        return f"Error: flag needs an argument: {what}\nSee '{path} --help'", False
     if ctx is None:
         return f"Error: {message}", False
     path = command_path(ctx)
@@ -143,10 +165,6 @@ def usage_error_message(exc: Any) -> tuple[str, bool]:
         what = (f"unknown flag: {opt}" if opt.startswith("--")
                 else f"unknown shorthand flag: '{opt[1:2]}' in {opt}")
         return f"Error: {what}\nSee '{path} --help'", False
-    if isinstance(exc, click_errors.BadOptionUsage) and "requires an argument" in message:
-        opt = exc.option_name
-        what = opt if opt.startswith("--") else f"'{opt[1:]}' in {opt}"
-        return f"Error: flag needs an argument: {what}\nSee '{path} --help'", False
     args = _arguments(command)
     if message.startswith("Got unexpected extra argument"):
         if not args:

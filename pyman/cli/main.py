@@ -157,9 +157,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(130)
         if "ClickException" in kinds:
             # Podman reports flag and argument errors as engine errors: exit 125
-            from pyman.cli.cobra_help import usage_error_message
+            from pyman.cli.cobra_help import path_in, usage_error_message
 
-            message, help_first = usage_error_message(exc)
+            message, help_first = usage_error_message(
+                exc, path_in(command, _prog_name(argv), args))
             if help_first:  # a group without its command: its help, then the error
                 print(exc.ctx.get_help())  # type: ignore[attr-defined]
             print(message, file=sys.stderr)

@@ -68,7 +68,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         id=cid,
         name=opts.name or "",
         image_id=image.id,
-        image_name=(image.names[0] if image.names else image.id),
+        image_name=_image_name(svc, opts.image, image),
+        image_digest=image.list_digest or image.digest,  # as image inspect's Digest
         layers=list(image.layers),
         args=args,
         entrypoint=user_entry if user_entry is not None else icfg.get("Entrypoint") or [],
@@ -118,6 +119,15 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         except PymanError:
             pass
     return config, specs
+
+
+def _image_name(svc: ContainerService, given: str, image: ImageRecord) -> str:
+    """Podman's ImageName: the name the container was created from, in full
+    (localhost/x:latest for `x`); the image's first name when it was given by id."""
+    rec, meant = svc.images.match_local(given)
+    if rec is not None and rec.id == image.id and meant:
+        return meant
+    return image.names[0] if image.names else image.id
 
 
 def limits_fields(opts: RunOptions) -> dict[str, Any]:

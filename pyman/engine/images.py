@@ -121,7 +121,7 @@ class ImageService:
             if rec is not None:
                 return rec
             if policy == "never":
-                raise ImageNotFoundError(f"{name}: image not known locally and --pull=never")
+                raise ImageNotFoundError(f"{name}: image not known")  # Podman's words, --pull=never
         return self.pull(PullOptions(name), events)
 
     def config(self, rec: ImageRecord) -> dict[str, Any]:
@@ -243,7 +243,7 @@ class ImageService:
             for t in targets:
                 full = self._own_name(target, t)
                 if full is None:
-                    raise PymanError(f"{t}: tag not known for image {rec.id[:12]}")
+                    raise PymanError(f"{t}: tag not known")  # Podman's words
                 target.names.remove(full)
             return target
 

@@ -104,6 +104,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "FinishedAt": rfc3339(st.finished_at),
         },
         "Image": c.image_id.removeprefix("sha256:"),
+        "ImageDigest": c.image_digest,
         "ImageName": c.image_name,
         "Rootfs": "",
         "Pod": c.pod,

@@ -1,0 +1,122 @@
+"""What Podman's own system tests (test/system, v4.3.1) ask of the commands pyman has: global
+options that move the store, ps --noheading/--sort/--external, start --all/--filter, rmi's
+untag-or-delete rules, run --pod new:, inspect's ImageName/ImageDigest, --noout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lifecycle_util import NET
+
+
+def test_root_runroot_driver_and_volumepath_move_the_store(run_pyman, fresh_env,
+                                                           tmp_path: Path) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    root, run, vols = tmp_path / "root", tmp_path / "run", tmp_path / "vols"
+    opts = ["--storage-driver=vfs", "--root", str(root), "--runroot", str(run),
+            "--volumepath", str(vols)]
+    r = run_pyman(*opts, "images", "--noheading", env=env)
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr  # the other store is empty
+    r = run_pyman(*opts, "info", "--format",
+                  "{{.Store.GraphRoot}} {{.Store.RunRoot}} {{.Store.GraphDriverName}} "
+                  "{{.Store.VolumePath}} {{.Store.GraphOptions}}", env=env)
+    assert r.stdout.split() == [str(root / "pyman"), str(run / "pyman"), "vfs", str(vols),
+                                "map[]"], r.stderr
+    assert run_pyman(*opts, "volume", "create", "v1", env=env).returncode == 0
+    assert (vols / "v1").is_dir()
+    # the default store still has its image; the other one never saw it
+    assert run_pyman("images", "-q", env=env).stdout.strip()
+    r = run_pyman("--noout", "volume", "create", "v2", env=env)  # Podman's --noout
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr
+    assert run_pyman("volume", "exists", "v2", env=env).returncode == 0
+
+
+def test_ps_noheading_sort_external_and_start_all_filter(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    for name, cmd in (("c-true", "true"), ("a-false", "false"), ("b-true", "true")):
+        r = run_pyman("run", *NET, "--name", name, "alpine", cmd, env=env)
+        assert r.returncode in (0, 1), r.stderr
+    r = run_pyman("ps", "-a", "--external", "--noheading", "--sort", "names",
+                  "--format", "{{.Names}}", env=env)
+    assert r.stdout.split() == ["a-false", "b-true", "c-true"], r.stderr
+    # created sorts oldest first; the default lists newest first
+    r = run_pyman("ps", "-a", "--sort", "created", "--format", "{{.Names}}", env=env)
+    assert r.stdout.split() == ["c-true", "a-false", "b-true"]
+    assert run_pyman("ps", "-a", "--format", "{{.Names}}", env=env).stdout.split() \
+        == ["b-true", "a-false", "c-true"]
+    rows = run_pyman("ps", "-a", "--noheading", env=env).stdout.splitlines()
+    assert len(rows) == 3 and not rows[0].startswith("CONTAINER ID")
+    # a name filter does not look past the running ones without -a; a status filter does
+    assert run_pyman("ps", "--filter", "name=c-true", "-q", env=env).stdout == ""
+    r = run_pyman("ps", "--filter", "status=stopped", "--sort", "names", "--format",
+                  "{{.Names}}", env=env)
+    assert r.stdout.split() == ["a-false", "b-true", "c-true"]
+    bad = run_pyman("ps", "--sort", "bogus", env=env)
+    assert bad.returncode == 125 and "invalid option for --sort" in bad.stderr
+
+    r = run_pyman("start", "--all", "c-true", env=env)
+    assert (r.returncode, r.stderr) == (
+        125, "Error: either start all containers or the container(s) provided in the "
+             "arguments\n")
+    r = run_pyman("start", "--filter", "restart-policy=always", "c-true", env=env)
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr
+    r = run_pyman("start", "--filter", "restart-policy=fakepolicy", "c-true", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: fakepolicy invalid restart policy\n")
+    r = run_pyman("start", "--all", "--filter", "exited=1", env=env)
+    ids = run_pyman("ps", "-aq", "--no-trunc", "--filter", "name=a-false", env=env).stdout
+    assert (r.returncode, r.stdout) == (0, ids), r.stderr
+    # rm --force of a missing container is no error; pod rm/rmi --all on nothing neither
+    assert run_pyman("rm", "--force", "bogus", env=env).returncode == 0
+    r = run_pyman("pod", "rm", "-t", "0", "--all", "--force", "--ignore", env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_rmi_untags_by_name_and_reports_podmans_errors(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    image_id = run_pyman("pull", "-q", "alpine", env=env).stdout.strip()
+    assert run_pyman("tag", "alpine", "a.b/c:d", env=env).returncode == 0
+    r = run_pyman("rmi", "--force", "a.b/c:d", env=env)  # by one of two names: untag only
+    assert (r.returncode, r.stdout) == (0, "Untagged: a.b/c:d\n"), r.stderr
+    assert run_pyman("image", "exists", image_id, env=env).returncode == 0
+    assert run_pyman("images", "-q", "--no-trunc", env=env).stdout == f"sha256:{image_id}\n"
+    assert run_pyman("tag", "alpine", "a.b/c:d", env=env).returncode == 0
+    r = run_pyman("rmi", image_id, env=env)  # by id with two names: --force needed
+    assert r.returncode == 125 and "by ID with more than one tag" in r.stderr
+    r = run_pyman("untag", "alpine", "registry.com/foo:bar", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: registry.com/foo:bar: tag not known\n")
+    r = run_pyman("rmi", "nosuchimage", env=env)
+    assert (r.returncode, r.stderr) == (1, "Error: nosuchimage: image not known\n")
+    for flag in ("--ignore", "--force"):
+        r = run_pyman("rmi", flag, "nosuchimage", env=env)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    r = run_pyman("run", "--pull=never", "nosuchimage", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: nosuchimage: image not known\n")
+    r = run_pyman("rmi", "-a", env=env)
+    assert r.returncode == 0, r.stderr
+    assert (run_pyman("rmi", "-a", env=env).returncode, run_pyman("images", "-q", env=env)
+            .stdout) == (0, "")
+
+
+def test_pod_new_and_inspect_image_name_and_digest(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    assert run_pyman("tag", "alpine", "mytag", env=env).returncode == 0
+    r = run_pyman("create", "--pod", "new:newpod", "--name", "member", "mytag", "true",
+                  env=env)
+    assert r.returncode == 0, r.stderr
+    pod = json.loads(run_pyman("pod", "inspect", "newpod", env=env).stdout)
+    assert pod["Name"] == "newpod"
+    doc = json.loads(run_pyman("container", "inspect", "member", env=env).stdout)[0]
+    assert doc["Pod"] == pod["Id"]
+    digest = run_pyman("image", "inspect", "--format", "{{.Digest}}", "alpine", env=env)
+    assert doc["ImageName"] == "localhost/mytag:latest"  # the name it was created from
+    assert doc["ImageDigest"] == digest.stdout.strip()
+    # {{.ID}} and {{.Id}} alike; the last --format wins
+    r = run_pyman("inspect", "--format", "{{.XYZ}}", "--format", "{{.ID}}", "member", env=env)
+    assert (r.returncode, r.stdout.strip()) == (0, doc["Id"]), r.stderr
+    # a failed create does not leave the pod it made
+    r = run_pyman("create", "--pod", "new:gone", "--pull=never", "nosuchimage", env=env)
+    assert r.returncode == 125
+    assert run_pyman("pod", "exists", "gone", env=env).returncode == 1
