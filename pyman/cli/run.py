@@ -26,6 +26,15 @@ def _command(create_only: bool) -> Callable[..., None]:
         env: Annotated[list[str] | None, typer.Option("--env", "-e",
                                                       help="Set environment variables.")
                        ] = None,
+        unsetenv: Annotated[list[str] | None, typer.Option(
+            "--unsetenv", help="Unset a default environment variable (the defaults' and "
+            "the image's).")] = None,
+        unsetenv_all: Annotated[bool, typer.Option(
+            "--unsetenv-all", help="Unset all default environment variables: only -e's.")
+                                ] = False,
+        rmi: Annotated[bool, typer.Option(
+            "--rmi", help="Remove the image after the run unless other containers use it "
+            "(run only; implies --rm).")] = False,
         workdir: Annotated[str | None, typer.Option("--workdir", "-w",
                                                     help="Working directory.")] = None,
         entrypoint: Annotated[str | None, typer.Option(
@@ -184,6 +193,13 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.image_volume, opts.userns = image_volume, userns or ""
         opts.cidfile, opts.sdnotify, opts.cgroups = cidfile, sdnotify, cgroups
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
+        opts.unsetenv, opts.unsetenv_all = list(unsetenv or []), unsetenv_all
+        if rmi:
+            if create_only:
+                from pyman.errors import PymanError
+
+                raise PymanError("unknown flag: --rmi\nSee 'pyman create --help'")
+            opts.rm = True
         opts.restart = restart
         opts.log_driver, opts.log_opt = log_driver, log_opt or []
         attach = size = None
@@ -222,11 +238,24 @@ def _command(create_only: bool) -> Callable[..., None]:
                 print(result.id)
             return
         sys.stdout.flush()
+        if rmi:
+            _remove_image(engine, opts.image)
         raise typer.Exit(result.exit_code)
 
     command.__doc__ = ("Create but do not start a container." if create_only
                        else "Run a command in a new container.")
     return command
+
+
+def _remove_image(engine: Any, image: str) -> None:
+    """--rmi after the run: an image other containers use stays (an error line, as Podman's
+    logged one; the run's exit code is the container's)."""
+    from pyman.errors import PymanError
+
+    try:
+        engine.images.remove(image, engine.containers.using_image)
+    except PymanError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
 
 
 def _new_pod(engine: Any, opts: Any) -> str:

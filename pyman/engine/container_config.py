@@ -76,7 +76,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         cmd=opts.command or icfg.get("Cmd") or [],
         env=merge_env(icfg.get("Env") or [], opts.env, hostname,
                       home=workdir if keep_ids and opts.user is None else None,
-                      defaults=conf.get("containers", "env")),
+                      defaults=conf.get("containers", "env"), unset=opts.unsetenv,
+                      unset_all=opts.unsetenv_all),
         workdir=workdir,
         # keep-id runs as the user by default, as Podman does
         user=opts.user if opts.user is not None else (

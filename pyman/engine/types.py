@@ -59,6 +59,8 @@ class RunOptions:
     command: list[str] = field(default_factory=list)
     name: str | None = None
     env: list[str] = field(default_factory=list)
+    unsetenv: list[str] = field(default_factory=list)  # --unsetenv: defaults/image keys
+    unsetenv_all: bool = False  # --unsetenv-all
     workdir: str | None = None
     entrypoint: str | None = None  # None: image's; "": none
     user: str | None = None

@@ -298,16 +298,32 @@ def merge_env(
     hostname: str | None = None,
     home: str | None = None,
     defaults: Sequence[str] | None = None,
+    unset: Sequence[str] = (),
+    unset_all: bool = False,
 ) -> list[str]:
     """The container's environment, in Podman's order: ``container=podman`` (the marker that
     systemd and other tools look for; kept as Podman's value for compatibility), the
     defaults (containers.conf [containers] env; None: PATH and TERM=xterm), then the
     image's, then the user's (each later one wins), then HOME and HOSTNAME when still unset.
-    ``KEY`` without ``=`` takes the caller's value, if any."""
+    ``KEY`` without ``=`` takes the caller's value, if any. ``unset`` (--unsetenv) drops
+    keys of the marker, the defaults and the image's; ``unset_all`` (--unsetenv-all) all of
+    them: the user's own still apply, as in Podman."""
     merged: dict[str, str] = {"container": "podman"}
     if defaults is None:
         merged.update(PATH=DEFAULT_PATH, TERM="xterm")
-    for item in [*(defaults or ()), *image_env, *user_env]:
+    _add_env(merged, [*(defaults or ()), *image_env])
+    for key in list(merged) if unset_all else unset:
+        merged.pop(key, None)
+    _add_env(merged, user_env)
+    if home is not None:
+        merged.setdefault("HOME", home)
+    if hostname:
+        merged.setdefault("HOSTNAME", hostname)
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def _add_env(merged: dict[str, str], items: Sequence[str]) -> None:
+    for item in items:
         key, sep, value = item.partition("=")
         if not key:
             continue
@@ -317,8 +333,3 @@ def merge_env(
                 continue
             value = host
         merged[key] = value
-    if home is not None:
-        merged.setdefault("HOME", home)
-    if hostname:
-        merged.setdefault("HOSTNAME", hostname)
-    return [f"{k}={v}" for k, v in merged.items()]

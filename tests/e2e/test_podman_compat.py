@@ -120,3 +120,34 @@ def test_pod_new_and_inspect_image_name_and_digest(run_pyman, fresh_env) -> None
     r = run_pyman("create", "--pod", "new:gone", "--pull=never", "nosuchimage", env=env)
     assert r.returncode == 125
     assert run_pyman("pod", "exists", "gone", env=env).returncode == 1
+
+
+def test_run_unsetenv_and_rmi(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+
+    def printenv(*flags: str) -> list[str]:
+        r = run_pyman("run", "--rm", *NET, *flags, "alpine", "/bin/env", env=env)
+        assert r.returncode == 0, r.stderr
+        return [line.split("=", 1)[0] for line in r.stdout.splitlines()]
+
+    assert {"TERM", "container", "PATH"} <= set(printenv())
+    keys = printenv("--unsetenv=TERM")
+    assert "TERM" not in keys and "container" in keys
+    keys = printenv("--unsetenv-all")
+    assert not {"TERM", "container", "PATH"} & set(keys)
+    r = run_pyman("run", "--rm", *NET, "--unsetenv-all", "-e", "TERM=abc", "alpine",
+                  "/bin/sh", "-c", "echo $TERM", env=env)
+    assert r.stdout == "abc\n"
+    # --rmi: the image stays while another container uses it, and goes after the last
+    assert run_pyman("create", "--name", "keepme", "alpine", env=env).returncode == 0
+    r = run_pyman("run", "--rmi", *NET, "alpine", "true", env=env)
+    assert r.returncode == 0 and "in use" in r.stderr
+    assert run_pyman("image", "exists", "alpine", env=env).returncode == 0
+    assert run_pyman("rm", "keepme", env=env).returncode == 0
+    r = run_pyman("run", "--rmi", *NET, "alpine", "true", env=env)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert run_pyman("image", "exists", "alpine", env=env).returncode == 1
+    assert run_pyman("ps", "-aq", env=env).stdout == ""
+    r = run_pyman("create", "--rmi", "alpine", env=env)
+    assert r.returncode == 125 and "unknown flag: --rmi" in r.stderr
