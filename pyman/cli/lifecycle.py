@@ -176,7 +176,8 @@ def _start_filter(engine: Engine, keys: list[str], filters: list[str]) -> list[s
 def stop(
     containers: RunningKeys = None,
     time_: Annotated[float | None, typer.Option(
-        "--time", "-t", help="Seconds to wait before killing the container (default: its "
+        "--time", "-t", "--timeout", help="Seconds to wait before killing the container "
+        "(--timeout: Podman's other spelling; default: its "
         "--stop-timeout, 10).")] = None,
     all_: All = False,
     latest: Annotated[bool, typer.Option("--latest", "-l")] = False,

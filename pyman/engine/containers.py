@@ -6,6 +6,7 @@ the signals stop and kill use, so nothing depends on the monitor being alive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the monitor's modules load when a container starts, not for
     from pyman.engine.monitor_client import EarlyMonitor
 
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
+STOPPING = "stop-in-progress"  # a `stop` is waiting for the exit: inspect says "stopping"
 # a client of a container's terminal: given the connected attach socket, relays until the
 # container exits (its exit code) or the client detaches (None)
 Attach = Callable[[int], "int | None"]
@@ -124,6 +126,7 @@ class ContainerService:
                 run_dir = self.store.run_dir(c.id)
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / STOP_MARKER).unlink(missing_ok=True)  # a new start: restarts again
+                (run_dir / STOPPING).unlink(missing_ok=True)  # a stop that died on the way
                 self.paths.runtime_root.mkdir(parents=True, exist_ok=True)
                 from pyman.engine import monitor_config
                 from pyman.engine.monitor_client import spawn_monitor
@@ -295,14 +298,20 @@ class ContainerService:
         if timeout is None:
             timeout = 10 if c.stop_timeout is None else c.stop_timeout
         st = self.live_state(c.id)
+        stopping = self.store.run_dir(c.id) / STOPPING
         if st.status in ALIVE:
             self._mark_stopped(c.id)  # before any signal: the monitor must not restart it
-        for _ in range(5):  # a restart already under way may bring up one more run
-            self._stop_run(c, st, timeout, sig)
-            again = self._settle(c.id)
-            if again is None:
-                break
-            st = again
+            with contextlib.suppress(FileNotFoundError):
+                stopping.touch()
+        try:
+            for _ in range(5):  # a restart already under way may bring up one more run
+                self._stop_run(c, st, timeout, sig)
+                again = self._settle(c.id)
+                if again is None:
+                    break
+                st = again
+        finally:
+            stopping.unlink(missing_ok=True)
         return c.id
 
     def _settle(self, cid: str, timeout: float = 10) -> ContainerState | None:

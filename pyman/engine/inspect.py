@@ -82,6 +82,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
     # between a run's exit and the restart policy's next run Podman says "exited" too
     status = {"starting": "created", "restarting": "exited"}.get(st.status, st.status)
     running = status == "running"
+    if running and (Path(run_dir) / "stop-in-progress").exists():  # containers.STOPPING
+        status, running = "stopping", False  # as Podman while a stop waits for the exit
     cap_add, cap_drop, effective, bounding = _caps(c)
     return {
         "Id": c.id,
@@ -96,8 +98,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Restarting": st.status == "restarting",
             "OOMKilled": False,
             "Dead": False,
-            "Pid": st.pid if running else 0,
-            "ConmonPid": st.monitor_pid if running else 0,
+            "Pid": st.pid if running or status == "stopping" else 0,
+            "ConmonPid": st.monitor_pid if running or status == "stopping" else 0,
             "ExitCode": st.exit_code or 0,
             "Error": st.error,
             "StartedAt": rfc3339(st.started_at),

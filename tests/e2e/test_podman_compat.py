@@ -151,3 +151,29 @@ def test_run_unsetenv_and_rmi(run_pyman, fresh_env) -> None:
     assert run_pyman("ps", "-aq", env=env).stdout == ""
     r = run_pyman("create", "--rmi", "alpine", env=env)
     assert r.returncode == 125 and "unknown flag: --rmi" in r.stderr
+
+
+def test_stop_shows_stopping_while_it_waits(run_pyman, fresh_env, pyman_bin) -> None:
+    import subprocess
+    import time
+
+    env = fresh_env
+    r = run_pyman("run", "-d", *NET, "--name", "stopme", "alpine", "sh", "-c",
+                  "trap 'echo ignoring' TERM; echo READY; while :; do sleep 0.1; done", env=env)
+    assert r.returncode == 0, r.stderr
+    stop = subprocess.Popen([str(pyman_bin), "stop", "--timeout", "20", "stopme"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while "ignoring" not in run_pyman("logs", "stopme", env=env).stdout:
+            assert time.monotonic() < deadline, "the container never saw SIGTERM"
+            time.sleep(0.1)
+        r = run_pyman("inspect", "--format", "{{.State.Status}} {{.State.Running}}",
+                      "stopme", env=env)
+        assert r.stdout.split() == ["stopping", "false"], r.stderr
+    finally:
+        assert run_pyman("kill", "stopme", env=env).returncode == 0
+        stop.wait(30)
+    r = run_pyman("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "stopme",
+                  env=env)
+    assert r.stdout.split() == ["exited", "137"]
