@@ -218,7 +218,10 @@ def normalize(fmt: str) -> tuple[str, bool]:
     fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
     stripped = fmt.lstrip()
     if stripped.startswith("table"):
-        return stripped[len("table"):].lstrip(" "), True
+        body = stripped[len("table"):].lstrip(" ")
+        # Podman's tableReplacer: a space between the fields of a table is a column break
+        parts = re.split(r"({{.*?}})", body, flags=re.S)
+        return "".join(p if i % 2 else p.replace(" ", "\t") for i, p in enumerate(parts)), True
     return fmt, False
 
 

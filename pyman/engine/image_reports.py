@@ -154,13 +154,14 @@ def image_inspect(v: ImageView) -> dict[str, Any]:
 class ImageFilter:
     """`--filter` for images: dangling, reference, label, before, since, id, intermediate."""
 
-    KEYS = ("dangling", "reference", "label", "before", "since", "id", "intermediate",
-            "readonly")
+    KEYS = ("dangling", "reference", "label", "before", "since", "after", "id",
+            "intermediate", "readonly")
 
     def __init__(self, specs: list[str], resolve: Any) -> None:
         self.rules: list[tuple[str, str]] = []
         for spec in specs:
             key, eq, value = spec.partition("=")
+            key = "since" if key == "after" else key  # Podman's other spelling
             if not eq or key not in self.KEYS:
                 raise PymanError(f"invalid image filter {spec!r}: use one of "
                                  f"{', '.join(k + '=...' for k in self.KEYS)}")

@@ -81,6 +81,9 @@ def test_rmi_untags_by_name_and_reports_podmans_errors(run_pyman, fresh_env) -> 
     assert (r.returncode, r.stdout) == (0, "Untagged: a.b/c:d\n"), r.stderr
     assert run_pyman("image", "exists", image_id, env=env).returncode == 0
     assert run_pyman("images", "-q", "--no-trunc", env=env).stdout == f"sha256:{image_id}\n"
+    for key in ("after", "since", "before"):  # after: Podman's other spelling of since
+        r = run_pyman("images", "--noheading", f"--filter={key}={image_id}", env=env)
+        assert (r.returncode, r.stdout) == (0, ""), r.stderr
     assert run_pyman("tag", "alpine", "a.b/c:d", env=env).returncode == 0
     r = run_pyman("rmi", image_id, env=env)  # by id with two names: --force needed
     assert r.returncode == 125 and "by ID with more than one tag" in r.stderr

@@ -56,3 +56,7 @@ def test_table_header_escapes_and_alignment() -> None:
     assert render_list("{{.Tag}}", items) == "latest\n1"
     assert Template("table {{.CreatedAt}}").header() == "CREATED AT"
     assert tabwrite(["a\tb", "ccc\td"]) == "a           b\nccc         d"
+    # as Podman: in a table, a space between fields is a column break (not inside actions)
+    spaced = render_list('table {{.Repository}} {{printf "%s %s" .Tag "x"}}', items)
+    assert spaced.splitlines()[1:] == ["docker.io/library/alpine  latest x",
+                                       "x                         1 x"]
