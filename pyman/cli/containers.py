@@ -249,6 +249,9 @@ def rm(
     cidfile: Annotated[list[str] | None, typer.Option(
         "--cidfile", help="Read the container's id from this file (run --cidfile wrote it).")
                        ] = None,
+    depend: Annotated[bool, typer.Option(
+        "--depend", help="Remove the containers that depend on it first (--all implies it).")
+                      ] = False,
 ) -> None:
     """Remove one or more containers."""
     from pyman.cli.context import engine as make_engine
@@ -262,14 +265,26 @@ def rm(
             return
     engine = make_engine()
     names = list(containers or [])
+    damaged: list[str] = []
     if all_:  # damaged records too: they are named, and rm is their cure
         names = [c.id for c in engine.containers.summaries(True)]
-        names += [e.cid for e in engine.containers.store.scan()[1]]
+        damaged = [e.cid for e in engine.containers.store.scan()[1]]
+        names += damaged
+        depend = True  # as Podman: --all takes the dependents first
     elif not names:
         raise PymanError("`pyman rm` requires at least one container name or id, or --all")
     failed: PymanError | None = None
+    done: set[str] = set()
     for key in names:
         try:
+            if depend and key not in damaged:  # a damaged record has no joins to follow
+                if key in done:
+                    continue
+                removed = engine.containers.remove_depend(key, force=force, timeout=time_,
+                                                          volumes=volumes)
+                done.update(removed)
+                print("\n".join(removed), flush=True)
+                continue
             engine.containers.remove(key, force=force, timeout=time_, volumes=volumes)
             print(key, flush=True)
         except ContainerNotFoundError as exc:

@@ -447,6 +447,19 @@ class ContainerService:
         self.store.delete(cid)
         return cid
 
+    def remove_depend(self, key: str, force: bool = False, timeout: float | None = None,
+                      volumes: bool = False) -> list[str]:
+        """rm --depend: the containers that join this one's namespaces first (theirs
+        before them), then it; the ids removed, in that order."""
+        c = self.store.find(key)
+        removed: list[str] = []
+        for dep in self._dependents(c):
+            removed += self.remove_depend(dep.id, force, timeout, volumes)
+        return [*removed, self._remove(c, force, timeout, volumes)]
+
+    def _dependents(self, c: ContainerConfig) -> list[ContainerConfig]:
+        return [o for o in self.store.all() if o.join == c.id and o.id != c.id]
+
     def _remove(self, c: ContainerConfig, force: bool, timeout: float | None = None,
                 volumes: bool = False) -> str:
         if timeout is None:  # SIGKILL at once, unless the container asked for a grace time
@@ -455,6 +468,11 @@ class ContainerService:
             raise PymanError(
                 f"container {c.id} is the infra container of pod {c.pod} and cannot be "
                 f"removed without removing the pod: use pyman pod rm {c.pod[:12]}")
+        deps = self._dependents(c)
+        if deps:  # Podman's words (define.ErrCtrExists), exit 125
+            raise PymanError(
+                f"container {c.id} has dependent containers which must be removed before it: "
+                f"{', '.join(d.id for d in deps)}: container already exists")
         st = self.live_state(c.id)
         if st.status in ALIVE:
             if not force:

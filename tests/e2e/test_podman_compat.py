@@ -180,3 +180,22 @@ def test_stop_shows_stopping_while_it_waits(run_pyman, fresh_env, pyman_bin) -> 
     r = run_pyman("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "stopme",
                   env=env)
     assert r.stdout.split() == ["exited", "137"]
+
+
+def test_rm_refuses_a_container_others_depend_on_unless_depend(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    base = run_pyman("create", *NET, "alpine", env=env).stdout.strip()
+    dep = run_pyman("create", f"--network=container:{base}", "alpine", env=env).stdout.strip()
+    assert base and dep
+    r = run_pyman("rm", base, env=env)
+    assert r.returncode == 125
+    assert r.stderr == (f"Error: container {base} has dependent containers which must be "
+                        f"removed before it: {dep}: container already exists\n")
+    r = run_pyman("rm", "--depend", base, env=env)
+    assert (r.returncode, r.stdout.split()) == (0, [dep, base]), r.stderr
+    # --all takes the dependents first, whatever the order of creation
+    base = run_pyman("create", *NET, "alpine", env=env).stdout.strip()
+    run_pyman("create", f"--network=container:{base}", "alpine", env=env)
+    r = run_pyman("rm", "-a", env=env)
+    assert (r.returncode, len(r.stdout.split())) == (0, 2), r.stderr
+    assert run_pyman("ps", "-aq", env=env).stdout == ""
