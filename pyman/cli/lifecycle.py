@@ -247,12 +247,28 @@ def wait(
     latest: Annotated[bool, typer.Option("--latest", "-l")] = False,
     interval: Annotated[str, typer.Option("--interval", "-i", help="Polling interval.")
                         ] = "250ms",
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", help="Wait until the container is in this state: created, running, "
+        "paused, stopping, exited or stopped (default: it stops).")] = None,
 ) -> None:
     """Wait for containers to stop; print their exit codes."""
     from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
 
+    for cond in condition or []:
+        if cond not in WAIT_CONDITIONS:
+            raise PymanError(f"{cond} is not a valid condition: use one of "
+                             + ", ".join(WAIT_CONDITIONS))
     engine = make_engine()
     keys = targets(containers, False, latest)
     for key in keys:  # Podman resolves every name before waiting on any
         engine.containers.store.find(key)
+    if condition:
+        wanted = set(condition)
+        each(keys, lambda k: engine.containers.wait_for(k, wanted))
+        return
     each(keys, lambda k: engine.containers.wait(k))
+
+
+WAIT_CONDITIONS = ("configured", "created", "running", "paused", "stopping", "exited",
+                   "stopped")

@@ -18,7 +18,7 @@ from pyman.config import Paths
 from pyman.engine.container_state import ALIVE, StateKeeper
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
-from pyman.errors import ContainerStateError, PymanError
+from pyman.errors import ContainerNotFoundError, ContainerStateError, PymanError
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
 from pyman.storage.images import ImageRecord
@@ -381,6 +381,26 @@ class ContainerService:
             time.sleep(interval)
             if self.store.load(c.id) is None:  # removed meanwhile (--rm)
                 return st.exit_code if st.exit_code is not None else 0
+
+    def wait_for(self, key: str, states: set[str], interval: float = 0.05) -> int:
+        """wait --condition: block until the container is in one of ``states`` (Podman's
+        names: created, running, paused, stopping, exited, stopped); its exit code."""
+        c = self.store.find(key)
+        names = {"created": {"created", "configured"}, "starting": {"created", "configured"},
+                 "running": {"running"}, "paused": {"paused"},
+                 "exited": {"exited", "stopped"}, "restarting": {"exited", "stopped"}}
+        stopping = self.store.run_dir(c.id) / STOPPING
+        while True:
+            st = self.live_state(c.id)
+            now = set(names.get(st.status, {st.status}))
+            if st.status == "running" and stopping.exists():
+                now = {"stopping"}
+            if now & states:
+                return st.exit_code if st.exit_code is not None else 0
+            time.sleep(interval)
+            if self.store.load(c.id) is None:  # removed meanwhile (--rm)
+                raise ContainerNotFoundError(f"no container with name or ID \"{key}\" found: "
+                                             "no such container")
 
     # -- state --------------------------------------------------------------------------
     def live_state(self, cid: str) -> ContainerState:

@@ -199,3 +199,20 @@ def test_rm_refuses_a_container_others_depend_on_unless_depend(run_pyman, fresh_
     r = run_pyman("rm", "-a", env=env)
     assert (r.returncode, len(r.stdout.split())) == (0, 2), r.stderr
     assert run_pyman("ps", "-aq", env=env).stdout == ""
+
+
+def test_wait_condition(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("run", *NET, "--name", "done", "alpine", "sh", "-c", "exit 3",
+                     env=env).returncode == 3
+    r = run_pyman("container", "wait", "--condition=exited", "--condition=stopped", "done",
+                  env=env)
+    assert (r.returncode, r.stdout) == (0, "3\n"), r.stderr
+    assert run_pyman("create", *NET, "--name", "new", "alpine", "sleep", "30",
+                     env=env).returncode == 0
+    assert run_pyman("wait", "--condition=created", "new", env=env).stdout == "0\n"
+    assert run_pyman("start", "new", env=env).returncode == 0
+    r = run_pyman("wait", "--condition", "running", "new", env=env, timeout=20)
+    assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+    r = run_pyman("wait", "--condition", "bogus", "new", env=env)
+    assert r.returncode == 125 and "bogus is not a valid condition" in r.stderr
