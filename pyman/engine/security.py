@@ -43,6 +43,8 @@ def parse(cap_add: list[str], cap_drop: list[str], privileged: bool,
             sec.no_new_privileges = True
             continue
         key, eq, value = opt.partition("=")
+        if not eq:  # Podman also takes the older key:value form
+            key, eq, value = opt.partition(":")
         if not eq:
             raise PymanError(f'invalid --security-opt 1: "{opt}"')
         if key == "no-new-privileges" and value in ("true", "false"):

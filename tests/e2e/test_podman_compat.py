@@ -152,6 +152,9 @@ def test_run_unsetenv_and_rmi(run_pyman, fresh_env) -> None:
     assert (r.returncode, r.stderr) == (0, "")
     assert run_pyman("image", "exists", "alpine", env=env).returncode == 1
     assert run_pyman("ps", "-aq", env=env).stdout == ""
+    r = run_pyman("run", "--rm", *NET, "--kernel-memory", "100", "alpine", "false", env=env)
+    assert r.returncode == 1
+    assert "The --kernel-memory flag is no longer supported. This flag is a noop." in r.stderr
     r = run_pyman("create", "--rmi", "alpine", env=env)
     assert r.returncode == 125 and "unknown flag: --rmi" in r.stderr
 

@@ -45,6 +45,9 @@ def test_security_opts() -> None:
     assert sec.seccomp == "unconfined" and sec.unmask == ["/proc/kcore"]
     assert sec.security_opt == ["no-new-privileges", "label=disable", "seccomp=unconfined",
                                 "unmask=/proc/kcore"]
+    # Podman's older key:value spelling
+    assert parse([], [], False, ["no-new-privileges:true"]).no_new_privileges
+    assert not parse([], [], False, ["no-new-privileges:false"]).no_new_privileges
     for bad, msg in [("foo", 'invalid --security-opt 1: "foo"'),
                      ("x=y", 'invalid --security-opt 2: "x=y"'),
                      ("mask=relative", "paths must be absolute")]:
