@@ -203,7 +203,7 @@ def rm(
 
     def remove(s: PodService, key: str) -> str:
         try:
-            return s.remove(key, force, time_, ignore)
+            return s.remove(key, force, time_, ignore or force)  # Podman: --force too
         except PodNotFoundError as exc:
             exc.exit_code = 1  # as Podman: a missing pod is exit 1, not an engine error
             raise

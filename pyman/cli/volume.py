@@ -149,6 +149,8 @@ def rm(
             print(svc.remove(key, force=force, remove_container=remove_container), flush=True)
         except PymanError as exc:
             if "no such volume" in str(exc):
+                if force:  # Podman: rm --force of a missing volume is no error
+                    continue
                 exc.exit_code = 1  # as Podman
             print(f"Error: {exc}", file=sys.stderr)
             failed = exc

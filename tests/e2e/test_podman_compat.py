@@ -67,8 +67,12 @@ def test_ps_noheading_sort_external_and_start_all_filter(run_pyman, fresh_env) -
     r = run_pyman("start", "--all", "--filter", "exited=1", env=env)
     ids = run_pyman("ps", "-aq", "--no-trunc", "--filter", "name=a-false", env=env).stdout
     assert (r.returncode, r.stdout) == (0, ids), r.stderr
-    # rm --force of a missing container is no error; pod rm/rmi --all on nothing neither
-    assert run_pyman("rm", "--force", "bogus", env=env).returncode == 0
+    # rm --force of a missing container, pod or volume is no error; pod rm --all on nothing
+    for what in ([], ["pod"], ["volume"]):
+        r = run_pyman(*what, "rm", "bogus", env=env)
+        assert r.returncode == 1 and "no such" in r.stderr
+        r = run_pyman(*what, "rm", "--force", "bogus", env=env)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), what
     r = run_pyman("pod", "rm", "-t", "0", "--all", "--force", "--ignore", env=env)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
