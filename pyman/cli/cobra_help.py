@@ -105,24 +105,21 @@ def _get_help(command: Any, ctx: Any) -> str:
         out += ["Description:", *("  " + ln if ln else "" for ln in long.split("\n")), ""]
     out += ["Usage:", "  " + usage_line(command, ctx), ""]
     subs = getattr(command, "commands", None)
-    if subs:
-        visible = sorted((n, c) for n, c in subs.items() if not c.hidden)
+    listing = [(n, _short_long(c.help)[0]) for n, c in (subs or {}).items() if not c.hidden]
+    listing += list(getattr(command, "summaries", {}).items())  # main.SUMMARIES, for the root
+    if listing:
         if ctx.parent is None:
-            visible = sorted([*visible, ("help", _HelpEntry())])
-        pad = max(11, *(len(n) for n, _ in visible))
+            listing.append(("help", "Help about any command"))
+        pad = max(11, *(len(n) for n, _ in listing))
         out.append("Available Commands:")
-        out += [f"  {n.ljust(pad)} {_short_long(c.help)[0]}" for n, c in visible]
+        out += [f"  {n.ljust(pad)} {text}" for n, text in sorted(listing)]
         out.append("")
     options = _options(command, ctx)
     if ctx.parent is not None:  # as Podman: --help is listed on the root only
         options = [o for o in options if o.name != "help"]
-    if options and (not subs or ctx.parent is None):
+    if options and (not listing or ctx.parent is None):
         out += ["Options:", *_option_rows(options), ""]
     return "\n".join(out)
-
-
-class _HelpEntry:
-    help = "Help about any command"
 
 
 def path_in(root: Any, prog: str, args: list[str]) -> str:

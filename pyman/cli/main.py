@@ -9,8 +9,6 @@ import os
 import sys
 from typing import Any
 
-import typer
-
 # command name -> module whose typer app defines it
 COMMANDS = {
     "run": "pyman.cli.run",
@@ -56,6 +54,53 @@ COMMANDS = {
     "generate": "pyman.cli.generate",
     "quadlet": "pyman.cli.quadlet",
 }
+# command name -> its one-line help, for `pyman --help` without importing every command's
+# module (tests/unit/test_cobra_help.py checks it against the commands' own docstrings)
+SUMMARIES = {
+    "attach": "Attach to a running container: its output, and (unless --no-stdin) its input",
+    "completion": "Generate a shell completion script",
+    "container": "Manage containers",
+    "cp": "Copy files/folders between a container and the local filesystem",
+    "create": "Create but do not start a container",
+    "exec": "Run a process in a running container",
+    "export": "Export a container's filesystem as a tar archive",
+    "generate": "Generate structured data (Kubernetes YAML, systemd units) from containers "
+                "and pods",
+    "history": "Show the history of an image",
+    "image": "Manage images",
+    "images": "List images in local storage",
+    "import": "Import a tarball as a one-layer image",
+    "info": "Display pyman and host information",
+    "inspect": "Display the configuration of containers or images",
+    "kill": "Send a signal to one or more running containers",
+    "kube": "Play containers and pods from Kubernetes YAML, and generate it",
+    "load": "Load image(s) from a docker-archive or oci-archive tarball",
+    "login": "Log in to a container registry: verify the credentials, then store them",
+    "logout": "Remove stored credentials for a registry",
+    "logs": "Fetch the logs of one or more containers",
+    "pause": "Pause all the processes in one or more containers (cgroup freezer)",
+    "pod": "Manage pods",
+    "port": "List port mappings, or look up the public port of PRIVATE",
+    "ps": "List containers",
+    "pull": "Pull an image from a registry",
+    "push": "Push an image to a registry",
+    "quadlet": "Generate systemd units from .container, .volume and .pod files",
+    "rename": "Rename an existing container",
+    "restart": "Restart one or more containers",
+    "rm": "Remove one or more containers",
+    "rmi": "Remove one or more images",
+    "run": "Run a command in a new container",
+    "save": "Save image(s) to an archive",
+    "start": "Start one or more containers",
+    "stop": "Stop one or more containers: the stop signal, then SIGKILL after the timeout",
+    "tag": "Add names to a local image",
+    "top": "Display the running processes of a container",
+    "unpause": "Unpause the processes in one or more containers",
+    "untag": "Remove names from a local image",
+    "version": "Display the pyman version",
+    "volume": "Manage volumes",
+    "wait": "Wait for containers to stop; print their exit codes",
+}
 COMPLETE_VAR = "_PYMAN_COMPLETE"
 
 
@@ -78,12 +123,17 @@ def build_app(name: str | None, prefix: str = "",
               args: list[str] | None = None) -> Any:
     """The root command with ``name`` only (every command when it is not one; with
     ``prefix``, only those whose name starts with it: what a TAB on the word can offer)."""
+    import typer
+
     from pyman.cli.global_opts import global_options, remote_hidden
 
     root = typer.Typer(add_completion=False, no_args_is_help=True,
                        context_settings={"help_option_names": ["--help"]})
     root.callback()(global_options)
-    names = [name] if name in COMMANDS else [n for n in COMMANDS if n.startswith(prefix)]
+    if name is None and not prefix and args is not None:
+        names = []  # no command word: help, version or an error; SUMMARIES list them
+    else:
+        names = [name] if name in COMMANDS else [n for n in COMMANDS if n.startswith(prefix)]
     for module in sorted({COMMANDS[n] for n in names}):
         for info in importlib.import_module(module).app.registered_commands:
             if info.name in names or (name not in COMMANDS and not prefix):
@@ -92,6 +142,8 @@ def build_app(name: str | None, prefix: str = "",
             if group.name in names or (name not in COMMANDS and not prefix):
                 root.registered_groups.append(group)
     command = typer.main.get_command(root)
+    if not names:
+        command.summaries = SUMMARIES  # type: ignore[attr-defined]
     if remote_hidden(args or []):
         for param in command.params:
             if param.name == "remote":
@@ -118,6 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     from pyman.errors import PymanError
 
     args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-v"]):  # answered before typer is even imported
+        from pyman import __version__
+
+        print(f"{_prog_name(argv)} version {__version__}")
+        sys.exit(0)
     if COMPLETE_VAR in os.environ:  # a shell asking for completions (the words are in env)
         from pyman.cli import complete_values as cv
 

@@ -97,3 +97,27 @@ def test_remote_is_hidden_when_a_service_is_named(capsys, monkeypatch) -> None:
     assert " --remote " not in _run(capsys, "--url", "unix:/x", "--help")[1]
     monkeypatch.setenv("CONTAINER_HOST", "unix:/x")
     assert " --remote " not in _run(capsys, "--help")[1]
+
+
+def test_root_help_summaries_are_the_commands_own() -> None:
+    """`pyman --help` lists main.SUMMARIES without importing the commands: they must not
+    drift from the docstrings the commands' own help shows."""
+    from pyman.cli.cobra_help import _short_long
+    from pyman.cli.main import SUMMARIES, build_app
+
+    everything = build_app(None)  # no args: every command registered
+    own = {n: _short_long(c.help)[0] for n, c in everything.commands.items()}
+    assert own == SUMMARIES
+    assert set(SUMMARIES) == set(COMMANDS)
+
+
+def test_version_is_answered_without_typer(capsys) -> None:
+    import subprocess
+    import sys
+
+    code = ("import atexit, sys; atexit.register(lambda: print('typer' in sys.modules)); "
+            "sys.argv = ['pyman', '--version']; from pyman.cli.main import main; main()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines() == [out.splitlines()[0], "False"]
+    assert out.startswith("pyman version ")
