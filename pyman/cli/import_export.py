@@ -1,4 +1,4 @@
-"""pyman import, pyman export."""
+"""pyman import, pyman export, pyman commit."""
 
 from __future__ import annotations
 
@@ -70,3 +70,47 @@ def export(
         raise
     os.close(fd)
     os.replace(tmp, output)
+
+
+@app.command("commit", context_settings=CTX)
+def commit(
+    container: Annotated[str, typer.Argument(help="Container to commit.",
+                                             autocompletion=cv.containers)],
+    image: Annotated[str | None, typer.Argument(help="Name for the new image.")] = None,
+    changes: Annotated[list[str] | None, typer.Option(
+        "--change", "-c", help="Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR ...")
+    ] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Commit message.")] = "",
+    author: Annotated[str, typer.Option("--author", "-a", help="The image's author.")] = "",
+    pause: Annotated[bool, typer.Option(
+        "--pause", "-p", help="Pause a running container while its changes are read.")
+                     ] = False,
+    iidfile: Annotated[str | None, typer.Option(
+        "--iidfile", help="Write the new image's id to this file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Create a new image from a container's changes"""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.commit import CommitOptions
+    from pyman.engine.commit import commit as do_commit
+
+    engine = make_engine()
+    paused = False
+    if pause and engine.containers.get(container)[1].status == "running":
+        engine.containers.pause(container)
+        paused = True
+    try:
+        image_id = do_commit(engine.paths, CommitOptions(container, image, list(changes or []),
+                                                         message, author))
+    finally:
+        if paused:
+            engine.containers.pause(container, on=False)
+    if not quiet:
+        for line in ("Getting image source signatures", "Copying blob (the container's "
+                     "changes)", f"Copying config sha256:{image_id}",
+                     "Writing manifest to image destination", "Storing signatures"):
+            print(line, file=sys.stderr)
+    if iidfile:
+        with open(iidfile, "w", encoding="utf-8") as f:
+            f.write(f"sha256:{image_id}")
+    print(image_id)

@@ -31,6 +31,7 @@ COMMANDS = {
     "history": "pyman.cli.images",
     "import": "pyman.cli.import_export",
     "export": "pyman.cli.import_export",
+    "commit": "pyman.cli.import_export",
     "image": "pyman.cli.images",
     "info": "pyman.cli.system",
     "version": "pyman.cli.system",
@@ -58,6 +59,7 @@ COMMANDS = {
 # module (tests/unit/test_cobra_help.py checks it against the commands' own docstrings)
 SUMMARIES = {
     "attach": "Attach to a running container: its output, and (unless --no-stdin) its input",
+    "commit": "Create a new image from a container's changes",
     "completion": "Generate a shell completion script",
     "container": "Manage containers",
     "cp": "Copy files/folders between a container and the local filesystem",

@@ -223,3 +223,32 @@ def test_wait_condition(run_pyman, fresh_env) -> None:
     assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
     r = run_pyman("wait", "--condition", "bogus", "new", env=env)
     assert r.returncode == 125 and "bogus is not a valid condition" in r.stderr
+
+
+def test_commit_adds_the_containers_changes_as_a_layer(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    script = ("echo new > /new.txt; rm /etc/os-release; mkdir -p /opaque; echo x > /opaque/f; "
+              "rm -rf /var; mkdir /var; echo y > /var/only")
+    r = run_pyman("run", *NET, "--name", "src", "-e", "FOO=bar", "alpine", "sh", "-c", script,
+                  env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("commit", "-q", "-c", "CMD [\"cat\", \"/new.txt\"]", "-m", "hello", "src",
+                  "committed", env=env)
+    assert r.returncode == 0, r.stderr
+    image_id = r.stdout.strip()
+    assert len(image_id) == 64 and r.stderr == ""
+    base = json.loads(run_pyman("image", "inspect", "alpine", env=env).stdout)[0]
+    doc = json.loads(run_pyman("image", "inspect", "committed", env=env).stdout)[0]
+    assert doc["Id"] == image_id
+    assert doc["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
+    assert len(doc["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
+    assert "FOO=bar" in doc["Config"]["Env"] and doc["Config"]["Cmd"] == ["cat", "/new.txt"]
+    r = run_pyman("run", "--rm", *NET, "committed", env=env)
+    assert (r.returncode, r.stdout) == (0, "new\n"), r.stderr
+    # the removed file stays removed (a whiteout), the recreated dir hides the old content
+    r = run_pyman("run", "--rm", *NET, "committed", "sh", "-c",
+                  "test ! -e /etc/os-release && ls /var && cat /opaque/f", env=env)
+    assert (r.returncode, r.stdout) == (0, "only\nx\n"), r.stderr
+    r = run_pyman("commit", "nosuch", "x", env=env)
+    assert r.returncode == 125 and "no such container" in r.stderr
