@@ -64,7 +64,9 @@ def history_rows(v: ImageView, *, no_trunc: bool = False, human: bool = True
             "ID": "<missing>",
             "Created": since(created) if human else rfc3339(created),
             "CreatedSince": since(created),
-            "CreatedAt": rfc3339(created),
+            "CreatedAt": go_time(created),  # as images' (Podman's historyReporter)
+            "created": rfc3339(created),  # --format json's
+            "bytes": size,
             "CreatedBy": created_by if no_trunc or len(created_by) <= 45
             else created_by[:42] + "...",
             "Size": human_size(size) if human else str(size),
@@ -73,10 +75,12 @@ def history_rows(v: ImageView, *, no_trunc: bool = False, human: bool = True
         })
     if not rows:
         rows.append({"ID": "<missing>", "Created": since(v.created),
-                     "CreatedSince": since(v.created), "CreatedAt": rfc3339(v.created),
+                     "CreatedSince": since(v.created), "CreatedAt": go_time(v.created),
+                     "created": rfc3339(v.created), "bytes": v.record.size,
                      "CreatedBy": "", "Size": human_size(v.record.size), "Comment": "",
                      "Tags": None})
     rows.reverse()
     rows[0]["ID"] = v.record.id if no_trunc else v.record.id[:12]
+    rows[0]["id"] = v.record.id
     rows[0]["Tags"] = list(v.record.names) or None
     return rows

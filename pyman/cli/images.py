@@ -227,8 +227,10 @@ def history(
         print("\n".join(r["ID"] for r in rows))
         return
     if fmt == "json":
-        print(json.dumps([{"id": r["ID"], "created": r["CreatedAt"], "CreatedBy": r["CreatedBy"],
-                           "size": r["Size"], "comment": r["Comment"], "tags": r["Tags"]}
+        # Podman's: the full id (or <missing>), RFC 3339 time, size in bytes
+        print(json.dumps([{"id": r.get("id", r["ID"]), "created": r["created"],
+                           "CreatedBy": r["CreatedBy"], "size": r["bytes"],
+                           "comment": r["Comment"], "tags": r["Tags"]}
                           for r in rows], indent=4))
         return
     fmt = fmt or "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"

@@ -73,6 +73,17 @@ def test_inspect_history_and_errors(run_pyman, pyman_env) -> None:
     lines = hist.stdout.splitlines()
     assert lines[0].split()[:3] == ["ID", "CREATED", "CREATED"]
     assert lines[1].startswith(doc["Id"][:12]) and len(lines) == 1 + len(doc["History"])
+    # Podman's json: the full id (or <missing>), RFC 3339 times, sizes in bytes
+    rows = json.loads(run_pyman("history", "--format", "json",
+                                "127.0.0.1:5000/pyman-test/config", env=pyman_env).stdout)
+    assert rows[0]["id"] == doc["Id"] and all(r["id"] == "<missing>" for r in rows[1:])
+    assert all(isinstance(r["size"], int) and "T" in r["created"] for r in rows)
+    # CreatedAt as images shows it
+    listed = run_pyman("images", "--format", "{{.CreatedAt}}",
+                       "127.0.0.1:5000/pyman-test/config", env=pyman_env).stdout
+    top = run_pyman("history", "--format", "{{.CreatedAt}}",
+                    "127.0.0.1:5000/pyman-test/config", env=pyman_env).stdout.splitlines()[0]
+    assert listed.strip() == top and top.endswith(" +0000 UTC")
     missing = run_pyman("rmi", "no-such-image-here", env=pyman_env)
     assert missing.returncode == 1 and "image not known" in missing.stderr
     assert run_pyman("image", "exists", "no-such-image-here", env=pyman_env).returncode == 1
