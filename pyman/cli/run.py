@@ -35,6 +35,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         kernel_memory: Annotated[str | None, typer.Option(
             "--kernel-memory", hidden=True, help="Gone from the kernel: a no-op, with "
             "Podman's warning.")] = None,
+        ipc: Annotated[str, typer.Option(
+            "--ipc", help="IPC namespace: shareable (default), private, host, none or "
+            "container:<name|id>.")] = "",
         rmi: Annotated[bool, typer.Option(
             "--rmi", help="Remove the image after the run unless other containers use it "
             "(run only; implies --rm).")] = False,
@@ -197,6 +200,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.cidfile, opts.sdnotify, opts.cgroups = cidfile, sdnotify, cgroups
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
         opts.unsetenv, opts.unsetenv_all = list(unsetenv or []), unsetenv_all
+        opts.ipc = ipc
         if kernel_memory is not None:
             print("WARN[0000] The --kernel-memory flag is no longer supported. This flag is a "
                   "noop.", file=sys.stderr)

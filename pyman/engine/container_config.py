@@ -109,6 +109,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     config.default_caps = default_caps
     # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
     config.storage_driver = "overlay" if keep_ids else svc.paths.driver
+    config.ipc = opts.ipc
     config.tty, config.interactive = opts.tty, opts.interactive
     if opts.tty and not any(e.startswith("TERM=") for e in config.env):
         config.env.append("TERM=xterm")  # as Podman gives a container with a terminal
@@ -156,6 +157,25 @@ def limits_fields(opts: RunOptions) -> dict[str, Any]:
         "nano_cpus": nano_cpus,
         "pids_limit": pids,
     }
+IPC_MODES = ("", "shareable", "private", "host", "none")
+
+
+def _ipc_donor(svc: ContainerService, ipc: str) -> str:
+    """--ipc container:<name|id>: the container whose IPC namespace to join ("" for
+    none); the other modes are checked here and applied by the spec (runtime/bundle.py)."""
+    if not ipc.startswith("container:"):
+        if ipc not in IPC_MODES:
+            raise PymanError(f'invalid --ipc "{ipc}": use host, none, private, shareable or '
+                             "container:<name|id>")
+        return ""
+    target = svc.store.find(ipc.split(":", 1)[1])
+    if target.ipc in ("private", "host", "none"):
+        raise PymanError(f"joining the IPC namespace of container {target.name or target.id} "
+                         f"is not allowed: non-shareable IPC (hint: use IpcMode:shareable for "
+                         "the donor container)")
+    return target.id
+
+
 def joined(svc: ContainerService, opts: RunOptions) -> tuple[str, list[str], str, str]:
     """(container to join, namespaces shared with it, hostname, pod id) for --pod and
     --network container:<name|id>; nothing for a container of its own."""
@@ -170,9 +190,15 @@ def joined(svc: ContainerService, opts: RunOptions) -> tuple[str, list[str], str
                 "with a pod")
         return (pod.infra_id, list(pod.share), pod.hostname if "uts" in pod.share else "",
                 pod.id)
+    ipc_from = _ipc_donor(svc, opts.ipc)
     if opts.network and opts.network.startswith("container:"):
         target = svc.store.find(opts.network.split(":", 1)[1])
-        return target.id, ["net"], "", ""
+        if ipc_from and ipc_from != target.id:
+            raise PymanError("--network container: and --ipc container: must name the same "
+                             "container: pyman joins the namespaces of one")
+        return target.id, ["net", "ipc"] if ipc_from else ["net"], "", ""
+    if ipc_from:
+        return ipc_from, ["ipc"], "", ""
     if opts.infra:
         return "", [], "", opts.pod or ""
     return "", [], "", ""

@@ -166,6 +166,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Binds": binds,
             "Tmpfs": tmpfs,
             "NetworkMode": c.network,
+            "IpcMode": f"container:{c.join}" if "ipc" in c.share and not c.pod
+            else c.ipc or "shareable",
             "PortBindings": inspect_ports(c.ports),
             "RestartPolicy": {"Name": c.restart_policy,
                               "MaximumRetryCount": c.restart_retries},

@@ -53,6 +53,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                  "no_new_privileges": c.no_new_privileges, "seccomp": c.seccomp,
                  "mask": c.mask, "unmask": c.unmask,
                  "read_only": c.read_only, "read_only_tmpfs": c.read_only_tmpfs,
+                 "ipc": c.ipc,
                  "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
                  "memory": c.memory, "nano_cpus": c.nano_cpus,
                  "pids_limit": c.pids_limit, "terminal": c.tty,

@@ -61,6 +61,7 @@ class RunOptions:
     env: list[str] = field(default_factory=list)
     unsetenv: list[str] = field(default_factory=list)  # --unsetenv: defaults/image keys
     unsetenv_all: bool = False  # --unsetenv-all
+    ipc: str = ""  # --ipc: "" (shareable) | shareable | private | host | none | container:X
     workdir: str | None = None
     entrypoint: str | None = None  # None: image's; "": none
     user: str | None = None

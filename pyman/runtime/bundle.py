@@ -159,11 +159,30 @@ def monitor_makes_netns(cfg: dict[str, Any]) -> bool:
     return cfg.get("network") == "pasta" and not cfg.get("userns_maps")
 
 
+def ipc_mode(config: dict[str, Any], ipc: str) -> None:
+    """--ipc host: the host's IPC namespace, its /dev/shm and /dev/mqueue bound in (an
+    mqueue can only be mounted by the namespace's owner); none: its own, without /dev/shm."""
+    mounts = config["mounts"]
+    if ipc == "host":
+        config["linux"]["namespaces"] = [n for n in config["linux"]["namespaces"]
+                                         if n["type"] != "ipc"]
+        shared = ("/dev/shm", "/dev/mqueue")
+        config["mounts"] = [m for m in mounts if m["destination"] not in shared
+                            or os.path.isdir(m["destination"])]  # a host may have no mqueue
+        for m in config["mounts"]:
+            if m["destination"] in shared:
+                m.update(type="bind", source=m["destination"],
+                         options=["rbind", "nosuid", "noexec", "nodev"])
+    elif ipc == "none":
+        config["mounts"] = [m for m in mounts if m["destination"] != "/dev/shm"]
+
+
 def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
     config = build_spec(spec_options(cfg, rootfs, run_dir))
     size = cfg["spec"].get("console_size")
     if cfg["spec"].get("terminal") and size:  # the attaching client's window, from the start
         config["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
+    ipc_mode(config, cfg["spec"].get("ipc") or "")
     if cfg.get("join"):
         join_namespaces(config, cfg["join"]["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>

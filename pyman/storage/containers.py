@@ -67,6 +67,7 @@ class ContainerConfig:
     sdnotify: str = "container"  # --sdnotify: container | conmon | ignore
     cgroups: str = "enabled"  # --cgroups: enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # the argv that created it
+    ipc: str = ""  # --ipc (container:X is recorded in join/share)
     image_digest: str = ""  # the image's manifest digest (inspect's ImageDigest)
     restart_policy: str = ""  # "" | no | on-failure | always | unless-stopped
     restart_retries: int = 0  # on-failure:N (0: no limit)

@@ -5,6 +5,7 @@ untag-or-delete rules, run --pod new:, inspect's ImageName/ImageDigest, --noout.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from lifecycle_util import NET
@@ -252,3 +253,35 @@ def test_commit_adds_the_containers_changes_as_a_layer(run_pyman, fresh_env) -> 
     assert (r.returncode, r.stdout) == (0, "only\nx\n"), r.stderr
     r = run_pyman("commit", "nosuch", "x", env=env)
     assert r.returncode == 125 and "no such container" in r.stderr
+
+
+def test_ipc_modes(run_pyman, fresh_env) -> None:
+    import os
+
+    env = fresh_env
+    host_ipc = os.readlink("/proc/self/ns/ipc")
+
+    def ipc_ns(*flags: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman("run", "--rm", *NET, *flags, "alpine", "readlink", "/proc/self/ns/ipc",
+                         env=env)
+
+    r = ipc_ns("--ipc=host")
+    assert (r.returncode, r.stdout.strip()) == (0, host_ipc), r.stderr
+    r = ipc_ns("--ipc=none")
+    assert r.returncode == 0 and r.stdout.strip() not in ("", host_ipc), r.stderr
+    r = run_pyman("run", "--rm", *NET, "--ipc=none", "alpine", "ls", "/dev/shm", env=env)
+    assert (r.returncode, r.stdout) == (1, "") and "No such file" in r.stderr
+    for mode in ("shareable", "private"):
+        r = run_pyman("run", "-d", *NET, f"--ipc={mode}", "--name", mode, "alpine", "sleep", "60",
+                      env=env)
+        assert r.returncode == 0, r.stderr
+    donor = run_pyman("exec", "shareable", "readlink", "/proc/self/ns/ipc", env=env).stdout
+    r = ipc_ns("--ipc=container:shareable")
+    assert (r.returncode, r.stdout) == (0, donor), r.stderr
+    r = ipc_ns("--ipc=container:private")
+    assert r.returncode == 125
+    assert "is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor " \
+           "container)" in r.stderr
+    assert ipc_ns("--ipc=bogus").returncode == 125
+    r = run_pyman("inspect", "--format", "{{.HostConfig.IpcMode}}", "private", env=env)
+    assert r.stdout.strip() == "private"
