@@ -148,6 +148,7 @@ def ps_row(c: ContainerSummary, now: float, no_trunc: bool) -> dict[str, Any]:
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
         "Ports": ports_column(c.ports),
         "Label": c.labels,
+        "Pod": c.pod if no_trunc else c.pod[:12],
     })
     return doc
 
@@ -280,15 +281,16 @@ def rm(
             if depend and key not in damaged:  # a damaged record has no joins to follow
                 if key in done:
                     continue
-                removed = engine.containers.remove_depend(key, force=force, timeout=time_,
-                                                          volumes=volumes)
+                removed = _remove_pod_of(engine, key, force, time_) or \
+                    engine.containers.remove_depend(key, force=force, timeout=time_,
+                                                    volumes=volumes)
                 done.update(removed)
                 print("\n".join(removed), flush=True)
                 continue
             engine.containers.remove(key, force=force, timeout=time_, volumes=volumes)
             print(key, flush=True)
         except ContainerNotFoundError as exc:
-            if ignore or force:  # Podman: rm --force on a missing container is no error
+            if ignore or force or all_:  # Podman: rm --force of a missing one is no error
                 continue
             typer.echo(f"Error: {exc}", err=True)
             exc.exit_code = 1  # Podman: "no such container" is 1 for rm
@@ -298,6 +300,17 @@ def rm(
             failed = exc
     if failed is not None:
         raise typer.Exit(failed.exit_code)
+
+
+def _remove_pod_of(engine: Any, key: str, force: bool, time_: float | None) -> list[str]:
+    """rm --depend (and --all) of a pod's infra container: the whole pod goes, as in
+    Podman; the ids removed (members, then the infra), or [] for another container."""
+    c = engine.containers.store.find(key)
+    pod = next((p for p in engine.pods.summaries() if p.id == c.pod), None) if c.infra else None
+    if pod is None:
+        return []
+    engine.pods.remove(pod.id, force=force, timeout=10 if time_ is None else time_)
+    return [m.id for m in pod.containers if m.id != c.id] + [c.id]
 
 
 prune_app = typer.Typer(add_completion=False)

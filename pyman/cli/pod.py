@@ -29,7 +29,13 @@ def _pods() -> PodService:
 
 @group.command("create", context_settings=CTX)
 def create(
+    pod_name: Annotated[str | None, typer.Argument(metavar="NAME",
+                                                   help="Name of the pod (or --name).")
+                        ] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the pod.")] = None,
+    infra: Annotated[bool, typer.Option(
+        "--infra/--no-infra", help="Create an infra container (pyman pods always have one: "
+        "--infra=false is refused).")] = True,
     publish: Annotated[list[str] | None, typer.Option(
         "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp] for the pod.")
                        ] = None,
@@ -52,7 +58,16 @@ def create(
 ) -> None:
     """Create a new, empty pod."""
     from pyman.engine.pods import PodCreateOptions
+    from pyman.errors import PymanError
 
+    if pod_name and name:
+        raise PymanError("cannot specify --name and NAME at the same time")
+    name = name or pod_name
+    if not infra:
+        raise PymanError("pyman pods share their namespaces through an infra container: "
+                         "--infra=false is not supported")
+    if network == "private":  # Podman's name for a network of the pod's own
+        network = None
     if replace and not name:
         raise typer.BadParameter("cannot replace pod without --name being set")
     labels = dict(item.partition("=")[::2] for item in label or [])
@@ -79,6 +94,8 @@ def ps(
     format_: Annotated[str | None, typer.Option("--format", help="json or a Go template.",
                                                 autocompletion=cv.formats)
                        ] = None,
+    noheading: Annotated[bool, typer.Option("--noheading", help="Do not print headers.")
+                         ] = False,
 ) -> None:
     """List pods."""
     from pyman.cli.humanize import ago, table
@@ -105,7 +122,11 @@ def ps(
     rows = [[s.id if no_trunc else s.id[:12], s.name, s.status, ago(s.created, now),
              s.infra_id if no_trunc else s.infra_id[:12], str(len(s.containers))]
             for s in pods]
-    print(table(["POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS"], rows))
+    text = table(["POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS"], rows)
+    if noheading:
+        text = "\n".join(text.splitlines()[1:])
+    if text:
+        print(text)
 
 
 for _alias in ("ps", "ls", "list"):

@@ -269,15 +269,16 @@ def _remove_image(engine: Any, image: str) -> None:
 
 
 def _new_pod(engine: Any, opts: Any) -> str:
-    """--pod new:NAME (Podman's): the pod is made first, with the container's published
-    ports (a pod member shares the pod's network); returns its id, "" for no new pod."""
+    """--pod new:NAME (Podman's): the pod is made first, with the container's network,
+    published ports and hostname (a member shares them); its id, "" for no new pod."""
     if not (opts.pod or "").startswith("new:"):
         return ""
     from pyman.engine.pods import PodCreateOptions
 
     pod = engine.pods.create(PodCreateOptions(name=opts.pod[4:] or None,
-                                              publish=list(opts.publish)))
-    opts.pod, opts.publish = pod.id, []
+                                              publish=list(opts.publish),
+                                              network=opts.network, hostname=opts.hostname))
+    opts.pod, opts.publish, opts.network = pod.id, [], None
     return str(pod.id)
 
 

@@ -70,15 +70,24 @@ def _write_pidfile(path: str, pid: int) -> None:
     os.rename(tmp, path)
 
 
+KERNEL_NAMESPACES = ("cgroup", "ipc", "net", "pid", "uts", "none")
+
+
 def _share(text: str | None) -> list[str]:
+    """--share: a list, or `+ns,...` added to the default (Podman's forms)."""
     if text is None:
         return list(SHAREABLE)
-    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    add = text.startswith("+")
+    wanted = [s.strip() for s in text.lstrip("+").split(",") if s.strip()]
     for s in wanted:
-        if s not in SHAREABLE:
+        if s not in KERNEL_NAMESPACES:
+            raise PymanError(f"invalid kernel namespace to share: {s}. Options are: cgroup, "
+                             "ipc, net, pid, uts or none")
+        if s not in SHAREABLE and s != "none":
             raise PymanError(f"invalid --share {s!r}: pyman pods can share "
                              f"{', '.join(SHAREABLE)}")
-    return wanted
+    wanted = [s for s in wanted if s != "none"]
+    return [*SHAREABLE, *(s for s in wanted if s not in SHAREABLE)] if add else wanted
 
 
 class PodService:

@@ -285,3 +285,34 @@ def test_ipc_modes(run_pyman, fresh_env) -> None:
     assert ipc_ns("--ipc=bogus").returncode == 125
     r = run_pyman("inspect", "--format", "{{.HostConfig.IpcMode}}", "private", env=env)
     assert r.stdout.strip() == "private"
+
+
+def test_pod_create_forms_and_rm_depend_of_the_infra(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    for alias in ("ps", "ls", "list"):
+        r = run_pyman("pod", alias, "--noheading", env=env)
+        assert (r.returncode, r.stdout) == (0, ""), r.stderr
+    r = run_pyman("pod", "create", "--share", "bogus", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: invalid kernel namespace to share: bogus. "
+                                              "Options are: cgroup, ipc, net, pid, uts or none\n")
+    r = run_pyman("pod", "create", "--infra=false", env=env)
+    assert r.returncode == 125 and "--infra=false is not supported" in r.stderr
+    r = run_pyman("pod", "create", "--infra=true", "--share", "ipc", "--network", "private",
+                  "named", env=env)  # NAME as an argument, as Podman 4.3 takes it
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("pod", "inspect", "named", "--format", "{{.SharedNamespaces}}", env=env)
+    assert r.stdout.strip() == "[ipc]"
+    r = run_pyman("run", "--rm", *NET, "--pod", "new:hostpod", "--hostname", "foobar", "alpine",
+                  "hostname", env=env)
+    assert (r.returncode, r.stdout) == (0, "foobar\n"), r.stderr
+    member = run_pyman("create", "--pod", "named", "alpine", env=env).stdout.strip()
+    infra = run_pyman("pod", "inspect", "named", "--format", "{{.InfraContainerID}}",
+                      env=env).stdout.strip()
+    pod_id = run_pyman("pod", "inspect", "named", "--format", "{{.Id}}", env=env).stdout
+    assert run_pyman("ps", "-a", "--filter", f"id={member}", "--format", "{{.Pod}}",
+                     env=env).stdout.strip() == pod_id.strip()[:12]
+    r = run_pyman("rm", "--force", infra, env=env)
+    assert r.returncode == 125 and "cannot be removed without removing the pod" in r.stderr
+    r = run_pyman("rm", "--depend", infra, env=env)
+    assert (r.returncode, r.stdout.split()) == (0, [member, infra]), r.stderr
+    assert run_pyman("pod", "exists", "named", env=env).returncode == 1
