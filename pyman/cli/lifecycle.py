@@ -143,7 +143,15 @@ def start(
                                              sig_proxy=sig_proxy)
         sys.stdout.flush()
         raise typer.Exit(result.exit_code or 0)
-    each(keys, lambda k: (engine.containers.start_key(k), None)[1])
+    def start_one(key: str) -> None:
+        try:
+            engine.containers.start_key(key)
+        except PymanError as exc:
+            if exc.exit_code in (126, 127):  # Podman: a start that fails is an engine error
+                exc.exit_code = 125
+            raise
+
+    each(keys, start_one)
 
 
 # Podman's define.RestartPolicyMap: "none" is the policy never set

@@ -186,6 +186,20 @@ def start(
     _each(pods, all_, lambda s, k: s.start(k))
 
 
+@group.command("kill", context_settings=CTX)
+def kill(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+    sig: Annotated[str, typer.Option("--signal", "-s", help="Signal to send (KILL).",
+                                     autocompletion=cv.signals)] = "KILL",
+) -> None:
+    """Send a signal to the running containers of pods"""
+    from pyman.engine.limits import parse_signal
+
+    number = parse_signal(sig)  # a bad signal is refused before any pod is looked up
+    _each(pods, all_, lambda s, k: s.kill(k, number))
+
+
 @group.command("stop", context_settings=CTX)
 def stop(
     pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,

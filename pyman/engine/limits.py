@@ -112,8 +112,14 @@ def parse_add_host(items: list[str]) -> list[str]:
 
 
 def parse_signal(text: str) -> int:
-    """TERM, SIGTERM, term or 15, as Podman accepts them."""
-    if text.isdigit() and 0 < int(text) < 65:
+    """TERM, SIGTERM, term or 15, as Podman accepts them (one leading dash is dropped, as
+    its wrapper of docker's ParseSignal does), with Podman's errors."""
+    text = text.removeprefix("-")
+    if text.isdigit():
+        if int(text) > 64:
+            raise PymanError("valid signals are 1 through 64")
+        if int(text) == 0:
+            raise PymanError(f"invalid signal: {text}")
         return int(text)
     name = text.upper()
     name = name if name.startswith("SIG") else "SIG" + name

@@ -243,6 +243,16 @@ class PodService:
             self.containers.stop(m.id, timeout)
         return pod.id
 
+    def kill(self, key: str, sig: int) -> str:
+        """`pod kill`: the signal to every running container of the pod, as Podman."""
+        pod = self.store.find(key)
+        running = [m for m in self.members(pod) if m.status == "running"]
+        if not running:
+            raise ContainerStateError(f"no running containers in pod {pod.name} to kill")
+        for m in reversed(running):
+            self.containers.kill(m.id, sig)
+        return pod.id
+
     def _find(self, key: str, ignore: bool) -> PodConfig | None:
         """The pod; with ``ignore`` None for a missing one (--ignore: no error)."""
         try:

@@ -316,3 +316,21 @@ def test_pod_create_forms_and_rm_depend_of_the_infra(run_pyman, fresh_env) -> No
     r = run_pyman("rm", "--depend", infra, env=env)
     assert (r.returncode, r.stdout.split()) == (0, [member, infra]), r.stderr
     assert run_pyman("pod", "exists", "named", env=env).returncode == 1
+
+
+def test_pod_kill_and_start_failure_code(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    r = run_pyman("pod", "kill", "-s", "0", "nosuchpod", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: invalid signal: 0\n")
+    assert run_pyman("pod", "create", "--name", "kp", env=env).returncode == 0
+    r = run_pyman("run", "-d", "--pod", "kp", "alpine", "sleep", "60", env=env)
+    assert r.returncode == 0, r.stderr
+    member = r.stdout.strip()
+    r = run_pyman("pod", "kill", "kp", env=env)
+    assert r.returncode == 0, r.stderr
+    assert run_pyman("wait", member, env=env).stdout == "137\n"
+    # a start that fails is an engine error (125), a run that does is the command's (127)
+    assert run_pyman("create", "--name", "nocmd", *NET, "alpine", "/no/such/command",
+                     env=env).returncode == 0
+    assert run_pyman("start", "nocmd", env=env).returncode == 125
+    assert run_pyman("run", "--rm", *NET, "alpine", "/no/such/command", env=env).returncode == 127

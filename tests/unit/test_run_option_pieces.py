@@ -59,6 +59,16 @@ def test_ulimits_and_sizes() -> None:
     assert limits.parse_add_host(["a:1.2.3.4", "b:::1", "c:[fe80::1]"])
     assert limits.parse_signal("usr1") == limits.parse_signal("SIGUSR1") == 10
 
+    # Podman's rules and words: one dash dropped, 0 and names it lacks invalid, >64 out of range
+    assert limits.parse_signal("-1") == 1 and limits.parse_signal("-term") == 15
+    for bad, msg in [("0", "invalid signal: 0"), ("-SIG", "invalid signal: SIG"),
+                     ("%%", "invalid signal: %%"), ("65", "valid signals are 1 through 64"),
+                     ("-65", "valid signals are 1 through 64"),
+                     ("99999999", "valid signals are 1 through 64")]:
+        with pytest.raises(PymanError) as exc:
+            limits.parse_signal(bad)
+        assert str(exc.value) == msg
+
 
 def test_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROM_HOST", "h")
