@@ -43,9 +43,10 @@ def generate_systemd(
     files: Annotated[bool, typer.Option(
         "--files", "-f", help="Write <unit>.service files into the current directory.")
                      ] = False,
-    restart_policy: Annotated[str, typer.Option(
-        "--restart-policy", help="Restart= of the service.",
-        autocompletion=cv.systemd_restart_policies)] = "on-failure",
+    restart_policy: Annotated[str | None, typer.Option(
+        "--restart-policy", help="Restart= of the service (default: the container's own "
+        "restart policy if it has one, else on-failure).",
+        autocompletion=cv.systemd_restart_policies)] = None,
     restart_sec: Annotated[int, typer.Option(
         "--restart-sec", help="RestartSec= of the service (seconds, 0: systemd's).")] = 0,
     time_: Annotated[int | None, typer.Option(
@@ -67,6 +68,8 @@ def generate_systemd(
     from pyman.engine.systemd_units import UnitOptions, check_restart_policy
     from pyman.errors import PymanError
 
+    restart_given = restart_policy is not None
+    restart_policy = restart_policy or "on-failure"
     check_restart_policy(restart_policy)
     if format_ not in (None, "", "json"):
         raise PymanError(f"unknown --format argument: {format_}")
@@ -84,6 +87,7 @@ def generate_systemd(
     runtime_dir = str(paths.runtime) if load(str(paths.config)).runroot else "%t/pyman"
     opts = UnitOptions(
         executable=executable(), new=new, use_name=name, restart_policy=restart_policy,
+        restart_given=restart_given,
         restart_sec=restart_sec, stop_timeout=time_, container_prefix=container_prefix,
         pod_prefix=pod_prefix, separator=separator, header=not no_header,
         version=__version__, requires_mounts=[runtime_dir, str(paths.data)],

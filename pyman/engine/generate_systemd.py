@@ -148,6 +148,13 @@ class SystemdGenerator:
             service=service_name(self.opts.container_prefix, self.opts.separator, ident),
             stop_timeout=self._timeout(c), pid_file=self._pid_file(c.id),
             pod_service=pod_service)
+        if not self.opts.restart_given and c.restart_policy not in ("", "no"):
+            # Podman: the container's own policy, unless-stopped as always, on-failure:N as
+            # StartLimitBurst=N
+            unit.restart = {"unless-stopped": "always"}.get(c.restart_policy,
+                                                            c.restart_policy)
+            if c.restart_policy == "on-failure":
+                unit.start_limit_burst = c.restart_retries
         if self.opts.new and not c.infra:  # a pod's unit makes its infra with `pod create`
             unit.run_command = new_run_command(c, self.opts.executable, self.value_flags,
                                                pod_name)

@@ -24,6 +24,7 @@ class UnitOptions:
     new: bool = False
     use_name: bool = False
     restart_policy: str = "on-failure"
+    restart_given: bool = True  # --restart-policy named: it wins over the container's own
     restart_sec: int = 0
     stop_timeout: int | None = None  # --time; None: each container's own (10 by default)
     container_prefix: str = "container"
@@ -46,6 +47,8 @@ class ContainerUnit:
     pid_file: str = ""  # without --new: the monitor's pid file
     run_command: list[str] = field(default_factory=list)  # with --new: `run`, quoted
     pod_service: str = ""  # a pod member: its pod's unit (BindsTo=, After=)
+    restart: str = ""  # the container's own restart policy, when --restart-policy is not given
+    start_limit_burst: int = 0  # its on-failure:N
 
 
 @dataclass
@@ -104,11 +107,14 @@ def _header(opts: UnitOptions, service: str, now: float | None) -> str:
         f"RequiresMountsFor={' '.join(opts.requires_mounts)}\n")
 
 
-def _service_head(opts: UnitOptions, stop_timeout: int) -> str:
+def _service_head(opts: UnitOptions, stop_timeout: int, unit: ContainerUnit | None = None
+                  ) -> str:
     text = "\n[Service]\nEnvironment=PODMAN_SYSTEMD_UNIT=%n\n"
     for env in opts.environment:
         text += f"Environment={env}\n"
-    text += f"Restart={opts.restart_policy}\n"
+    text += f"Restart={unit.restart if unit and unit.restart else opts.restart_policy}\n"
+    if unit and unit.start_limit_burst:
+        text += f"StartLimitBurst={unit.start_limit_burst}\n"
     if opts.restart_sec:
         text += f"RestartSec={opts.restart_sec}\n"
     return text + f"TimeoutStopSec={60 + stop_timeout}\n"
@@ -123,7 +129,7 @@ def container_unit(opts: UnitOptions, unit: ContainerUnit, now: float | None = N
     text = _header(opts, unit.service, now)
     if unit.pod_service:
         text += f"BindsTo={unit.pod_service}.service\nAfter={unit.pod_service}.service\n"
-    text += _service_head(opts, t)
+    text += _service_head(opts, t, unit)
     if opts.new:
         text += (f"ExecStartPre={continued(['/bin/rm', '-f', CIDFILE])}\n"
                  f"ExecStart={continued(unit.run_command)}\n"

@@ -218,3 +218,30 @@ def test_generate_refusals_and_json(pyman_bin: Path, pyman_env: dict[str, str],
     finally:
         pyman(pyman_bin, env, "rm", "-f", "sdg-j")
     assert not os.path.exists(Path.cwd() / "ctr_sdg-j.service")
+
+
+def test_generate_takes_the_containers_restart_policy(pyman_bin: Path,
+                                                      pyman_env: dict[str, str],
+                                                      runtime: str) -> None:
+    """As Podman: without --restart-policy the container's own one (unless-stopped as
+    always, on-failure:N with StartLimitBurst=N); --restart-policy wins."""
+    env = {**pyman_env, "XDG_RUNTIME_DIR": runtime}
+    made = []
+    try:
+        for name, policy in (("sdg-a", "always"), ("sdg-u", "unless-stopped"),
+                             ("sdg-f", "on-failure:42")):
+            r = pyman(pyman_bin, env, "create", *NET, f"--restart={policy}", "--name", name,
+                      "alpine")
+            assert r.returncode == 0, r.stderr
+            made.append(name)
+        text = pyman(pyman_bin, env, "generate", "systemd", "--new", "sdg-a").stdout
+        assert "\nRestart=always\n" in text
+        text = pyman(pyman_bin, env, "generate", "systemd", "--new", "--restart-policy",
+                     "on-failure", "sdg-a").stdout
+        assert "\nRestart=on-failure\n" in text
+        assert "\nRestart=always\n" in pyman(pyman_bin, env, "generate", "systemd", "--new",
+                                              "sdg-u").stdout
+        text = pyman(pyman_bin, env, "generate", "systemd", "--new", "sdg-f").stdout
+        assert "\nRestart=on-failure\nStartLimitBurst=42\n" in text
+    finally:
+        pyman(pyman_bin, env, "rm", "-f", *made)
