@@ -35,9 +35,12 @@ def executable() -> str:
 def generate_systemd(
     target: Annotated[str, typer.Argument(
         help="A container or a pod (name or id).", autocompletion=cv.pods_and_containers)],
-    new: Annotated[bool, typer.Option(
-        "--new", help="Create the container (or pod) at each start and remove it at stop.")
-               ] = False,
+    new: Annotated[bool | None, typer.Option(
+        "--new/--no-new", help="Create the container (or pod) at each start and remove it "
+        "at stop.")] = None,
+    template: Annotated[bool, typer.Option(
+        "--template", help="A template unit (container-NAME@.service): each instance %i "
+        "runs its own container, NAME-%i; implies --new.")] = False,
     name: Annotated[bool, typer.Option(
         "--name", "-n", help="Name the units and commands by names, not ids.")] = False,
     files: Annotated[bool, typer.Option(
@@ -68,6 +71,9 @@ def generate_systemd(
     from pyman.engine.systemd_units import UnitOptions, check_restart_policy
     from pyman.errors import PymanError
 
+    if template and new is False:
+        raise PymanError("--template cannot be set with --new=false")
+    new = bool(new or template)
     restart_given = restart_policy is not None
     restart_policy = restart_policy or "on-failure"
     check_restart_policy(restart_policy)
@@ -87,7 +93,7 @@ def generate_systemd(
     runtime_dir = str(paths.runtime) if load(str(paths.config)).runroot else "%t/pyman"
     opts = UnitOptions(
         executable=executable(), new=new, use_name=name, restart_policy=restart_policy,
-        restart_given=restart_given,
+        restart_given=restart_given, template=template,
         restart_sec=restart_sec, stop_timeout=time_, container_prefix=container_prefix,
         pod_prefix=pod_prefix, separator=separator, header=not no_header,
         version=__version__, requires_mounts=[runtime_dir, str(paths.data)],

@@ -99,12 +99,17 @@ def parse_create(argv: list[str], value_flags: set[str], drop_pod: bool) -> Pars
 
 
 def new_run_command(c: ContainerConfig, executable: str, value_flags: set[str],
-                    pod_name: str = "") -> list[str]:
-    """The ExecStart argv of a --new unit (user words quoted for systemd, ours not)."""
+                    pod_name: str = "", template: bool = False) -> list[str]:
+    """The ExecStart argv of a --new unit (user words quoted for systemd, ours not);
+    ``template``: each instance's container is named NAME-%i."""
     if not c.create_command:
         raise PymanError(f'cannot use --new on container "{c.name}": no create command found: '
                          "only works on containers created with the pyman command line")
     p = parse_create(c.create_command, value_flags, drop_pod=bool(pod_name))
+    options = [quote(w) for w in p.options]
+    if template:  # after quoting: the %i specifier is systemd's to expand
+        options = _instance_name(options, quote(c.name))
+        p.has_name = True
     cmd = [executable, *map(quote, p.globals_), "run", f"--cidfile={CIDFILE}",
            "--cgroups=no-conmon", "--rm"]
     if pod_name:
@@ -114,7 +119,23 @@ def new_run_command(c: ContainerConfig, executable: str, value_flags: set[str],
     cmd.append("-d")
     if p.has_name:
         cmd.append("--replace")
-    return cmd + [quote(w) for w in p.options + p.rest]
+    return cmd + options + [quote(w) for w in p.rest]
+
+
+def _instance_name(options: list[str], name: str) -> list[str]:
+    """--name X becomes --name X-%i (added when the container was created without one)."""
+    out, i = [], 0
+    while i < len(options):
+        word = options[i]
+        if word == "--name" and i + 1 < len(options):
+            out += [word, options[i + 1] + "-%i"]
+            i += 2
+            continue
+        out.append(word + "-%i" if word.startswith("--name=") else word)
+        i += 1
+    if not any(w == "--name" or w.startswith("--name=") for w in options):
+        out += ["--name", f"{name}-%i"]
+    return out
 
 
 class SystemdGenerator:
@@ -157,7 +178,9 @@ class SystemdGenerator:
                 unit.start_limit_burst = c.restart_retries
         if self.opts.new and not c.infra:  # a pod's unit makes its infra with `pod create`
             unit.run_command = new_run_command(c, self.opts.executable, self.value_flags,
-                                               pod_name)
+                                               pod_name, self.opts.template)
+        if self.opts.template:
+            unit.service += "@"
         return unit
 
     def generate(self, key: str) -> dict[str, str]:
@@ -174,6 +197,8 @@ class SystemdGenerator:
                 raise PymanError(f"{key} does not refer to a container or pod: {pod_err}: "
                                  f"{exc}") from None
             return self._single(c)
+        if self.opts.template:
+            raise PymanError("--template is not supported for pods")
         _check_record("pod", pod.id, pod.name)
         infra = self.containers.store.find(pod.infra_id)
         ident = pod.name if self.opts.use_name else pod.id

@@ -245,3 +245,27 @@ def test_generate_takes_the_containers_restart_policy(pyman_bin: Path,
         assert "\nRestart=on-failure\nStartLimitBurst=42\n" in text
     finally:
         pyman(pyman_bin, env, "rm", "-f", *made)
+
+
+def test_generate_template_units(pyman_bin: Path, pyman_env: dict[str, str],
+                                 runtime: str) -> None:
+    env = {**pyman_env, "XDG_RUNTIME_DIR": runtime}
+    assert pyman(pyman_bin, env, "create", *NET, "--name", "sdg-t", "alpine",
+                 "top").returncode == 0
+    assert pyman(pyman_bin, env, "pod", "create", "--name", "sdg-tp").returncode == 0
+    try:
+        r = pyman(pyman_bin, env, "generate", "systemd", "--template", "-n", "sdg-t")
+        assert r.returncode == 0, r.stderr
+        text = r.stdout
+        assert text.startswith("# container-sdg-t@.service\n")
+        assert "Description=pyman container-sdg-t.service for %I\n" in text
+        assert "Environment=PODMAN_SYSTEMD_UNIT=%n-%i\n" in text
+        assert "\t--name sdg-t-%i" in text and "\t--replace" in text
+        r = pyman(pyman_bin, env, "generate", "systemd", "--new=false", "--template", "sdg-t")
+        assert (r.returncode, r.stderr) == (
+            125, "Error: --template cannot be set with --new=false\n")
+        r = pyman(pyman_bin, env, "generate", "systemd", "--template", "-n", "sdg-tp")
+        assert (r.returncode, r.stderr) == (125, "Error: --template is not supported for pods\n")
+    finally:
+        pyman(pyman_bin, env, "rm", "-f", "sdg-t")
+        pyman(pyman_bin, env, "pod", "rm", "-f", "sdg-tp")
