@@ -201,8 +201,10 @@ class ArchiveReader:
         except (tarfile.TarError, OSError, EOFError) as exc:
             why = " ".join(str(exc).split()) if not isinstance(exc, tarfile.TarError) \
                 else "not a tar archive, plain or compressed"
-            raise ArchiveError(f"{label}: not a docker-archive or oci-archive tarball "
-                               f"({why})") from None
+            # Podman's words first (scripts look for them), then what pyman found
+            raise ArchiveError(f"{label}: payload does not match any of the supported image "
+                               f"formats: not a docker-archive or oci-archive tarball ({why})"
+                               ) from None
         self.files: dict[str, tarfile.TarInfo] = {}
         self.links: dict[str, str] = {}  # docker's legacy <id>/layer.tar -> ../<diff>.tar
         for m in members:

@@ -334,3 +334,20 @@ def test_pod_kill_and_start_failure_code(run_pyman, fresh_env) -> None:
                      env=env).returncode == 0
     assert run_pyman("start", "nocmd", env=env).returncode == 125
     assert run_pyman("run", "--rm", *NET, "alpine", "/no/such/command", env=env).returncode == 127
+
+
+def test_image_group_has_save_load_and_podmans_load_error(run_pyman, fresh_env,
+                                                          tmp_path: Path) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    archive = tmp_path / "a.tar"
+    r = run_pyman("image", "save", "-o", str(archive), "alpine", env=env)
+    assert r.returncode == 0, r.stderr
+    assert run_pyman("rmi", "alpine", env=env).returncode == 0
+    r = run_pyman("image", "load", "-i", str(archive), env=env)
+    assert r.returncode == 0 and "alpine" in r.stdout, r.stderr
+    bad = tmp_path / "invalid"
+    bad.write_text("I am not an image\n")
+    r = run_pyman("load", "-i", str(bad), env=env)
+    assert r.returncode == 125
+    assert "payload does not match any of the supported image formats:" in r.stderr
