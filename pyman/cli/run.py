@@ -38,6 +38,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         ipc: Annotated[str, typer.Option(
             "--ipc", help="IPC namespace: shareable (default), private, host, none or "
             "container:<name|id>.")] = "",
+        tz: Annotated[str | None, typer.Option(
+            "--tz", help="Timezone of the container: a zoneinfo name (Europe/Paris) or local "
+            "(the host's /etc/localtime).")] = None,
         rmi: Annotated[bool, typer.Option(
             "--rmi", help="Remove the image after the run unless other containers use it "
             "(run only; implies --rm).")] = False,
@@ -196,6 +199,9 @@ def _command(create_only: bool) -> Callable[..., None]:
 
             opts.env = read_env_files(env_file) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
+        if tz:
+            opts.mounts = [*opts.mounts,
+                           f"type=bind,src={_zoneinfo(tz)},dst=/etc/localtime,ro=true"]
         opts.image_volume, opts.userns = image_volume, userns or ""
         opts.cidfile, opts.sdnotify, opts.cgroups = cidfile, sdnotify, cgroups
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
@@ -255,6 +261,20 @@ def _command(create_only: bool) -> Callable[..., None]:
     command.__doc__ = ("Create but do not start a container." if create_only
                        else "Run a command in a new container.")
     return command
+
+
+def _zoneinfo(tz: str) -> str:
+    """--tz: the host's zone file the container's /etc/localtime becomes, as Podman."""
+    import os
+
+    from pyman.errors import PymanError
+
+    path = "/etc/localtime" if tz == "local" else os.path.join("/usr/share/zoneinfo", tz)
+    real = os.path.realpath(path)
+    if (tz != "local" and (tz.startswith("/") or ".." in tz.split("/"))) or \
+            not os.path.isfile(real) or "," in real:
+        raise PymanError(f"finding timezone: unknown time zone {tz}")
+    return real
 
 
 def _remove_image(engine: Any, image: str) -> None:

@@ -351,3 +351,16 @@ def test_image_group_has_save_load_and_podmans_load_error(run_pyman, fresh_env,
     r = run_pyman("load", "-i", str(bad), env=env)
     assert r.returncode == 125
     assert "payload does not match any of the supported image formats:" in r.stderr
+
+
+def test_run_tz(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    stamp = ["date", "-d", "@1600000000"]
+    r = run_pyman("run", "--rm", *NET, "alpine", *stamp, env=env)
+    assert r.stdout == "Sun Sep 13 12:26:40 UTC 2020\n", r.stderr
+    r = run_pyman("run", "--rm", *NET, "--tz=US/Eastern", "--tz=MST7MDT", "alpine", *stamp,
+                  env=env)  # the last one wins
+    assert r.stdout == "Sun Sep 13 06:26:40 MDT 2020\n", r.stderr
+    r = run_pyman("run", "--rm", *NET, "--tz=Nowhere/Atall", "alpine", "true", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: finding timezone: unknown time zone "
+                                             "Nowhere/Atall\n")
