@@ -86,7 +86,8 @@ def for_monitor(mounts: list[dict[str, Any]], store: VolumeStore
                              "create it again (`pyman volume create`) or remove the container")
         opts = rec.options
         o = [x for x in opts.get("o", "").split(",") if x]
-        if opts.get("device") and "bind" in o:  # --opt type=none --opt device=DIR --opt o=bind
+        if opts.get("device") and ("bind" in o or opts.get("type") == "bind"):
+            # --opt type=none --opt device=DIR --opt o=bind, or Podman's --opt type=bind
             oci.append({"destination": m.destination, "type": "bind",
                         "source": opts["device"], "options": m.oci_options()})
             continue

@@ -7,6 +7,7 @@ takes both while it checks that no container uses the volume, so neither sees ha
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from typing import Any
@@ -37,8 +38,12 @@ def check_options(opts: dict[str, str]) -> None:
         raise PymanError("volume options size and inodes not supported. Filesystem does not "
                          "support Project Quota")
     o = opts.get("o", "")
-    if "bind" in o.split(",") and not opts.get("device"):
+    bind = "bind" in o.split(",") or opts.get("type") == "bind"
+    if bind and not opts.get("device"):
         raise PymanError("a volume with o=bind needs --opt device=<host-dir>")
+    if bind and not os.path.exists(opts["device"]):  # Podman's words, at create time
+        raise PymanError(f"invalid volume option device for driver 'local': stat "
+                         f"{opts['device']}: no such file or directory")
 
 
 def parse_kv(items: list[str]) -> dict[str, str]:

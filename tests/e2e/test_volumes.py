@@ -154,11 +154,16 @@ def test_volume_driver_options(run_pyman, tmp_path: Path) -> None:
     _ok(run_pyman("volume", "create", "--opt", "type=none", "--opt", f"device={tmp_path}",
                   "--opt", "o=bind", "vt-bind"))
     _ok(run_pyman("volume", "create", "--opt", "UID=5", "--opt", "GID=6", "vt-own"))
+    r = run_pyman("volume", "create", "--opt", "type=bind", "--opt", "device=/bogus", "vt-no")
+    assert (r.returncode, r.stderr) == (125, "Error: invalid volume option device for driver "
+                                             "'local': stat /bogus: no such file or directory\n")
+    _ok(run_pyman("volume", "create", "--opt", "type=bind", "--opt", f"device={tmp_path}",
+                  "vt-bind2"))
     r = _ok(run_pyman("run", "--rm", *NET, "-v", "vt-tmp:/t", "-v", "vt-bind:/b",
-                      "-v", "vt-own:/o", "alpine", "sh", "-c",
-                      "mount | grep ' /t ' | cut -d' ' -f5; ls /b; stat -c '%u %g' /o"))
-    assert r.stdout.split("\n") == ["tmpfs", "seen", "5 6", ""]
-    _ok(run_pyman("volume", "rm", "vt-tmp", "vt-bind", "vt-own"))
+                      "-v", "vt-own:/o", "-v", "vt-bind2:/b2", "alpine", "sh", "-c",
+                      "mount | grep ' /t ' | cut -d' ' -f5; ls /b; stat -c '%u %g' /o; ls /b2"))
+    assert r.stdout.split("\n") == ["tmpfs", "seen", "5 6", "seen", ""]
+    _ok(run_pyman("volume", "rm", "vt-tmp", "vt-bind", "vt-own", "vt-bind2"))
 
 
 def _volume_image_tar(path: Path) -> None:
