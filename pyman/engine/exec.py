@@ -74,6 +74,7 @@ class ExecTarget:
     cap_add: list[str] = field(default_factory=list)
     pid: int = 0  # the container's init, as the host sees it
     pid_start: int | None = None
+    run_dir: str = ""  # keep-id's own passwd and group live there (bound over the image's)
 
     @property
     def rootfs(self) -> str:
@@ -155,7 +156,8 @@ class ExecService:
             boot_id=st.boot_id, container_dir=str(self.store.dir(c.id)),
             runtime=monitor["runtime"]["path"], runtime_root=monitor["runtime"]["root"],
             process=bundle["process"], hostname=c.hostname,
-            cap_add=list(c.cap_add), pid=st.pid, pid_start=st.pid_start)
+            cap_add=list(c.cap_add), pid=st.pid, pid_start=st.pid_start,
+            run_dir=str(run_dir))
 
     def run(self, key: str, opts: ExecOptions, attach: Attach | None = None,
             console_size: tuple[int, int] | None = None) -> ExecResult:
@@ -352,7 +354,7 @@ def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_f
             from pyman.runtime.users import resolve_user
 
             try:
-                user = resolve_user(t.rootfs, opts.user)
+                user = resolve_user(t.rootfs, opts.user, t.run_dir)
             except PymanError as exc:
                 exc.exit_code = EXIT_EXEC_REFUSED  # as Podman: no session was created
                 raise

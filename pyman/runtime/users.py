@@ -48,18 +48,27 @@ def _int(value: str) -> int | None:
     return n if 0 <= n <= 0x7FFFFFFF else None
 
 
-def resolve_user(rootfs: str, spec: str) -> ExecUser:
+def resolve_user(rootfs: str, spec: str, files_dir: str = "") -> ExecUser:
     """``spec`` as in ``--user``/image ``User``; "" means root. Unknown names raise
     CommandCannotRunError (exit 126, as in Podman) with runc's message, e.g. ``unable to
     find user tester: no matching entries in passwd file``. Unknown numeric ids are used as
-    they are (gid 0, HOME /)."""
+    they are (gid 0, HOME /). ``files_dir``: a passwd and group there (keep-id's, written by
+    the monitor and bound over the image's) are the ones the container sees."""
+
+    def read(name: str) -> tuple[list[list[str]], str]:
+        if files_dir:
+            own = read_entries(files_dir, name)
+            if own[0] or own[1]:
+                return own
+        return read_entries(rootfs, f"etc/{name}")
+
     user_arg, _, group_arg = (spec or "").partition(":")
     uid, gid, home = 0, 0, "/"
     name: str | None = None
     user_arg = user_arg or "0"  # "" and ":gid" mean root
     numeric = _int(user_arg)
     if numeric is None and not user_arg.isdigit():
-        entries, why = read_entries(rootfs, "etc/passwd")
+        entries, why = read("passwd")
         for e in entries:
             if len(e) >= 4 and e[0] == user_arg:
                 uid, gid = _int(e[2]) or 0, _int(e[3]) or 0
@@ -74,7 +83,7 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
         raise PymanError(f"invalid user {user_arg}: uid out of range")
     else:
         uid = numeric
-        for e in read_entries(rootfs, "etc/passwd")[0]:
+        for e in read("passwd")[0]:
             if len(e) >= 4 and _int(e[2]) == uid:
                 gid = _int(e[3]) or 0
                 home = e[5] if len(e) > 5 and e[5] else "/"
@@ -84,7 +93,7 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
     sgids: list[int] = []
     if group_arg:
         gnum = _int(group_arg)
-        entries, why = read_entries(rootfs, "etc/group")
+        entries, why = read("group")
         for e in entries:
             if len(e) >= 3 and (e[0] == group_arg or (gnum is not None and _int(e[2]) == gnum)):
                 gid = _int(e[2]) or 0
@@ -97,7 +106,7 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
             gid = gnum
     elif name is not None:
         # supplementary groups: those listing the user as a member (runc's GetExecUser)
-        for e in read_entries(rootfs, "etc/group")[0]:
+        for e in read("group")[0]:
             if len(e) >= 4 and name in e[3].split(","):
                 g = _int(e[2])
                 if g is not None and g not in sgids:

@@ -105,3 +105,19 @@ def test_keep_id_with_a_network_helper(run_pyman, network: str) -> None:
                   "-c", "id -u; ip -4 route | grep -c '^default'")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(os.getuid()), "1"]
+
+
+def test_exec_user_by_name_in_a_keep_id_container(run_pyman) -> None:
+    """exec --user NAME finds the user in the passwd keep-id gives the container (bound over
+    the image's), as Podman's does."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    _ok(run_pyman("run", "-d", *NET, "--userns=keep-id", "--name", "kid-exec", "alpine",
+                  "sleep", "60"))
+    try:
+        assert _ok(run_pyman("exec", "kid-exec", "id", "-un")).stdout == f"{me}\n"
+        r = _ok(run_pyman("exec", "--user", me, "kid-exec", "id", "-u"))
+        assert r.stdout == f"{os.getuid()}\n"
+        r = run_pyman("exec", "--user", "nosuchuser", "kid-exec", "true")
+        assert r.returncode != 0 and "no matching entries in passwd file" in r.stderr
+    finally:
+        run_pyman("rm", "-f", "-t", "0", "kid-exec")
