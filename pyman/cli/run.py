@@ -41,6 +41,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         tz: Annotated[str | None, typer.Option(
             "--tz", help="Timezone of the container: a zoneinfo name (Europe/Paris) or local "
             "(the host's /etc/localtime).")] = None,
+        group_add: Annotated[list[str] | None, typer.Option(
+            "--group-add", help="Add a supplementary group: a gid or a name from the image's "
+            "/etc/group.")] = None,
         rmi: Annotated[bool, typer.Option(
             "--rmi", help="Remove the image after the run unless other containers use it "
             "(run only; implies --rm).")] = False,
@@ -207,6 +210,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
         opts.unsetenv, opts.unsetenv_all = list(unsetenv or []), unsetenv_all
         opts.ipc = ipc
+        opts.group_add = list(group_add or [])
         if kernel_memory is not None:
             print("WARN[0000] The --kernel-memory flag is no longer supported. This flag is a "
                   "noop.", file=sys.stderr)

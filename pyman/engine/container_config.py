@@ -110,6 +110,13 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
     config.storage_driver = "overlay" if keep_ids else svc.paths.driver
     config.ipc = opts.ipc
+    if "keep-groups" in opts.group_add:
+        if len(opts.group_add) > 1:
+            raise PymanError("the '--group-add keep-groups' option is not allowed with any "
+                             "other --group-add options")
+        raise PymanError("--group-add keep-groups is not supported by pyman: name the groups "
+                         "to add")
+    config.group_add = list(opts.group_add)
     config.tty, config.interactive = opts.tty, opts.interactive
     if opts.tty and not any(e.startswith("TERM=") for e in config.env):
         config.env.append("TERM=xterm")  # as Podman gives a container with a terminal

@@ -54,6 +54,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                  "mask": c.mask, "unmask": c.unmask,
                  "read_only": c.read_only, "read_only_tmpfs": c.read_only_tmpfs,
                  "ipc": c.ipc,
+                 "group_add": c.group_add,
                  "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
                  "memory": c.memory, "nano_cpus": c.nano_cpus,
                  "pids_limit": c.pids_limit, "terminal": c.tty,

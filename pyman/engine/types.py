@@ -62,6 +62,7 @@ class RunOptions:
     unsetenv: list[str] = field(default_factory=list)  # --unsetenv: defaults/image keys
     unsetenv_all: bool = False  # --unsetenv-all
     ipc: str = ""  # --ipc: "" (shareable) | shareable | private | host | none | container:X
+    group_add: list[str] = field(default_factory=list)  # --group-add
     workdir: str | None = None
     entrypoint: str | None = None  # None: image's; "": none
     user: str | None = None

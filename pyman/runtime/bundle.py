@@ -45,6 +45,7 @@ def spec_network(mode: str) -> str:
 
 def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
     from pyman.runtime.confine import confinement, device_mounts
+    from pyman.runtime.users import group_ids
 
     spec = cfg["spec"]
     user = resolve_user(rootfs, spec.get("user") or "")
@@ -76,7 +77,9 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         uid=user.uid,
         gid=user.gid,
         additional_gids=additional_gids(spec.get("user") or "", user.gid,
-                                        user.additional_gids),
+                                        user.additional_gids)
+        + [g for g in group_ids(rootfs, spec.get("group_add") or [])
+           if g not in user.additional_gids],
         hostname=spec.get("hostname") or "",
         terminal=bool(spec.get("terminal")),
         readonly_rootfs=read_only,

@@ -112,3 +112,22 @@ def resolve_user(rootfs: str, spec: str, files_dir: str = "") -> ExecUser:
                 if g is not None and g not in sgids:
                     sgids.append(g)
     return ExecUser(uid, gid, sgids, home)
+
+
+def group_ids(rootfs: str, groups: list[str]) -> list[int]:
+    """--group-add: numbers as they are, names from the image's /etc/group (runc's
+    message for one it lacks)."""
+    out: list[int] = []
+    for group in groups:
+        gid = _int(group)
+        if gid is None:
+            for e in _entries(_in_rootfs(rootfs, "etc/group")):
+                if len(e) >= 3 and e[0] == group:
+                    gid = _int(e[2])
+                    break
+            if gid is None:
+                raise CommandCannotRunError(
+                    f"unable to find group {group}: no matching entries in group file")
+        if gid not in out:
+            out.append(gid)
+    return out

@@ -68,6 +68,7 @@ class ContainerConfig:
     cgroups: str = "enabled"  # --cgroups: enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # the argv that created it
     ipc: str = ""  # --ipc (container:X is recorded in join/share)
+    group_add: list[str] = field(default_factory=list)  # --group-add: gids or group names
     image_digest: str = ""  # the image's manifest digest (inspect's ImageDigest)
     restart_policy: str = ""  # "" | no | on-failure | always | unless-stopped
     restart_retries: int = 0  # on-failure:N (0: no limit)

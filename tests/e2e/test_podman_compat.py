@@ -364,3 +364,15 @@ def test_run_tz(run_pyman, fresh_env) -> None:
     r = run_pyman("run", "--rm", *NET, "--tz=Nowhere/Atall", "alpine", "true", env=env)
     assert (r.returncode, r.stderr) == (125, "Error: finding timezone: unknown time zone "
                                              "Nowhere/Atall\n")
+
+
+def test_group_add(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    r = run_pyman("run", "--rm", *NET, "--group-add", "457", "--group-add", "tester", "alpine",
+                  "id", "-G", env=env)
+    assert r.returncode == 0, r.stderr
+    assert {"457", "1000"} <= set(r.stdout.split())  # tester is gid 1000 in the image
+    r = run_pyman("run", "--rm", *NET, "--group-add", "keep-groups", "--group-add", "457",
+                  "alpine", "id", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: the '--group-add keep-groups' option is "
+                                             "not allowed with any other --group-add options\n")
