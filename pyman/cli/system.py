@@ -69,10 +69,12 @@ def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")]
     data = host_info(make_engine(), GLOBAL.get("cgroup_manager"), GLOBAL.get("events_backend"))
     if fmt == "json":
         print(json.dumps(data, indent=2))
-    elif fmt:
+    elif fmt is not None:  # a Go template; an empty one prints nothing, as Podman
         from pyman.cli.template import Template
 
-        print(Template(fmt).render(go_names(data)))
+        out = Template(fmt).render(go_names(data))
+        if out:
+            print(out)
     else:
         print("\n".join(_yaml(data)))
 

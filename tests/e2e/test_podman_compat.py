@@ -376,3 +376,17 @@ def test_group_add(run_pyman, fresh_env) -> None:
                   "alpine", "id", env=env)
     assert (r.returncode, r.stderr) == (125, "Error: the '--group-add keep-groups' option is "
                                              "not allowed with any other --group-add options\n")
+
+
+def test_info_templates(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    r = run_pyman("--cgroup-manager=cgroupfs", "--events-backend=file", "info", "--format",
+                  "{{.Host.CgroupManager}} {{.Host.EventLogger}} {{.Host.OCIRuntime.Name}} "
+                  "{{.Host.Security.Rootless}} {{.Host.Distribution.Distribution}}", env=env)
+    assert r.returncode == 0, r.stderr
+    words = r.stdout.split()
+    assert words[:2] == ["cgroupfs", "file"] and words[3] == "true" and words[2] and words[4]
+    r = run_pyman("info", "-f", "", env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    r = run_pyman("--log-level=debug", "info", "-f", "", env=env)
+    assert ' level=debug msg="' in r.stderr and ' level=info msg="' in r.stderr
