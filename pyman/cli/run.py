@@ -44,6 +44,10 @@ def _command(create_only: bool) -> Callable[..., None]:
         group_add: Annotated[list[str] | None, typer.Option(
             "--group-add", help="Add a supplementary group: a gid or a name from the image's "
             "/etc/group.")] = None,
+        systemd: Annotated[str, typer.Option(
+            "--systemd", help="Run systemd in it: true (when the command is an init or "
+            "systemd), false or always: tmpfs on /run, /run/lock, /tmp, /var/log/journal, "
+            "container_uuid, stop signal SIGRTMIN+3.")] = "true",
         rmi: Annotated[bool, typer.Option(
             "--rmi", help="Remove the image after the run unless other containers use it "
             "(run only; implies --rm).")] = False,
@@ -211,6 +215,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.unsetenv, opts.unsetenv_all = list(unsetenv or []), unsetenv_all
         opts.ipc = ipc
         opts.group_add = list(group_add or [])
+        opts.systemd = systemd.lower()
         if kernel_memory is not None:
             print("WARN[0000] The --kernel-memory flag is no longer supported. This flag is a "
                   "noop.", file=sys.stderr)

@@ -57,6 +57,13 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
 
     specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,
                                   dict(icfg.get("Volumes") or {}), opts.image_volume)
+    systemd = systemd_mode(opts.systemd, args)
+    if systemd:  # what systemd as the container's init needs, as Podman mounts it
+        from pyman.engine.mounts import MountSpec
+
+        taken = {m.destination for m in specs}
+        specs += [MountSpec("tmpfs", d, source="tmpfs", options=["rprivate", "nosuid", "nodev"])
+                  for d in SYSTEMD_TMPFS if d not in taken]
     from pyman.engine import userns
 
     userns_mode = userns.parse(opts.userns)
@@ -120,6 +127,10 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     config.tty, config.interactive = opts.tty, opts.interactive
     if opts.tty and not any(e.startswith("TERM=") for e in config.env):
         config.env.append("TERM=xterm")  # as Podman gives a container with a terminal
+    if systemd:
+        config.env.append(f"container_uuid={cid[:32]}")
+        if opts.stop_signal is None and not icfg.get("StopSignal"):
+            config.stop_signal = 37  # SIGRTMIN+3: systemd's request to shut down
     if opts.stop_signal is None and icfg.get("StopSignal"):
         from pyman.engine.limits import parse_signal
 
@@ -164,6 +175,19 @@ def limits_fields(opts: RunOptions) -> dict[str, Any]:
         "nano_cpus": nano_cpus,
         "pids_limit": pids,
     }
+SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
+SYSTEMD_INITS = ("/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init")
+
+
+def systemd_mode(mode: str, args: list[str]) -> bool:
+    """--systemd: always; true (the default) when the command is an init or systemd."""
+    if mode not in ("true", "false", "always"):
+        raise PymanError(f'invalid --systemd "{mode}": use true, false or always')
+    if mode != "true":
+        return mode == "always"
+    return bool(args) and (args[0] in SYSTEMD_INITS or args[0].rsplit("/", 1)[-1] == "systemd")
+
+
 IPC_MODES = ("", "shareable", "private", "host", "none")
 
 

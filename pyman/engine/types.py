@@ -63,6 +63,7 @@ class RunOptions:
     unsetenv_all: bool = False  # --unsetenv-all
     ipc: str = ""  # --ipc: "" (shareable) | shareable | private | host | none | container:X
     group_add: list[str] = field(default_factory=list)  # --group-add
+    systemd: str = "true"  # --systemd: true (for an init command) | false | always
     workdir: str | None = None
     entrypoint: str | None = None  # None: image's; "": none
     user: str | None = None

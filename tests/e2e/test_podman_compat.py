@@ -390,3 +390,19 @@ def test_info_templates(run_pyman, fresh_env) -> None:
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     r = run_pyman("--log-level=debug", "info", "-f", "", env=env)
     assert ' level=debug msg="' in r.stderr and ' level=info msg="' in r.stderr
+
+
+def test_systemd_mode(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    r = run_pyman("run", *NET, "--systemd=always", "--name", "sd", "alpine", "sh", "-c",
+                  "echo $container_uuid; mount | grep -c ' on /run/lock type tmpfs'",
+                  env=env)
+    assert r.returncode == 0, r.stderr
+    cid = run_pyman("inspect", "--format", "{{.ID}}", "sd", env=env).stdout.strip()
+    assert r.stdout.split() == [cid[:32], "1"]
+    assert run_pyman("inspect", "--format", "{{.Config.StopSignal}}", "sd",
+                     env=env).stdout.strip() in ("37", "SIGRTMIN+3")
+    r = run_pyman("run", "--rm", *NET, "alpine", "sh", "-c", "echo x${container_uuid}x",
+                  env=env)
+    assert r.stdout == "xx\n"  # not an init: no systemd mode
+    assert run_pyman("run", "--rm", "--systemd=bogus", "alpine", env=env).returncode == 125
