@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -47,6 +47,23 @@ def save(
         SaveOptions(images, output, fmt, multi), stream, _Warnings())
 
 
+def _download(url: str, out: Any) -> None:
+    """load -i URL (as Podman): the archive is fetched first, then loaded from the file."""
+    import shutil
+    import urllib.error
+    import urllib.request
+
+    from pyman.errors import PymanError
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - the user's URL
+            shutil.copyfileobj(resp, out, 1 << 20)
+        out.flush()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        why = getattr(exc, "reason", None) or exc
+        raise PymanError(f"downloading {url}: {why}") from None
+
+
 @app.command("load", context_settings=CTX)
 def load(
     input_: Annotated[str | None, typer.Option(
@@ -64,7 +81,14 @@ def load(
             raise PymanError("cannot read from terminal, use command-line redirection or the "
                              "--input flag")
         stdin = sys.stdin.buffer
-    report = ArchiveService(make_engine().paths).load(input_, stdin)
+    if input_ is not None and input_.startswith(("http://", "https://")):
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="pyman-load-") as tmp:
+            _download(input_, tmp)
+            report = ArchiveService(make_engine().paths).load(tmp.name, None)
+    else:
+        report = ArchiveService(make_engine().paths).load(input_, stdin)
     for w in report.warnings:
         print(f"WARN: {w}", file=sys.stderr)
     for name in report.names:

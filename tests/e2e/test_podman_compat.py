@@ -406,3 +406,26 @@ def test_systemd_mode(run_pyman, fresh_env) -> None:
                   env=env)
     assert r.stdout == "xx\n"  # not an init: no systemd mode
     assert run_pyman("run", "--rm", "--systemd=bogus", "alpine", env=env).returncode == 125
+
+
+def test_load_from_url(run_pyman, fresh_env, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    assert run_pyman("save", "-o", str(tmp_path / "image.tar"), "alpine",
+                     env=env).returncode == 0
+    assert run_pyman("rmi", "alpine", env=env).returncode == 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        r = run_pyman("load", "-i", f"{base}/image.tar", env=env)
+        assert r.returncode == 0 and "alpine" in r.stdout, r.stderr
+        r = run_pyman("load", "-i", f"{base}/missing.tar", env=env)
+        assert r.returncode == 125 and r.stderr.startswith(f"Error: downloading {base}/missing")
+    finally:
+        server.shutdown()
