@@ -1,4 +1,4 @@
-"""pyman import, pyman export, pyman commit."""
+"""pyman import, pyman export, pyman commit, pyman diff."""
 
 from __future__ import annotations
 
@@ -114,3 +114,38 @@ def commit(
         with open(iidfile, "w", encoding="utf-8") as f:
             f.write(f"sha256:{image_id}")
     print(image_id)
+
+
+@app.command("diff", context_settings=CTX)
+def diff(
+    container: Annotated[str | None, typer.Argument(
+        help="Container (name or id).", autocompletion=cv.containers)] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
+    latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
+                      ] = False,
+) -> None:
+    """Display the changes to the object's file system"""
+    import json
+
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.commit import diff as changes
+    from pyman.errors import PymanError
+
+    engine = make_engine()
+    if latest == bool(container):
+        raise PymanError("--latest and containers cannot be used together" if latest
+                         else "`diff` requires a container name or id, or --latest")
+    if latest:
+        items = engine.containers.summaries(True)
+        if not items:
+            raise PymanError("no containers to diff")
+        container = items[-1].id
+    if fmt not in (None, "json"):
+        raise PymanError(f"unknown --format {fmt!r}: use json")
+    found = changes(engine.paths, str(container))
+    if fmt == "json":
+        print(json.dumps(found, indent=4))
+        return
+    marks = {"changed": "C", "added": "A", "deleted": "D"}
+    for path, mark in sorted((p, marks[k]) for k, ps in found.items() for p in ps):
+        print(f"{mark} {path}")

@@ -32,6 +32,7 @@ COMMANDS = {
     "import": "pyman.cli.import_export",
     "export": "pyman.cli.import_export",
     "commit": "pyman.cli.import_export",
+    "diff": "pyman.cli.import_export",
     "image": "pyman.cli.images",
     "info": "pyman.cli.system",
     "version": "pyman.cli.system",
@@ -64,6 +65,7 @@ SUMMARIES = {
     "container": "Manage containers",
     "cp": "Copy files/folders between a container and the local filesystem",
     "create": "Create but do not start a container",
+    "diff": "Display the changes to the object's file system",
     "exec": "Run a process in a running container",
     "export": "Export a container's filesystem as a tar archive",
     "generate": "Generate structured data (Kubernetes YAML, systemd units) from containers "

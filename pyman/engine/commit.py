@@ -168,3 +168,47 @@ def _documents(blobs: Any, base: Any, c: Any, changes: dict[str, Any], opts: Com
                    {"mediaType": LAYER_TYPE, "digest": diff_id, "size": size}],
     }
     return config_bytes, json.dumps(manifest, separators=(",", ":")).encode()
+
+
+def _walk_changes(upper: str, lowers: list[str]) -> dict[str, list[str]]:
+    """In the user namespace: Podman's diff of the upper dir against the image's layers."""
+    out: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
+
+    def below(rel: str) -> bool:
+        return any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers)
+
+    for top, dirs, files in os.walk(upper):
+        rel_top = os.path.relpath(top, upper)
+        for name in dirs + files:
+            rel = os.path.normpath(os.path.join(rel_top, name))
+            st = os.lstat(os.path.join(top, name))
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                out["deleted"].append("/" + rel)
+            else:
+                out["changed" if below(rel) else "added"].append("/" + rel)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def diff(paths: Paths, key: str) -> dict[str, list[str]]:
+    """`diff`: what the container changed (added, changed, deleted paths), as Podman lists
+    it; the mount points the runtime made for pyman's own binds are not the user's."""
+    from pyman.rootless.userns import run_in_userns
+    from pyman.storage.containers import ContainerStore
+    from pyman.storage.layers import LayerStore
+
+    store = ContainerStore(paths.containers, paths.run_containers)
+    c = store.find(key)
+    upper = store.dir(c.id) / "upper"
+    if (store.dir(c.id) / "rootfs").is_dir():
+        raise PymanError(f"container {c.name or c.id[:12]} keeps no overlay upper layer "
+                         "(storage driver vfs): diff needs the overlay driver")
+    if not upper.is_dir():
+        return {"changed": [], "added": [], "deleted": []}
+    layers = LayerStore(paths.layers)
+    lowers = [str(layers.diff(d)) for d in reversed(c.layers)]
+    found = run_in_userns(lambda: _walk_changes(str(upper), lowers))
+    ours = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv",
+            "/etc/localtime", *(m.get("destination", "") for m in c.mounts)}
+    found["added"] = [p for p in found["added"]
+                      if p not in ours and not any(o.startswith(p + "/") for o in ours)]
+    return found

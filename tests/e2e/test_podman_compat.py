@@ -429,3 +429,19 @@ def test_load_from_url(run_pyman, fresh_env, tmp_path: Path) -> None:
         assert r.returncode == 125 and r.stderr.startswith(f"Error: downloading {base}/missing")
     finally:
         server.shutdown()
+
+
+def test_diff(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    r = run_pyman("run", *NET, "--name", "df", "alpine", "sh", "-c",
+                  "touch /newfile; rm /etc/os-release", env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("diff", "--format", "json", "-l", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"changed": ["/etc"], "added": ["/newfile"],
+                                    "deleted": ["/etc/os-release"]}
+    r = run_pyman("diff", "df", env=env)
+    assert r.stdout == "C /etc\nD /etc/os-release\nA /newfile\n"
+    r = run_pyman("diff", "-l", "df", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: --latest and containers cannot be used "
+                                             "together\n")
