@@ -137,7 +137,8 @@ def path_in(root: Any, prog: str, args: list[str]) -> str:
     return " ".join(words)
 
 
-def usage_error_message(exc: Any, fallback_path: str = "pyman") -> tuple[str, bool]:
+def usage_error_message(exc: Any, fallback_path: str = "pyman",
+                        words: list[str] | None = None) -> tuple[str, bool]:
     """Podman's wording for a click usage error; True when the help goes first (a group
     called without its command)."""
     ctx = getattr(exc, "ctx", None)
@@ -155,6 +156,11 @@ def usage_error_message(exc: Any, fallback_path: str = "pyman") -> tuple[str, bo
         return f"Error: missing command '{path} COMMAND'", True
     if message.startswith("No such command "):
         name = message.removeprefix("No such command ").split("'")[1]
+        known = {o for p in command.params for o in getattr(p, "opts", ())}
+        flags = [a.split("=", 1)[0] for a in (words or []) if a.startswith("--") and a != "--"]
+        unknown = [f for f in flags if f not in known]
+        if unknown:  # cobra parses the flags before it looks the command up
+            return f"Error: unknown flag: {unknown[0]}\nSee '{path} --help'", False
         return (f"Error: unrecognized command `{path} {name}`\n"
                 f"Try '{path} --help' for more information"), False
     if isinstance(exc, click_errors.NoSuchOption):

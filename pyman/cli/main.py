@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             from pyman.cli.cobra_help import path_in, usage_error_message
 
             message, help_first = usage_error_message(
-                exc, path_in(command, _prog_name(argv), args))
+                exc, path_in(command, _prog_name(argv), args), args)
             if help_first:  # a group without its command: its help, then the error
                 print(exc.ctx.get_help())  # type: ignore[attr-defined]
             print(message, file=sys.stderr)

@@ -72,6 +72,7 @@ def test_dash_h_is_help_except_where_it_is_an_option(capsys) -> None:
     (["tag"], "Error: `pyman tag` requires at least 2 arg(s), only received 0\n"),
     (["port", "a", "b", "c"], "Error: `pyman port` accepts at most 2 arg(s), received 3\n"),
     (["version", "--remote"], "Error: unknown flag: --remote\nSee 'pyman version --help'\n"),
+    (["bad", "--invalid"], "Error: unknown flag: --invalid\nSee 'pyman --help'\n"),
     (["--remote", "ps"], "Error: pyman is daemonless and has no remote service: run it "
                          "without --remote, --url and --connection\n"),
     (["--storage-driver", "btrfs", "ps"],
