@@ -33,7 +33,8 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 OCI_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-FORMATS = {"oci": OCI_MANIFEST, "v2s2": DOCKER_MANIFEST}
+# --format; docker is Podman's other name for v2s2
+FORMATS = {"oci": OCI_MANIFEST, "v2s2": DOCKER_MANIFEST, "docker": DOCKER_MANIFEST}
 
 
 class PushEvents:

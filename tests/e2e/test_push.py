@@ -271,6 +271,16 @@ def test_format_conversion_to_oci(run_pyman, env, source, registry):
     assert sk.returncode == 0, sk.stderr
 
 
+def test_format_docker_is_v2s2(run_pyman, env, source, registry):
+    dest = f"{registry}/{unique()}:docker"
+    r = run_pyman("push", "-q", "--tls-verify=false", "--format", "docker", source[0], dest,
+                  env=env)
+    assert r.returncode == 0, r.stderr
+    raw = json.loads(skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{dest}",
+                            env=env).stdout)
+    assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+
 def test_unknown_image_is_a_clear_error(run_pyman, env, registry):
     r = run_pyman("push", "--tls-verify=false", "nosuchimage", f"{registry}/x/y:z", env=env)
     assert r.returncode == 125 and r.stderr.strip() == "Error: nosuchimage: image not known"
