@@ -1,4 +1,4 @@
-"""pyman info, pyman version."""
+"""pyman info, pyman version, and the `system` group (df, info)."""
 
 from __future__ import annotations
 
@@ -99,3 +99,102 @@ def version(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json
 def _arch() -> str:
     m = platform.machine()
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
+                    help="Manage pyman")
+app.add_typer(group, name="system")
+group.command("info", context_settings=CTX, help=info.__doc__)(info)
+
+
+def go_size(size: float) -> str:
+    """go-units' HumanSize, as Podman's system df prints sizes: 4 digits, 1000-based."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size /= 1000
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
+def _reclaim(part: int, total: int) -> str:
+    return f"{go_size(part)} ({round(100 * part / total) if total else 0}%)"
+
+
+@group.command("df", context_settings=CTX)
+def df(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Each image, container "
+                                          "and volume.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="A Go template.")] = None,
+) -> None:
+    """Show pyman disk usage"""
+    import shlex
+    import time
+
+    from pyman.cli.context import engine as make_engine
+    from pyman.cli.humanize import ago, table
+    from pyman.engine.system_df import disk_usage
+
+    use = disk_usage(make_engine())
+    if verbose:
+        now = time.time()
+        print("Images space usage:\n")
+        rows = []
+        for i in use.images:
+            rec = i["record"]
+            for name in rec.names or ["<none>:<none>"]:
+                repo, _, tag = name.rpartition(":")
+                rows.append([repo, tag, rec.id[:12], ago(i["created"], now) if i["created"]
+                             else "", go_size(i["size"]), "0B", go_size(i["size"]),
+                             str(i["containers"])])
+        print(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE",
+                     "UNIQUE SIZE", "CONTAINERS"], rows))
+        print("\nContainers space usage:\n")
+        from pyman.cli.containers import status_text
+
+        rows = []
+        for c in use.containers:
+            s = c["summary"]
+            rows.append([s.id[:12], s.image_id.removeprefix("sha256:")[:12],
+                         shlex.join(s.command), str(c["volumes"]), go_size(c["size"]),
+                         ago(s.created, now),
+                         status_text(s.status, s.exit_code, s.started_at, s.finished_at, now),
+                         s.name])
+        print(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED",
+                     "STATUS", "NAMES"], rows))
+        print("\nLocal Volumes space usage:\n")
+        print(table(["VOLUME NAME", "LINKS", "SIZE"],
+                    [[v["name"], str(v["links"]), go_size(v["size"])] for v in use.volumes]))
+        return
+    image_size = sum(i["size"] for i in use.images)
+    ctr_size = sum(c["size"] for c in use.containers)
+    vol_size = sum(v["size"] for v in use.volumes)
+    reports = [
+        {"Type": "Images", "Total": len(use.images),
+         "Active": sum(1 for i in use.images if i["containers"]), "RawSize": image_size,
+         "RawReclaimable": sum(i["size"] for i in use.images if not i["containers"])},
+        {"Type": "Containers", "Total": len(use.containers),
+         "Active": sum(1 for c in use.containers if c["summary"].status == "running"),
+         "RawSize": ctr_size,
+         "RawReclaimable": sum(c["size"] for c in use.containers
+                               if c["summary"].status != "running")},
+        {"Type": "Local Volumes", "Total": len(use.volumes),
+         "Active": sum(1 for v in use.volumes if v["links"]), "RawSize": vol_size,
+         "RawReclaimable": sum(v["size"] for v in use.volumes if not v["links"])},
+    ]
+    for r in reports:
+        r["Size"] = go_size(r["RawSize"])
+        r["Reclaimable"] = _reclaim(r["RawReclaimable"], r["RawSize"])
+    if fmt == "json":
+        print(json.dumps(reports, indent=4))
+        return
+    if fmt:
+        from pyman.cli.template import render_list
+
+        out = render_list(fmt, reports)
+        if out:
+            print(out)
+        return
+    print(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+                [[r["Type"], str(r["Total"]), str(r["Active"]), r["Size"], r["Reclaimable"]]
+                 for r in reports]))

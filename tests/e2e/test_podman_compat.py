@@ -445,3 +445,27 @@ def test_diff(run_pyman, fresh_env) -> None:
     r = run_pyman("diff", "-l", "df", env=env)
     assert (r.returncode, r.stderr) == (125, "Error: --latest and containers cannot be used "
                                              "together\n")
+
+
+def test_system_df(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    r = run_pyman("system", "df", env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert lines[1].split()[:3] == ["Images", "1", "0"]
+    assert lines[2].split()[:3] == ["Containers", "0", "0"]
+    assert lines[3].split()[:5] == ["Local", "Volumes", "0", "0", "0B"]
+    assert run_pyman("run", *NET, "-v", "/myvol1", "--name", "c1", "alpine", "sh", "-c",
+                     "head -c 2000 /dev/zero > /myvol1/f", env=env).returncode == 0
+    r = run_pyman("system", "df", "--format", "{{ .Type }}:{{ .Total }}:{{ .Active }}",
+                  env=env)
+    assert r.stdout.splitlines() == ["Images:1:1", "Containers:1:0", "Local Volumes:1:1"]
+    r = run_pyman("system", "df", "-v", env=env)
+    text = [ln for ln in r.stdout.splitlines() if ln]
+    assert text[0] == "Images space usage:" and text[2].endswith(" 1")
+    assert text[3] == "Containers space usage:" and text[5].endswith(" c1")
+    assert text[6] == "Local Volumes space usage:"
+    name, links, size = text[8].split()
+    assert (len(name), links, size) == (64, "1", "2kB")
