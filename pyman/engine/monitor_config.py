@@ -45,7 +45,8 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "tty_stdin": c.tty and (interactive or c.interactive),  # keys reach the pty
         "runtime": {"path": runtime.path, "root": str(svc.paths.runtime_root)},
         "network": c.network,
-        "network_helper": None if c.join else check_network(c.network)[1],
+        # a joined netns has its helper already; a joined IPC namespace alone does not
+        "network_helper": None if c.join and "net" in c.share else check_network(c.network)[1],
         "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
                  "hostname": c.hostname,
                  "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,

@@ -278,6 +278,10 @@ def test_ipc_modes(run_pyman, fresh_env) -> None:
     donor = run_pyman("exec", "shareable", "readlink", "/proc/self/ns/ipc", env=env).stdout
     r = ipc_ns("--ipc=container:shareable")
     assert (r.returncode, r.stdout) == (0, donor), r.stderr
+    # with a network of its own (the default, not none): its helper still runs
+    r = run_pyman("run", "--rm", "--ipc=container:shareable", "alpine", "readlink",
+                  "/proc/self/ns/ipc", env=env)
+    assert (r.returncode, r.stdout) == (0, donor), r.stderr
     r = ipc_ns("--ipc=container:private")
     assert r.returncode == 125
     assert "is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor " \
