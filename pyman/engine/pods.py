@@ -309,7 +309,8 @@ class PodService:
 
 
 def _refuse_running(pid: str, members: list[ContainerSummary], force: bool) -> None:
-    running = [m for m in members if m.status in ("running", "starting")]
+    # as libpod: a running infra alone does not need --force (it is the pod's own)
+    running = [m for m in members if m.status in ("running", "starting") and not m.infra]
     if running and not force:
         err = ContainerStateError(
             f"pod {pid} has containers that are not ready to be removed: cannot remove "

@@ -473,3 +473,25 @@ def test_system_df(run_pyman, fresh_env) -> None:
     assert text[6] == "Local Volumes space usage:"
     name, links, size = text[8].split()
     assert (len(name), links, size) == (64, "1", "2kB")
+
+
+def test_pod_rm_stops_a_running_infra_and_pod_members_with_own_network(run_pyman,
+                                                                      fresh_env) -> None:
+    env = fresh_env
+    r = run_pyman("run", "--rm", "--pod", "new:pinfra", "alpine", "true", env=env)
+    assert r.returncode == 0, r.stderr
+    running = run_pyman("ps", "-q", "--filter", "status=running", env=env).stdout.split()
+    assert len(running) == 1  # the infra runs on
+    r = run_pyman("pod", "rm", "pinfra", env=env)  # the infra alone needs no --force
+    assert r.returncode == 0, r.stderr
+    assert run_pyman("ps", "-aq", env=env).stdout == ""
+    # a pod sharing only ipc: its members have networks of their own
+    assert run_pyman("pod", "create", "--share", "ipc", "--name", "ipcpod",
+                     env=env).returncode == 0
+    r = run_pyman("run", "--rm", "--pod", "ipcpod", "--hostname", "foobar", "alpine",
+                  "hostname", env=env)
+    assert (r.returncode, r.stdout) == (0, "foobar\n"), r.stderr
+    r = run_pyman("run", "-d", "--pod", "ipcpod", "alpine", "sleep", "60", env=env)
+    r = run_pyman("pod", "rm", "ipcpod", env=env)
+    assert r.returncode == 2 and "not ready to be removed" in r.stderr
+    assert run_pyman("pod", "rm", "-f", "-t", "0", "ipcpod", env=env).returncode == 0
