@@ -38,6 +38,8 @@ def attach(
 
     keys = parse_detach_keys(detach_keys)
     engine = make_engine()
+    if latest and container:
+        raise PymanError("--latest and containers cannot be used together")
     if latest:
         items = engine.containers.summaries(True)
         if not items:

@@ -81,6 +81,9 @@ def targets(keys: list[str] | None, all_: bool, latest: bool = False,
     from pyman.cli.context import engine as make_engine
     from pyman.errors import PymanError
 
+    if latest and (keys or all_):  # Podman's words
+        raise PymanError("--all and --latest cannot be used together" if all_
+                         else "--latest and containers cannot be used together")
     if all_ or latest:
         items = make_engine().containers.summaries(True)
         if running_only:

@@ -495,3 +495,16 @@ def test_pod_rm_stops_a_running_infra_and_pod_members_with_own_network(run_pyman
     r = run_pyman("pod", "rm", "ipcpod", env=env)
     assert r.returncode == 2 and "not ready to be removed" in r.stderr
     assert run_pyman("pod", "rm", "-f", "-t", "0", "ipcpod", env=env).returncode == 0
+
+
+
+def test_latest_with_names_is_refused(run_pyman, fresh_env) -> None:
+    """As Podman's 015-help checks for every command that has -l: -l and a name conflict."""
+    env = fresh_env
+    for cmd in ("attach", "inspect", "stop", "kill", "restart", "wait", "logs", "diff"):
+        r = run_pyman(cmd, "-l", "nonexistent-container", env=env)
+        assert (r.returncode, r.stderr) == (
+            125, "Error: --latest and containers cannot be used together\n"), cmd
+    r = run_pyman("stop", "--all", "--latest", env=env)
+    assert (r.returncode, r.stderr) == (125, "Error: --all and --latest cannot be used "
+                                             "together\n")
