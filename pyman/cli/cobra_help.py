@@ -170,6 +170,8 @@ def usage_error_message(exc: Any, fallback_path: str = "pyman",
         return f"Error: {what}\nSee '{path} --help'", False
     args = _arguments(command)
     if message.startswith("Got unexpected extra argument"):
+        if ctx.params.get("latest"):  # Podman checks -l against names first
+            return "Error: --latest and containers cannot be used together", False
         if not args:
             return f"Error: `{path}` takes no arguments", False
         extra = message.rsplit(" (", 1)[1].rstrip(")").split()

@@ -69,6 +69,7 @@ def test_dash_h_is_help_except_where_it_is_an_option(capsys) -> None:
     (["pod", "nosuch"], "Error: unrecognized command `pyman pod nosuch`\n"
                         "Try 'pyman pod --help' for more information\n"),
     (["ps", "invalid-arg"], "Error: `pyman ps` takes no arguments\n"),
+    (["container", "ls", "-l", "x"], "Error: --latest and containers cannot be used together\n"),
     (["tag"], "Error: `pyman tag` requires at least 2 arg(s), only received 0\n"),
     (["port", "a", "b", "c"], "Error: `pyman port` accepts at most 2 arg(s), received 3\n"),
     (["version", "--remote"], "Error: unknown flag: --remote\nSee 'pyman version --help'\n"),
