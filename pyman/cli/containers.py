@@ -180,6 +180,10 @@ def ps(
     """List containers."""
     from pyman.cli.context import engine as make_engine
 
+    if all_ and latest:
+        from pyman.errors import PymanError
+
+        raise PymanError("--all and --latest cannot be used together")
     if sort is not None and sort not in SORT_KEYS:
         from pyman.errors import PymanError
 

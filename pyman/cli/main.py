@@ -194,6 +194,12 @@ def main(argv: list[str] | None = None) -> None:
             command = build_app(name, "" if name is not None else incomplete)
     else:
         if invoked_command(args) == "help":
+            if args[args.index("help") + 1:] in (["--help"], ["-h"]):
+                prog = _prog_name(argv)  # the help of `help` itself, as cobra's
+                print(f"Help about any command\n\nDescription:\n  Help provides help for "
+                      f"any command in the application.\n  Simply type {prog} help [path to "
+                      f"command] for full details.\n\nUsage:\n  {prog} help [command]\n")
+                sys.exit(0)
             args = _help_words(args)
         command = build_app(invoked_command(args), args=args)
         from pyman.cli.bool_values import normalize
@@ -225,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             message, help_first = usage_error_message(
                 exc, path_in(command, _prog_name(argv), args), args)
             if help_first:  # a group without its command: its help, then the error
-                print(exc.ctx.get_help())  # type: ignore[attr-defined]
+                print(exc.ctx.get_help(), flush=True)  # type: ignore[attr-defined]
             print(message, file=sys.stderr)
             sys.exit(125)
         if isinstance(exc, OSError):

@@ -58,6 +58,8 @@ def test_dash_h_is_help_except_where_it_is_an_option(capsys) -> None:
     code, out, _ = _run(capsys, "pod", "rm", "-h")
     assert code == 0 and "  pyman pod rm [options]" in out
     assert _run(capsys, "help", "pod", "rm")[1] == out
+    code, out, _ = _run(capsys, "help", "--help")
+    assert code == 0 and "Usage:\n  pyman help [command]\n" in out
     # run -h is --hostname, as in Podman: it needs a value
     code, _, err = _run(capsys, "run", "-h")
     assert code == 125
