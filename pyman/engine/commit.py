@@ -189,6 +189,15 @@ def _walk_changes(upper: str, lowers: list[str]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def _changes(value: object) -> dict[str, list[str]]:
+    """The helper's report, checked: the three lists of paths and nothing else."""
+    from pyman.rootless.result_pipe import ResultError, str_list
+
+    if not isinstance(value, dict) or set(value) != {"changed", "added", "deleted"}:
+        raise ResultError("the diff helper's report is not the three lists: refused")
+    return {k: str_list(v) for k, v in value.items()}
+
+
 def diff(paths: Paths, key: str) -> dict[str, list[str]]:
     """`diff`: what the container changed (added, changed, deleted paths), as Podman lists
     it; the mount points the runtime made for pyman's own binds are not the user's."""
@@ -206,7 +215,7 @@ def diff(paths: Paths, key: str) -> dict[str, list[str]]:
         return {"changed": [], "added": [], "deleted": []}
     layers = LayerStore(paths.layers)
     lowers = [str(layers.diff(d)) for d in reversed(c.layers)]
-    found = run_in_userns(lambda: _walk_changes(str(upper), lowers))
+    found = run_in_userns(lambda: _walk_changes(str(upper), lowers), decode=_changes)
     ours = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv",
             "/etc/localtime", *(m.get("destination", "") for m in c.mounts)}
     found["added"] = [p for p in found["added"]

@@ -31,7 +31,17 @@ def _sizes(paths: list[str]) -> list[int]:
         return [0 for _ in paths]
     from pyman.rootless.userns import run_in_userns
 
-    return run_in_userns(lambda: [_tree_size(p) if os.path.isdir(p) else 0 for p in paths])
+    return run_in_userns(lambda: [_tree_size(p) if os.path.isdir(p) else 0 for p in paths],
+                         decode=_int_list)
+
+
+def _int_list(value: object) -> list[int]:
+    """The helper's report, checked: one size per path."""
+    from pyman.rootless.result_pipe import ResultError
+
+    if not isinstance(value, list) or not all(type(v) is int and v >= 0 for v in value):
+        raise ResultError("the size helper's report is not a list of sizes: refused")
+    return value
 
 
 @dataclass

@@ -121,13 +121,15 @@ def group_ids(rootfs: str, groups: list[str]) -> list[int]:
     for group in groups:
         gid = _int(group)
         if gid is None:
-            for e in _entries(_in_rootfs(rootfs, "etc/group")):
+            entries, why = read_entries(rootfs, "etc/group")
+            for e in entries:
                 if len(e) >= 3 and e[0] == group:
                     gid = _int(e[2])
                     break
             if gid is None:
                 raise CommandCannotRunError(
-                    f"unable to find group {group}: no matching entries in group file")
+                    f"unable to find group {group}: no matching entries in group file"
+                    + (f" ({why})" if why else ""))
         if gid not in out:
             out.append(gid)
     return out
