@@ -33,7 +33,7 @@ def table_rows(v: ImageView, *, no_trunc: bool = False) -> list[dict[str, Any]]:
         "Containers": v.containers,
         "Labels": v.labels or {},
         "Names": list(rec.names),
-        "History": ", ".join(rec.names),
+        "History": ", ".join(rec.names_history or rec.names),
         "Dangling": v.dangling,
         "ReadOnly": False,
         "IsReadOnly": False,

@@ -147,7 +147,7 @@ def image_inspect(v: ImageView) -> dict[str, Any]:
         "ManifestType": rec.manifest_media_type,
         "User": icfg.get("User", ""),
         "History": list(cfg.get("history") or []),
-        "NamesHistory": list(rec.names),
+        "NamesHistory": list(rec.names_history or rec.names),
     }
 
 

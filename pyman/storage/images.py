@@ -28,6 +28,9 @@ class ImageRecord:
     pulled: float = field(default_factory=time.time)
     digests: list[str] = field(default_factory=list)  # repo@digest names
     list_digest: str | None = None  # the manifest list / index it was pulled through
+    # every name it had, the current ones first, then the newest gone (containers/storage's
+    # NamesHistory: `images --format {{.History}}`, inspect's NamesHistory)
+    names_history: list[str] = field(default_factory=list)
 
 
 class ImageStore:
@@ -62,6 +65,8 @@ class ImageStore:
         return out
 
     def _save(self, images: list[ImageRecord]) -> None:
+        for i in images:
+            i.names_history = list(dict.fromkeys([*i.names, *i.names_history]))
         write_json(self.file, {"images": [asdict(i) for i in images]})
 
     def all(self) -> list[ImageRecord]:

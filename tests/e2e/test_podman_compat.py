@@ -508,3 +508,16 @@ def test_latest_with_names_is_refused(run_pyman, fresh_env) -> None:
     r = run_pyman("stop", "--all", "--latest", env=env)
     assert (r.returncode, r.stderr) == (125, "Error: --all and --latest cannot be used "
                                              "together\n")
+
+
+def test_images_history_keeps_names_gone(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("pull", "-q", "alpine", env=env).returncode == 0
+    for tag in ("first", "second"):
+        assert run_pyman("tag", "alpine", tag, env=env).returncode == 0
+        assert run_pyman("rmi", tag, env=env).returncode == 0
+    r = run_pyman("images", "alpine", "--format", "{{ .History }}", env=env)
+    assert r.stdout == ("docker.io/library/alpine:latest, localhost/second:latest, "
+                        "localhost/first:latest\n")
+    doc = json.loads(run_pyman("image", "inspect", "alpine", env=env).stdout)[0]
+    assert doc["NamesHistory"][1:] == ["localhost/second:latest", "localhost/first:latest"]
