@@ -257,6 +257,8 @@ def rm(
     depend: Annotated[bool, typer.Option(
         "--depend", help="Remove the containers that depend on it first (--all implies it).")
                       ] = False,
+    latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
+                      ] = False,
 ) -> None:
     """Remove one or more containers."""
     from pyman.cli.context import engine as make_engine
@@ -268,8 +270,15 @@ def rm(
         containers = from_cidfiles(containers, cidfile, False, ignore)
         if not containers:
             return
+    if latest and (containers or all_):
+        raise PymanError("--all and --latest cannot be used together" if all_
+                         else "--latest and containers cannot be used together")
     engine = make_engine()
     names = list(containers or [])
+    if latest:
+        names = [c.id for c in engine.containers.summaries(True)][-1:]
+        if not names:
+            raise PymanError("no containers to remove")
     damaged: list[str] = []
     if all_:  # damaged records too: they are named, and rm is their cure
         names = [c.id for c in engine.containers.summaries(True)]

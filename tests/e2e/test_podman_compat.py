@@ -446,6 +446,9 @@ def test_diff(run_pyman, fresh_env) -> None:
                                     "deleted": ["/etc/os-release"]}
     r = run_pyman("diff", "df", env=env)
     assert r.stdout == "C /etc\nD /etc/os-release\nA /newfile\n"
+    cid = run_pyman("inspect", "--format", "{{.Id}}", "df", env=env).stdout
+    r = run_pyman("rm", "-l", env=env)  # the last created
+    assert (r.returncode, r.stdout) == (0, cid), r.stderr
     r = run_pyman("diff", "-l", "df", env=env)
     assert (r.returncode, r.stderr) == (125, "Error: --latest and containers cannot be used "
                                              "together\n")
@@ -501,7 +504,7 @@ def test_pod_rm_stops_a_running_infra_and_pod_members_with_own_network(run_pyman
 def test_latest_with_names_is_refused(run_pyman, fresh_env) -> None:
     """As Podman's 015-help checks for every command that has -l: -l and a name conflict."""
     env = fresh_env
-    for cmd in ("attach", "inspect", "stop", "kill", "restart", "wait", "logs", "diff"):
+    for cmd in ("attach", "inspect", "stop", "kill", "restart", "wait", "logs", "diff", "rm"):
         r = run_pyman(cmd, "-l", "nonexistent-container", env=env)
         assert (r.returncode, r.stderr) == (
             125, "Error: --latest and containers cannot be used together\n"), cmd
