@@ -93,7 +93,7 @@ class ContainerService:
             raise ContainerStateError(
                 f"container {target.name} whose namespaces {c.name} shares is not running: "
                 f"start it first (pyman start {target.name})")
-        kinds = {"net": "network", "ipc": "ipc", "uts": "uts"}
+        kinds = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
         return {"userns": f"/proc/{st.monitor_pid}/ns/user",
                 "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
                 "run_dir": str(self.store.run_dir(target.id))}

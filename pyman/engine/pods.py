@@ -22,7 +22,8 @@ from pyman.errors import ContainerStateError, PymanError
 from pyman.storage.pods import PodConfig, PodNotFoundError, PodStore
 
 PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
-SHAREABLE = ("ipc", "net", "uts")
+SHAREABLE = ("ipc", "net", "uts")  # the default; pid on request (--share +pid)
+JOINABLE = (*SHAREABLE, "pid")
 
 
 @dataclass
@@ -83,9 +84,9 @@ def _share(text: str | None) -> list[str]:
         if s not in KERNEL_NAMESPACES:
             raise PymanError(f"invalid kernel namespace to share: {s}. Options are: cgroup, "
                              "ipc, net, pid, uts or none")
-        if s not in SHAREABLE and s != "none":
+        if s not in JOINABLE and s != "none":
             raise PymanError(f"invalid --share {s!r}: pyman pods can share "
-                             f"{', '.join(SHAREABLE)}")
+                             f"{', '.join(JOINABLE)}")
     wanted = [s for s in wanted if s != "none"]
     return [*SHAREABLE, *(s for s in wanted if s not in SHAREABLE)] if add else wanted
 

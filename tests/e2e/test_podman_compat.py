@@ -524,3 +524,15 @@ def test_images_history_keeps_names_gone(run_pyman, fresh_env) -> None:
                         "localhost/first:latest\n")
     doc = json.loads(run_pyman("image", "inspect", "alpine", env=env).stdout)[0]
     assert doc["NamesHistory"][1:] == ["localhost/second:latest", "localhost/first:latest"]
+
+
+def test_pod_share_pid(run_pyman, fresh_env) -> None:
+    env = fresh_env
+    assert run_pyman("pod", "create", "--share", "+pid", "--name", "pidpod",
+                     env=env).returncode == 0
+    r = run_pyman("pod", "inspect", "pidpod", "--format", "{{.SharedNamespaces}}", env=env)
+    assert r.stdout.strip() == "[ipc net uts pid]"
+    r = run_pyman("run", "--rm", "--pod", "pidpod", "alpine", "ps", "-o", "comm", env=env)
+    assert r.returncode == 0 and "catatonit" in r.stdout, r.stderr  # the infra's init is seen
+    r = run_pyman("pod", "create", "--share", "cgroup", env=env)
+    assert r.returncode == 125 and "pyman pods can share ipc, net, uts, pid" in r.stderr
