@@ -32,6 +32,9 @@ def save(
         "--multi-image-archive", "-m",
         help="Save several images (docker-archive only); else extra names are tags.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no progress.")] = False,
+    uncompressed: Annotated[bool, typer.Option(
+        "--uncompressed", help="oci-archive: store the layers uncompressed (docker-archive's "
+        "always are).")] = False,
 ) -> None:
     """Save image(s) to an archive."""
     from pyman.cli.context import engine as make_engine
@@ -44,7 +47,7 @@ def save(
             raise PymanError("refusing to save to terminal. Use -o flag or redirect")
         stream = sys.stdout.buffer
     ArchiveService(make_engine().paths).save(
-        SaveOptions(images, output, fmt, multi), stream, _Warnings())
+        SaveOptions(images, output, fmt, multi, uncompressed), stream, _Warnings())
 
 
 def _download(url: str, out: Any) -> None:

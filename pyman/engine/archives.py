@@ -22,6 +22,7 @@ class SaveOptions:
     output: str | None = None  # None: write to ``stream``
     format: str = "docker-archive"
     multi_image: bool = False
+    uncompressed: bool = False  # oci-archive: the layers as plain tars
 
 
 @dataclass
@@ -62,14 +63,14 @@ class ArchiveService:
         with tempfile.TemporaryDirectory(prefix=".save-", dir=self.paths.data) as work:
             if opts.output is None:
                 assert stream is not None
-                self._write(opts.format, stream, images, blobs, Path(work))
+                self._write(opts, stream, images, blobs, Path(work))
                 stream.flush()
                 return
             target = Path(opts.output)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    self._write(opts.format, out, images, blobs, Path(work))
+                    self._write(opts, out, images, blobs, Path(work))
                 os.replace(tmp, target)
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -77,13 +78,14 @@ class ArchiveService:
                 raise
 
     @staticmethod
-    def _write(fmt: str, out: IO[bytes], images: list[Any], blobs: Any, work: Path) -> None:
+    def _write(opts: SaveOptions, out: IO[bytes], images: list[Any], blobs: Any, work: Path
+               ) -> None:
         from pyman.image.archive import write_docker_archive, write_oci_archive
 
-        if fmt == "docker-archive":
+        if opts.format == "docker-archive":
             write_docker_archive(out, images, blobs, work)
         else:
-            write_oci_archive(out, images[0], blobs)
+            write_oci_archive(out, images[0], blobs, work if opts.uncompressed else None)
 
     def _save_images(self, opts: SaveOptions, blobs: Any, events: Any) -> list[Any]:
         """The images to write, in order, each with the names it goes under."""

@@ -128,11 +128,21 @@ def write_docker_archive(out: IO[bytes], images: list[SaveImage], blobs: BlobSto
         _add_bytes(tf, "repositories", json.dumps(repositories, separators=(",", ":")).encode())
 
 
-def write_oci_archive(out: IO[bytes], img: SaveImage, blobs: BlobStore) -> None:
-    """Stream an oci-archive (OCI image layout) of one image to ``out``."""
+def write_oci_archive(out: IO[bytes], img: SaveImage, blobs: BlobStore,
+                      uncompressed: Path | None = None) -> None:
+    """Stream an oci-archive (OCI image layout) of one image to ``out``. ``uncompressed``:
+    a work dir; the layers go in as plain tars (save --uncompressed), named by diff_id."""
     from pyman.image.push import convert_manifest
 
     manifest = convert_manifest(img.manifest, OCI_MANIFEST)
+    plain: dict[str, Path] = {}
+    if uncompressed is not None:
+        doc = json.loads(manifest)
+        for layer, diff_id in zip(doc["layers"], img.diff_ids, strict=True):
+            plain[diff_id] = _uncompressed(blobs.path(layer["digest"]), diff_id, uncompressed)
+            layer.update(mediaType=OCI_LAYER_TAR, digest=diff_id,
+                         size=plain[diff_id].stat().st_size)
+        manifest = json.dumps(doc, separators=(",", ":")).encode()
     digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     desc: dict[str, Any] = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest)}
     if img.names:
@@ -142,10 +152,12 @@ def write_oci_archive(out: IO[bytes], img: SaveImage, blobs: BlobStore) -> None:
         _add_dir(tf, "blobs/")
         _add_dir(tf, "blobs/sha256/")
         done: set[str] = set()
-        for layer in img.parsed.layers:
-            if layer.digest not in done:
-                _add_file(tf, f"blobs/sha256/{layer.digest[7:]}", blobs.path(layer.digest))
-                done.add(layer.digest)
+        for layer, diff_id in zip(img.parsed.layers, img.diff_ids, strict=True):
+            blob = diff_id if plain else layer.digest
+            if blob not in done:
+                _add_file(tf, f"blobs/sha256/{blob[7:]}",
+                          plain[diff_id] if plain else blobs.path(layer.digest))
+                done.add(blob)
         _add_bytes(tf, f"blobs/sha256/{img.config_digest[7:]}", blobs.read(img.config_digest))
         _add_bytes(tf, f"blobs/sha256/{digest[7:]}", manifest)
         _add_bytes(tf, "index.json", json.dumps(index, separators=(",", ":")).encode())

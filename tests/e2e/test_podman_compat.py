@@ -536,3 +536,26 @@ def test_pod_share_pid(run_pyman, fresh_env) -> None:
     assert r.returncode == 0 and "catatonit" in r.stdout, r.stderr  # the infra's init is seen
     r = run_pyman("pod", "create", "--share", "cgroup", env=env)
     assert r.returncode == 125 and "pyman pods can share ipc, net, uts, pid" in r.stderr
+
+
+def test_save_oci_uncompressed_loads_back(run_pyman, fresh_env, tmp_path: Path) -> None:
+    import tarfile
+
+    env = fresh_env
+    image_id = run_pyman("pull", "-q", "alpine", env=env).stdout.strip()
+    archive = tmp_path / "oci.tar"
+    r = run_pyman("save", "-o", str(archive), "--format", "oci-archive", "--uncompressed",
+                  "alpine", env=env)
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(archive) as tf:
+        index = json.load(tf.extractfile("index.json"))  # type: ignore[arg-type]
+        digest = index["manifests"][0]["digest"]
+        manifest = json.load(tf.extractfile(f"blobs/sha256/{digest[7:]}"))  # type: ignore[arg-type]
+        for layer in manifest["layers"]:
+            assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+            head = tf.extractfile(f"blobs/sha256/{layer['digest'][7:]}").read(512)  # type: ignore[union-attr]
+            assert head[257:262] == b"ustar"  # a plain tar, not gzip
+    assert run_pyman("rmi", "alpine", env=env).returncode == 0
+    r = run_pyman("load", "-i", str(archive), env=env)
+    assert r.returncode == 0, r.stderr
+    assert run_pyman("image", "exists", image_id, env=env).returncode == 0
