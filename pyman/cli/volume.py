@@ -57,9 +57,7 @@ def _ls(
 
     svc = make_engine().volumes
     docs = [svc.inspect(r) for r in svc.ls(filters)]
-    if fmt == "json":
-        for d in docs:  # `ls` leaves out what only inspect shows
-            d.pop("NeedsChown", None)
+    if fmt == "json":  # the fields inspect shows (Podman 4.3's ls has NeedsChown too)
         print(json.dumps(docs, indent=2))
         return
     if quiet:
