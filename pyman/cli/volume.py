@@ -113,7 +113,9 @@ def inspect(
     else:
         tpl = Template(fmt)
         for d in docs:
-            print(tpl.render(d))
+            # the JSON leaves false flags out (omitempty); a template sees Podman's fields
+            print(tpl.render({"Anonymous": False, "NeedsCopyUp": False, "NeedsChown": False,
+                              **d}))
     if missing is not None:
         raise PymanError(f"inspecting object: no such volume {missing}")
 

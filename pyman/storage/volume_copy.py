@@ -110,8 +110,10 @@ def first_use(entries: list[dict[str, Any]], rootfs: str, uid: int, gid: int,
                 if st is not None:
                     os.chmod(data, stat.S_IMODE(st.st_mode))
                 meta["needs_chown"] = False
-            if meta.get("needs_copy_up"):
-                if e.get("copy", True) and target and st is not None and not os.listdir(data):
+            if meta.get("needs_copy_up") and (st is not None or not e.get("copy", True)):
+                # as libpod: a destination the image lacks leaves the copy-up for a later
+                # container that has content there
+                if e.get("copy", True) and target and not os.listdir(data):
                     _copy_tree(target, data)
                 meta["needs_copy_up"] = False
             write_json(e["meta"], meta, sync=False)

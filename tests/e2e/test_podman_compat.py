@@ -559,3 +559,23 @@ def test_save_oci_uncompressed_loads_back(run_pyman, fresh_env, tmp_path: Path) 
     r = run_pyman("load", "-i", str(archive), env=env)
     assert r.returncode == 0, r.stderr
     assert run_pyman("image", "exists", image_id, env=env).returncode == 0
+
+
+
+def test_volume_copy_up_waits_for_content(run_pyman, fresh_env) -> None:
+    """As libpod: a first use where the image has nothing at the destination leaves the
+    copy-up to a later container; the owner is fixed at the first use."""
+    env = fresh_env
+    assert run_pyman("volume", "create", "cv", env=env).returncode == 0
+
+    def flags() -> str:
+        return run_pyman("volume", "inspect", "--format", "{{ .NeedsCopyUp }} {{ .NeedsChown }}",
+                         "cv", env=env).stdout.strip()
+
+    assert flags() == "true true"
+    assert run_pyman("run", "--rm", *NET, "-v", "cv:/nothing-here", "alpine", "true",
+                     env=env).returncode == 0
+    assert flags() == "true false"
+    r = run_pyman("run", "--rm", *NET, "-v", "cv:/etc", "alpine", "ls", "/etc/passwd", env=env)
+    assert r.returncode == 0, r.stderr
+    assert flags() == "false false"
