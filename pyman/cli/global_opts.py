@@ -92,17 +92,20 @@ def global_options(
         "--storage-driver", help="Select which storage driver is used to manage storage of "
         "images and containers (overlay or vfs)")] = None,
     storage_opt: Annotated[list[str] | None, typer.Option(
-        "--storage-opt", help="Used to pass an option to the storage driver")] = None,
+        "--storage-opt", help="Used to pass an option to the storage driver (accepted; "
+        "pyman's drivers take none)")] = None,
     volumepath: Annotated[str | None, typer.Option(
         "--volumepath", help="Path to the volume directory in which volume data is stored")
                           ] = None,
     tmpdir: Annotated[str | None, typer.Option(
-        "--tmpdir", help="Path to the tmp directory for libpod state content")] = None,
+        "--tmpdir", help="Path to the tmp directory for libpod state content (accepted; "
+        "pyman keeps its state in --runroot)")] = None,
     events_backend: Annotated[str | None, typer.Option(
-        "--events-backend", help="Events backend to use (\"file\"|\"journald\"|\"none\")")
-                              ] = None,
+        "--events-backend", help="Events backend to use (\"file\"|\"journald\"|\"none\"; "
+        "info reports it, pyman writes no events yet)")] = None,
     cgroup_manager: Annotated[str | None, typer.Option(
-        "--cgroup-manager", help="Cgroup manager to use (\"cgroupfs\"|\"systemd\")")] = None,
+        "--cgroup-manager", help="Cgroup manager to use (\"cgroupfs\"|\"systemd\"; info "
+        "reports it, pyman's runtime places the cgroups itself)")] = None,
     noout: Annotated[bool, typer.Option("--noout", help="do not output to stdout")] = False,
     remote: Annotated[bool, typer.Option(
         "--remote", "-r", help="Access remote Podman service (pyman has none: refused)")
