@@ -25,7 +25,7 @@ from pyman.storage.images import ImageRecord
 from pyman.storage.volumes import VolumeStore
 
 if TYPE_CHECKING:  # the monitor's modules load when a container starts, not for ps or rm
-    from pyman.engine.monitor_client import EarlyMonitor
+    from pyman.engine.early_monitor import EarlyMonitor
 
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
 STOPPING = "stop-in-progress"  # a `stop` is waiting for the exit: inspect says "stopping"
@@ -249,9 +249,10 @@ class ContainerService:
         early = None
         if not (opts.detach or opts.tty or opts.pod
                 or (opts.network or "").startswith("container:")):
-            from pyman.engine.monitor_client import EarlyMonitor
+            from pyman.engine import early_monitor
 
-            early = EarlyMonitor(stdin_inherit=opts.interactive)
+            early = early_monitor.take(stdin_inherit=opts.interactive)
+            early.map_ids()  # while the image is found and the container written
         try:
             image = self.images.get_or_pull(opts.image, opts.pull, events)
             c = self.create(opts, image)

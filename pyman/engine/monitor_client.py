@@ -13,10 +13,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyman.errors import PymanError
 from pyman.rootless.userns import host_id_maps, parent_map
+
+if TYPE_CHECKING:
+    from pyman.engine.early_monitor import EarlyMonitor
 
 MONITOR_MAIN = str(Path(__file__).resolve().parent.parent / "monitor" / "__main__.py")
 
@@ -38,45 +41,6 @@ class MonitorHandle:
         self._file.close()
 
 
-class EarlyMonitor:
-    """A monitor started before its container exists (`run`, attached, without a terminal
-    or namespaces to join): its interpreter starts and it enters its user namespace while
-    the engine resolves the image and writes the container (~25 ms of every run off the
-    critical path). It is told which container it runs (the run dir, on its control pipe)
-    after its id maps; cancel() ends it if the container never comes."""
-
-    def __init__(self, *, stdin_inherit: bool) -> None:
-        self.maps = host_id_maps()  # a missing sub-id range says so before anything starts
-        self.sync_r, sync_w = os.pipe()
-        ctl_r, self.ctl_w = os.pipe()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", MONITOR_MAIN, "-", str(sync_w), str(ctl_r)],
-                pass_fds=(sync_w, ctl_r),
-                stdin=None if stdin_inherit else subprocess.DEVNULL,
-                start_new_session=True,
-                env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"},
-            )
-        except BaseException:
-            for fd in (self.sync_r, self.ctl_w):
-                os.close(fd)
-            raise
-        finally:
-            os.close(sync_w)
-            os.close(ctl_r)
-        self.used = False
-
-    def cancel(self) -> None:
-        """The container was not made after all: the monitor reads EOF and exits."""
-        if self.used:
-            return
-        self.used = True
-        os.close(self.ctl_w)
-        os.close(self.sync_r)
-        self.proc.kill()
-        self.proc.wait()
-
-
 def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
                   on_spawn: Callable[[int], None] | None = None,
                   early: EarlyMonitor | None = None) -> MonitorHandle:
@@ -87,20 +51,17 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
 
     if early is not None and not early.used and not cfg.get("join") \
             and cfg.get("attach_fd") is None and cfg.get("log_driver") != "passthrough" \
-            and attach and (cfg.get("stdin") == "inherit") == (early.proc.stdin is None):
+            and attach and (cfg.get("stdin") == "inherit") == early.stdin_inherit:
         write_json(run_dir / "monitor.json", cfg, sync=False)
-        early.used = True
         try:
+            early.mapped()
             if on_spawn is not None:
                 on_spawn(early.proc.pid)
-            parent_map(early.proc.pid, early.sync_r, early.ctl_w, early.maps)
-            os.write(early.ctl_w, os.fsencode(run_dir))  # which container: the run dir
         except PymanError:
-            os.close(early.ctl_w)
-            early.proc.kill()
-            early.proc.wait()
-            os.close(early.sync_r)
+            early.cancel()
             raise
+        early.used = True
+        os.write(early.ctl_w, os.fsencode(run_dir))  # which container: the run dir
         os.close(early.ctl_w)
         return MonitorHandle(early.proc, early.sync_r)
     if early is not None:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from lifecycle_util import wait_for
 
 
 def test_run_alpine_echo_hi(run_pyman) -> None:
@@ -195,6 +196,10 @@ def test_a_run_that_fails_before_its_container_leaves_no_monitor(run_pyman) -> N
         missing = run_pyman("run", "--rm", "nosuch-image-early", "true")
         assert missing.returncode == 125
         assert _early_monitors() == []
+        # a usage error ends pyman before the engine: the monitor it started reads EOF
+        bad = run_pyman("run", "--rm", "--no-such-flag", "alpine", "true")
+        assert bad.returncode == 125 and "unknown flag" in bad.stderr
+        assert wait_for(lambda: _early_monitors() == [], timeout=5)
         ok = run_pyman("run", "--rm", "-i", "alpine", "cat", input="through stdin\n")
         assert (ok.returncode, ok.stdout) == (0, "through stdin\n")
     finally:
