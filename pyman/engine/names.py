@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
+import os
+
+# os.urandom, as the secrets module uses, without importing secrets (hmac, hashlib, random:
+# ~3.5 ms on the path of every command that lists or makes containers)
 
 ADJECTIVES = (
     "admiring agitated amazing bold brave busy calm clever cool dazzling eager ecstatic "
@@ -18,12 +21,16 @@ NOUNS = (
 
 
 def new_id() -> str:
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
+
+
+def _pick(words: list[str]) -> str:
+    return words[int.from_bytes(os.urandom(4), "big") % len(words)]
 
 
 def new_name(taken: set[str]) -> str:
     for _ in range(100):
-        name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(NOUNS)}"
+        name = f"{_pick(ADJECTIVES)}_{_pick(NOUNS)}"
         if name not in taken:
             return name
-    return f"pyman_{secrets.token_hex(4)}"
+    return f"pyman_{os.urandom(4).hex()}"

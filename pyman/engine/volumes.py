@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from typing import Any
 
 from pyman.config import Paths
@@ -83,7 +82,7 @@ class VolumeService:
                 opts[key.upper()] = value
         if name:  # "" is no name, as in Podman: a generated one
             check_volume_name(name)
-        rec = VolumeRecord(name=name or secrets.token_hex(32), labels=dict(labels or {}),
+        rec = VolumeRecord(name=name or os.urandom(32).hex(), labels=dict(labels or {}),
                            options=opts, anonymous=False)
         if "nocopy" in opts:
             rec.needs_copy_up = False
@@ -94,7 +93,7 @@ class VolumeService:
         """A volume a container names (created on first use) or a new anonymous one; the
         caller holds the volumes lock."""
         if name is None:
-            return self.store.create(VolumeRecord(name=secrets.token_hex(32), anonymous=True))
+            return self.store.create(VolumeRecord(name=os.urandom(32).hex(), anonymous=True))
         return self.store.create(VolumeRecord(name=name), exist_ok=True)
 
     # -- read ---------------------------------------------------------------------------

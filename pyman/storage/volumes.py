@@ -8,7 +8,6 @@ removes (and the monitor's first-use bookkeeping, see volume_copy.py).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -110,7 +109,7 @@ class VolumeStore:
             raise VolumeExistsError(
                 f"volume with name {rec.name} already exists: volume already exists")
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".new-{secrets.token_hex(8)}"  # not the name: it may be 255 long
+        tmp = self.root / f".new-{os.urandom(8).hex()}"  # not the name: it may be 255 long
         try:
             tmp.mkdir(mode=0o700)
             (tmp / "_data").mkdir(mode=0o755)
@@ -127,7 +126,7 @@ class VolumeStore:
     def delete(self, name: str) -> None:
         """Remove the volume; its files may belong to sub-ids (written by a container)."""
         src = self.dir(name)
-        doomed = self.root / f".rm-{secrets.token_hex(8)}"
+        doomed = self.root / f".rm-{os.urandom(8).hex()}"
         try:
             os.rename(src, doomed)
         except FileNotFoundError:
