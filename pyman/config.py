@@ -36,6 +36,14 @@ class Paths:
     mount_program: str = ""  # storage.conf's fuse-overlayfs
     storage_conf: str = ""  # the storage.conf file that applied, "" for none
     volume_path: Path | None = None  # --volumepath; else volumes/ under data
+    graphroot: str = ""  # storage.conf's graphroot, "" for the XDG default
+
+    @property
+    def podman_graphroot(self) -> Path:
+        """Podman's own store root (its rootless network definitions live under it)."""
+        if self.graphroot:
+            return Path(self.graphroot)
+        return _xdg("XDG_DATA_HOME", ".local/share") / "containers" / "storage"
 
     @property
     def blobs(self) -> Path:
@@ -197,4 +205,5 @@ def paths() -> Paths:
         mount_program=conf.mount_program,
         storage_conf=conf.file,
         volume_path=Path(OVERRIDES["volumepath"]) if OVERRIDES.get("volumepath") else None,
+        graphroot=conf.graphroot,
     )

@@ -49,6 +49,7 @@ COMMANDS = {
     "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
     "volume": "pyman.cli.volume",
+    "network": "pyman.cli.network",
     "top": "pyman.cli.top",
     "pod": "pyman.cli.pod",
     "cp": "pyman.cli.cp",

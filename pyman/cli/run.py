@@ -58,7 +58,8 @@ def _command(create_only: bool) -> Callable[..., None]:
         user: Annotated[str | None, typer.Option("--user", "-u", help="user[:group]")] = None,
         hostname: Annotated[str | None, typer.Option("--hostname", "-h")] = None,
         network: Annotated[str | None, typer.Option("--network", "--net",
-                                                    help="pasta, slirp4netns, host or none.",
+                                                    help="pasta, slirp4netns, host, none or "
+                                                    "a network's name.",
                                                     autocompletion=cv.networks)
                            ] = None,
         label: Annotated[list[str] | None, typer.Option("--label", "-l",
@@ -127,6 +128,9 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--pids-limit", help="Process limit (needs a delegated cgroup v2 tree).")
                               ] = None,
         # -- networking
+        network_alias: Annotated[list[str] | None, typer.Option(
+            "--network-alias", help="Another name for the container on its network.")
+                                 ] = None,
         publish: Annotated[list[str] | None, typer.Option(
             "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp]; ranges too.")
                            ] = None,
@@ -189,6 +193,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts = RunOptions(image=image, command=list(command or []), name=name,
                           env=expand_env(env or []), workdir=workdir, entrypoint=entrypoint,
                           user=user, hostname=hostname, network=network, rm=rm,
+                          network_aliases=list(network_alias or []),
                           detach=detach, interactive=interactive, replace=replace,
                           labels=labels, pull="missing" if pull == "newer" else pull,
                           cap_add=cap_add or [], cap_drop=cap_drop or [],

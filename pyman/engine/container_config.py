@@ -10,6 +10,7 @@ from pyman.engine.names import new_id
 from pyman.engine.networking import check_network, default_network, published_ports
 from pyman.engine.types import RunOptions
 from pyman.errors import PymanError
+from pyman.netns import is_named
 from pyman.storage.containers import ContainerConfig
 from pyman.storage.images import ImageRecord
 
@@ -48,10 +49,23 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
             "no command or entrypoint provided, and no CMD or ENTRYPOINT from image"
         )
     join, share, hostname_default, pod_id = joined(svc, opts)
+    networks: dict[str, Any] = {}
     if "net" in share:
         network = f"container:{join}"
+    elif is_named(opts.network):
+        from pyman.engine.user_networks import plan
+
+        network, networks = "netavark", plan(opts.network or "", opts.network_aliases)
     else:
         network = check_network(opts.network or default_network()[0])[0]
+    if opts.network_aliases and not networks:
+        raise PymanError("invalid config provided: networks and static ip/mac address can "
+                         "only be used with Bridge mode networking (--network-alias needs "
+                         "--network NAME of a network: pyman network create NAME)")
+    if network == "netavark" and (opts.publish or opts.publish_all):
+        raise PymanError("publishing ports (-p/-P) of a container on a user-defined network "
+                         "is not supported yet: publish them from a container on the default "
+                         "network (pasta), or reach the container from the network")
     ports = published_ports(opts, icfg, network)
     from pyman.engine import container_mounts
 
@@ -102,6 +116,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         infra=opts.infra,
         join=join,
         share=share,
+        networks=networks,
         sdnotify=opts.sdnotify,
         cgroups=opts.cgroups,
         create_command=list(opts.create_command),

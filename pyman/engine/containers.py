@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from pyman.engine.container_state import ALIVE, StateKeeper
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import ContainerNotFoundError, ContainerStateError, PymanError
+from pyman.netns import is_named
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
 from pyman.storage.images import ImageRecord
@@ -248,11 +250,13 @@ class ContainerService:
         self.precheck(opts)
         early = None
         if not (opts.detach or opts.tty or opts.pod
-                or (opts.network or "").startswith("container:")):
+                or (opts.network or "").startswith("container:") or is_named(opts.network)):
             from pyman.engine import early_monitor
 
             early = early_monitor.take(stdin_inherit=opts.interactive)
             early.map_ids()  # while the image is found and the container written
+        elif is_named(opts.network) and "pyman.engine.early_monitor" in sys.modules:
+            sys.modules["pyman.engine.early_monitor"].drop()  # a guess from the raw words
         try:
             image = self.images.get_or_pull(opts.image, opts.pull, events)
             c = self.create(opts, image)

@@ -92,10 +92,15 @@ def prestart(argv: list[str]) -> None:
     if argv[:1] != ["run"]:
         return
     interactive = False
-    for arg in argv[1:]:
+    from pyman.netns import is_named
+
+    for prev, arg in zip(argv, argv[1:], strict=False):
         if arg.startswith(("--tty", "--detach", "--pod", "--help", "-t=", "-d=")) \
                 or "container:" in arg:
             return
+        if prev in ("--network", "--net") and is_named(arg) or arg.startswith(
+                ("--network=", "--net=")) and is_named(arg.partition("=")[2]):
+            return  # on a user-defined network: it joins the rootless netns's user ns
         if arg.startswith("-") and not arg.startswith("--"):
             if "t" in arg or "d" in arg or "h" in arg:
                 return
@@ -105,6 +110,14 @@ def prestart(argv: list[str]) -> None:
         _prestarted = EarlyMonitor(stdin_inherit=interactive)
     except OSError:
         pass  # the ordinary path starts one and says what is wrong
+
+
+def drop() -> None:
+    """A prestarted monitor that will not be used (the run is on a user-defined network)."""
+    global _prestarted
+    early, _prestarted = _prestarted, None
+    if early is not None:
+        early.cancel()
 
 
 def take(*, stdin_inherit: bool) -> EarlyMonitor:

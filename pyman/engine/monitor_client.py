@@ -50,6 +50,7 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     from pyman.storage.atomic import write_json
 
     if early is not None and not early.used and not cfg.get("join") \
+            and not cfg.get("netavark") \
             and cfg.get("attach_fd") is None and cfg.get("log_driver") != "passthrough" \
             and attach and (cfg.get("stdin") == "inherit") == early.stdin_inherit:
         write_json(run_dir / "monitor.json", cfg, sync=False)
@@ -68,7 +69,7 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
         early.cancel()  # not the monitor this container needs after all
     # fail early, with the fix, before anything is started; a monitor that joins another
     # container's user namespace finds its maps written already
-    maps = None if cfg.get("join") else host_id_maps()
+    maps = None if cfg.get("join") or cfg.get("netavark") else host_id_maps()
     write_json(run_dir / "monitor.json", cfg, sync=False)  # the runtime dir: a tmpfs
     sync_r, sync_w = os.pipe()
     ctl_r, ctl_w = os.pipe()

@@ -46,7 +46,8 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "runtime": {"path": runtime.path, "root": str(svc.paths.runtime_root)},
         "network": c.network,
         # a joined netns has its helper already; a joined IPC namespace alone does not
-        "network_helper": None if c.join and "net" in c.share else check_network(c.network)[1],
+        "network_helper": None if (c.join and "net" in c.share) or c.network == "netavark"
+        else check_network(c.network)[1],
         "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
                  "hostname": c.hostname,
                  "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
@@ -75,6 +76,10 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                     if c.restart_policy not in ("", "no") else None),
     }
     add_notify(c, cfg)
+    if c.network == "netavark":  # last: it counts this container as a user of the netns
+        from pyman.engine.user_networks import monitor_config as netavark_config
+
+        cfg["netavark"] = netavark_config(svc, c)
     return cfg
 
 def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:

@@ -69,6 +69,7 @@ class RunOptions:
     user: str | None = None
     hostname: str | None = None
     network: str | None = None
+    network_aliases: list[str] = field(default_factory=list)  # --network-alias
     rm: bool = False
     detach: bool = False
     interactive: bool = False

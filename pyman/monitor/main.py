@@ -70,6 +70,8 @@ def main(argv: list[str]) -> int:
     try:
         if cfg.get("join"):  # a pod member, --network container:: the other's namespace
             join_enter(cfg["join"]["userns"], libc.CLONE_NEWNS)
+        elif cfg.get("netavark"):  # on networks: the rootless netns's user namespace
+            join_enter(cfg["netavark"]["userns"], libc.CLONE_NEWNS)
         else:
             child_enter(libc.CLONE_NEWNS, sync_fd, ctl_fd)
     except PymanError as exc:

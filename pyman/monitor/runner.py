@@ -52,6 +52,8 @@ class ContainerRun:
         self.created = False
         self.mounted = False
         self.helper: Helper | None = None
+        self.ips: dict[str, str] = {}  # user-defined networks: name -> address
+        self.netavark_up = False
         self.pipes: dict[str, int] = {}
         self.master = -1  # the pty master, with a terminal
         self.stdin_w = -1  # the container's stdin pipe, held open for attach clients (-i)
@@ -130,6 +132,8 @@ class ContainerRun:
         if monitor_makes_netns(self.cfg):  # configured by pasta while the runtime creates
             new_netns(netns)
             pasta = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid, ports)
+        if mode == "netavark":  # interfaces made by netavark before the runtime creates
+            self._netavark_setup()
         try:  # a network helper joins between create and start; otherwise one call
             self._create(start=mode not in ("slirp4netns", "pasta"))
         except BaseException:
@@ -159,6 +163,32 @@ class ContainerRun:
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    exit_code=None, started_at=time.time())
         return self.pid
+
+    def _netavark_setup(self) -> None:
+        from pyman.netns import netavark
+
+        netns = os.path.join(self.run_dir, "netns")
+        new_netns(netns)
+        nv = self.cfg["netavark"]
+        if not self.ips:  # a restart: the addresses are still this container's
+            self.ips = netavark.allocate(nv, self.id)
+        self.netavark_up = True  # a half-done setup is torn down too
+        netavark.run(nv, "setup", netns,
+                     netavark.options(nv, self.id, self.cfg["name"], self.ips))
+
+    def _netavark_teardown(self) -> None:
+        from pyman.netns import netavark
+
+        netns = os.path.join(self.run_dir, "netns")
+        self.netavark_up = False
+        nv = self.cfg["netavark"]
+        ips = self.ips or netavark.allocate(nv, self.id)
+        try:
+            netavark.run(nv, "teardown", netns,
+                         netavark.options(nv, self.id, self.cfg["name"], ips))
+        except PymanError as exc:  # the namespace may be gone already: note it, go on
+            with open(os.path.join(self.run_dir, "net.log"), "a") as f:
+                f.write(f"{exc}\n")
 
     def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]]) -> None:
         """The published TCP ports of a slirp4netns container (netns/forwarder.py)."""
@@ -215,11 +245,21 @@ class ContainerRun:
             gateway, addr = netfiles.SLIRP_GATEWAY, netfiles.SLIRP_ADDR
         elif mode == "pasta":
             gateway, addr = netfiles.default_gateway(), netfiles.default_address()
+        resolv = None
+        if mode == "netavark":  # addresses handed out now: the files name them
+            from pyman.netns import netavark
+
+            nv = self.cfg["netavark"]
+            self.ips = netavark.allocate(nv, self.id)
+            first = next(iter(nv["networks"]))
+            addr, gateway = self.ips[first], nv["network_info"][first]["subnets"][0].get(
+                "gateway")
+            resolv = netavark.resolv_conf(nv)
         hostname = spec["hostname"]
         files = {
             "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway,
                                          spec.get("extra_hosts")),
-            "resolv.conf": netfiles.resolv_conf(mode, gateway),
+            "resolv.conf": resolv or netfiles.resolv_conf(mode, gateway),
             "hostname": hostname + "\n",
         }
         join = self.cfg.get("join")
@@ -383,6 +423,9 @@ class ContainerRun:
             self.helper.stop(wait)
             self.helper = None
         netns = os.path.join(self.run_dir, "netns")
+        if self.netavark_up or (self.cfg["network"] == "netavark" and os.path.exists(netns)
+                                and self.created):
+            self._netavark_teardown()
         if os.path.exists(netns):  # the bind keeps the namespace alive: let it go
             try:
                 libc.umount(netns, libc.MNT_DETACH)
@@ -412,6 +455,11 @@ class ContainerRun:
             pass
         if self.mounted:
             unmount_rootfs(self.rootfs)
+        if self.cfg.get("netavark"):  # its addresses, and the netns if it was the last user
+            from pyman.netns import netavark, rootless_netns
+
+            netavark.free(self.cfg["netavark"], self.id)
+            rootless_netns.release(self.cfg["netavark"]["runtime"], self.id)
         if self.cfg.get("rm"):
             import shutil
 

@@ -190,7 +190,7 @@ def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
         join_namespaces(config, cfg["join"]["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>
         join_namespaces(config, {"network": cfg["network"][3:]})
-    if monitor_makes_netns(cfg):
+    if monitor_makes_netns(cfg) or cfg.get("network") == "netavark":  # made by the monitor
         for ns in config["linux"]["namespaces"]:
             if ns["type"] == "network":
                 ns["path"] = os.path.join(run_dir, "netns")

@@ -33,7 +33,7 @@ class ContainerConfig:
     workdir: str
     user: str
     hostname: str
-    network: str  # pasta | slirp4netns | host | none
+    network: str  # pasta | slirp4netns | host | none | netavark (user-defined networks)
     rm: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
@@ -64,6 +64,8 @@ class ContainerConfig:
     infra: bool = False  # this is the pod's infra container
     join: str = ""  # a container whose namespaces this one joins (the pod's infra, or
     share: list[str] = field(default_factory=list)  # --network container:<id>): ipc,net,uts
+    # user-defined networks (network "netavark"): name -> {"aliases": [...]}
+    networks: dict[str, Any] = field(default_factory=dict)
     sdnotify: str = "container"  # --sdnotify: container | conmon | ignore
     cgroups: str = "enabled"  # --cgroups: enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # the argv that created it

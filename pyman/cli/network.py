@@ -1,0 +1,226 @@
+"""pyman network create|ls|inspect|rm|exists, with Podman 4.3's output and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False)
+CTX = {"help_option_names": ["--help"]}
+group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
+                    help="Manage networks.")
+app.add_typer(group, name="network")
+
+HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER",
+           "NetworkInterface": "NETWORK INTERFACE", "Created": "CREATED",
+           "Subnets": "SUBNETS", "IPv6Enabled": "IPV6 ENABLED", "Internal": "INTERNAL",
+           "DNSEnabled": "DNS ENABLED", "Labels": "LABELS", "Options": "OPTIONS",
+           "IPAMOptions": "IPAM OPTIONS"}
+FILTERS = ("name", "id", "driver", "label")
+
+
+def go_view(doc: dict[str, Any], trunc: bool = False) -> dict[str, Any]:
+    """The network as Go templates see it (libpod's types.Network field names)."""
+    return {"Name": doc.get("name", ""),
+            "ID": str(doc.get("id", ""))[:12] if trunc else doc.get("id", ""),
+            "Driver": doc.get("driver", ""),
+            "NetworkInterface": doc.get("network_interface", ""),
+            "Created": doc.get("created", ""),
+            "Subnets": [{"Subnet": s.get("subnet", ""), "Gateway": s.get("gateway", ""),
+                         "LeaseRange": s.get("lease_range")} for s in doc.get("subnets") or []],
+            "IPv6Enabled": bool(doc.get("ipv6_enabled")),
+            "Internal": bool(doc.get("internal")),
+            "DNSEnabled": bool(doc.get("dns_enabled")),
+            "Labels": doc.get("labels") or {}, "Options": doc.get("options") or {},
+            "IPAMOptions": doc.get("ipam_options") or {}}
+
+
+def parse_filters(filters: list[str]) -> dict[str, list[str]]:
+    from pyman.errors import PymanError
+
+    out: dict[str, list[str]] = {}
+    for item in filters:
+        key, eq, value = item.partition("=")
+        if not eq or key not in FILTERS:
+            raise PymanError(f'invalid filter "{key}"')
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def matches(doc: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Podman's rules: one key's values are alternatives, different keys all apply; name
+    and id are regular expressions."""
+    from pyman.errors import PymanError
+
+    def regex(pattern: str, text: str) -> bool:
+        try:
+            return re.search(pattern, text) is not None
+        except re.error as exc:
+            raise PymanError(f"invalid filter regular expression {pattern!r}: {exc}") from None
+
+    for key, values in filters.items():
+        if key == "name" and not any(regex(v, doc["name"]) for v in values):
+            return False
+        if key == "id" and not any(regex(v, doc.get("id", "")) for v in values):
+            return False
+        if key == "driver" and doc.get("driver") not in values:
+            return False
+        if key == "label":
+            labels = doc.get("labels") or {}
+            if not any(labels.get(k) == v if sep else k in labels
+                       for k, sep, v in (x.partition("=") for x in values)):
+                return False
+    return True
+
+
+@group.command("create", context_settings=CTX)
+def create(
+    name: Annotated[str | None, typer.Argument(help="Name of the network.")] = None,
+    driver: Annotated[str, typer.Option("--driver", "-d", help="bridge (the only one).")
+                      ] = "bridge",
+    subnet: Annotated[list[str] | None, typer.Option("--subnet", help="CIDR subnet.")
+                      ] = None,
+    gateway: Annotated[list[str] | None, typer.Option("--gateway", help="Gateway address.")
+                       ] = None,
+    internal: Annotated[bool, typer.Option("--internal", help="No route out.")] = False,
+    disable_dns: Annotated[bool, typer.Option("--disable-dns", help="No aardvark-dns.")
+                           ] = False,
+    label: Annotated[list[str] | None, typer.Option("--label", help="key=value.")] = None,
+    ignore: Annotated[bool, typer.Option("--ignore", help="Do not fail if it exists.")
+                      ] = False,
+) -> None:
+    """Create a network (netavark's JSON, in Podman's directory)."""
+    from pyman.netns.networks import NetworkStore
+
+    labels = {}
+    for item in label or []:
+        key, _, value = item.partition("=")
+        labels[key] = value
+    store = NetworkStore()
+    if not name:  # Podman's: the next free podmanN
+        taken = {n["name"] for n in store.all()}
+        name = next(f"podman{i}" for i in range(1, 100000) if f"podman{i}" not in taken)
+    doc = store.create(name, driver=driver, subnets=subnet, gateways=gateway,
+                       internal=internal, dns=not disable_dns, labels=labels, ignore=ignore)
+    print(doc["name"])
+
+
+def _ls(
+    filters: Annotated[list[str] | None, typer.Option(
+        "--filter", "-f", help="name=, id=, driver=, label=")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="json or a Go template.")
+                   ] = None,
+    noheading: Annotated[bool, typer.Option("--noheading", help="No header row.")] = False,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Full network ids.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Names only.")] = False,
+) -> None:
+    """List networks."""
+    from pyman.cli.template import Template, render_list, tabwrite
+    from pyman.netns.networks import NetworkStore
+
+    wanted = parse_filters(filters or [])
+    docs = [d for d in NetworkStore().all() if matches(d, wanted)]
+    if quiet:
+        for d in docs:
+            print(d["name"])
+        return
+    if fmt == "json":
+        print(json.dumps(docs, indent=5))
+        return
+    views = [go_view(d, trunc=not no_trunc) for d in docs]
+    if not fmt:
+        fmt = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
+    tpl = Template(fmt)
+    if fmt.lstrip().startswith("{{range"):
+        print(tpl.render(views), end="")
+        return
+    if noheading and tpl.table:
+        print(tabwrite(line for v in views for line in tpl.render(v).split("\n")))
+        return
+    print(render_list(fmt, views, HEADERS))
+
+
+group.command("ls", context_settings=CTX)(_ls)
+group.command("list", context_settings=CTX, hidden=True)(_ls)
+
+
+@group.command("inspect", context_settings=CTX)
+def inspect(
+    names: Annotated[list[str], typer.Argument(help="Networks.")],
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json or a Go template.")
+                   ] = None,
+) -> None:
+    """Display the definition of one or more networks."""
+    from pyman.cli.template import Template
+    from pyman.errors import PymanError
+    from pyman.netns.networks import NetworkNotFound, NetworkStore
+
+    store = NetworkStore()
+    docs = []
+    missing: PymanError | None = None
+    for name in names:
+        try:
+            docs.append(store.find(name))
+        except NetworkNotFound as exc:
+            missing = PymanError(f"inspecting object: network {name}: {exc}")
+    if fmt in (None, "", "json"):
+        print(json.dumps(docs, indent=5))
+    else:
+        tpl = Template(fmt)
+        for d in docs:
+            print(tpl.render(go_view(d)))
+    if missing is not None:
+        raise missing
+
+
+@group.command("rm", context_settings=CTX)
+def rm(
+    names: Annotated[list[str], typer.Argument(help="Networks.")],
+    force: Annotated[bool, typer.Option(
+        "--force", "-f", help="Also remove the containers that use them.")] = False,
+    time_: Annotated[int, typer.Option("--time", "-t", help="Seconds to wait for running "
+                                       "containers to stop before killing them.")] = 10,
+) -> None:
+    """Remove one or more networks."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.user_networks import users
+    from pyman.errors import PymanError
+    from pyman.netns.networks import NetworkInUse, NetworkNotFound, NetworkStore
+
+    store = NetworkStore()
+    failed: PymanError | None = None
+    engine = None
+    for key in names:
+        try:
+            net = store.find(key)
+            if engine is None:
+                engine = make_engine()
+            using = users(engine.containers, net["name"])
+            if using and not force:
+                raise NetworkInUse(f'"{net["name"]}" has associated containers with it. Use '
+                                   "-f to forcibly delete containers and pods: network is "
+                                   "being used")
+            for c in using:
+                engine.containers.remove(c.id, force=True, timeout=time_)
+            print(store.remove(net["name"]), flush=True)
+        except NetworkNotFound as exc:
+            exc.exit_code = 1  # as Podman
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc
+        except PymanError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)
+
+
+@group.command("exists", context_settings=CTX)
+def exists(name: Annotated[str, typer.Argument(help="Network.")]) -> None:
+    """Exit 0 if the network exists, 1 if not."""
+    from pyman.netns.networks import NetworkStore
+
+    raise typer.Exit(0 if NetworkStore().exists(name) else 1)

@@ -1,0 +1,89 @@
+"""Containers on user-defined networks: what create records, what the monitor is told at
+start (the networks' definitions, the rootless network namespace to join), and which
+containers use a network (network rm)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pyman.errors import PymanError
+from pyman.storage.containers import ContainerConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyman.engine.containers import ContainerService
+
+ALIAS_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+NETAVARK = ("/usr/libexec/podman/netavark", "/usr/lib/podman/netavark")
+AARDVARK = ("/usr/libexec/podman/aardvark-dns", "/usr/lib/podman/aardvark-dns")
+
+
+def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
+    """``--network n1[,n2]`` and ``--network-alias``: every network must exist; the aliases
+    apply on each (Podman's rule for one network)."""
+    from pyman.netns.networks import NetworkStore
+
+    for alias in aliases:
+        if not ALIAS_RE.match(alias):
+            raise PymanError(f"invalid network alias {alias!r}: an alias is a DNS name "
+                             "([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+    store = NetworkStore()
+    out: dict[str, Any] = {}
+    for name in [n for n in spec.split(",") if n]:
+        if ":" in name:
+            raise PymanError(f"--network {name}: per-network options (name:alias=...) are "
+                             "not supported yet: use --network-alias")
+        net = store.find(name)
+        out[str(net["name"])] = {"aliases": list(aliases)}
+    return out
+
+
+def find_binary(name: str, candidates: tuple[str, ...]) -> str:
+    """Podman's helper lookup: containers.conf helper_binaries_dir, then the usual places."""
+    import os
+
+    from pyman.containers_conf import current
+
+    found = current().find_helper(name)
+    if found and os.path.isabs(found):
+        return found
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return path
+    raise PymanError(f"{name} not found: user-defined networks need netavark and "
+                     "aardvark-dns (`apt-get install netavark aardvark-dns`)")
+
+
+def monitor_config(svc: ContainerService, c: ContainerConfig) -> dict[str, Any]:
+    """What the monitor needs for netavark; starts the user's rootless network namespace
+    if none runs (this container is counted as one of its users from now on)."""
+    from pyman.netns import rootless_netns
+    from pyman.netns.helpers import check_tun, find_helper
+    from pyman.netns.networks import NetworkStore
+
+    store = NetworkStore()
+    info = {}
+    for name in c.networks:
+        net = store.find(name)
+        if net.get("driver", "bridge") != "bridge":
+            raise PymanError(f"network {name}: driver {net.get('driver')} is not supported "
+                             "by pyman (bridge only)")
+        info[name] = net
+    netavark = find_binary("netavark", NETAVARK)
+    aardvark = find_binary("aardvark-dns", AARDVARK)
+    pasta = find_helper("pasta")
+    check_tun()
+    runtime = str(svc.paths.runtime)
+    holder = rootless_netns.ensure(runtime, c.id, pasta)
+    networks = {name: {"aliases": [*per.get("aliases", []), c.id[:12]],
+                       "interface_name": f"eth{i}"}
+                for i, (name, per) in enumerate(c.networks.items())}
+    return {"dir": rootless_netns.state_dir(runtime), "runtime": runtime,
+            "holder": holder["pid"], "userns": f"/proc/{holder['pid']}/ns/user",
+            "netavark": netavark, "aardvark": aardvark,
+            "networks": networks, "network_info": info}
+
+
+def users(svc: ContainerService, name: str) -> list[ContainerConfig]:
+    return [c for c in svc.store.all() if name in c.networks]

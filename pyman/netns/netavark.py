@@ -1,0 +1,171 @@
+"""A container's interfaces on user-defined networks, by netavark, from the monitor.
+
+The monitor runs in the rootless network namespace's user namespace (netns/rootless_netns.py),
+so netavark, started in the holder's mount and network namespaces, may create the bridge and
+firewall rules there and move a veth end into the container's namespace, which it is given
+as an inherited fd. The contract is Podman's: ``netavark --config DIR setup NETNS`` with the
+network options JSON on stdin (container_id, container_name, networks with interface name,
+static IPs and aliases, network_info with each network's definition, port_mappings);
+teardown takes the same JSON. Podman does the IP allocation itself, and so does this module
+(``ipam.json`` in the namespace's state dir, under its lock).
+
+Stdlib only: the monitor imports it for containers on networks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from pyman.errors import PymanError
+from pyman.netns.rootless_netns import _Lock, _read_json, _write_json
+from pyman.rootless import libc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
+    """An IPv4 address per network for ``cid`` (the same again if it has one): the first
+    free host address of the network's first subnet after its gateway."""
+    import ipaddress
+
+    directory = nv["dir"]
+    with _Lock(directory):
+        path = os.path.join(directory, "ipam.json")
+        ipam = _read_json(path) or {}
+        out: dict[str, str] = {}
+        for name, info in nv["network_info"].items():
+            taken = ipam.setdefault(name, {})
+            mine = [ip for ip, owner in taken.items() if owner == cid]
+            if mine:
+                out[name] = mine[0]
+                continue
+            sub = info["subnets"][0]
+            net = ipaddress.ip_network(sub["subnet"], strict=False)
+            gateway = sub.get("gateway")
+            for host in net.hosts():
+                ip = str(host)
+                if ip != gateway and ip not in taken:
+                    break
+            else:
+                raise PymanError(f"IPAM error: failed to find free IP in network {name}: "
+                                 f"its subnet {net} is full")
+            taken[ip] = cid
+            out[name] = ip
+        _write_json(path, ipam)
+    return out
+
+
+def free(nv: dict[str, Any], cid: str) -> None:
+    directory = nv["dir"]
+    if not os.path.isdir(directory):
+        return
+    with _Lock(directory):
+        path = os.path.join(directory, "ipam.json")
+        ipam = _read_json(path)
+        if not isinstance(ipam, dict):
+            return
+        for taken in ipam.values():
+            for ip in [ip for ip, owner in taken.items() if owner == cid]:
+                del taken[ip]
+        _write_json(path, ipam)
+
+
+def options(nv: dict[str, Any], cid: str, name: str, ips: dict[str, str]) -> dict[str, Any]:
+    """Podman's network options JSON for netavark."""
+    nets = {}
+    for i, (net, per) in enumerate(nv["networks"].items()):
+        entry: dict[str, Any] = {"interface_name": per.get("interface_name") or f"eth{i}",
+                                 "static_ips": [ips[net]]}
+        if per.get("aliases"):
+            entry["aliases"] = per["aliases"]
+        nets[net] = entry
+    info = {}
+    for net, doc in nv["network_info"].items():
+        # a container on one network must not reach another network's containers (the
+        # issue's rule, Docker's default); Podman 4.3 leaves them routable by address.
+        # netavark's `isolate` drops traffic between isolated bridges; the way out stays
+        opts = {"isolate": "true", **(doc.get("options") or {})}
+        info[net] = {**doc, "options": opts}
+    return {"container_id": cid, "container_name": name, "networks": nets,
+            "network_info": info, "port_mappings": []}
+
+
+def _path_env() -> dict[str, str]:
+    """netavark starts aardvark-dns through `systemd-run --scope` when it finds systemd-run on
+    $PATH on a systemd host; that would leave the namespaces: a PATH without it (netavark
+    needs only iptables from it), and /usr/sbin for iptables."""
+    dirs = [d for d in os.environ.get("PATH", "/usr/bin:/bin").split(":")
+            if d and not os.access(os.path.join(d, "systemd-run"), os.X_OK)]
+    for d in ("/usr/sbin", "/sbin"):
+        if d not in dirs:
+            dirs.append(d)
+    return {"PATH": ":".join(dirs), "LANG": "C"}
+
+
+def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """``netavark setup|teardown`` in the holder's mount and network namespaces."""
+    holder = int(nv["holder"])
+    ns_fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    fds = []
+    try:
+        fds = [os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+               for kind in ("mnt", "net")]
+    except OSError:
+        os.close(ns_fd)
+        for fd in fds:
+            os.close(fd)
+        raise PymanError("the rootless network namespace is gone (its holder process "
+                         f"{holder} exited): start the container again") from None
+
+    def enter() -> None:  # in the child, before exec
+        libc.setns(fds[0], libc.CLONE_NEWNS)
+        libc.setns(fds[1], libc.CLONE_NEWNET)
+
+    argv = [nv["netavark"], "--config", os.path.join(nv["dir"], "conf"), "--rootless",
+            "true", "--aardvark-binary", nv["aardvark"], verb, f"/proc/self/fd/{ns_fd}"]
+    # aardvark-dns, daemonized by netavark, must not become the monitor's child (the monitor
+    # is a subreaper): it belongs to the namespace, not to this container
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 0)
+    try:
+        proc = subprocess.run(argv, input=json.dumps(opts).encode(), capture_output=True,
+                              pass_fds=(ns_fd,), preexec_fn=enter, env=_path_env(),
+                              check=False)
+    finally:
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        os.close(ns_fd)
+        for fd in fds:
+            os.close(fd)
+    if proc.returncode != 0:
+        msg = proc.stdout.decode(errors="replace").strip()
+        try:
+            msg = str(json.loads(msg).get("error", msg))
+        except (ValueError, AttributeError):
+            msg = msg or proc.stderr.decode(errors="replace").strip()
+        raise PymanError(f"netavark {verb}: {msg}")
+    try:
+        out = json.loads(proc.stdout or b"{}")
+    except ValueError:
+        out = {}
+    return out if isinstance(out, dict) else {}
+
+
+def resolv_conf(nv: dict[str, Any]) -> str | None:
+    """With DNS on any network: aardvark-dns on its gateways answers (names of the network,
+    the host's resolvers for the rest); None to use the usual file."""
+    servers = [info["subnets"][0]["gateway"] for info in nv["network_info"].values()
+               if info.get("dns_enabled") and info.get("subnets")]
+    if not servers:
+        return None
+    from pyman.netns.files import host_nameservers
+
+    _, other = host_nameservers()
+    search = [ln for ln in other if ln.startswith("search")]
+    opts = [ln for ln in other if ln.startswith("options")]
+    extra = " ".join(w for ln in search for w in ln.split()[1:])
+    lines = [f"search dns.podman {extra}".rstrip(), *opts,
+             *(f"nameserver {s}" for s in servers)]
+    return "\n".join(lines) + "\n"
