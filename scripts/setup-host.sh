@@ -2,7 +2,7 @@
 # Prepare this machine as pyman's test ground. Run as root; idempotent; a rerun takes seconds.
 #
 #  - Debian packages: runtimes (runc, crun), uidmap, fuse-overlayfs, slirp4netns, passt,
-#    docker-registry, busybox-static, catatonit (--init, pod infra), podman + skopeo (the
+#    netavark + aardvark-dns (user-defined networks, Debian 12: 1.4.0), docker-registry, busybox-static, catatonit (--init, pod infra), podman + skopeo (the
 #    reference), python3-venv
 #  - /dev/net/tun and /dev/fuse mode 0666, as distributions ship them
 #  - the unprivileged user pymanci with a 65536 sub-uid/sub-gid range
@@ -25,6 +25,7 @@ SRC=$CI_HOME/pyman-src
 PY=/usr/bin/python3
 PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busybox-static
           podman skopeo python3-venv git catatonit
+          netavark aardvark-dns  # user-defined networks (pyman network, run --network NAME)
           fish   # fish: tests/e2e/test_completion.py
           sudo)  # sudo: the CI user plays a second local user, the neighbour (below)
 

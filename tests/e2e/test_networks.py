@@ -1,0 +1,168 @@
+"""User-defined networks, as the unprivileged user: the definitions shared with Podman (its
+files, its directory, its output and errors), and containers on networks in the rootless
+network namespace: names and aliases answered by aardvark-dns, another network unreachable,
+a network in use kept, and nothing left once the containers are gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from lifecycle_util import wait_for
+
+SERVE = "echo hi-from-db > /index.html && exec httpd -f -p 80 -h /"
+# the test image's busybox wget crashes (static glibc without NSS files): nc speaks HTTP
+GET = 'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 2 {host} 80'
+
+
+def netns_dir() -> Path:
+    """The rootless netns state dir: XDG_RUNTIME_DIR is unset in the suite, so pyman's
+    runtime dir is its fallback."""
+    return Path(f"/tmp/pyman-run-{os.getuid()}/pyman/rootless-netns")
+
+
+def alive(pid: int) -> bool:
+    """A zombie counts as gone (this host's init reaps orphans slowly)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def podman_cmd(env: dict[str, str], runroot: str) -> list[str]:
+    root = Path(env["XDG_DATA_HOME"]) / "containers" / "storage"
+    return ["podman", "--root", str(root), "--runroot", runroot, "--storage-driver", "vfs"]
+
+
+@pytest.fixture
+def podman(fresh_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    runroot = tempfile.mkdtemp(prefix="pm-net-", dir="/tmp")  # podman wants a short path
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*podman_cmd(fresh_env, runroot), *args], env=fresh_env,
+                              capture_output=True, text=True, timeout=60)
+
+    yield run
+    shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    ls = pm("network", "ls")
+    assert ls.stdout == podman("network", "ls").stdout
+    assert ls.stdout.splitlines() == ["NETWORK ID    NAME        DRIVER",
+                                      "2f259bab93aa  podman      bridge"]
+    assert pm("network", "create", "n1").stdout == "n1\n"
+    r = pm("network", "create", "--subnet", "10.99.7.0/24", "--gateway", "10.99.7.9",
+           "--internal", "--disable-dns", "--label", "a=b", "n2")
+    assert r.returncode == 0, r.stderr
+    assert podman("network", "create", "n3").stdout == "n3\n"  # after ours: the next /24
+    for args in (("network", "ls"), ("network", "ls", "-q"), ("network", "ls", "--no-trunc"),
+                 ("network", "ls", "--filter", "name=^n[12]$"),
+                 ("network", "ls", "--format", "{{.Name}} {{.ID}} {{.Driver}}"),
+                 ("network", "inspect", "n1", "n2", "n3")):
+        mine, theirs = pm(*args), podman(*args)
+        assert (mine.returncode, mine.stdout) == (theirs.returncode, theirs.stdout), args
+    n1, n2, n3 = json.loads(pm("network", "inspect", "n1", "n2", "n3").stdout)
+    assert n1["subnets"] == [{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]
+    assert n3["subnets"] == [{"subnet": "10.89.1.0/24", "gateway": "10.89.1.1"}]
+    assert (n2["internal"], n2["dns_enabled"], n2["labels"]) == (True, False, {"a": "b"})
+    assert n2["subnets"] == [{"subnet": "10.99.7.0/24", "gateway": "10.99.7.9"}]
+    assert n1["network_interface"] == "podman1" and n3["network_interface"] == "podman3"
+
+    # errors: Podman's words and codes, and nothing written
+    before = sorted(os.listdir(Path(fresh_env["XDG_DATA_HOME"]) / "containers/storage/"
+                               "networks"))
+    for args in (("network", "create", "n1"),
+                 ("network", "create", "--subnet", "10.89.0.128/25", "x1"),
+                 ("network", "create", "--subnet", "10.1.0.0/33", "x1"),
+                 ("network", "create", "--gateway", "10.1.0.1", "x1"),
+                 ("network", "create", "--subnet", "10.5.0.0/24", "--gateway", "10.6.0.1",
+                  "x1"),
+                 ("network", "create", "bad/name"),
+                 ("network", "create", "-d", "foo", "x1"),
+                 ("network", "inspect", "nope"), ("network", "rm", "nope"),
+                 ("network", "rm", "podman"), ("network", "ls", "--filter", "foo=bar")):
+        mine, theirs = pm(*args), podman(*args)
+        assert (mine.returncode, mine.stdout, mine.stderr) == (
+            theirs.returncode, theirs.stdout, theirs.stderr), args
+    mac = pm("network", "create", "-d", "macvlan", "m1")
+    assert mac.returncode == 125
+    assert mac.stderr.startswith("Error: unsupported driver macvlan: rootless pyman makes "
+                                 "bridge networks only")
+    assert sorted(os.listdir(Path(fresh_env["XDG_DATA_HOME"]) / "containers/storage/"
+                             "networks")) == before
+    assert pm("network", "create", "--ignore", "n1").stdout == "n1\n"
+    assert pm("network", "exists", "n3").returncode == 0
+    assert pm("network", "exists", "nope").returncode == 1
+    assert pm("network", "rm", "n3", "n1").stdout == "n3\nn1\n"  # podman's network, gone
+    assert podman("network", "ls", "-q").stdout == "n2\npodman\n"
+
+
+def test_containers_resolve_each_other_on_a_network(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "n1").returncode == 0
+    assert pm("network", "create", "n2").returncode == 0
+    r = pm("run", "-d", "--name", "db", "--network", "n1", "--network-alias", "database",
+           "alpine", "sh", "-c", SERVE)
+    assert r.returncode == 0, r.stderr
+    try:
+        holder = json.loads((netns_dir() / "holder.json").read_text())
+        aardvark = int((netns_dir() / "conf/aardvark-dns/aardvark.pid").read_text())
+        pids = [holder["pid"], holder["pasta_pid"], aardvark]
+        assert all(alive(p) for p in pids)
+        for host in ("db", "database"):  # by name and by alias, from the same network
+            out = pm("run", "--rm", "--network", "n1", "alpine", "sh", "-c",
+                     GET.format(host=host))
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.endswith("\n\nhi-from-db\n"), out.stdout  # text mode
+        db_ip = json.loads((netns_dir() / "ipam.json").read_text())["n1"]
+        assert list(db_ip) == ["10.89.0.2"]
+        # another network: no name, and no route to its address either
+        other = pm("run", "--rm", "--network", "n2", "alpine", "sh", "-c",
+                   f"{GET.format(host='db')}; echo; {GET.format(host='10.89.0.2')}; "
+                   "cat /etc/resolv.conf")
+        assert "hi-from-db" not in other.stdout
+        assert "bad address 'db'" in other.stderr
+        assert "nameserver 10.89.1.1" in other.stdout
+        # a network in use stays (Podman's message and code); unknown networks are refused
+        busy = pm("network", "rm", "n1")
+        assert (busy.returncode, busy.stderr) == (
+            2, 'Error: "n1" has associated containers with it. Use -f to forcibly delete '
+               "containers and pods: network is being used\n")
+        bad = pm("run", "--rm", "--network", "nosuch", "alpine", "true")
+        assert (bad.returncode, bad.stderr) == (
+            125, "Error: unable to find network with name or ID nosuch: network not found\n")
+        alias = pm("create", "--network-alias", "x", "alpine", "true")
+        assert alias.returncode == 125 and "--network-alias needs" in alias.stderr
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+    # the last container gone: the namespace, its holder, pasta and aardvark-dns too
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+    assert wait_for(lambda: not any(alive(p) for p in pids), 5), pids
+    assert not list((netns_dir()).glob("users/*"))
+    assert pm("network", "rm", "n1", "n2").returncode == 0
+    assert pm("ps", "-aq").stdout == ""
+
+
+def test_network_rm_force_removes_its_containers(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "n9").returncode == 0
+    r = pm("run", "-d", "--name", "on9", "--network", "n9", "alpine", "sleep", "60")
+    assert r.returncode == 0, r.stderr
+    gone = pm("network", "rm", "-f", "-t", "0", "n9")
+    assert (gone.returncode, gone.stdout) == (0, "n9\n"), gone.stderr
+    assert pm("ps", "-aq").stdout == ""
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
