@@ -80,6 +80,7 @@ class StateKeeper:
                 self._adopt_created(cid, st)
             killed = self.signal(st, SIGKILL)
             self._kill_helper(cid, st)
+            self._leave_networks(cid)
             if killed:
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline and same_process(st.pid, st.pid_start,
@@ -118,6 +119,17 @@ class StateKeeper:
         if started is not None and st.monitor_start is not None and \
                 started >= st.monitor_start:
             st.pid, st.pid_start = pid, started
+
+    def _leave_networks(self, cid: str) -> None:
+        """On user-defined networks: its names, addresses and its share of the rootless
+        netns (the last one out ends it), as its monitor would have done."""
+        from pyman.storage.atomic import read_json
+
+        cfg = read_json(self.store.run_dir(cid) / "monitor.json")
+        if isinstance(cfg, dict) and isinstance(cfg.get("netavark"), dict):
+            from pyman.netns.netavark import forget
+
+            forget(cfg["netavark"], cid)
 
     def _kill_helper(self, cid: str, st: ContainerState) -> None:
         """pasta daemonizes: it outlives a killed monitor unless we end it. It writes its

@@ -106,9 +106,33 @@ def _path_env() -> dict[str, str]:
     return {"PATH": ":".join(dirs), "LANG": "C"}
 
 
+def forget_dead_aardvark(conf: str) -> None:
+    """netavark SIGHUPs the pid in aardvark.pid and starts a server only when that fails: a
+    killed aardvark-dns (a zombie its init has not reaped yet, or a reused pid) would leave
+    every name unanswered. Without the file netavark starts a new one, which reads the
+    entries of every network from the config dir: all names are answered again."""
+    from pyman.procinfo import start_time
+
+    path = os.path.join(conf, "aardvark-dns", "aardvark.pid")
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip() or 0)
+        with open(f"/proc/{pid}/comm") as f:
+            ok = f.read().strip() == "aardvark-dns" and start_time(pid) is not None
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any]) -> dict[str, Any]:
     """``netavark setup|teardown`` in the holder's mount and network namespaces."""
     holder = int(nv["holder"])
+    if verb == "setup":
+        forget_dead_aardvark(os.path.join(nv["dir"], "conf"))
     ns_fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     fds = []
     try:
@@ -169,3 +193,45 @@ def resolv_conf(nv: dict[str, Any]) -> str | None:
     lines = [f"search dns.podman {extra}".rstrip(), *opts,
              *(f"nameserver {s}" for s in servers)]
     return "\n".join(lines) + "\n"
+
+
+def forget(nv: dict[str, Any], cid: str) -> None:
+    """A container whose monitor was killed (the reconcile): its namespace died with it, so
+    its veths are gone; what is left is its names in aardvark-dns's files (rewritten under
+    netavark's aardvark.lock, then SIGHUP makes aardvark-dns reread them), its addresses
+    and its count as a user of the rootless netns."""
+    import fcntl
+    import signal
+
+    from pyman.netns.rootless_netns import release
+
+    conf = os.path.join(nv["dir"], "conf")
+    adir = os.path.join(conf, "aardvark-dns")
+    if os.path.isdir(adir):
+        fd = os.open(os.path.join(conf, "aardvark.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            for net in nv["networks"]:
+                path = os.path.join(adir, net)
+                try:
+                    with open(path) as f:
+                        lines = f.read().splitlines()
+                except OSError:
+                    continue
+                kept = [ln for ln in lines[1:] if ln.split(" ", 1)[0] != cid]
+                if kept:
+                    with open(path + ".tmp", "w") as f:
+                        f.write("\n".join([lines[0], *kept]) + "\n")
+                    os.replace(path + ".tmp", path)
+                else:
+                    os.unlink(path)
+            try:
+                with open(os.path.join(adir, "aardvark.pid")) as f:
+                    os.kill(int(f.read().strip() or 0), signal.SIGHUP)
+            except (OSError, ValueError):
+                pass
+        finally:
+            os.close(fd)
+    free(nv, cid)
+    release(nv["runtime"], cid)

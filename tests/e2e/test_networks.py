@@ -166,3 +166,41 @@ def test_network_rm_force_removes_its_containers(run_pyman, fresh_env) -> None:
     assert (gone.returncode, gone.stdout) == (0, "n9\n"), gone.stderr
     assert pm("ps", "-aq").stdout == ""
     assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+
+
+def test_racing_starts_share_one_netns_and_killed_monitors_leave_nothing(
+        run_pyman, fresh_env, pyman_bin) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "n1").returncode == 0
+    procs = [subprocess.Popen([str(pyman_bin), "run", "-d", "--name", name, "--network", "n1",
+                               "alpine", "sleep", "60"], env=fresh_env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for name in ("r1", "r2")]
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+        holder = json.loads((netns_dir() / "holder.json").read_text())
+        assert len(list(netns_dir().glob("users/*"))) == 2  # one namespace, two users
+        look = pm("run", "--rm", "--network", "n1", "alpine", "sh", "-c",
+                  "nslookup r1 >/dev/null && nslookup r2 >/dev/null && echo both")
+        assert look.stdout == "both\n", look.stderr
+        # a monitor killed: the next command's reconcile takes its name, address and share
+        mon = int(pm("inspect", "r1", "--format", "{{.State.ConmonPid}}").stdout)
+        os.kill(mon, 9)
+        assert wait_for(lambda: "Exited" in pm("ps", "-a", "--filter", "name=r1",
+                                               "--format", "{{.Status}}").stdout, 5)
+        assert len(list(netns_dir().glob("users/*"))) == 1
+        gone = pm("run", "--rm", "--network", "n1", "alpine", "nslookup", "r1")
+        assert gone.returncode != 0 and "NXDOMAIN" in gone.stdout + gone.stderr
+        assert "10.89.0.2" not in (netns_dir() / "ipam.json").read_text()
+        mon = int(pm("inspect", "r2", "--format", "{{.State.ConmonPid}}").stdout)
+        os.kill(mon, 9)
+        pm("ps", "-a")  # the last user gone: the namespace ends
+        assert not (netns_dir() / "holder.json").exists()
+        assert wait_for(lambda: not any(alive(p) for p in (holder["pid"],
+                                                          holder["pasta_pid"])), 5)
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
