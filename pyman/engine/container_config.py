@@ -62,11 +62,11 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         raise PymanError("invalid config provided: networks and static ip/mac address can "
                          "only be used with Bridge mode networking (--network-alias needs "
                          "--network NAME of a network: pyman network create NAME)")
-    if network == "netavark" and (opts.publish or opts.publish_all):
-        raise PymanError("publishing ports (-p/-P) of a container on a user-defined network "
-                         "is not supported yet: publish them from a container on the default "
-                         "network (pasta), or reach the container from the network")
     ports = published_ports(opts, icfg, network)
+    if network == "netavark" and any(m["protocol"] != "tcp" for m in ports):
+        raise PymanError("publishing UDP ports of a container on a user-defined network is "
+                         "not supported yet: publish TCP ports only, or use the default "
+                         "network (pasta) for UDP")
     from pyman.engine import container_mounts
 
     specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NOT_FOUND = ("executable file not found", "no such file or directory")
+PUBLISHING = ("slirp4netns", "pasta", "netavark")  # modes whose -p the monitor binds
 
 
 def classify(message: str) -> int:
@@ -76,7 +77,7 @@ class ContainerRun:
         mode = self.cfg["network"]
         ports = self.cfg.get("ports") or []
         # bound first: a port in use is reported before anything is mounted or created
-        held = _bind_ports(ports) if mode in ("slirp4netns", "pasta") else []
+        held = _bind_ports(ports) if mode in PUBLISHING else []
         try:
             return self._start(mode, ports, held)
         finally:
@@ -113,7 +114,7 @@ class ContainerRun:
             pass
         mode = self.cfg["network"]
         ports = self.cfg.get("ports") or []
-        held = _bind_ports(ports) if mode in ("slirp4netns", "pasta") else []
+        held = _bind_ports(ports) if mode in PUBLISHING else []
         try:
             return self._launch(mode, ports, held)
         finally:
@@ -134,6 +135,9 @@ class ContainerRun:
             pasta = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid, ports)
         if mode == "netavark":  # interfaces made by netavark before the runtime creates
             self._netavark_setup()
+            if held:  # TCP only (refused at create otherwise): to its first address
+                first = self.ips[next(iter(self.cfg["netavark"]["networks"]))]
+                self._start_forwarder(list(zip(held, ports, strict=True)), first)
         try:  # a network helper joins between create and start; otherwise one call
             self._create(start=mode not in ("slirp4netns", "pasta"))
         except BaseException:
@@ -190,18 +194,21 @@ class ContainerRun:
             with open(os.path.join(self.run_dir, "net.log"), "a") as f:
                 f.write(f"{exc}\n")
 
-    def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]]) -> None:
-        """The published TCP ports of a slirp4netns container (netns/forwarder.py)."""
+    def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]],
+                         addr: str = netfiles.SLIRP_ADDR) -> None:
+        """The published TCP ports of a slirp4netns container, or of one on a user-defined
+        network, forwarded to ``addr`` in its netns (netns/forwarder.py)."""
         import sys
 
         netns = os.path.join(self.run_dir, "netns")
-        bind_netns(self.pid, netns)
+        if self.cfg["network"] == "slirp4netns":  # runc made it; the others are bound
+            bind_netns(self.pid, netns)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         fds = [s.fileno() for s, _ in tcp]
         args = [f"{s.fileno()}:{m['container_port']}" for s, m in tcp]
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", os.path.join(here, "netns", "forwarder.py"), netns,
-             netfiles.SLIRP_ADDR, *args],
+             addr, *args],
             pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         with open(os.path.join(self.run_dir, "forwarder.pid"), "w") as f:

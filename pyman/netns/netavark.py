@@ -154,10 +154,11 @@ def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any]) -> dict
     # aardvark-dns, daemonized by netavark, must not become the monitor's child (the monitor
     # is a subreaper): it belongs to the namespace, not to this container
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 0)
-    try:
-        proc = subprocess.run(argv, input=json.dumps(opts).encode(), capture_output=True,
-                              pass_fds=(ns_fd,), preexec_fn=enter, env=_path_env(),
-                              check=False)
+    try:  # one netavark at a time (as Podman): two would race on the same iptables chains
+        with _Lock(nv["dir"], "netavark.lock"):
+            proc = subprocess.run(argv, input=json.dumps(opts).encode(), capture_output=True,
+                                  pass_fds=(ns_fd,), preexec_fn=enter, env=_path_env(),
+                                  check=False)
     finally:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         os.close(ns_fd)

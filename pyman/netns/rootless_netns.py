@@ -34,8 +34,8 @@ def state_dir(runtime: str) -> str:
 
 
 class _Lock:
-    def __init__(self, directory: str) -> None:
-        self.path = os.path.join(directory, "lock")
+    def __init__(self, directory: str, name: str = "lock") -> None:
+        self.path = os.path.join(directory, name)
         self.fd = -1
 
     def __enter__(self) -> _Lock:

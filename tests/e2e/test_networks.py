@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from lifecycle_util import wait_for
+from net_util import fetch, free_port
 
 SERVE = "echo hi-from-db > /index.html && exec httpd -f -p 80 -h /"
 # the test image's busybox wget crashes (static glibc without NSS files): nc speaks HTTP
@@ -113,10 +114,12 @@ def test_containers_resolve_each_other_on_a_network(run_pyman, fresh_env) -> Non
 
     assert pm("network", "create", "n1").returncode == 0
     assert pm("network", "create", "n2").returncode == 0
+    port = free_port()
     r = pm("run", "-d", "--name", "db", "--network", "n1", "--network-alias", "database",
-           "alpine", "sh", "-c", SERVE)
+           "-p", f"127.0.0.1:{port}:80", "alpine", "sh", "-c", SERVE)
     assert r.returncode == 0, r.stderr
     try:
+        assert wait_for(lambda: fetch(port) == "hi-from-db\n", 5)  # published, from the host
         holder = json.loads((netns_dir() / "holder.json").read_text())
         aardvark = int((netns_dir() / "conf/aardvark-dns/aardvark.pid").read_text())
         pids = [holder["pid"], holder["pasta_pid"], aardvark]
@@ -130,7 +133,8 @@ def test_containers_resolve_each_other_on_a_network(run_pyman, fresh_env) -> Non
         assert list(db_ip) == ["10.89.0.2"]
         # another network: no name, and no route to its address either
         other = pm("run", "--rm", "--network", "n2", "alpine", "sh", "-c",
-                   f"{GET.format(host='db')}; echo; {GET.format(host='10.89.0.2')}; "
+                   f"{GET.format(host='db')}; echo; "
+                   f"{GET.format(host='10.89.0.2').replace('-w 2', '-w 1')}; "
                    "cat /etc/resolv.conf")
         assert "hi-from-db" not in other.stdout
         assert "bad address 'db'" in other.stderr
@@ -145,11 +149,19 @@ def test_containers_resolve_each_other_on_a_network(run_pyman, fresh_env) -> Non
             125, "Error: unable to find network with name or ID nosuch: network not found\n")
         alias = pm("create", "--network-alias", "x", "alpine", "true")
         assert alias.returncode == 125 and "--network-alias needs" in alias.stderr
+        # aardvark-dns killed: the next container on a network brings names back
+        os.kill(aardvark, 9)
+        assert wait_for(lambda: not alive(aardvark), 5)
+        again = pm("run", "--rm", "--network", "n1", "alpine", "sh", "-c",
+                   GET.format(host="db"))
+        assert again.stdout.endswith("\n\nhi-from-db\n"), again.stderr
+        pids[2] = int((netns_dir() / "conf/aardvark-dns/aardvark.pid").read_text())
     finally:
         assert pm("rm", "-af", "-t", "0").returncode == 0
     # the last container gone: the namespace, its holder, pasta and aardvark-dns too
     assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
     assert wait_for(lambda: not any(alive(p) for p in pids), 5), pids
+    assert fetch(port) is None
     assert not list((netns_dir()).glob("users/*"))
     assert pm("network", "rm", "n1", "n2").returncode == 0
     assert pm("ps", "-aq").stdout == ""
@@ -204,3 +216,32 @@ def test_racing_starts_share_one_netns_and_killed_monitors_leave_nothing(
                                                           holder["pasta_pid"])), 5)
     finally:
         assert pm("rm", "-af", "-t", "0").returncode == 0
+
+
+def test_two_networks_internal_and_no_dns(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    for args in (("a",), ("b",), ("--internal", "inner"), ("--disable-dns", "quiet")):
+        assert pm("network", "create", *args).returncode == 0
+    try:
+        for name, net in (("sa", "a"), ("sb", "b"), ("sq", "quiet")):
+            r = pm("run", "-d", "--name", name, "--network", net, "alpine", "sh", "-c",
+                   SERVE.replace("db", name))
+            assert r.returncode == 0, r.stderr
+        both = pm("run", "--rm", "--network", "a,b", "alpine", "sh", "-c",
+                  f"{GET.format(host='sa')}; {GET.format(host='sb')}; ip -o -4 addr")
+        assert "hi-from-sa" in both.stdout and "hi-from-sb" in both.stdout, both.stderr
+        assert "eth0    inet 10.89.0." in both.stdout and "eth1    inet 10.89.1." in \
+            both.stdout
+        inner = pm("run", "--rm", "--network", "inner", "alpine", "ip", "route")
+        assert inner.returncode == 0 and "default" not in inner.stdout  # no way out
+        assert inner.stdout.startswith("10.89.2.0/24 dev eth0")
+        quiet = pm("run", "--rm", "--network", "quiet", "alpine", "cat", "/etc/resolv.conf")
+        assert quiet.returncode == 0 and "nameserver" in quiet.stdout
+        assert "dns.podman" not in quiet.stdout and "10.89.3.1" not in quiet.stdout
+        adir = netns_dir() / "conf/aardvark-dns"
+        assert (adir / "a").exists() and not (adir / "quiet").exists()  # no names on it
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
