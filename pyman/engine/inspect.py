@@ -19,6 +19,34 @@ def inspect_ports(mappings: list[dict[str, Any]]) -> dict[str, list[dict[str, st
 GO_ZERO = "0001-01-01T00:00:00Z"
 
 
+def _networks(c: ContainerConfig, run_dir: str, running: bool) -> dict[str, Any]:
+    """NetworkSettings.Networks of a container on user-defined networks: its address,
+    gateway and MAC from what netavark reported at start (<run>/networks.json)."""
+    if not c.networks:
+        return {}
+    status: dict[str, Any] = {}
+    if running:
+        import json
+
+        try:
+            with open(f"{run_dir}/networks.json") as f:
+                status = json.load(f)
+        except (OSError, ValueError):
+            status = {}
+    out = {}
+    for i, (name, per) in enumerate(c.networks.items()):
+        iface = (status.get(name) or {}).get("interfaces", {}).get(f"eth{i}") or {}
+        sub = (iface.get("subnets") or [{}])[0]
+        addr, _, plen = str(sub.get("ipnet", "")).partition("/")
+        out[name] = {"EndpointID": "", "Gateway": sub.get("gateway") or "",
+                     "IPAddress": addr, "IPPrefixLen": int(plen or 0), "IPv6Gateway": "",
+                     "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                     "MacAddress": iface.get("mac_address", ""), "NetworkID": name,
+                     "DriverOpts": None, "IPAMConfig": None, "Links": None,
+                     "Aliases": [*per.get("aliases", []), c.id[:12]]}
+    return {"Networks": out}
+
+
 def rfc3339(ts: float | None) -> str:
     """Epoch seconds -> RFC 3339 in UTC with nanoseconds, as Go prints a time.Time."""
     if not ts:
@@ -135,7 +163,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "Dependencies": [],
         "NetworkSettings": {"IPAddress": "", "Gateway": "", "MacAddress": "",
                             "Ports": inspect_ports(c.ports),
-                            "SandboxKey": ""},
+                            "SandboxKey": "",
+                            **_networks(c, run_dir, running)},
         "Namespace": "",
         "IsInfra": c.infra,
         "Config": {

@@ -177,8 +177,9 @@ class ContainerRun:
         if not self.ips:  # a restart: the addresses are still this container's
             self.ips = netavark.allocate(nv, self.id)
         self.netavark_up = True  # a half-done setup is torn down too
-        netavark.run(nv, "setup", netns,
-                     netavark.options(nv, self.id, self.cfg["name"], self.ips))
+        status = netavark.run(nv, "setup", netns,
+                              netavark.options(nv, self.id, self.cfg["name"], self.ips))
+        write_json(os.path.join(self.run_dir, "networks.json"), status, sync=False)
 
     def _netavark_teardown(self) -> None:
         from pyman.netns import netavark

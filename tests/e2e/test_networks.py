@@ -131,6 +131,11 @@ def test_containers_resolve_each_other_on_a_network(run_pyman, fresh_env) -> Non
             assert out.stdout.endswith("\n\nhi-from-db\n"), out.stdout  # text mode
         db_ip = json.loads((netns_dir() / "ipam.json").read_text())["n1"]
         assert list(db_ip) == ["10.89.0.2"]
+        nets = json.loads(pm("inspect", "db").stdout)[0]["NetworkSettings"]["Networks"]
+        assert list(nets) == ["n1"]
+        assert (nets["n1"]["IPAddress"], nets["n1"]["IPPrefixLen"], nets["n1"]["Gateway"]) \
+            == ("10.89.0.2", 24, "10.89.0.1")
+        assert nets["n1"]["Aliases"] == ["database", r.stdout.strip()[:12]]
         # another network: no name, and no route to its address either
         other = pm("run", "--rm", "--network", "n2", "alpine", "sh", "-c",
                    f"{GET.format(host='db')}; echo; "
