@@ -283,7 +283,18 @@ def _fixed(values: tuple[str, ...]) -> Callable[[str], Values]:
 def networks(incomplete: str) -> Values:
     if incomplete.startswith("container:"):
         return [f"container:{n}" for n in containers(incomplete.removeprefix("container:"))]
-    return [v for v in NETWORK_MODES if v.startswith(incomplete)]
+    return [v for v in NETWORK_MODES if v.startswith(incomplete)] + network_names(incomplete)
+
+
+def network_names(incomplete: str) -> Values:
+    """User-defined networks (Podman's definitions) and the default one."""
+    from pyman.netns.networks import DEFAULT_NAME, network_dir
+
+    try:
+        names = [e.name[:-5] for e in os.scandir(network_dir()) if e.name.endswith(".json")]
+    except OSError:
+        names = []
+    return sorted(n for n in {*names, DEFAULT_NAME} if n.startswith(incomplete))
 
 
 def signals(incomplete: str) -> Values:

@@ -1,4 +1,4 @@
-"""pyman network create|ls|inspect|rm|exists, with Podman 4.3's output and errors."""
+"""pyman network create|ls|inspect|rm|prune|exists, with Podman 4.3's output and errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 from typing import Annotated, Any
 
 import typer
+
+from pyman.cli import complete_values as cv
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -150,7 +152,8 @@ group.command("list", context_settings=CTX, hidden=True)(_ls)
 
 @group.command("inspect", context_settings=CTX)
 def inspect(
-    names: Annotated[list[str], typer.Argument(help="Networks.")],
+    names: Annotated[list[str], typer.Argument(help="Networks.",
+                                                       autocompletion=cv.network_names)],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="json or a Go template.")
                    ] = None,
 ) -> None:
@@ -179,7 +182,8 @@ def inspect(
 
 @group.command("rm", context_settings=CTX)
 def rm(
-    names: Annotated[list[str], typer.Argument(help="Networks.")],
+    names: Annotated[list[str], typer.Argument(help="Networks.",
+                                                       autocompletion=cv.network_names)],
     force: Annotated[bool, typer.Option(
         "--force", "-f", help="Also remove the containers that use them.")] = False,
     time_: Annotated[int, typer.Option("--time", "-t", help="Seconds to wait for running "
@@ -219,8 +223,37 @@ def rm(
 
 
 @group.command("exists", context_settings=CTX)
-def exists(name: Annotated[str, typer.Argument(help="Network.")]) -> None:
+def exists(name: Annotated[str, typer.Argument(help="Network.",
+                                                autocompletion=cv.network_names)]) -> None:
     """Exit 0 if the network exists, 1 if not."""
     from pyman.netns.networks import NetworkStore
 
     raise typer.Exit(0 if NetworkStore().exists(name) else 1)
+
+
+@group.command("prune", context_settings=CTX)
+def prune(
+    force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask.")] = False,
+    filters: Annotated[list[str] | None, typer.Option("--filter", help="label=")] = None,
+) -> None:
+    """Remove the networks no container uses (never the default one)."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.user_networks import users
+    from pyman.errors import PymanError
+    from pyman.netns.networks import DEFAULT_NAME, NetworkStore
+
+    wanted = parse_filters(filters or [])
+    if set(wanted) - {"label"}:
+        raise PymanError(f'invalid filter "{next(k for k in wanted if k != "label")}"')
+    if not force:
+        print("WARNING! This will remove all networks not used by at least one container.")
+        print("Are you sure you want to continue? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline()
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    store = NetworkStore()
+    svc = make_engine().containers
+    for doc in store.all():
+        if doc["name"] == DEFAULT_NAME or not matches(doc, wanted) or users(svc, doc["name"]):
+            continue
+        print(store.remove(doc["name"]), flush=True)

@@ -54,6 +54,27 @@ def _id_maps() -> dict[str, Any]:
     return {"uidmap": rows(maps.uid), "gidmap": rows(maps.gid)}
 
 
+def _network_backend(paths: Any) -> dict[str, Any]:
+    """User-defined networks: netavark (as Podman 4.3), its binaries, where the definitions
+    live and whether the rootless network namespace runs."""
+    from pyman.engine.user_networks import AARDVARK, NETAVARK, find_binary
+    from pyman.errors import PymanError
+    from pyman.netns.networks import network_dir
+    from pyman.netns.rootless_netns import status
+
+    found = {}
+    for name, where in (("netavark", NETAVARK), ("aardvark-dns", AARDVARK)):
+        try:
+            path = find_binary(name, where)
+        except PymanError:
+            path = ""
+        found[name] = {"executable": path, "version": _tool_version(path)}
+    holder = status(str(paths.runtime))
+    return {"networkBackend": "netavark", "networkConfigDir": str(network_dir()),
+            **found, "rootlessNetns": {"running": holder is not None,
+                                       "holderPid": holder["pid"] if holder else 0}}
+
+
 def host_info(engine: Engine, cgroup_manager: str | None = None,
               events_backend: str | None = None) -> dict[str, Any]:
     from pyman.containers_conf import current
@@ -78,10 +99,10 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             "rootless": os.getuid() != 0,
             "idMappings": _id_maps(),
             "rootlessNetworkCmd": net,
-            "networkBackend": net,  # pyman has no bridge networks: its backend is this
             "network": {"default": net, "reason": why},
             "pasta": {"executable": pasta or "", "version": _tool_version(pasta)},
             "slirp4netns": {"executable": slirp or "", "version": _tool_version(slirp)},
+            **_network_backend(p),
             "containersConf": conf.files,  # the files read, in order
             "cgroupManager": cgroup_manager or "cgroupfs",
             "eventLogger": events_backend or "none",  # pyman keeps no events

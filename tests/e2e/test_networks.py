@@ -179,6 +179,13 @@ def test_network_rm_force_removes_its_containers(run_pyman, fresh_env) -> None:
     assert pm("network", "create", "n9").returncode == 0
     r = pm("run", "-d", "--name", "on9", "--network", "n9", "alpine", "sleep", "60")
     assert r.returncode == 0, r.stderr
+    for args in (("--label", "k=v", "lab"), ("idle",)):
+        assert pm("network", "create", *args).returncode == 0
+    assert pm("network", "prune", "-f", "--filter", "label=k=v").stdout == "lab\n"
+    declined = run_pyman("network", "prune", input="n\n", env=fresh_env)
+    assert declined.stdout.endswith("[y/N] ")
+    assert pm("network", "prune", "-f").stdout == "idle\n"  # n9 is in use, podman stays
+    assert pm("network", "ls", "-q").stdout == "n9\npodman\n"
     gone = pm("network", "rm", "-f", "-t", "0", "n9")
     assert (gone.returncode, gone.stdout) == (0, "n9\n"), gone.stderr
     assert pm("ps", "-aq").stdout == ""
