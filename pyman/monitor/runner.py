@@ -55,6 +55,7 @@ class ContainerRun:
         self.helper: Helper | None = None
         self.ips: dict[str, str] = {}  # user-defined networks: name -> address
         self.netavark_up = False
+        self.netns_ended = False  # the rootless netns ended with this (its last) container
         self.pipes: dict[str, int] = {}
         self.master = -1  # the pty master, with a terminal
         self.stdin_w = -1  # the container's stdin pipe, held open for attach clients (-i)
@@ -432,7 +433,7 @@ class ContainerRun:
             self.helper = None
         netns = os.path.join(self.run_dir, "netns")
         if self.netavark_up or (self.cfg["network"] == "netavark" and os.path.exists(netns)
-                                and self.created):
+                                and self.created and not self.netns_ended):
             self._netavark_teardown()
         if os.path.exists(netns):  # the bind keeps the namespace alive: let it go
             try:
@@ -451,6 +452,14 @@ class ContainerRun:
     def cleanup(self, code: int | None, error: str = "") -> None:
         if code is None:
             self.delete_runtime_state()
+        if self.cfg.get("netavark"):
+            from pyman.netns import rootless_netns
+
+            # the last container out: the whole namespace goes (bridge, rules, aardvark-dns
+            # with it), so netavark's teardown (~150 ms: it waits for aardvark-dns to exit)
+            # would undo what is about to vanish anyway
+            if rootless_netns.end_if_last(self.cfg["netavark"]["runtime"], self.id):
+                self.netavark_up, self.netns_ended = False, True
         self._stop_network(wait=bool(self.cfg.get("ports")))  # published: free them first
         self._close_pipes()
         for fd in (self.stdin_w,):

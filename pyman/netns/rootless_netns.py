@@ -148,6 +148,18 @@ def release(runtime: str, cid: str) -> None:
             _teardown(directory, _read_json(os.path.join(directory, "holder.json")))
 
 
+def end_if_last(runtime: str, cid: str) -> bool:
+    """When ``cid`` is the namespace's only user: end the namespace now (True)."""
+    directory = state_dir(runtime)
+    if not os.path.isdir(directory):
+        return False
+    with _Lock(directory):
+        if set(_users(directory)) - {cid}:
+            return False
+        _teardown(directory, _read_json(os.path.join(directory, "holder.json")))
+        return True
+
+
 def status(runtime: str) -> dict[str, Any] | None:
     st = _read_json(os.path.join(state_dir(runtime), "holder.json"))
     return st if _alive(st) else None
