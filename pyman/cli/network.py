@@ -257,3 +257,35 @@ def prune(
         if doc["name"] == DEFAULT_NAME or not matches(doc, wanted) or users(svc, doc["name"]):
             continue
         print(store.remove(doc["name"]), flush=True)
+
+
+@group.command("connect", context_settings=CTX)
+def connect(
+    network: Annotated[str, typer.Argument(help="Network.",
+                                           autocompletion=cv.network_names)],
+    container: Annotated[str, typer.Argument(help="Container.",
+                                             autocompletion=cv.containers)],
+    alias: Annotated[list[str] | None, typer.Option(
+        "--alias", help="Another name for the container on this network.")] = None,
+) -> None:
+    """Connect a container to a network (a running one at once)."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.network_connect import connect as do_connect
+
+    do_connect(make_engine().containers, network, container, list(alias or []))
+
+
+@group.command("disconnect", context_settings=CTX)
+def disconnect(
+    network: Annotated[str, typer.Argument(help="Network.",
+                                           autocompletion=cv.network_names)],
+    container: Annotated[str, typer.Argument(help="Container.",
+                                             autocompletion=cv.containers)],
+    force: Annotated[bool, typer.Option("--force", "-f", help="Accepted (as Podman).")
+                     ] = False,
+) -> None:
+    """Disconnect a container from a network (a running one at once)."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.network_connect import disconnect as do_disconnect
+
+    do_disconnect(make_engine().containers, network, container)

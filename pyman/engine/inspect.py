@@ -35,7 +35,8 @@ def _networks(c: ContainerConfig, run_dir: str, running: bool) -> dict[str, Any]
             status = {}
     out = {}
     for i, (name, per) in enumerate(c.networks.items()):
-        iface = (status.get(name) or {}).get("interfaces", {}).get(f"eth{i}") or {}
+        iface = (status.get(name) or {}).get("interfaces", {}).get(
+            per.get("interface_name") or f"eth{i}") or {}
         sub = (iface.get("subnets") or [{}])[0]
         addr, _, plen = str(sub.get("ipnet", "")).partition("/")
         out[name] = {"EndpointID": "", "Gateway": sub.get("gateway") or "",

@@ -76,7 +76,9 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                     if c.restart_policy not in ("", "no") else None),
     }
     add_notify(c, cfg)
-    if c.network == "netavark":  # last: it counts this container as a user of the netns
+    if c.network == "netavark" and not c.networks:  # disconnected from all: loopback only
+        cfg["network"] = "none"
+    elif c.network == "netavark":  # last: it counts this container as a user of the netns
         from pyman.engine.user_networks import monitor_config as netavark_config
 
         cfg["netavark"] = netavark_config(svc, c)

@@ -35,7 +35,8 @@ def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
             raise PymanError(f"--network {name}: per-network options (name:alias=...) are "
                              "not supported yet: use --network-alias")
         net = store.find(name)
-        out[str(net["name"])] = {"aliases": list(aliases)}
+        out[str(net["name"])] = {"aliases": list(aliases),
+                                 "interface_name": f"eth{len(out)}"}
     return out
 
 
@@ -77,7 +78,7 @@ def monitor_config(svc: ContainerService, c: ContainerConfig) -> dict[str, Any]:
     runtime = str(svc.paths.runtime)
     holder = rootless_netns.ensure(runtime, c.id, pasta)
     networks = {name: {"aliases": [*per.get("aliases", []), c.id[:12]],
-                       "interface_name": f"eth{i}"}
+                       "interface_name": per.get("interface_name") or f"eth{i}"}
                 for i, (name, per) in enumerate(c.networks.items())}
     return {"dir": rootless_netns.state_dir(runtime), "runtime": runtime,
             "holder": holder["pid"], "userns": f"/proc/{holder['pid']}/ns/user",

@@ -187,8 +187,15 @@ class ContainerRun:
 
         netns = os.path.join(self.run_dir, "netns")
         self.netavark_up = False
-        nv = self.cfg["netavark"]
-        ips = self.ips or netavark.allocate(nv, self.id)
+        from pyman.storage.atomic import read_json
+
+        # network connect/disconnect rewrite monitor.json while the container runs
+        fresh = read_json(os.path.join(self.run_dir, "monitor.json"))
+        nv = fresh["netavark"] if isinstance(fresh, dict) and isinstance(
+            fresh.get("netavark"), dict) else self.cfg["netavark"]
+        if not nv["networks"]:
+            return
+        ips = netavark.allocate(nv, self.id)
         try:
             netavark.run(nv, "teardown", netns,
                          netavark.options(nv, self.id, self.cfg["name"], ips))

@@ -59,7 +59,7 @@ def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
     return out
 
 
-def free(nv: dict[str, Any], cid: str) -> None:
+def free(nv: dict[str, Any], cid: str, network: str | None = None) -> None:
     directory = nv["dir"]
     if not os.path.isdir(directory):
         return
@@ -68,7 +68,9 @@ def free(nv: dict[str, Any], cid: str) -> None:
         ipam = _read_json(path)
         if not isinstance(ipam, dict):
             return
-        for taken in ipam.values():
+        for net, taken in ipam.items():
+            if network is not None and net != network:
+                continue
             for ip in [ip for ip, owner in taken.items() if owner == cid]:
                 del taken[ip]
         _write_json(path, ipam)
@@ -78,6 +80,8 @@ def options(nv: dict[str, Any], cid: str, name: str, ips: dict[str, str]) -> dic
     """Podman's network options JSON for netavark."""
     nets = {}
     for i, (net, per) in enumerate(nv["networks"].items()):
+        if net not in ips:
+            continue  # connect/disconnect: only the network in question
         entry: dict[str, Any] = {"interface_name": per.get("interface_name") or f"eth{i}",
                                  "static_ips": [ips[net]]}
         if per.get("aliases"):
@@ -85,6 +89,8 @@ def options(nv: dict[str, Any], cid: str, name: str, ips: dict[str, str]) -> dic
         nets[net] = entry
     info = {}
     for net, doc in nv["network_info"].items():
+        if net not in nets:
+            continue
         # a container on one network must not reach another network's containers (the
         # issue's rule, Docker's default); Podman 4.3 leaves them routable by address.
         # netavark's `isolate` drops traffic between isolated bridges; the way out stays
@@ -128,8 +134,11 @@ def forget_dead_aardvark(conf: str) -> None:
             pass
 
 
-def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any]) -> dict[str, Any]:
-    """``netavark setup|teardown`` in the holder's mount and network namespaces."""
+def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any],
+        outside: bool = False) -> dict[str, Any]:
+    """``netavark setup|teardown`` in the holder's mount and network namespaces; from the
+    monitor (in the holder's user namespace already), or ``outside`` it (the engine:
+    network connect/disconnect), joining the holder's user namespace first."""
     holder = int(nv["holder"])
     if verb == "setup":
         forget_dead_aardvark(os.path.join(nv["dir"], "conf"))
@@ -137,7 +146,7 @@ def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any]) -> dict
     fds = []
     try:
         fds = [os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-               for kind in ("mnt", "net")]
+               for kind in (("user",) if outside else ()) + ("mnt", "net")]
     except OSError:
         os.close(ns_fd)
         for fd in fds:
@@ -145,22 +154,26 @@ def run(nv: dict[str, Any], verb: str, netns: str, opts: dict[str, Any]) -> dict
         raise PymanError("the rootless network namespace is gone (its holder process "
                          f"{holder} exited): start the container again") from None
 
-    def enter() -> None:  # in the child, before exec
-        libc.setns(fds[0], libc.CLONE_NEWNS)
-        libc.setns(fds[1], libc.CLONE_NEWNET)
+    def enter() -> None:  # in the child, before exec (single-threaded: setns(user) works)
+        kinds = ((libc.CLONE_NEWUSER,) if outside else ()) + (libc.CLONE_NEWNS,
+                                                               libc.CLONE_NEWNET)
+        for fd, kind in zip(fds, kinds, strict=True):
+            libc.setns(fd, kind)
 
     argv = [nv["netavark"], "--config", os.path.join(nv["dir"], "conf"), "--rootless",
             "true", "--aardvark-binary", nv["aardvark"], verb, f"/proc/self/fd/{ns_fd}"]
     # aardvark-dns, daemonized by netavark, must not become the monitor's child (the monitor
     # is a subreaper): it belongs to the namespace, not to this container
-    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 0)
+    if not outside:
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 0)
     try:  # one netavark at a time (as Podman): two would race on the same iptables chains
         with _Lock(nv["dir"], "netavark.lock"):
             proc = subprocess.run(argv, input=json.dumps(opts).encode(), capture_output=True,
                                   pass_fds=(ns_fd,), preexec_fn=enter, env=_path_env(),
                                   check=False)
     finally:
-        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        if not outside:
+            libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         os.close(ns_fd)
         for fd in fds:
             os.close(fd)

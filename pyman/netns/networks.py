@@ -106,7 +106,9 @@ class NetworkStore:
     def lock(self) -> Iterator[None]:
         import fcntl
 
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for d in [*reversed(self.dir.parents), self.dir]:  # private, as Podman makes them
+            if not d.exists():
+                d.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(self.dir / "netavark.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

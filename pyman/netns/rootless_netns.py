@@ -109,7 +109,8 @@ def _teardown(directory: str, st: Any) -> None:
         pass
     import shutil
 
-    for name in ("holder.json", "ipam.json", "pasta.pid", "pasta.log", "netns"):
+    for name in ("holder.json", "ipam.json", "pasta.pid", "pasta.log", "netns",
+                 "netavark.lock"):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:
@@ -121,6 +122,7 @@ def _teardown(directory: str, st: Any) -> None:
 def ensure(runtime: str, cid: str, pasta: str) -> dict[str, Any]:
     """The running holder (started if there is none), with ``cid`` counted as a user."""
     directory = state_dir(runtime)
+    os.makedirs(runtime, mode=0o700, exist_ok=True)  # makedirs gives parents 0755
     os.makedirs(directory, mode=0o700, exist_ok=True)
     with _Lock(directory):
         st = _read_json(os.path.join(directory, "holder.json"))

@@ -1,0 +1,148 @@
+"""network connect / disconnect: a container's networks changed, while it runs too.
+
+A stopped container only has its record changed; the next start plugs it in. A running
+one gets netavark setup (or teardown) for just that network, run by the engine after it
+joins the rootless netns's user namespace (the owner may: it made it), against the
+container's netns through /proc/<pid>/ns/net; monitor.json is rewritten so that the
+monitor's teardown at the end covers the networks the container has by then, and its
+resolv.conf is rewritten in place (a bind-mounted file: the same inode).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pyman.errors import ContainerStateError, PymanError
+from pyman.storage.atomic import read_json, write_json
+from pyman.storage.containers import ContainerConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyman.engine.containers import ContainerService
+
+
+def _check_mode(c: ContainerConfig) -> None:
+    if c.network != "netavark":
+        raise PymanError(f'"{c.network.split(":")[0]}" is not supported: invalid network '
+                         "mode (only containers created with --network NAME have networks "
+                         "to connect to)")
+
+
+def connect(svc: ContainerService, net_key: str, ctr_key: str,
+            aliases: list[str]) -> None:
+    from pyman.engine.user_networks import ALIAS_RE
+    from pyman.netns.networks import NetworkStore
+
+    for alias in aliases:
+        if not ALIAS_RE.match(alias):
+            raise PymanError(f"invalid network alias {alias!r}: an alias is a DNS name "
+                             "([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+    net = NetworkStore().find(net_key)
+    c = svc.store.find(ctr_key)
+    _check_mode(c)
+    name = str(net["name"])
+    if name in c.networks:
+        return  # as Podman 4.3: nothing to do, no error
+    svc.live_state(c.id)
+    with svc.store.lock(c.id):
+        c = svc.store.find(c.id)
+        used = {per.get("interface_name") for per in c.networks.values()}
+        iface = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
+        per = {"aliases": list(aliases), "interface_name": iface}
+        st = svc.store.state(c.id)
+        if st.status == "running":
+            _plug(svc, c, name, net, per)
+        c.networks[name] = per
+        _save(svc, c)
+
+
+def disconnect(svc: ContainerService, net_key: str, ctr_key: str) -> None:
+    from pyman.netns.networks import NetworkStore
+
+    net = NetworkStore().find(net_key)
+    c = svc.store.find(ctr_key)
+    _check_mode(c)
+    name = str(net["name"])
+    if name not in c.networks:
+        raise PymanError(f"container {c.name} is not connected to network {name}")
+    svc.live_state(c.id)
+    with svc.store.lock(c.id):
+        c = svc.store.find(c.id)
+        if svc.store.state(c.id).status == "running":
+            _unplug(svc, c, name)
+        del c.networks[name]
+        _save(svc, c)
+
+
+def _save(svc: ContainerService, c: ContainerConfig) -> None:
+    from dataclasses import asdict
+
+    write_json(svc.store.dir(c.id) / "config.json", asdict(c))
+
+
+def _running_netns(svc: ContainerService, c: ContainerConfig) -> tuple[dict[str, Any], str]:
+    """(monitor.json, the container's netns path) of a running container on networks."""
+    from pyman.procinfo import same_process
+
+    run_dir = svc.store.run_dir(c.id)
+    cfg = read_json(run_dir / "monitor.json")
+    st = svc.store.state(c.id)
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("netavark"), dict) or \
+            not same_process(st.pid, st.pid_start, st.boot_id):
+        raise ContainerStateError(
+            f"container {c.name} runs without a network of its own (it was started with "
+            "none): stop it, connect it, and start it again")
+    return cfg, f"/proc/{st.pid}/ns/net"
+
+
+def _plug(svc: ContainerService, c: ContainerConfig, name: str, net: dict[str, Any],
+          per: dict[str, Any]) -> None:
+    from pyman.netns import netavark
+
+    cfg, netns = _running_netns(svc, c)
+    nv = cfg["netavark"]
+    nv["networks"][name] = {"aliases": [*per["aliases"], c.id[:12]],
+                            "interface_name": per["interface_name"]}
+    nv["network_info"][name] = net
+    ips = netavark.allocate(nv, c.id)
+    try:
+        status = netavark.run(nv, "setup", netns,
+                              netavark.options(nv, c.id, c.name, {name: ips[name]}),
+                              outside=True)
+    except BaseException:
+        netavark.free(nv, c.id, name)
+        raise
+    run_dir = svc.store.run_dir(c.id)
+    write_json(run_dir / "monitor.json", cfg, sync=False)
+    done = read_json(run_dir / "networks.json") or {}
+    write_json(run_dir / "networks.json", {**done, **status}, sync=False)
+    _rewrite_resolv(run_dir, nv)
+
+
+def _unplug(svc: ContainerService, c: ContainerConfig, name: str) -> None:
+    from pyman.netns import netavark
+
+    cfg, netns = _running_netns(svc, c)
+    nv = cfg["netavark"]
+    ips = netavark.allocate(nv, c.id)
+    netavark.run(nv, "teardown", netns,
+                 netavark.options(nv, c.id, c.name, {name: ips[name]}), outside=True)
+    netavark.free(nv, c.id, name)
+    del nv["networks"][name]
+    del nv["network_info"][name]
+    run_dir = svc.store.run_dir(c.id)
+    write_json(run_dir / "monitor.json", cfg, sync=False)
+    done = read_json(run_dir / "networks.json") or {}
+    done.pop(name, None)
+    write_json(run_dir / "networks.json", done, sync=False)
+    _rewrite_resolv(run_dir, nv)
+
+
+def _rewrite_resolv(run_dir: os.PathLike[str], nv: dict[str, Any]) -> None:
+    """In place: the container sees the file bound in, the same inode."""
+    from pyman.netns import files, netavark
+
+    text = netavark.resolv_conf(nv) or files.resolv_conf("pasta")
+    with open(os.path.join(run_dir, "resolv.conf"), "w") as f:
+        f.write(text)
