@@ -25,19 +25,29 @@ HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER",
 FILTERS = ("name", "id", "driver", "label")
 
 
-def go_view(doc: dict[str, Any], trunc: bool = False) -> dict[str, Any]:
-    """The network as Go templates see it (libpod's types.Network field names)."""
+def go_time(text: str) -> str:
+    """RFC 3339 as Go prints a time.Time in a template (UTC: `... +0000 UTC`)."""
+    if text.endswith("Z"):
+        return text[:-1].replace("T", " ") + " +0000 UTC"
+    return text
+
+
+def go_view(doc: dict[str, Any], trunc: bool = False, ls: bool = False) -> dict[str, Any]:
+    """The network as Go templates see it (libpod's types.Network field names); `ls` shows
+    labels as k=v,k=v (Podman's list printer)."""
+    labels = doc.get("labels") or {}
     return {"Name": doc.get("name", ""),
             "ID": str(doc.get("id", ""))[:12] if trunc else doc.get("id", ""),
             "Driver": doc.get("driver", ""),
             "NetworkInterface": doc.get("network_interface", ""),
-            "Created": doc.get("created", ""),
+            "Created": go_time(str(doc.get("created", ""))),
             "Subnets": [{"Subnet": s.get("subnet", ""), "Gateway": s.get("gateway", ""),
                          "LeaseRange": s.get("lease_range")} for s in doc.get("subnets") or []],
             "IPv6Enabled": bool(doc.get("ipv6_enabled")),
             "Internal": bool(doc.get("internal")),
             "DNSEnabled": bool(doc.get("dns_enabled")),
-            "Labels": doc.get("labels") or {}, "Options": doc.get("options") or {},
+            "Labels": ",".join(f"{k}={v}" for k, v in labels.items()) if ls else labels,
+            "Options": doc.get("options") or {},
             "IPAMOptions": doc.get("ipam_options") or {}}
 
 
@@ -131,9 +141,9 @@ def _ls(
             print(d["name"])
         return
     if fmt == "json":
-        print(json.dumps(docs, indent=5))
+        print(json.dumps(docs, indent=2))
         return
-    views = [go_view(d, trunc=not no_trunc) for d in docs]
+    views = [go_view(d, trunc=not no_trunc, ls=True) for d in docs]
     if not fmt:
         fmt = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
     tpl = Template(fmt)

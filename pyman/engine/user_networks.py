@@ -22,7 +22,7 @@ AARDVARK = ("/usr/libexec/podman/aardvark-dns", "/usr/lib/podman/aardvark-dns")
 def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
     """``--network n1[,n2]`` and ``--network-alias``: every network must exist; the aliases
     apply on each (Podman's rule for one network)."""
-    from pyman.netns.networks import NetworkStore
+    from pyman.netns.networks import NetworkNotFound, NetworkStore
 
     for alias in aliases:
         if not ALIAS_RE.match(alias):
@@ -34,7 +34,13 @@ def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
         if ":" in name:
             raise PymanError(f"--network {name}: per-network options (name:alias=...) are "
                              "not supported yet: use --network-alias")
-        net = store.find(name)
+        try:
+            net = store.find(name)
+        except NetworkNotFound as exc:
+            raise NetworkNotFound(
+                f"{exc} (--network takes a network's name, see `pyman network ls`, or a "
+                "mode: pasta, slirp4netns, host, none, container:<name|id>, ns:<path>)"
+            ) from None
         out[str(net["name"])] = {"aliases": list(aliases),
                                  "interface_name": f"eth{len(out)}"}
     return out
