@@ -83,7 +83,15 @@ def monitor_config(svc: ContainerService, c: ContainerConfig) -> dict[str, Any]:
     check_tun()
     runtime = str(svc.paths.runtime)
     holder = rootless_netns.ensure(runtime, c.id, pasta)
-    networks = {name: {"aliases": [*per.get("aliases", []), c.id[:12]],
+    pod_alias = []
+    if c.infra and c.pod:  # a pod on a network answers to the pod's name (its infra's netns)
+        from pyman.storage.pods import PodStore
+
+        try:
+            pod_alias = [PodStore(svc.paths.pods).find(c.pod).name]
+        except PymanError:
+            pod_alias = []
+    networks = {name: {"aliases": [*per.get("aliases", []), *pod_alias, c.id[:12]],
                        "interface_name": per.get("interface_name") or f"eth{i}"}
                 for i, (name, per) in enumerate(c.networks.items())}
     return {"dir": rootless_netns.state_dir(runtime), "runtime": runtime,

@@ -312,3 +312,20 @@ def test_connect_and_disconnect_a_running_container(run_pyman, fresh_env) -> Non
     finally:
         assert pm("rm", "-af", "-t", "0").returncode == 0
     assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+
+
+def test_a_pod_on_a_network_answers_to_its_name(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "n1").returncode == 0
+    try:
+        assert pm("pod", "create", "--name", "pp", "--network", "n1").returncode == 0
+        r = pm("run", "-d", "--pod", "pp", "--name", "member", "alpine", "sh", "-c",
+               SERVE.replace("db", "pod"))
+        assert r.returncode == 0, r.stderr
+        got = pm("run", "--rm", "--network", "n1", "alpine", "sh", "-c", GET.format(host="pp"))
+        assert got.stdout.endswith("\n\nhi-from-pod\n"), got.stderr
+    finally:
+        assert pm("pod", "rm", "-f", "-t", "0", "pp").returncode == 0
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
