@@ -102,22 +102,28 @@ def create(
     disable_dns: Annotated[bool, typer.Option("--disable-dns", help="No aardvark-dns.")
                            ] = False,
     label: Annotated[list[str] | None, typer.Option("--label", help="key=value.")] = None,
+    opt: Annotated[list[str] | None, typer.Option(
+        "--opt", "-o", help="Bridge options: mtu=N, vlan=N.")] = None,
     ignore: Annotated[bool, typer.Option("--ignore", help="Do not fail if it exists.")
                       ] = False,
 ) -> None:
     """Create a network (netavark's JSON, in Podman's directory)."""
     from pyman.netns.networks import NetworkStore
 
-    labels = {}
+    labels, options = {}, {}
     for item in label or []:
         key, _, value = item.partition("=")
         labels[key] = value
+    for item in opt or []:
+        key, _, value = item.partition("=")
+        options[key] = value
     store = NetworkStore()
     if not name:  # Podman's: the next free podmanN
         taken = {n["name"] for n in store.all()}
         name = next(f"podman{i}" for i in range(1, 100000) if f"podman{i}" not in taken)
     doc = store.create(name, driver=driver, subnets=subnet, gateways=gateway,
-                       internal=internal, dns=not disable_dns, labels=labels, ignore=ignore)
+                       internal=internal, dns=not disable_dns, labels=labels, ignore=ignore,
+                       options=options)
     print(doc["name"])
 
 

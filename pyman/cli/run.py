@@ -131,6 +131,10 @@ def _command(create_only: bool) -> Callable[..., None]:
         network_alias: Annotated[list[str] | None, typer.Option(
             "--network-alias", help="Another name for the container on its network.")
                                  ] = None,
+        ip: Annotated[str | None, typer.Option(
+            "--ip", help="Its IPv4 address on its network.")] = None,
+        mac_address: Annotated[str | None, typer.Option(
+            "--mac-address", help="Its MAC address on its network.")] = None,
         publish: Annotated[list[str] | None, typer.Option(
             "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp]; ranges too.")
                            ] = None,
@@ -193,7 +197,8 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts = RunOptions(image=image, command=list(command or []), name=name,
                           env=expand_env(env or []), workdir=workdir, entrypoint=entrypoint,
                           user=user, hostname=hostname, network=network, rm=rm,
-                          network_aliases=list(network_alias or []),
+                          network_aliases=list(network_alias or []), ip=ip,
+                          mac_address=mac_address,
                           detach=detach, interactive=interactive, replace=replace,
                           labels=labels, pull="missing" if pull == "newer" else pull,
                           cap_add=cap_add or [], cap_drop=cap_drop or [],

@@ -55,13 +55,15 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     elif is_named(opts.network):
         from pyman.engine.user_networks import plan
 
-        network, networks = "netavark", plan(opts.network or "", opts.network_aliases)
+        network, networks = "netavark", plan(opts.network or "", opts.network_aliases,
+                                             opts.ip, opts.mac_address)
     else:
         network = check_network(opts.network or default_network()[0])[0]
-    if opts.network_aliases and not networks:
+    if (opts.network_aliases or opts.ip or opts.mac_address) and not networks:
         raise PymanError("invalid config provided: networks and static ip/mac address can "
-                         "only be used with Bridge mode networking (--network-alias needs "
-                         "--network NAME of a network: pyman network create NAME)")
+                         "only be used with Bridge mode networking (--network-alias, --ip and "
+                         "--mac-address need --network NAME of a network: pyman network "
+                         "create NAME)")
     ports = published_ports(opts, icfg, network)
     if network == "netavark" and any(m["protocol"] != "tcp" for m in ports):
         raise PymanError("publishing UDP ports of a container on a user-defined network is "

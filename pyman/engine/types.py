@@ -70,6 +70,8 @@ class RunOptions:
     hostname: str | None = None
     network: str | None = None
     network_aliases: list[str] = field(default_factory=list)  # --network-alias
+    ip: str | None = None  # --ip, on a user-defined network
+    mac_address: str | None = None  # --mac-address, on a user-defined network
     rm: bool = False
     detach: bool = False
     interactive: bool = False

@@ -15,13 +15,16 @@ if TYPE_CHECKING:
     from pyman.engine.containers import ContainerService
 
 ALIAS_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
 NETAVARK = ("/usr/libexec/podman/netavark", "/usr/lib/podman/netavark")
 AARDVARK = ("/usr/libexec/podman/aardvark-dns", "/usr/lib/podman/aardvark-dns")
 
 
-def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
-    """``--network n1[,n2]`` and ``--network-alias``: every network must exist; the aliases
-    apply on each (Podman's rule for one network)."""
+def plan(spec: str, aliases: list[str], ip: str | None = None,
+         mac: str | None = None) -> dict[str, Any]:
+    """``--network n1[,n2]``, ``--network-alias``, ``--ip``, ``--mac-address``: every
+    network must exist; the aliases apply on each; an address needs a single network and
+    must lie in its subnet."""
     from pyman.netns.networks import NetworkNotFound, NetworkStore
 
     for alias in aliases:
@@ -30,7 +33,11 @@ def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
                              "([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
     store = NetworkStore()
     out: dict[str, Any] = {}
-    for name in [n for n in spec.split(",") if n]:
+    names = [n for n in spec.split(",") if n]
+    if (ip or mac) and len(names) > 1:
+        raise PymanError(f"--{'ip' if ip else 'mac-address'} can only be set for a single "
+                         "network: invalid argument")
+    for name in names:
         if ":" in name:
             raise PymanError(f"--network {name}: per-network options (name:alias=...) are "
                              "not supported yet: use --network-alias")
@@ -43,7 +50,35 @@ def plan(spec: str, aliases: list[str]) -> dict[str, Any]:
             ) from None
         out[str(net["name"])] = {"aliases": list(aliases),
                                  "interface_name": f"eth{len(out)}"}
+        if ip or mac:
+            _static(out[str(net["name"])], net, ip, mac)
     return out
+
+
+def _static(per: dict[str, Any], net: dict[str, Any], ip: str | None,
+            mac: str | None) -> None:
+    import ipaddress
+
+    if ip:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            raise PymanError(f'"{ip}" is not an ip address') from None
+        subnets = [ipaddress.ip_network(s["subnet"], strict=False)
+                   for s in net.get("subnets") or []]
+        if not any(addr in s for s in subnets):
+            raise PymanError(f"requested static ip {ip} is not in any subnet on network "
+                             f"{net['name']} ({', '.join(map(str, subnets))})")
+        gateways = {s.get("gateway") for s in net.get("subnets") or []}
+        if ip in gateways or any(addr in (s.network_address, s.broadcast_address)
+                                 for s in subnets):
+            raise PymanError(f"requested static ip {ip} is the gateway, network or broadcast "
+                             f"address of network {net['name']}: pick another")
+        per["static_ip"] = str(addr)
+    if mac:
+        if not MAC_RE.match(mac):
+            raise PymanError(f"address {mac}: invalid MAC address")
+        per["static_mac"] = mac.lower()
 
 
 def find_binary(name: str, candidates: tuple[str, ...]) -> str:
@@ -92,7 +127,8 @@ def monitor_config(svc: ContainerService, c: ContainerConfig) -> dict[str, Any]:
         except PymanError:
             pod_alias = []
     networks = {name: {"aliases": [*per.get("aliases", []), *pod_alias, c.id[:12]],
-                       "interface_name": per.get("interface_name") or f"eth{i}"}
+                       "interface_name": per.get("interface_name") or f"eth{i}",
+                       **{k: per[k] for k in ("static_ip", "static_mac") if per.get(k)}}
                 for i, (name, per) in enumerate(c.networks.items())}
     return {"dir": rootless_netns.state_dir(runtime), "runtime": runtime,
             "holder": holder["pid"], "userns": f"/proc/{holder['pid']}/ns/user",

@@ -43,6 +43,14 @@ def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
             if mine:
                 out[name] = mine[0]
                 continue
+            wanted = nv["networks"].get(name, {}).get("static_ip")
+            if wanted:  # --ip
+                if taken.get(wanted, cid) != cid:
+                    raise PymanError(f"IPAM error: requested ip address {wanted} is already "
+                                     f"allocated to container ID {taken[wanted]}")
+                taken[wanted] = cid
+                out[name] = wanted
+                continue
             sub = info["subnets"][0]
             net = ipaddress.ip_network(sub["subnet"], strict=False)
             gateway = sub.get("gateway")
@@ -86,6 +94,8 @@ def options(nv: dict[str, Any], cid: str, name: str, ips: dict[str, str]) -> dic
                                  "static_ips": [ips[net]]}
         if per.get("aliases"):
             entry["aliases"] = per["aliases"]
+        if per.get("static_mac"):
+            entry["static_mac"] = per["static_mac"]
         nets[net] = entry
     info = {}
     for net, doc in nv["network_info"].items():

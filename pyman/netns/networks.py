@@ -69,6 +69,17 @@ def check_name(name: str) -> None:
                          "[a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
 
 
+def check_options(options: dict[str, str]) -> None:
+    """Podman 4.3's bridge options: mtu and vlan (integers); netavark reads both."""
+    for key, value in options.items():
+        if key not in ("mtu", "vlan"):
+            raise PymanError(f"unsupported bridge network option {key}")
+        try:
+            int(value)
+        except ValueError:
+            raise PymanError(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
+
+
 def parse_subnet(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(text, strict=False)
@@ -160,9 +171,11 @@ class NetworkStore:
     def create(self, name: str, *, driver: str = "bridge", subnets: list[str] | None = None,
                gateways: list[str] | None = None, internal: bool = False,
                dns: bool = True, labels: dict[str, str] | None = None,
-               ignore: bool = False) -> dict[str, Any]:
+               ignore: bool = False, options: dict[str, str] | None = None
+               ) -> dict[str, Any]:
         """A new bridge network, written only when everything about it is right."""
         check_name(name)
+        check_options(options or {})
         if driver in ("macvlan", "ipvlan"):
             raise PymanError(
                 f"unsupported driver {driver}: rootless pyman makes bridge networks only "
@@ -211,6 +224,8 @@ class NetworkStore:
                 "internal": internal, "dns_enabled": dns}
             if labels:
                 doc["labels"] = labels
+            if options:
+                doc["options"] = dict(options)
             doc["ipam_options"] = {"driver": "host-local"}
             path = self.dir / f"{name}.json"
             tmp = self.dir / f".{name}.json.tmp"

@@ -66,6 +66,7 @@ def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) ->
            "--internal", "--disable-dns", "--label", "a=b", "n2")
     assert r.returncode == 0, r.stderr
     assert podman("network", "create", "n3").stdout == "n3\n"  # after ours: the next /24
+    assert pm("network", "create", "-o", "mtu=1400", "-o", "vlan=5", "n4").returncode == 0
     for args in (("network", "ls"), ("network", "ls", "-q"), ("network", "ls", "--no-trunc"),
                  ("network", "ls", "--filter", "name=^n[12]$"),
                  ("network", "ls", "--format", "{{.Name}} {{.ID}} {{.Driver}}"),
@@ -75,7 +76,7 @@ def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) ->
                   "{{.Labels}}|{{.Internal}}|{{.DNSEnabled}}|{{.NetworkInterface}}|"
                   "{{.Created}}"),
                  ("network", "inspect", "--format", "{{.Labels}} {{.Created}}", "n2"),
-                 ("network", "inspect", "n1", "n2", "n3")):
+                 ("network", "inspect", "n1", "n2", "n3", "n4")):
         mine, theirs = pm(*args), podman(*args)
         assert (mine.returncode, mine.stdout) == (theirs.returncode, theirs.stdout), args
     n1, n2, n3 = json.loads(pm("network", "inspect", "n1", "n2", "n3").stdout)
@@ -96,6 +97,8 @@ def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) ->
                   "x1"),
                  ("network", "create", "bad/name"),
                  ("network", "create", "-d", "foo", "x1"),
+                 ("network", "create", "-o", "foo=bar", "x1"),
+                 ("network", "create", "-o", "mtu=abc", "x1"),
                  ("network", "inspect", "nope"), ("network", "rm", "nope"),
                  ("network", "rm", "podman"), ("network", "ls", "--filter", "foo=bar")):
         mine, theirs = pm(*args), podman(*args)
@@ -110,6 +113,7 @@ def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) ->
     assert pm("network", "create", "--ignore", "n1").stdout == "n1\n"
     assert pm("network", "exists", "n3").returncode == 0
     assert pm("network", "exists", "nope").returncode == 1
+    assert pm("network", "rm", "n4").stdout == "n4\n"
     assert pm("network", "rm", "n3", "n1").stdout == "n3\nn1\n"  # podman's network, gone
     assert podman("network", "ls", "-q").stdout == "n2\npodman\n"
 
@@ -159,7 +163,7 @@ def test_containers_resolve_each_other_on_a_network(run_pyman, fresh_env) -> Non
         assert bad.returncode == 125 and bad.stderr.startswith(
             "Error: unable to find network with name or ID nosuch: network not found (")
         alias = pm("create", "--network-alias", "x", "alpine", "true")
-        assert alias.returncode == 125 and "--network-alias needs" in alias.stderr
+        assert alias.returncode == 125 and "need --network NAME" in alias.stderr
         # aardvark-dns killed: the next container on a network brings names back
         os.kill(aardvark, 9)
         assert wait_for(lambda: not alive(aardvark), 5)
@@ -328,4 +332,74 @@ def test_a_pod_on_a_network_answers_to_its_name(run_pyman, fresh_env) -> None:
         assert got.stdout.endswith("\n\nhi-from-pod\n"), got.stderr
     finally:
         assert pm("pod", "rm", "-f", "-t", "0", "pp").returncode == 0
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+
+
+def test_static_ip_mac_and_mtu(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "-o", "mtu=1400", "n1").returncode == 0
+    assert pm("network", "create", "n2").returncode == 0
+    try:
+        r = pm("run", "-d", "--name", "fixed", "--network", "n1", "--ip", "10.89.0.77",
+               "--mac-address", "02:42:ac:11:00:07", "alpine", "sleep", "60")
+        assert r.returncode == 0, r.stderr
+        link = pm("exec", "fixed", "ip", "-o", "link", "show", "eth0").stdout
+        addr = pm("exec", "fixed", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+        assert "mtu 1400" in link and "02:42:ac:11:00:07" in link, link
+        assert "inet 10.89.0.77/24" in addr, addr
+        assert pm("run", "--rm", "--network", "n1", "alpine", "nslookup",
+                  "fixed").stdout.count("10.89.0.77") == 1
+        clash = pm("run", "--rm", "--network", "n1", "--ip", "10.89.0.77", "alpine", "true")
+        assert clash.returncode == 125
+        assert "requested ip address 10.89.0.77 is already allocated to container ID " \
+            f"{r.stdout.strip()}" in clash.stderr
+        for args, why in (
+                (("--ip", "10.1.1.1"), "requested static ip 10.1.1.1 is not in any subnet "
+                                       "on network n1"),
+                (("--ip", "bad"), '"bad" is not an ip address'),
+                (("--mac-address", "zz"), "address zz: invalid MAC address")):
+            bad = pm("create", "--network", "n1", *args, "alpine", "true")
+            assert (bad.returncode, why in bad.stderr) == (125, True), bad.stderr
+        two = pm("create", "--network", "n1,n2", "--ip", "10.89.0.9", "alpine", "true")
+        assert "--ip can only be set for a single network" in two.stderr
+        assert pm("ps", "-aq").stdout.split() == [r.stdout.strip()[:12]]  # nothing half-made
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+
+
+def test_static_ip_mac_and_mtu(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "-o", "mtu=1400", "n1").returncode == 0
+    assert pm("network", "create", "n2").returncode == 0
+    try:
+        r = pm("run", "-d", "--name", "fixed", "--network", "n1", "--ip", "10.89.0.77",
+               "--mac-address", "02:42:ac:11:00:07", "alpine", "sleep", "60")
+        assert r.returncode == 0, r.stderr
+        link = pm("exec", "fixed", "ip", "-o", "link", "show", "eth0").stdout
+        addr = pm("exec", "fixed", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+        assert "mtu 1400" in link and "02:42:ac:11:00:07" in link, link
+        assert "inet 10.89.0.77/24" in addr, addr
+        assert pm("run", "--rm", "--network", "n1", "alpine", "nslookup",
+                  "fixed").stdout.count("10.89.0.77") == 1
+        clash = pm("run", "--rm", "--network", "n1", "--ip", "10.89.0.77", "alpine", "true")
+        assert clash.returncode == 125
+        assert "requested ip address 10.89.0.77 is already allocated to container ID " \
+            f"{r.stdout.strip()}" in clash.stderr
+        for args, why in (
+                (("--ip", "10.1.1.1"), "requested static ip 10.1.1.1 is not in any subnet "
+                                       "on network n1"),
+                (("--ip", "bad"), '"bad" is not an ip address'),
+                (("--mac-address", "zz"), "address zz: invalid MAC address")):
+            bad = pm("create", "--network", "n1", *args, "alpine", "true")
+            assert (bad.returncode, why in bad.stderr) == (125, True), bad.stderr
+        two = pm("create", "--network", "n1,n2", "--ip", "10.89.0.9", "alpine", "true")
+        assert "--ip can only be set for a single network" in two.stderr
+        assert pm("ps", "-aq").stdout.split() == [r.stdout.strip()[:12]]  # nothing half-made
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
     assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
