@@ -403,3 +403,29 @@ def test_static_ip_mac_and_mtu(run_pyman, fresh_env) -> None:
     finally:
         assert pm("rm", "-af", "-t", "0").returncode == 0
     assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+
+
+def test_a_killed_holder_never_breaks_the_next_run(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "n1").returncode == 0
+    try:
+        assert pm("run", "-d", "--name", "old", "--network", "n1", "alpine", "sleep",
+                  "60").returncode == 0
+        first = json.loads((netns_dir() / "holder.json").read_text())
+        os.kill(first["pid"], 9)
+        assert wait_for(lambda: not alive(first["pid"]), 5)
+        r = pm("run", "-d", "--name", "new", "--network", "n1", "alpine", "sh", "-c",
+               SERVE.replace("db", "new"))
+        assert r.returncode == 0, r.stderr  # a fresh namespace, the dead one's rest cleared
+        second = json.loads((netns_dir() / "holder.json").read_text())
+        assert second["pid"] != first["pid"] and not alive(first["pasta_pid"])
+        got = pm("run", "--rm", "--network", "n1", "alpine", "sh", "-c",
+                 GET.format(host="new"))
+        assert got.stdout.endswith("\n\nhi-from-new\n"), got.stderr
+        assert pm("rm", "-f", "-t", "0", "old").returncode == 0  # must not end the new one
+        assert alive(second["pid"])
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
