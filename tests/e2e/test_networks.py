@@ -370,41 +370,6 @@ def test_static_ip_mac_and_mtu(run_pyman, fresh_env) -> None:
     assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
 
 
-def test_static_ip_mac_and_mtu(run_pyman, fresh_env) -> None:
-    def pm(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_pyman(*args, env=fresh_env)
-
-    assert pm("network", "create", "-o", "mtu=1400", "n1").returncode == 0
-    assert pm("network", "create", "n2").returncode == 0
-    try:
-        r = pm("run", "-d", "--name", "fixed", "--network", "n1", "--ip", "10.89.0.77",
-               "--mac-address", "02:42:ac:11:00:07", "alpine", "sleep", "60")
-        assert r.returncode == 0, r.stderr
-        link = pm("exec", "fixed", "ip", "-o", "link", "show", "eth0").stdout
-        addr = pm("exec", "fixed", "ip", "-o", "-4", "addr", "show", "eth0").stdout
-        assert "mtu 1400" in link and "02:42:ac:11:00:07" in link, link
-        assert "inet 10.89.0.77/24" in addr, addr
-        assert pm("run", "--rm", "--network", "n1", "alpine", "nslookup",
-                  "fixed").stdout.count("10.89.0.77") == 1
-        clash = pm("run", "--rm", "--network", "n1", "--ip", "10.89.0.77", "alpine", "true")
-        assert clash.returncode == 125
-        assert "requested ip address 10.89.0.77 is already allocated to container ID " \
-            f"{r.stdout.strip()}" in clash.stderr
-        for args, why in (
-                (("--ip", "10.1.1.1"), "requested static ip 10.1.1.1 is not in any subnet "
-                                       "on network n1"),
-                (("--ip", "bad"), '"bad" is not an ip address'),
-                (("--mac-address", "zz"), "address zz: invalid MAC address")):
-            bad = pm("create", "--network", "n1", *args, "alpine", "true")
-            assert (bad.returncode, why in bad.stderr) == (125, True), bad.stderr
-        two = pm("create", "--network", "n1,n2", "--ip", "10.89.0.9", "alpine", "true")
-        assert "--ip can only be set for a single network" in two.stderr
-        assert pm("ps", "-aq").stdout.split() == [r.stdout.strip()[:12]]  # nothing half-made
-    finally:
-        assert pm("rm", "-af", "-t", "0").returncode == 0
-    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
-
-
 def test_a_killed_holder_never_breaks_the_next_run(run_pyman, fresh_env) -> None:
     def pm(*args: str) -> subprocess.CompletedProcess[str]:
         return run_pyman(*args, env=fresh_env)
