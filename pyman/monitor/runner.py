@@ -13,6 +13,7 @@ from pyman.netns.helpers import (
     Helper,
     PastaStart,
     bind_netns,
+    check_joinable,
     new_netns,
     slirp_add_hostfwd,
     start_slirp4netns,
@@ -53,9 +54,11 @@ class ContainerRun:
         self.created = False
         self.mounted = False
         self.helper: Helper | None = None
-        self.ips: dict[str, str] = {}  # user-defined networks: name -> address
-        self.netavark_up = False
-        self.netns_ended = False  # the rootless netns ended with this (its last) container
+        self.plug: Any = None  # netns/container_net.Plug: on user-defined networks
+        if cfg.get("netavark"):
+            from pyman.netns.container_net import Plug
+
+            self.plug = Plug(cfg, run_dir)
         self.pipes: dict[str, int] = {}
         self.master = -1  # the pty master, with a terminal
         self.stdin_w = -1  # the container's stdin pipe, held open for attach clients (-i)
@@ -87,7 +90,7 @@ class ContainerRun:
 
     def _start(self, mode: str, ports: list[dict[str, Any]], held: list[Any]) -> int:
         if mode.startswith("ns:"):
-            _check_joinable(mode[3:])
+            check_joinable(mode[3:])
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"),
                      self.cfg.get("storage_driver") or "overlay",
@@ -134,10 +137,9 @@ class ContainerRun:
         if monitor_makes_netns(self.cfg):  # configured by pasta while the runtime creates
             new_netns(netns)
             pasta = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid, ports)
-        if mode == "netavark":  # interfaces made by netavark before the runtime creates
-            self._netavark_setup()
+        if self.plug is not None:  # interfaces made by netavark before the runtime creates
+            first = self.plug.setup()
             if held:  # TCP only (refused at create otherwise): to its first address
-                first = self.ips[next(iter(self.cfg["netavark"]["networks"]))]
                 self._start_forwarder(list(zip(held, ports, strict=True)), first)
         try:  # a network helper joins between create and start; otherwise one call
             self._create(start=mode not in ("slirp4netns", "pasta"))
@@ -168,40 +170,6 @@ class ContainerRun:
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    exit_code=None, started_at=time.time())
         return self.pid
-
-    def _netavark_setup(self) -> None:
-        from pyman.netns import netavark
-
-        netns = os.path.join(self.run_dir, "netns")
-        new_netns(netns)
-        nv = self.cfg["netavark"]
-        if not self.ips:  # a restart: the addresses are still this container's
-            self.ips = netavark.allocate(nv, self.id)
-        self.netavark_up = True  # a half-done setup is torn down too
-        status = netavark.run(nv, "setup", netns,
-                              netavark.options(nv, self.id, self.cfg["name"], self.ips))
-        write_json(os.path.join(self.run_dir, "networks.json"), status, sync=False)
-
-    def _netavark_teardown(self) -> None:
-        from pyman.netns import netavark
-
-        netns = os.path.join(self.run_dir, "netns")
-        self.netavark_up = False
-        from pyman.storage.atomic import read_json
-
-        # network connect/disconnect rewrite monitor.json while the container runs
-        fresh = read_json(os.path.join(self.run_dir, "monitor.json"))
-        nv = fresh["netavark"] if isinstance(fresh, dict) and isinstance(
-            fresh.get("netavark"), dict) else self.cfg["netavark"]
-        if not nv["networks"]:
-            return
-        ips = netavark.allocate(nv, self.id)
-        try:
-            netavark.run(nv, "teardown", netns,
-                         netavark.options(nv, self.id, self.cfg["name"], ips))
-        except PymanError as exc:  # the namespace may be gone already: note it, go on
-            with open(os.path.join(self.run_dir, "net.log"), "a") as f:
-                f.write(f"{exc}\n")
 
     def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]],
                          addr: str = netfiles.SLIRP_ADDR) -> None:
@@ -262,15 +230,8 @@ class ContainerRun:
         elif mode == "pasta":
             gateway, addr = netfiles.default_gateway(), netfiles.default_address()
         resolv = None
-        if mode == "netavark":  # addresses handed out now: the files name them
-            from pyman.netns import netavark
-
-            nv = self.cfg["netavark"]
-            self.ips = netavark.allocate(nv, self.id)
-            first = next(iter(nv["networks"]))
-            addr, gateway = self.ips[first], nv["network_info"][first]["subnets"][0].get(
-                "gateway")
-            resolv = netavark.resolv_conf(nv)
+        if self.plug is not None:
+            addr, gateway, resolv = self.plug.files()
         hostname = spec["hostname"]
         files = {
             "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway,
@@ -439,9 +400,8 @@ class ContainerRun:
             self.helper.stop(wait)
             self.helper = None
         netns = os.path.join(self.run_dir, "netns")
-        if self.netavark_up or (self.cfg["network"] == "netavark" and os.path.exists(netns)
-                                and self.created and not self.netns_ended):
-            self._netavark_teardown()
+        if self.plug is not None:
+            self.plug.teardown(self.created)
         if os.path.exists(netns):  # the bind keeps the namespace alive: let it go
             try:
                 libc.umount(netns, libc.MNT_DETACH)
@@ -459,14 +419,8 @@ class ContainerRun:
     def cleanup(self, code: int | None, error: str = "") -> None:
         if code is None:
             self.delete_runtime_state()
-        if self.cfg.get("netavark"):
-            from pyman.netns import rootless_netns
-
-            # the last container out: the whole namespace goes (bridge, rules, aardvark-dns
-            # with it), so netavark's teardown (~150 ms: it waits for aardvark-dns to exit)
-            # would undo what is about to vanish anyway
-            if rootless_netns.end_if_last(self.cfg["netavark"]["runtime"], self.id):
-                self.netavark_up, self.netns_ended = False, True
+        if self.plug is not None:
+            self.plug.end_if_last()
         self._stop_network(wait=bool(self.cfg.get("ports")))  # published: free them first
         self._close_pipes()
         for fd in (self.stdin_w,):
@@ -479,11 +433,8 @@ class ContainerRun:
             pass
         if self.mounted:
             unmount_rootfs(self.rootfs)
-        if self.cfg.get("netavark"):  # its addresses, and the netns if it was the last user
-            from pyman.netns import netavark, rootless_netns
-
-            netavark.free(self.cfg["netavark"], self.id)
-            rootless_netns.release(self.cfg["netavark"]["runtime"], self.id)
+        if self.plug is not None:
+            self.plug.finish()
         if self.cfg.get("rm"):
             import shutil
 
@@ -496,38 +447,6 @@ class ContainerRun:
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
-
-
-def _check_joinable(path: str) -> None:
-    """--network ns:<path>: runc would only say "can't get final child's PID"; try the
-    setns in a throwaway child first and say what is wrong."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as exc:
-            os._exit(100 + (exc.errno or 0) % 100)
-        try:
-            libc.setns(fd, libc.CLONE_NEWNET)
-            code = 0
-        except OSError as exc:
-            code = 2 if exc.errno == 1 else 3  # EPERM: owned by another user namespace
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code >= 100:
-        raise PymanError(f"cannot open the network namespace {path}: "
-                         f"{os.strerror(code - 100)}")
-    if code == 2:
-        raise PymanError(
-            f"cannot join the network namespace {path}: it belongs to a user namespace "
-            "pyman's containers do not share (rootless, only namespaces made inside it can "
-            "be joined); use --network container:<name> to share another container's")
-    if code:
-        raise PymanError(f"cannot join the network namespace {path}: it is not a network "
-                         "namespace file (bind-mount one from /proc/<pid>/ns/net)")
 
 
 def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:

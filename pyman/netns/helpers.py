@@ -249,3 +249,37 @@ class PastaStart:
                 f"exit status {self.proc.returncode}"
             raise NetworkError(f"pasta failed to set up the container network: {msg}")
         return Helper(None, None, daemon)
+
+
+def check_joinable(path: str) -> None:
+    """--network ns:<path>: runc would only say "can't get final child's PID"; try the
+    setns in a throwaway child first and say what is wrong."""
+    from pyman.rootless import libc
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            os._exit(100 + (exc.errno or 0) % 100)
+        try:
+            libc.setns(fd, libc.CLONE_NEWNET)
+            code = 0
+        except OSError as exc:
+            code = 2 if exc.errno == 1 else 3  # EPERM: owned by another user namespace
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 100:
+        raise NetworkError(f"cannot open the network namespace {path}: "
+                         f"{os.strerror(code - 100)}")
+    if code == 2:
+        raise NetworkError(
+            f"cannot join the network namespace {path}: it belongs to a user namespace "
+            "pyman's containers do not share (rootless, only namespaces made inside it can "
+            "be joined); use --network container:<name> to share another container's")
+    if code:
+        raise NetworkError(f"cannot join the network namespace {path}: it is not a network "
+                         "namespace file (bind-mount one from /proc/<pid>/ns/net)")
