@@ -1,4 +1,5 @@
-"""pyman network create|ls|inspect|rm|prune|exists, with Podman 4.3's output and errors."""
+"""pyman network create|ls|inspect|rm|prune|exists|connect|disconnect|reload, with Podman
+4.3's output and errors."""
 
 from __future__ import annotations
 
@@ -305,3 +306,34 @@ def disconnect(
     from pyman.engine.network_connect import disconnect as do_disconnect
 
     do_disconnect(make_engine().containers, network, container)
+
+
+@group.command("reload", context_settings=CTX)
+def reload(
+    containers: Annotated[list[str] | None, typer.Argument(
+        help="Containers.", autocompletion=cv.containers)] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Every running container on "
+                                       "networks.")] = False,
+) -> None:
+    """Make a running container's interfaces and firewall rules on its networks again."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.network_connect import reload as do_reload
+    from pyman.errors import PymanError
+
+    svc = make_engine().containers
+    if all_:
+        keys = [c.id for c in svc.store.all() if c.network == "netavark" and c.networks
+                and svc.live_state(c.id).status == "running"]
+    elif containers:
+        keys = list(containers)
+    else:
+        raise PymanError("reload requires at least one container, or --all")
+    failed: PymanError | None = None
+    for key in keys:
+        try:
+            print(do_reload(svc, key), flush=True)
+        except PymanError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)

@@ -146,3 +146,27 @@ def _rewrite_resolv(run_dir: os.PathLike[str], nv: dict[str, Any]) -> None:
     text = netavark.resolv_conf(nv) or files.resolv_conf("pasta")
     with open(os.path.join(run_dir, "resolv.conf"), "w") as f:
         f.write(text)
+
+
+def reload(svc: ContainerService, ctr_key: str) -> str:
+    """The firewall rules and interfaces of a running container on networks, made again:
+    netavark teardown, then setup, for every network it has (Podman's reload)."""
+    from pyman.netns import netavark
+
+    c = svc.store.find(ctr_key)
+    st = svc.live_state(c.id)
+    if c.network != "netavark" or st.status != "running":
+        raise ContainerStateError("cannot reload network unless container network has been "
+                                  "configured: container state improper")
+    with svc.store.lock(c.id):
+        cfg, netns = _running_netns(svc, c)
+        nv = cfg["netavark"]
+        if nv["networks"]:
+            opts = netavark.options(nv, c.id, c.name, netavark.allocate(nv, c.id))
+            try:
+                netavark.run(nv, "teardown", netns, opts, outside=True)
+            except PymanError:
+                pass  # half of it may be gone already: that is what a reload repairs
+            status = netavark.run(nv, "setup", netns, opts, outside=True)
+            write_json(svc.store.run_dir(c.id) / "networks.json", status, sync=False)
+    return c.id

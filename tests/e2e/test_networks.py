@@ -292,6 +292,8 @@ def test_connect_and_disconnect_a_running_container(run_pyman, fresh_env) -> Non
                   "60").returncode == 0
         get = GET.format(host="db").replace("-w 2", "-w 1")
         assert "hi-from-db" not in pm("exec", "cl", "sh", "-c", get).stdout
+        plain = pm("create", "--name", "plain", "--network", "pasta", "alpine", "true")
+        assert plain.returncode == 0
         r = pm("network", "connect", "--alias", "client", "n1", "cl")
         assert (r.returncode, r.stdout) == (0, ""), r.stderr
         now = pm("exec", "cl", "sh", "-c", f"{get}; cat /etc/resolv.conf")
@@ -301,6 +303,23 @@ def test_connect_and_disconnect_a_running_container(run_pyman, fresh_env) -> Non
         nets = json.loads(pm("inspect", "cl").stdout)[0]["NetworkSettings"]["Networks"]
         assert sorted(nets) == ["n1", "n2"] and nets["n1"]["IPAddress"] == "10.89.0.3"
         assert pm("network", "rm", "n1").returncode == 2  # cl uses it now too
+        # reload: the rules flushed inside the rootless netns come back (a ping of db is
+        # not needed: the rule count says it)
+        holder = json.loads((netns_dir() / "holder.json").read_text())["pid"]
+        nsenter = ["nsenter", "-U", "-n", "--preserve-credentials", "-t", str(holder)]
+        rules = subprocess.run([*nsenter, "iptables", "-t", "nat", "-S"], capture_output=True,
+                               text=True).stdout
+        assert "NETAVARK" in rules
+        subprocess.run([*nsenter, "iptables", "-t", "nat", "-F"], check=True)
+        r = pm("network", "reload", "cl")
+        assert (r.returncode, r.stdout.strip()) == (0, json.loads(
+            pm("inspect", "cl").stdout)[0]["Id"]), r.stderr
+        again = subprocess.run([*nsenter, "iptables", "-t", "nat", "-S"], capture_output=True,
+                               text=True).stdout
+        assert again.count("-A POSTROUTING") >= 1, again
+        assert "hi-from-db" in pm("exec", "cl", "sh", "-c", get).stdout  # still connected
+        bad = pm("network", "reload", "plain")
+        assert bad.returncode == 125 and "cannot reload network" in bad.stderr
         r = pm("network", "disconnect", "n1", "cl")
         assert r.returncode == 0, r.stderr
         after = pm("exec", "cl", "sh", "-c", f"{get}; ip -o -4 addr; cat /etc/resolv.conf")
@@ -309,8 +328,6 @@ def test_connect_and_disconnect_a_running_container(run_pyman, fresh_env) -> Non
         assert (again.returncode, again.stderr) == (
             125, "Error: container cl is not connected to network n1\n")
         assert "10.89.0.3" not in (netns_dir() / "ipam.json").read_text()
-        plain = pm("create", "--name", "plain", "--network", "pasta", "alpine", "true")
-        assert plain.returncode == 0
         bad = pm("network", "connect", "n1", "plain")
         assert bad.returncode == 125 and '"pasta" is not supported' in bad.stderr
     finally:
