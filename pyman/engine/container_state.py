@@ -125,7 +125,10 @@ class StateKeeper:
         netns (the last one out ends it), as its monitor would have done."""
         from pyman.storage.atomic import read_json
 
-        cfg = read_json(self.store.run_dir(cid) / "monitor.json")
+        try:
+            cfg = read_json(self.store.run_dir(cid) / "monitor.json")
+        except (OSError, ValueError):
+            return  # torn: nothing to learn from it (a new netns user never counts it)
         if isinstance(cfg, dict) and isinstance(cfg.get("netavark"), dict):
             from pyman.netns.netavark import forget
 

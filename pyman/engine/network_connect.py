@@ -86,7 +86,12 @@ def _running_netns(svc: ContainerService, c: ContainerConfig) -> tuple[dict[str,
     from pyman.procinfo import same_process
 
     run_dir = svc.store.run_dir(c.id)
-    cfg = read_json(run_dir / "monitor.json")
+    try:
+        cfg = read_json(run_dir / "monitor.json")
+    except (OSError, ValueError):
+        raise ContainerStateError(
+            f"{run_dir / 'monitor.json'} is damaged: restart container {c.name} to change "
+            "its networks") from None
     st = svc.store.state(c.id)
     if not isinstance(cfg, dict) or not isinstance(cfg.get("netavark"), dict) or \
             not same_process(st.pid, st.pid_start, st.boot_id):
@@ -115,8 +120,7 @@ def _plug(svc: ContainerService, c: ContainerConfig, name: str, net: dict[str, A
         raise
     run_dir = svc.store.run_dir(c.id)
     write_json(run_dir / "monitor.json", cfg, sync=False)
-    done = read_json(run_dir / "networks.json") or {}
-    write_json(run_dir / "networks.json", {**done, **status}, sync=False)
+    write_json(run_dir / "networks.json", {**_status(run_dir), **status}, sync=False)
     _rewrite_resolv(run_dir, nv)
 
 
@@ -133,10 +137,19 @@ def _unplug(svc: ContainerService, c: ContainerConfig, name: str) -> None:
     del nv["network_info"][name]
     run_dir = svc.store.run_dir(c.id)
     write_json(run_dir / "monitor.json", cfg, sync=False)
-    done = read_json(run_dir / "networks.json") or {}
+    done = _status(run_dir)
     done.pop(name, None)
     write_json(run_dir / "networks.json", done, sync=False)
     _rewrite_resolv(run_dir, nv)
+
+
+def _status(run_dir: Any) -> dict[str, Any]:
+    """networks.json: what netavark reported (a torn one is as good as none)."""
+    try:
+        done = read_json(run_dir / "networks.json")
+    except (OSError, ValueError):
+        done = None
+    return done if isinstance(done, dict) else {}
 
 
 def _rewrite_resolv(run_dir: os.PathLike[str], nv: dict[str, Any]) -> None:

@@ -55,7 +55,10 @@ class Plug:
         self.up = False
         from pyman.storage.atomic import read_json
 
-        fresh = read_json(os.path.join(self.run_dir, "monitor.json"))
+        try:
+            fresh = read_json(os.path.join(self.run_dir, "monitor.json"))
+        except (OSError, ValueError):
+            fresh = None  # torn: what this monitor started with
         nv = fresh["netavark"] if isinstance(fresh, dict) and isinstance(
             fresh.get("netavark"), dict) else self.nv
         if not nv["networks"]:

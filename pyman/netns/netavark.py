@@ -35,10 +35,14 @@ def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
     directory = nv["dir"]
     with _Lock(directory):
         path = os.path.join(directory, "ipam.json")
-        ipam = _read_json(path) or {}
+        ipam = _read_json(path)
+        if not isinstance(ipam, dict):
+            ipam = {}  # none yet, or torn: the netns's users hold on to what they have
         out: dict[str, str] = {}
         for name, info in nv["network_info"].items():
-            taken = ipam.setdefault(name, {})
+            if not isinstance(ipam.get(name), dict):
+                ipam[name] = {}
+            taken = ipam[name]
             mine = [ip for ip, owner in taken.items() if owner == cid]
             if mine:
                 out[name] = mine[0]
@@ -77,7 +81,7 @@ def free(nv: dict[str, Any], cid: str, network: str | None = None) -> None:
         if not isinstance(ipam, dict):
             return
         for net, taken in ipam.items():
-            if network is not None and net != network:
+            if not isinstance(taken, dict) or (network is not None and net != network):
                 continue
             for ip in [ip for ip, owner in taken.items() if owner == cid]:
                 del taken[ip]
