@@ -84,6 +84,7 @@ SUMMARIES = {
     "login": "Log in to a container registry: verify the credentials, then store them",
     "logout": "Remove stored credentials for a registry",
     "logs": "Fetch the logs of one or more containers",
+    "network": "Manage networks",
     "pause": "Pause all the processes in one or more containers (cgroup freezer)",
     "pod": "Manage pods",
     "port": "List port mappings, or look up the public port of PRIVATE",

@@ -84,6 +84,9 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
 
     userns_mode = userns.parse(opts.userns)
     keep_ids = userns.keep_id_ids(userns_mode)
+    if keep_ids and network == "netavark":  # its netns must be its own user namespace's
+        raise PymanError("--userns=keep-id on a user-defined network is not supported yet: "
+                         "use --network pasta (or another mode) with keep-id")
     workdir = opts.workdir or icfg.get("WorkingDir") or "/"
     cid = new_id()
     hostname = opts.hostname or hostname_default or cid[:12]
