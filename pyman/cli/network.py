@@ -229,6 +229,8 @@ def rm(
                 engine.containers.remove(c.id, force=True, timeout=time_)
             print(store.remove(net["name"]), flush=True)
         except NetworkNotFound as exc:
+            if force:  # as Podman: --force on a network that is not there says nothing
+                continue
             exc.exit_code = 1  # as Podman
             print(f"Error: {exc}", file=sys.stderr)
             failed = exc

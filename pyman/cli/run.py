@@ -41,6 +41,13 @@ def _command(create_only: bool) -> Callable[..., None]:
         tz: Annotated[str | None, typer.Option(
             "--tz", help="Timezone of the container: a zoneinfo name (Europe/Paris) or local "
             "(the host's /etc/localtime).")] = None,
+        dns: Annotated[list[str] | None, typer.Option(
+            "--dns", help="A DNS server for the container's /etc/resolv.conf.")] = None,
+        dns_search: Annotated[list[str] | None, typer.Option(
+            "--dns-search", help="A DNS search domain for the container.")] = None,
+        dns_option: Annotated[list[str] | None, typer.Option(
+            "--dns-option", "--dns-opt", help="A resolv.conf option for the container.")
+                              ] = None,
         group_add: Annotated[list[str] | None, typer.Option(
             "--group-add", help="Add a supplementary group: a gid or a name from the image's "
             "/etc/group.")] = None,
@@ -225,6 +232,8 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.unsetenv, opts.unsetenv_all = list(unsetenv or []), unsetenv_all
         opts.ipc = ipc
         opts.group_add = list(group_add or [])
+        opts.dns, opts.dns_search = list(dns or []), list(dns_search or [])
+        opts.dns_option = list(dns_option or [])
         opts.systemd = systemd.lower()
         if kernel_memory is not None:
             print("WARN[0000] The --kernel-memory flag is no longer supported. This flag is a "

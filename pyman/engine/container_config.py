@@ -144,6 +144,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         raise PymanError("--group-add keep-groups is not supported by pyman: name the groups "
                          "to add")
     config.group_add = list(opts.group_add)
+    config.dns = [_dns_server(s) for s in opts.dns]
+    config.dns_search, config.dns_options = list(opts.dns_search), list(opts.dns_option)
     config.tty, config.interactive = opts.tty, opts.interactive
     if opts.tty and not any(e.startswith("TERM=") for e in config.env):
         config.env.append("TERM=xterm")  # as Podman gives a container with a terminal
@@ -269,3 +271,13 @@ def _default_caps(conf: Any) -> list[str] | None:
 
         raise ConfigError(f"{conf.source('containers', 'default_capabilities')}: "
                           f"default_capabilities: unknown capability {exc}") from None
+
+
+def _dns_server(value: str) -> str:
+    """--dns takes addresses, as Podman (a name would need DNS to be found)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise PymanError(f"{value} is not an ip address") from None

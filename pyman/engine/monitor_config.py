@@ -58,6 +58,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                  "ipc": c.ipc,
                  "group_add": c.group_add,
                  "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
+                 "dns": {"servers": c.dns, "search": c.dns_search, "options": c.dns_options},
                  "memory": c.memory, "nano_cpus": c.nano_cpus,
                  "pids_limit": c.pids_limit, "terminal": c.tty,
                  "console_size": list(console_size) if console_size else None},

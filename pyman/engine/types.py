@@ -63,6 +63,9 @@ class RunOptions:
     unsetenv_all: bool = False  # --unsetenv-all
     ipc: str = ""  # --ipc: "" (shareable) | shareable | private | host | none | container:X
     group_add: list[str] = field(default_factory=list)  # --group-add
+    dns: list[str] = field(default_factory=list)  # --dns: name servers (IP addresses)
+    dns_search: list[str] = field(default_factory=list)  # --dns-search
+    dns_option: list[str] = field(default_factory=list)  # --dns-option / --dns-opt
     systemd: str = "true"  # --systemd: true (for an init command) | false | always
     workdir: str | None = None
     entrypoint: str | None = None  # None: image's; "": none

@@ -236,7 +236,8 @@ class ContainerRun:
         files = {
             "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway,
                                          spec.get("extra_hosts")),
-            "resolv.conf": resolv or netfiles.resolv_conf(mode, gateway),
+            "resolv.conf": netfiles.with_dns(resolv or netfiles.resolv_conf(mode, gateway),
+                                             spec.get("dns")),
             "hostname": hostname + "\n",
         }
         join = self.cfg.get("join")

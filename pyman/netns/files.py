@@ -51,6 +51,25 @@ def resolv_conf(mode: str, gateway: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_dns(text: str, dns: dict[str, list[str]] | None) -> str:
+    """--dns, --dns-search, --dns-option over a generated resolv.conf, as Podman: given
+    servers, search domains or options replace those lines."""
+    if not dns or not any(dns.values()):
+        return text
+    lines = text.splitlines()
+    for key, word in (("servers", "nameserver"), ("search", "search"), ("options", "options")):
+        given = dns.get(key) or []
+        if not given:
+            continue
+        lines = [ln for ln in lines if ln.split()[:1] != [word] and
+                 not (word == "search" and ln.split()[:1] == ["domain"])]
+        if word == "nameserver":
+            lines += [f"nameserver {s}" for s in given]
+        else:
+            lines.append(f"{word} {' '.join(given)}")
+    return "\n".join(lines) + "\n"
+
+
 def hosts_file(name: str, hostname: str, mode: str, addr: str | None, gateway: str | None,
                extra_hosts: list[str] | None = None) -> str:
     """``extra_hosts`` (--add-host host:ip) come first, as in Podman: they win lookups."""

@@ -71,6 +71,9 @@ class ContainerConfig:
     create_command: list[str] = field(default_factory=list)  # the argv that created it
     ipc: str = ""  # --ipc (container:X is recorded in join/share)
     group_add: list[str] = field(default_factory=list)  # --group-add: gids or group names
+    dns: list[str] = field(default_factory=list)  # --dns, --dns-search, --dns-option
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
     image_digest: str = ""  # the image's manifest digest (inspect's ImageDigest)
     restart_policy: str = ""  # "" | no | on-failure | always | unless-stopped
     restart_retries: int = 0  # on-failure:N (0: no limit)

@@ -100,6 +100,7 @@ def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) ->
                  ("network", "create", "-o", "foo=bar", "x1"),
                  ("network", "create", "-o", "mtu=abc", "x1"),
                  ("network", "inspect", "nope"), ("network", "rm", "nope"),
+                 ("network", "rm", "--force", "nope"),
                  ("network", "rm", "podman"), ("network", "ls", "--filter", "foo=bar")):
         mine, theirs = pm(*args), podman(*args)
         assert (mine.returncode, mine.stdout, mine.stderr) == (

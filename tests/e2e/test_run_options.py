@@ -186,3 +186,30 @@ def test_go_style_boolean_values(run_pyman) -> None:
     assert run_pyman("container", "exists", "bool-kept").returncode == 1
     r = run_pyman("run", "--rm=maybe", "alpine", "true")
     assert r.returncode == 125 and "--rm" in r.stderr
+
+
+def test_dns_servers_search_and_options(run_pyman) -> None:
+    """--dns, --dns-search and --dns-option (also --dns-opt) replace those lines of the
+    generated resolv.conf, in every network mode; inspect shows them; a server that is no
+    address is refused before anything is made, in Podman's words."""
+    for net in ("pasta", "none"):
+        r = run_pyman("run", "--rm", "--network", net, "--dns", "192.0.2.53", "--dns",
+                      "2001:db8::53", "--dns-search", "example.com", "--dns-opt", "ndots:2",
+                      "--dns-option", "timeout:1", "alpine", "cat", "/etc/resolv.conf")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines() == ["nameserver 192.0.2.53", "nameserver 2001:db8::53",
+                                         "search example.com", "options ndots:2 timeout:1"]
+    r = run_pyman("create", "--name", "dns-inspect", "--dns", "192.0.2.53", "--dns-search",
+                  "a.example", "alpine", "true")
+    assert r.returncode == 0, r.stderr
+    try:
+        import json
+
+        host = json.loads(run_pyman("inspect", "dns-inspect").stdout)[0]["HostConfig"]
+        assert (host["Dns"], host["DnsSearch"], host["DnsOptions"]) == (
+            ["192.0.2.53"], ["a.example"], [])
+    finally:
+        run_pyman("rm", "-f", "dns-inspect")
+    bad = run_pyman("run", "--rm", "--name", "dns-bad", "--dns", "not-an-ip", "alpine", "true")
+    assert (bad.returncode, bad.stderr) == (125, "Error: not-an-ip is not an ip address\n")
+    assert run_pyman("container", "exists", "dns-bad").returncode == 1
