@@ -156,6 +156,9 @@ def _rm_tree_as_subids(path: Path) -> None:
 def _remove_containers(pyman_bin: Path, env: dict[str, str]) -> None:
     """Best effort: containers left running by a failed test must not outlive the session."""
     try:
+        # pods first: a pod's infra container is removed only with its pod
+        subprocess.run([str(pyman_bin), "pod", "rm", "-a", "-f"], env=env, capture_output=True,
+                       text=True, timeout=60)
         ids = subprocess.run([str(pyman_bin), "ps", "-aq"], env=env, capture_output=True,
                              text=True, timeout=30).stdout.split()
         if ids:
