@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lifecycle_util import NET, wait_for
+from lifecycle_util import NET, own_processes, wait_for
 
 
 def alive(pid: int) -> bool:
@@ -299,15 +299,5 @@ def test_long_attached_run_through_the_lean_monitor(run_pyman, pyman_bin, pyman_
 
 def _pasta_under(run_dir: Path) -> list[int]:
     """Our pasta processes whose command line names a path under ``run_dir``."""
-    found = []
-    for d in Path("/proc").iterdir():
-        try:
-            if not d.name.isdigit() or d.stat().st_uid != os.getuid():
-                continue
-            if not (d / "comm").read_text().startswith(("pasta", "passt")):
-                continue
-            if str(run_dir).encode() in (d / "cmdline").read_bytes():
-                found.append(int(d.name))
-        except OSError:
-            continue
-    return found
+    return [pid for pid, comm, _, cmd in own_processes()
+            if comm.startswith(("pasta", "passt")) and str(run_dir).encode() in cmd]

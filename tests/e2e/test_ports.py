@@ -5,11 +5,10 @@ the port freed at stop; and the errors for bad specs, ports in use and privilege
 from __future__ import annotations
 
 import json
-import os
 import socket
 
 import pytest
-from lifecycle_util import wait_for
+from lifecycle_util import own_processes, wait_for
 from net_util import fetch, free_port
 
 SERVE = "echo hello-from-$HOSTNAME > /index.html && exec httpd -f -p 80 -h /"
@@ -129,34 +128,13 @@ def test_privileged_port_and_modes_without_a_network(run_pyman) -> None:
 def _helpers_of(cid: str) -> list[int]:
     """Our processes whose command line names the container (its run dir): its monitor,
     network helper, forwarder."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read()
-            if os.stat(f"/proc/{entry}").st_uid == os.getuid() and cid.encode() in cmd:
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    return [pid for pid, _, _, cmd in own_processes() if cid.encode() in cmd]
 
 
 def _zombie_helpers() -> int:
     """Our zombies named like a network helper (a zombie's cmdline is empty: its comm)."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            if os.stat(f"/proc/{entry}").st_uid != os.getuid():
-                continue
-        except (OSError, ValueError):
-            continue
-        comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
-        count += state == "Z" and comm in ("pasta", "passt", "slirp4netns")
-    return count
+    return sum(state == "Z" and comm in ("pasta", "passt", "slirp4netns")
+               for _, comm, state, _ in own_processes())
 
 
 @pytest.mark.parametrize("mode", ["pasta", "slirp4netns"])

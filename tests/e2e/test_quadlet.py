@@ -286,7 +286,7 @@ def test_play_a_container_unit_with_a_real_notify_socket(tmp_path: Path, pyman_b
             monitor = int(mainpid)
             # a detached monitor re-execs into its lean waiter: mid-exec its cmdline reads ""
             assert alive(monitor) and wait_for(
-                lambda: "monitor" in Path(f"/proc/{monitor}/cmdline").read_text(), 5)
+                lambda m=monitor: "monitor" in Path(f"/proc/{m}/cmdline").read_text(), 5)
             cid = cidfile.read_text().strip()
             insp = pyman("inspect", "--format", "{{.State.Status}} {{.Name}} "
                          "{{range .Mounts}}{{.Name}}{{end}} {{.State.ConmonPid}}", cid)

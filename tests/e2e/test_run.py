@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from lifecycle_util import wait_for
+from lifecycle_util import own_processes, wait_for
 
 
 def test_run_alpine_echo_hi(run_pyman) -> None:
@@ -171,19 +171,9 @@ def test_version(run_pyman) -> None:
 def _early_monitors() -> list[int]:
     """Our monitors started before their container existed (argv `__main__.py - ...`) that
     were never told which container to run."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            mine = os.stat(f"/proc/{entry}").st_uid == os.getuid()
-        except OSError:
-            continue
-        if mine and any(a.endswith(b"monitor/__main__.py") for a in argv) and b"-" in argv:
-            found.append(int(entry))
-    return found
+    return [pid for pid, _, _, cmd in own_processes()
+            if any(a.endswith(b"monitor/__main__.py") for a in cmd.split(b"\0"))
+            and b"-" in cmd.split(b"\0")]
 
 
 def test_a_run_that_fails_before_its_container_leaves_no_monitor(run_pyman) -> None:
