@@ -13,7 +13,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from typing import Any
 
 from pyman.errors import PymanError
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 DEFAULT_NAME = "podman"
 DEFAULT_SUBNET = "10.88.0.0/16"
 FIRST_SUBNET = ipaddress.ip_network("10.89.0.0/24")
@@ -64,7 +62,9 @@ def default_network() -> dict[str, Any]:
 
 
 def check_name(name: str) -> None:
-    if not NAME_RE.match(name):
+    from pyman.names import valid_name  # one rule (a trailing newline passed `^...$`)
+
+    if not valid_name(name):
         raise PymanError(f"network name {name} invalid: names must match "
                          "[a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
 

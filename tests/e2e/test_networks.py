@@ -95,7 +95,7 @@ def test_network_definitions_shared_with_podman(run_pyman, fresh_env, podman) ->
                  ("network", "create", "--gateway", "10.1.0.1", "x1"),
                  ("network", "create", "--subnet", "10.5.0.0/24", "--gateway", "10.6.0.1",
                   "x1"),
-                 ("network", "create", "bad/name"),
+                 ("network", "create", "bad/name"), ("network", "create", "nl\n"),
                  ("network", "create", "-d", "foo", "x1"),
                  ("network", "create", "-o", "foo=bar", "x1"),
                  ("network", "create", "-o", "mtu=abc", "x1"),
