@@ -36,10 +36,11 @@ def test_store_create_find_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("pyman.netns.networks.host_subnets", lambda: [
         ipaddress.IPv4Network("10.89.0.0/24")])  # as if the host routed the first one
     store = NetworkStore(tmp_path / "nets")
-    a = store.create("a")
+    # "an", not "a": a name that is no hex prefix, or find("a") may match b by its id
+    a = store.create("an")
     assert a["subnets"] == [{"subnet": "10.89.1.0/24", "gateway": "10.89.1.1"}]
     assert a["network_interface"] == "podman1" and a["dns_enabled"] is True
-    text = (tmp_path / "nets" / "a.json").read_text()
+    text = (tmp_path / "nets" / "an.json").read_text()
     assert text == json.dumps(a, indent=5)  # Go's MarshalIndent with 5 spaces
     assert oct(os.stat(tmp_path / "nets").st_mode & 0o777) == "0o700"
     b = store.create("b", subnets=["10.7.0.5/16"], internal=True, dns=False,
@@ -47,8 +48,8 @@ def test_store_create_find_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert b["subnets"] == [{"subnet": "10.7.0.0/16", "gateway": "10.7.0.1"}]
     assert (b["internal"], b["dns_enabled"], b["labels"]) == (True, False, {"k": "v"})
     assert store.find(b["id"][:6])["name"] == "b"
-    assert store.create("a", ignore=True)["id"] == a["id"]
-    bad = {"dup": ("a", {}), "overlap": ("c", {"subnets": ["10.7.3.0/24"]}),
+    assert store.create("an", ignore=True)["id"] == a["id"]
+    bad = {"dup": ("an", {}), "overlap": ("c", {"subnets": ["10.7.3.0/24"]}),
            "name": ("-x", {}), "gw": ("c", {"subnets": ["10.8.0.0/24"],
                                               "gateways": ["10.9.0.1"]}),
            "cidr": ("c", {"subnets": ["10.8.0.0/40"]}), "macvlan": ("c", {"driver": "macvlan"})}
@@ -56,10 +57,10 @@ def test_store_create_find_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         with pytest.raises(PymanError):
             store.create(name, **kw)  # type: ignore[arg-type]
         assert sorted(p.name for p in (tmp_path / "nets").glob("*.json")) == \
-            ["a.json", "b.json"], why
-    assert store.remove("a") == "a"
-    with pytest.raises(NetworkNotFound, match="unable to find network with name or ID a"):
-        store.find("a")
+            ["an.json", "b.json"], why
+    assert store.remove("an") == "an"
+    with pytest.raises(NetworkNotFound, match="unable to find network with name or ID an"):
+        store.find("an")
     with pytest.raises(PymanError, match="default network podman cannot be removed"):
         store.remove("podman")
     assert [n["name"] for n in store.all()] == ["b", "podman"]
