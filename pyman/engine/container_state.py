@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from signal import SIGKILL, SIGTERM
+from signal import SIGKILL
 
 from pyman.config import Paths
 from pyman.errors import StorageError
@@ -135,31 +135,37 @@ class StateKeeper:
             forget(cfg["netavark"], cid)
 
     def _kill_helper(self, cid: str, st: ContainerState) -> None:
-        """pasta daemonizes: it outlives a killed monitor unless we end it. It writes its
-        pid file once the namespace is configured, which it does while the runtime creates
-        the container: a monitor killed meanwhile leaves a pasta with no pid file yet, found
-        by the netns path on its command line."""
+        """pasta daemonizes: it outlives a killed monitor unless we end it. Its pid file
+        names the daemon once the namespace is configured, which it does while the runtime
+        creates the container: a monitor killed meanwhile leaves a pasta that has written
+        no pid file yet, or is forking its daemon. So every pasta of ours whose command line
+        names this container's netns is killed too, looked for again until none is left."""
         from pyman.procinfo import start_time
 
+        run_dir = self.store.run_dir(cid)
         try:
-            pid = int((self.store.run_dir(cid) / "pasta.pid").read_text().strip() or 0)
+            pid = int((run_dir / "pasta.pid").read_text().strip() or 0)
         except (OSError, ValueError):
             pid = 0
-        if not pid:
-            for found in _pastas_on(str(self.store.run_dir(cid) / "netns")):
+        doomed = set()
+        if pid > 0 and st.boot_id and same_process(pid, start_time(pid), st.boot_id):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().startswith(("pasta", "passt")):  # passt.avx2 too
+                        doomed.add(pid)
+            except OSError:
+                pass
+        for _ in range(5):
+            doomed.update(_pastas_on(str(run_dir / "netns")))
+            if not doomed:
+                return
+            for found in doomed:
                 try:
                     os.kill(found, SIGKILL)
                 except OSError:
                     pass
-            return
-        if pid > 0 and st.boot_id and same_process(pid, start_time(pid), st.boot_id):
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    if not f.read().startswith(("pasta", "passt")):  # passt.avx2 too
-                        return
-                os.kill(pid, SIGTERM)
-            except OSError:
-                pass
+            doomed = set()
+            time.sleep(0.02)
 
 
 def _pastas_on(netns: str) -> list[int]:
