@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pyman.config import Paths
 from pyman.engine.container_state import ALIVE, StateKeeper
 from pyman.engine.images import ImageService, PullEvents
+from pyman.engine.precheck import precheck
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import ContainerNotFoundError, ContainerStateError, PymanError
 from pyman.netns import is_named
@@ -177,30 +178,18 @@ class ContainerService:
 
     def attach(self, key: str) -> tuple[ContainerConfig, ContainerState, int]:
         """A socket connected to the running container's relay (monitor/relay.py)."""
-        import socket
-
         c = self.store.find(key)
         st = self.live_state(c.id)
         refused = ContainerStateError("you can only attach to running containers")
         refused.exit_code = 125
         if st.status != "running":
             raise refused
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-        run_dir = str(self.store.run_dir(c.id))
-        path = os.path.join(run_dir, "attach")
-        dir_fd = -1
-        if len(os.fsencode(path)) > 107:  # sun_path's size: through the dir's fd
-            dir_fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
-            path = f"/proc/self/fd/{dir_fd}/attach"
+        from pyman.engine.monitor_client import connect_attach
+
         try:
-            sock.connect(path)
+            return c, st, connect_attach(str(self.store.run_dir(c.id)))
         except OSError as exc:
-            sock.close()
             raise refused from exc
-        finally:
-            if dir_fd >= 0:
-                os.close(dir_fd)
-        return c, st, sock.detach()
 
     def _starting(self, c: ContainerConfig, monitor_pid: int) -> None:
         """Recorded before the monitor runs anything: if it dies now, the reconcile finds it."""
@@ -218,31 +207,7 @@ class ContainerService:
 
         return log_file(c.log_driver, c.log_path, str(self.store.dir(c.id)))
 
-    @staticmethod
-    def precheck(opts: RunOptions) -> None:
-        """What can be refused before an image is pulled."""
-        from pyman.engine.systemd_opts import check_cgroups, check_cidfile, check_sdnotify
-        from pyman.names import check_name
-
-        if opts.name:  # checked again where the record is written (store.create)
-            check_name(opts.name, "running container create option")
-        check_sdnotify(opts.sdnotify)
-        check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
-        if opts.cidfile:
-            check_cidfile(opts.cidfile)
-        if opts.restart or opts.rm:
-            from pyman.engine.restart_policy import parse
-
-            parse(opts.restart, opts.rm)
-        if opts.log_driver or opts.log_opt:
-            from pyman.engine import log_config
-
-            log_config.check_passthrough(log_config.parse(opts.log_driver, opts.log_opt)[0])
-        if opts.publish:
-            from pyman.netns.ports import parse_publish
-
-            for spec in opts.publish:
-                parse_publish(spec)
+    precheck = staticmethod(precheck)  # what is refused before an image is pulled
 
     def run(self, opts: RunOptions, events: PullEvents | None = None,
             attach: Attach | None = None,

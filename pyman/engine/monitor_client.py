@@ -115,3 +115,26 @@ def forward_signals(pid: int) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, forward)
+
+
+def connect_attach(run_dir: str) -> int:
+    """A socket connected to a running container's attach socket (monitor/relay.py); a path
+    longer than sun_path holds is reached through the run dir's fd. OSError when nothing
+    listens there."""
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    path = os.path.join(run_dir, "attach")
+    dir_fd = -1
+    if len(os.fsencode(path)) > 107:  # sun_path's size
+        dir_fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+        path = f"/proc/self/fd/{dir_fd}/attach"
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        if dir_fd >= 0:
+            os.close(dir_fd)
+    return sock.detach()
