@@ -6,14 +6,26 @@ import re
 import time
 
 
-def human_size(size: float) -> str:
-    """Decimal units with 3 significant digits: 7.95 MB, 1.23 GB (go-units HumanSize)."""
+def _decimal(size: float) -> tuple[float, str]:
+    """``size`` bytes scaled to the largest 1000-based unit below it (go-units)."""
     units = ["B", "kB", "MB", "GB", "TB", "PB"]
     i = 0
     while size >= 1000 and i < len(units) - 1:
         size /= 1000
         i += 1
-    return f"{size:.3g} {units[i]}"
+    return size, units[i]
+
+
+def human_size(size: float) -> str:
+    """Decimal units with 3 significant digits: 7.95 MB, 1.23 GB (go-units HumanSize)."""
+    value, unit = _decimal(size)
+    return f"{value:.3g} {unit}"
+
+
+def go_size(size: float) -> str:
+    """go-units' HumanSize as Podman's system df prints sizes: 4 digits, no space."""
+    value, unit = _decimal(size)
+    return f"{value:.4g}{unit}"
 
 
 def human_duration(seconds: float) -> str:

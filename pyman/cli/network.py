@@ -138,7 +138,7 @@ def _ls(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Names only.")] = False,
 ) -> None:
     """List networks."""
-    from pyman.cli.template import Template, render_list, tabwrite
+    from pyman.cli.template import print_listing
     from pyman.netns.networks import NetworkStore
 
     wanted = parse_filters(filters or [])
@@ -153,14 +153,7 @@ def _ls(
     views = [go_view(d, trunc=not no_trunc, ls=True) for d in docs]
     if not fmt:
         fmt = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
-    tpl = Template(fmt)
-    if fmt.lstrip().startswith("{{range"):
-        print(tpl.render(views), end="")
-        return
-    if noheading and tpl.table:
-        print(tabwrite(line for v in views for line in tpl.render(v).split("\n")))
-        return
-    print(render_list(fmt, views, HEADERS))
+    print_listing(fmt, views, HEADERS, noheading)
 
 
 group.command("ls", context_settings=CTX)(_ls)

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pyman.cli.humanize import go_size
+
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
 
@@ -105,16 +107,6 @@ group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings
                     help="Manage pyman")
 app.add_typer(group, name="system")
 group.command("info", context_settings=CTX, help=info.__doc__)(info)
-
-
-def go_size(size: float) -> str:
-    """go-units' HumanSize, as Podman's system df prints sizes: 4 digits, 1000-based."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 def _reclaim(part: int, total: int) -> str:

@@ -278,3 +278,17 @@ def render_list(fmt: str, items: Iterable[Any], headers: dict[str, str] | None =
     if tpl.table:
         return tabwrite(lines)
     return "\n".join(lines)
+
+
+def print_listing(fmt: str, items: list[Any], headers: dict[str, str] | None = None,
+                  noheading: bool = False) -> None:
+    """A list command's output, as Podman's `ls` commands print it: a template that starts
+    with `{{range` sees the whole list at once; `--noheading` drops a table's header;
+    otherwise render_list's lines."""
+    tpl = Template(fmt)
+    if fmt.lstrip().startswith("{{range"):
+        print(tpl.render(items), end="")
+    elif noheading and tpl.table:
+        print(tabwrite(line for i in items for line in tpl.render(i).split("\n")))
+    else:
+        print(render_list(fmt, items, headers))

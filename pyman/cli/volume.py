@@ -53,7 +53,7 @@ def _ls(
 ) -> None:
     """List volumes."""
     from pyman.cli.context import engine as make_engine
-    from pyman.cli.template import Template, render_list, tabwrite
+    from pyman.cli.template import print_listing
 
     svc = make_engine().volumes
     docs = [svc.inspect(r) for r in svc.ls(filters)]
@@ -68,14 +68,7 @@ def _ls(
         return  # as Podman: no header either
     if not fmt:
         fmt = "table {{.Driver}}\t{{.Name}}"
-    tpl = Template(fmt)
-    if fmt.lstrip().startswith("{{range"):  # a template over the whole list
-        print(tpl.render(docs), end="")
-        return
-    if noheading and tpl.table:
-        print(tabwrite(line for d in docs for line in tpl.render(d).split("\n")))
-        return
-    print(render_list(fmt, docs, HEADERS))
+    print_listing(fmt, docs, HEADERS, noheading)
 
 
 group.command("ls", context_settings=CTX)(_ls)

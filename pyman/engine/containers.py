@@ -425,11 +425,7 @@ class ContainerService:
         st = self.live_state(cid)
         if st.status in ALIVE:
             if not force:
-                err = ContainerStateError(
-                    f"cannot remove container {cid} as it is running - running or paused "
-                    "containers cannot be removed without force: container state improper")
-                err.exit_code = 2
-                raise err
+                raise _running_refusal(cid)
             self._mark_stopped(cid)
             self.states.signal(st, signal.SIGKILL)
         self.states.wait_monitor_gone(st)
@@ -466,11 +462,7 @@ class ContainerService:
         st = self.live_state(c.id)
         if st.status in ALIVE:
             if not force:
-                err = ContainerStateError(
-                    f"cannot remove container {c.id} as it is running - running or paused "
-                    "containers cannot be removed without force: container state improper")
-                err.exit_code = 2
-                raise err
+                raise _running_refusal(c.id)
             self.stop(c.id, timeout)
         else:
             self.states.wait_monitor_gone(st)
@@ -497,3 +489,12 @@ class ContainerService:
             except PymanError:
                 continue
         return removed
+
+
+def _running_refusal(cid: str) -> ContainerStateError:
+    """rm of a running container without --force: Podman's words, exit 2."""
+    err = ContainerStateError(
+        f"cannot remove container {cid} as it is running - running or paused containers "
+        "cannot be removed without force: container state improper")
+    err.exit_code = 2
+    return err
