@@ -61,9 +61,9 @@ def attach_running(engine: Engine, key: str, keys: bytes, *, stdin: bool, sig_pr
 
     c, st, sock = engine.containers.attach(key)
     if sig_proxy:
-        from pyman.engine.monitor_client import forward_signals
+        from pyman.engine import sig_proxy as proxy
 
-        forward_signals(st.monitor_pid)  # the monitor passes them on to the container
+        proxy.forward(st.monitor_pid)  # the monitor passes them on to the container
     sys.stdout.flush()
     # read even for a container without stdin (the monitor drops it): the detach keys
     code = session(sock, tty=c.tty, stdin=stdin, keys=keys)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyman.engine.mounts import MountSpec
-from pyman.engine.names import new_id
 from pyman.engine.networking import check_network, default_network, published_ports
 from pyman.engine.types import RunOptions
 from pyman.errors import PymanError
 from pyman.netns import is_named
 from pyman.storage.containers import ContainerConfig
+from pyman.storage.ids import new_id
 from pyman.storage.images import ImageRecord
+from pyman.storage.mount_spec import MountSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
                                   dict(icfg.get("Volumes") or {}), opts.image_volume)
     systemd = systemd_mode(opts.systemd, args)
     if systemd:  # what systemd as the container's init needs, as Podman mounts it
-        from pyman.engine.mounts import MountSpec
+        from pyman.storage.mount_spec import MountSpec
 
         taken = {m.destination for m in specs}
         specs += [MountSpec("tmpfs", d, source="tmpfs", options=["rprivate", "nosuid", "nodev"])

@@ -12,8 +12,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from pyman.engine.mounts import MountSpec, parse_all
+from pyman.engine.mounts import parse_all
 from pyman.errors import PymanError
+from pyman.storage.mount_spec import MountSpec
 from pyman.storage.volumes import VolumeStore
 
 IMAGE_VOLUME_MODES = ("bind", "tmpfs", "ignore")

@@ -13,12 +13,13 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pyman.config import Paths
 from pyman.engine.container_state import ALIVE, StateKeeper
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.precheck import precheck
+from pyman.engine.sig_proxy import Handlers, forward, restore
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import ContainerNotFoundError, ContainerStateError, PymanError
 from pyman.netns import is_named
@@ -82,35 +83,19 @@ class ContainerService:
         self.store.create(config, replace, prepare)
         return config
 
-    def _join_cfg(self, c: ContainerConfig) -> dict[str, Any] | None:
-        """Where the monitor finds the namespaces to join: the other container must run
-        (it is started first, as Podman starts a pod's infra or a dependency)."""
-        if not c.join:
-            return None
-        target = self.store.find(c.join)
-        st = self.live_state(target.id)
-        if st.status not in ("running", "starting"):
-            self.start(target, detach=True)
-            st = self.live_state(target.id)
-        if st.status != "running" or not st.pid:
-            raise ContainerStateError(
-                f"container {target.name} whose namespaces {c.name} shares is not running: "
-                f"start it first (pyman start {target.name})")
-        kinds = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
-        return {"userns": f"/proc/{st.monitor_pid}/ns/user",
-                "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
-                "run_dir": str(self.store.run_dir(target.id))}
-
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False,
               attach: Attach | None = None, console_size: tuple[int, int] | None = None,
-              sig_proxy: bool = True, early: EarlyMonitor | None = None) -> RunResult:
+              sig_proxy: bool = True, early: EarlyMonitor | None = None,
+              stdout: BinaryIO | None = None, stderr: BinaryIO | None = None) -> RunResult:
         """Start ``c`` under a new monitor. Attached (``detach`` false): relay its output
         and return its exit code; detached: return once it runs.
 
         ``attach`` (for a container with a terminal: required to be attached) gets a
         socket connected to the monitor's relay from the start (monitor/relay.py speaks on
         it) and returns the exit code, or None when the client detached (detach keys);
-        ``console_size`` (rows, cols) sizes the terminal from the start."""
+        ``console_size`` (rows, cols) sizes the terminal from the start; ``stdout`` and
+        ``stderr`` (binary file objects) take an attached container's output instead of
+        ours (engine/output_streams.py)."""
         st = self.live_state(c.id)  # reconciles under the lock itself: not inside ours
         self.states.wait_monitor_gone(st)
         client = mine = None
@@ -118,6 +103,10 @@ class ContainerService:
             import socket
 
             mine, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        from pyman.engine.output_streams import Outputs
+
+        outputs = Outputs(None, None) if detach else Outputs(stdout, stderr)
+        previous: Handlers = {}
         try:
             with self.store.lock(c.id):
                 st = self.store.state(c.id)
@@ -140,7 +129,7 @@ class ContainerService:
                                             console_size)
                     handle = spawn_monitor(run_dir, cfg, attach=not detach and client is None,
                                            on_spawn=lambda pid: self._starting(c, pid),
-                                           early=early)
+                                           early=early, outputs=outputs.fds)
                 except PymanError:
                     if c.rm:
                         self.store.delete(c.id)
@@ -148,10 +137,9 @@ class ContainerService:
         finally:
             if client is not None:
                 client.close()  # the monitor has its copy
+            outputs.handed_on()
         if not detach and sig_proxy:  # --sig-proxy: our signals go on to the container
-            from pyman.engine.monitor_client import forward_signals
-
-            forward_signals(handle.pid)
+            previous = forward(handle.pid)
         try:
             for event in handle.events():
                 kind = event.get("event")
@@ -168,6 +156,8 @@ class ContainerService:
                     return RunResult(c.id, int(event["code"]))
         finally:
             handle.close()
+            restore(previous)
+            outputs.finish()
             if mine is not None:
                 mine.close()
         st = self.live_state(c.id)
@@ -209,12 +199,19 @@ class ContainerService:
 
     precheck = staticmethod(precheck)  # what is refused before an image is pulled
 
-    def run(self, opts: RunOptions, events: PullEvents | None = None,
-            attach: Attach | None = None,
-            console_size: tuple[int, int] | None = None) -> RunResult:
+    def run(self, opts: RunOptions | None = None, events: PullEvents | None = None,
+            attach: Attach | None = None, console_size: tuple[int, int] | None = None, *,
+            stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
+            **options: Any) -> RunResult:
+        """Pull if need be, create, start; attached, the exit code. ``opts`` or its fields
+        as keywords (``remove`` for ``rm``): ``run(image="alpine", command=["true"])``."""
+        if opts is None:
+            opts = RunOptions(**{"rm" if k == "remove" else k: v for k, v in options.items()})
+        elif options:
+            raise TypeError(f"run() takes RunOptions or keywords, not both: {sorted(options)}")
         self.precheck(opts)
         early = None
-        if not (opts.detach or opts.tty or opts.pod
+        if stdout is None and stderr is None and not (opts.detach or opts.tty or opts.pod
                 or (opts.network or "").startswith("container:") or is_named(opts.network)):
             from pyman.engine import early_monitor
 
@@ -227,7 +224,8 @@ class ContainerService:
             c = self.create(opts, image)
             return self.start(c, detach=opts.detach, interactive=opts.interactive,
                               attach=attach, console_size=console_size,
-                              sig_proxy=opts.sig_proxy, early=early)
+                              sig_proxy=opts.sig_proxy, early=early, stdout=stdout,
+                              stderr=stderr)
         finally:
             if early is not None:
                 early.cancel()  # nothing if start() took it

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyman.config import Paths
+from pyman.engine import sig_proxy
 from pyman.errors import (
     EXIT_CANNOT_INVOKE,
     EXIT_NOT_FOUND,
@@ -246,11 +247,11 @@ class ExecService:
     def _wait(self, pid: int) -> int:
         """Wait for the runtime (which waits for the process and exits with its code),
         passing on the signals meant for the session."""
-        previous = forward_signals(pid)
+        previous = sig_proxy.forward(pid, skip_terminal=True)
         try:
             _, status = os.waitpid(pid, 0)
         finally:
-            restore_signals(previous)
+            sig_proxy.restore(previous)
         return exit_code(status)
 
     def _wait_tty(self, runtime_pid: int, console: Any, pid_file: str,
@@ -271,7 +272,7 @@ class ExecService:
                 return exit_code(status) or 125
             with open(pid_file) as f:
                 pid = int(f.read().strip())
-            previous = forward_signals(pid)
+            previous = sig_proxy.forward(pid, skip_terminal=True)
             pidfd = os.pidfd_open(pid)
             try:
                 if attach is not None:
@@ -279,7 +280,7 @@ class ExecService:
                 _, status = os.waitpid(pid, 0)
             finally:
                 os.close(pidfd)
-                restore_signals(previous)
+                sig_proxy.restore(previous)
         finally:
             if master >= 0:
                 os.close(master)
@@ -289,44 +290,6 @@ class ExecService:
 def exit_code(status: int) -> int:
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code
-
-
-def _terminal_signal(sig: int) -> bool:
-    """Whether ``sig`` most likely came from our controlling terminal (Ctrl-C, Ctrl-\\):
-    then the runtime, in the same foreground process group, got it too."""
-    if sig not in (signal.SIGINT, signal.SIGQUIT):
-        return False
-    for fd in (0, 1, 2):
-        try:
-            if os.tcgetpgrp(fd) == os.getpgrp():
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def forward_signals(pid: int) -> dict[int, Any]:
-    """Pass the signals pyman gets on to the runtime, which passes them on to the process.
-    Returns the handlers replaced."""
-
-    def forward(sig: int, _frame: object) -> None:
-        if _terminal_signal(sig):
-            return
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
-                signal.SIGUSR2):
-        previous[sig] = signal.signal(sig, forward)
-    return previous
-
-
-def restore_signals(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
 
 
 def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_fd: int,

@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 from pyman import __version__
-from pyman.engine.mounts import MountSpec
 from pyman.errors import PymanError
 from pyman.runtime.capabilities import OCI_DEFAULT_CAPABILITIES, resolve
 from pyman.storage.containers import ContainerConfig
+from pyman.storage.mount_spec import MountSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -43,16 +42,19 @@ class MonitorHandle:
 
 def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
                   on_spawn: Callable[[int], None] | None = None,
-                  early: EarlyMonitor | None = None) -> MonitorHandle:
+                  early: EarlyMonitor | None = None,
+                  outputs: tuple[int | None, int | None] = (None, None)) -> MonitorHandle:
     """Write monitor.json, start the monitor (or take the one started ``early``), map its
     user namespace. ``on_spawn(pid)`` runs before the monitor is let go (it waits for its id
-    maps), to record it."""
+    maps), to record it. ``outputs``: the fds an attached monitor writes the container's
+    stdout and stderr to (None: ours)."""
     from pyman.storage.atomic import write_json
 
     if early is not None and not early.used and not cfg.get("join") \
             and not cfg.get("netavark") \
             and cfg.get("attach_fd") is None and cfg.get("log_driver") != "passthrough" \
-            and attach and (cfg.get("stdin") == "inherit") == early.stdin_inherit:
+            and attach and (cfg.get("stdin") == "inherit") == early.stdin_inherit \
+            and outputs == (None, None):
         write_json(run_dir / "monitor.json", cfg, sync=False)
         try:
             early.mapped()
@@ -81,8 +83,8 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
         pass_fds=(sync_w, ctl_r, *extra),
         stdin=None if cfg.get("stdin") == "inherit" else devnull,
         # passthrough: the container writes to the client's own stdout and stderr
-        stdout=None if attach or passthrough else devnull,
-        stderr=None if attach or passthrough else devnull,
+        stdout=outputs[0] if attach or passthrough else devnull,
+        stderr=outputs[1] if attach or passthrough else devnull,
         start_new_session=True,
         # systemd's socket is the monitor's to use (monitor.json says how), never the OCI
         # runtime's: runc would proxy it and wait for READY=1 itself
@@ -102,19 +104,6 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
         raise
     os.close(ctl_w)
     return MonitorHandle(proc, sync_r)
-
-
-def forward_signals(pid: int) -> None:
-    """While attached, signals to pyman go to the container (Podman's --sig-proxy)."""
-
-    def forward(sig: int, _frame: object) -> None:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, forward)
 
 
 def connect_attach(run_dir: str) -> int:

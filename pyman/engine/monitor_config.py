@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyman.engine.networking import check_network
+from pyman.errors import ContainerStateError
 from pyman.storage.containers import ContainerConfig
 
 TYPE_CHECKING = False
@@ -72,7 +73,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         # anonymous volumes a --rm container's monitor removes with it
         "rm_volumes": [str(svc.volumes.dir(m["source"])) for m in c.mounts
                        if m.get("type") == "volume" and m.get("anonymous")],
-        "join": svc._join_cfg(c),
+        "join": join_cfg(svc, c),
         "restart": ({"policy": c.restart_policy, "retries": c.restart_retries}
                     if c.restart_policy not in ("", "no") else None),
     }
@@ -100,3 +101,23 @@ def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:
             cfg["mounts"].append(mount)
         where = notify["socket"] if mount is None else systemd_opts.CONTAINER_SOCKET
         cfg["spec"]["env"] = [*cfg["spec"]["env"], f"NOTIFY_SOCKET={where}"]
+
+
+def join_cfg(svc: ContainerService, c: ContainerConfig) -> dict[str, Any] | None:
+    """Where the monitor finds the namespaces to join: the other container must run
+    (it is started first, as Podman starts a pod's infra or a dependency)."""
+    if not c.join:
+        return None
+    target = svc.store.find(c.join)
+    st = svc.live_state(target.id)
+    if st.status not in ("running", "starting"):
+        svc.start(target, detach=True)
+        st = svc.live_state(target.id)
+    if st.status != "running" or not st.pid:
+        raise ContainerStateError(
+            f"container {target.name} whose namespaces {c.name} shares is not running: "
+            f"start it first (pyman start {target.name})")
+    kinds = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
+    return {"userns": f"/proc/{st.monitor_pid}/ns/user",
+            "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
+            "run_dir": str(svc.store.run_dir(target.id))}

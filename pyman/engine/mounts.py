@@ -8,11 +8,10 @@ starts with ``/`` or ``.`` is a host path (a bind); anything else names a volume
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 from pyman.errors import PymanError
 from pyman.names import check_volume_name
+from pyman.storage.mount_spec import MountSpec
 
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
                 "runbindable")
@@ -22,28 +21,6 @@ TMPFS_DEFAULTS = ("rw", "rprivate", "nosuid", "nodev", "tmpcopyup")
 TMPFS_KEYS = ("size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "huge", "mpol")
 MOUNT_FORMAT = ("incorrect mount format: should be --mount type=<bind|tmpfs|volume>,"
                 "[src=<host-dir|volume-name>,]target=<ctr-dir>[,options]")
-
-
-@dataclass
-class MountSpec:
-    type: str  # bind | volume | tmpfs
-    destination: str
-    source: str = ""  # host path (bind), volume name (volume; "" until an anonymous one is named)
-    options: list[str] = field(default_factory=list)  # mount options, without ro/rw
-    rw: bool = True
-    propagation: str = "rprivate"
-    anonymous: bool = False
-    copy: bool = True  # volumes: copy the image's content in on first use
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> MountSpec:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-    def oci_options(self) -> list[str]:
-        """The options runc gets (tmpfs: Podman's, in its order)."""
-        if self.type == "tmpfs":
-            return list(self.options)
-        return [*self.options, self.propagation, "rw" if self.rw else "ro"]
 
 
 def _dest(path: str) -> str:

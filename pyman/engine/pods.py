@@ -16,9 +16,9 @@ from typing import Any
 from pyman import __version__
 from pyman.config import Paths
 from pyman.engine.containers import ContainerService
-from pyman.engine.names import new_id
 from pyman.engine.types import ContainerSummary, RunOptions
 from pyman.errors import ContainerStateError, PymanError
+from pyman.storage.ids import new_id
 from pyman.storage.pods import PodConfig, PodNotFoundError, PodStore
 
 PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
@@ -103,8 +103,8 @@ class PodService:
         if opts.publish and "net" not in share:
             raise PymanError("published ports need a shared network namespace: add net to "
                              "--share or leave --share out")
-        from pyman.engine.names import new_name
         from pyman.names import check_name
+        from pyman.storage.ids import new_name
 
         if opts.name:  # both names before anything is made or replaced
             check_name(opts.name, "running pod create option")

@@ -108,7 +108,7 @@ def _check_nested(config: ContainerConfig, path: Path) -> None:
                 and records.fits(u[2], "int")):
             raise CorruptRecord(path, f"'ulimits' holds {str(u)[:40]}")
     if config.mounts:
-        from pyman.engine.mounts import MountSpec  # what the dicts are read as
+        from pyman.storage.mount_spec import MountSpec  # what the dicts are read as
 
         for m in config.mounts:
             records.parse(MountSpec, m, path)
@@ -220,8 +220,8 @@ class ContainerStore:
         to remove a container holding the name. ``prepare()`` runs under the lock once the
         name is known to be free (it makes the volumes the container names). The record
         appears whole or not at all: it is written in a hidden dir renamed into place."""
-        from pyman.engine.names import new_name
         from pyman.names import check_name
+        from pyman.storage.ids import new_name
 
         if config.name:  # every path that makes a container comes through here
             check_name(config.name, "running container create option")

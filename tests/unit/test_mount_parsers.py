@@ -8,8 +8,9 @@ import pytest
 
 from pyman.engine.container_mounts import inspect as inspect_mounts
 from pyman.engine.container_mounts import plan
-from pyman.engine.mounts import MountSpec, parse_all, parse_mount, parse_tmpfs, parse_volume
+from pyman.engine.mounts import parse_all, parse_mount, parse_tmpfs, parse_volume
 from pyman.errors import PymanError
+from pyman.storage.mount_spec import MountSpec
 from pyman.storage.volumes import VolumeStore
 
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from pyman.engine.mounts import MountSpec
 from pyman.storage import records
 from pyman.storage.containers import ContainerConfig, ContainerState
 from pyman.storage.images import ImageRecord
+from pyman.storage.mount_spec import MountSpec
 from pyman.storage.pods import PodConfig
 from pyman.storage.volumes import VolumeRecord
 

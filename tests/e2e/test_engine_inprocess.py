@@ -1,0 +1,108 @@
+"""The engine driven in-process, as a Python user drives it: streams passed in, reports
+returned, typed errors, and the calling process left as it was (issue 15)."""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyman.engine import Engine
+from pyman.engine.types import RunOptions
+from pyman.errors import PymanError
+
+
+@pytest.fixture
+def engine(fresh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """An Engine on the test's own empty store (the environment the command would get)."""
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "PATH", "HOME"):
+        monkeypatch.setenv(var, fresh_env[var])
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    yield Engine()
+
+
+def test_run_writes_output_to_the_streams_given(engine: Engine) -> None:
+    out, err = io.BytesIO(), io.BytesIO()
+    report = engine.containers.run(
+        image="alpine", command=["sh", "-c", "echo to-out; echo to-err >&2; exit 4"],
+        remove=True, stdout=out, stderr=err)
+    assert report.exit_code == 4
+    assert (out.getvalue(), err.getvalue()) == (b"to-out\n", b"to-err\n")
+    assert engine.containers.summaries(all_=True) == [], "remove=True is --rm"
+
+
+def test_run_into_a_real_file(engine: Engine, tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    big = 300_000  # more than a pipe holds: the copy must not stall the container
+    with open(target, "wb") as f:
+        report = engine.containers.run(image="alpine", remove=True, stdout=f,
+                                       command=["sh", "-c", f"head -c {big} /dev/zero"])
+    assert report.exit_code == 0
+    assert target.stat().st_size == big
+
+
+def test_large_output_into_memory(engine: Engine) -> None:
+    out = io.BytesIO()
+    report = engine.containers.run(image="alpine", remove=True, stdout=out,
+                                   command=["sh", "-c", "seq 1 100000"])
+    assert report.exit_code == 0
+    lines = out.getvalue().split(b"\n")
+    assert (lines[0], lines[-2], len(lines)) == (b"1", b"100000", 100001)
+
+
+def test_signal_handlers_are_put_back(engine: Engine) -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    engine.containers.run(image="alpine", command=["true"], remove=True, stdout=io.BytesIO())
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_run_from_a_thread(engine: Engine) -> None:
+    results: list[object] = []
+
+    def work() -> None:
+        out = io.BytesIO()
+        try:
+            report = engine.containers.run(image="alpine", command=["echo", "threaded"],
+                                           remove=True, stdout=out)
+            results.append((report.exit_code, out.getvalue()))
+        except Exception as exc:  # noqa: BLE001 - reported to the test below
+            results.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(120)
+    assert results == [(0, b"threaded\n")]
+
+
+def test_errors_are_typed_with_the_command_exit_code(engine: Engine) -> None:
+    with pytest.raises(PymanError) as missing:
+        engine.containers.run(image="alpine", command=["/no/such/program"], remove=True)
+    assert missing.value.exit_code == 127
+    with pytest.raises(PymanError) as unknown:
+        engine.containers.run(image="localhost/no-such-image:1", command=["true"],
+                              pull="never")
+    assert unknown.value.exit_code == 125
+    assert "image not known" in str(unknown.value)
+
+
+def test_options_object_or_keywords_not_both(engine: Engine) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        engine.containers.run(RunOptions(image="alpine"), remove=True)
+    with pytest.raises(TypeError, match="no_such_option"):
+        engine.containers.run(image="alpine", no_such_option=1)
+
+
+def test_detached_run_ignores_streams(engine: Engine) -> None:
+    out = io.BytesIO()
+    report = engine.containers.run(image="alpine", command=["sleep", "30"], detach=True,
+                                   stdout=out)
+    try:
+        assert report.exit_code is None
+        assert engine.containers.live_state(report.id).status == "running"
+    finally:
+        engine.containers.remove(report.id, force=True, timeout=0)
+    assert out.getvalue() == b""
