@@ -13,9 +13,17 @@ EXIT_NOT_FOUND = 127
 
 
 class PymanError(Exception):
-    """Base of all errors shown to a user. ``str(err)`` is the one-line message."""
+    """Base of all errors shown to a user. ``str(err)`` is the one-line message.
+
+    ``exit_code`` is the class's; one given here is this error's own (a command's exit
+    status carried through, or a command that exits 1 where Podman does)."""
 
     exit_code: int = EXIT_ENGINE
+
+    def __init__(self, *args: object, exit_code: int | None = None) -> None:
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 class InvalidReferenceError(PymanError):
@@ -78,5 +86,41 @@ class UnauthorizedError(RegistryError):
     """A registry or its token service refused the credentials."""
 
 
+class VolumeNotFoundError(PymanError):
+    """No volume of that name."""
+
+
+class VolumeExistsError(PymanError):
+    """A volume of that name already exists."""
+
+
+class PodNotFoundError(PymanError):
+    """No pod with that name or id."""
+
+
+class PodExistsError(PymanError):
+    """A pod name already in use."""
+
+
 class ContainerStateError(PymanError):
     """The container is in the wrong state for the operation (Podman: "state improper")."""
+
+
+class OCIRuntimeError(PymanError):
+    """The OCI runtime failed for a reason other than the container's command
+    (runtime/failure.py words it as Podman does)."""
+
+
+class ContainerRunningError(ContainerStateError):
+    """Removing a running container (or a pod with one) without --force: Podman exits 2."""
+
+    exit_code = 2
+
+
+def from_exit_code(message: str, code: int) -> PymanError:
+    """An error that crossed a process boundary as its message and exit code (the
+    monitor's sync pipe): of the class the code means, so a library caller can catch
+    CommandNotFoundError from `run` as from anywhere else."""
+    classes: dict[int, type[PymanError]] = {EXIT_NOT_FOUND: CommandNotFoundError,
+                                             EXIT_CANNOT_INVOKE: CommandCannotRunError}
+    return classes.get(code, PymanError)(message, exit_code=code)

@@ -234,7 +234,7 @@ def rm(
         "--ignore", "-i", help="A missing pod is no error.")] = False,
 ) -> None:
     """Remove pods and their containers."""
-    from pyman.storage.pods import PodNotFoundError
+    from pyman.errors import PodNotFoundError
 
     def remove(s: PodService, key: str) -> str:
         try:
@@ -248,7 +248,7 @@ def rm(
 @group.command("exists", context_settings=CTX)
 def exists(pod: Annotated[str, typer.Argument(help="Pod.", autocompletion=cv.pods)]) -> None:
     """Exit 0 if the pod exists, 1 if not."""
-    from pyman.storage.pods import PodNotFoundError
+    from pyman.errors import PodNotFoundError
 
     try:
         _pods().store.find(pod)

@@ -125,7 +125,7 @@ def rm(
 ) -> None:
     """Remove one or more volumes."""
     from pyman.cli.context import engine as make_engine
-    from pyman.errors import PymanError
+    from pyman.errors import PymanError, VolumeNotFoundError
 
     if bool(names) == all_:
         raise PymanError("choose either one or more volumes or all")
@@ -141,7 +141,7 @@ def rm(
         try:
             print(svc.remove(key, force=force, remove_container=remove_container), flush=True)
         except PymanError as exc:
-            if "no such volume" in str(exc):
+            if isinstance(exc, VolumeNotFoundError):
                 if force:  # Podman: rm --force of a missing volume is no error
                     continue
                 exc.exit_code = 1  # as Podman

@@ -21,7 +21,13 @@ from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.precheck import precheck
 from pyman.engine.sig_proxy import Handlers, forward, restore
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
-from pyman.errors import ContainerNotFoundError, ContainerStateError, PymanError
+from pyman.errors import (
+    ContainerNotFoundError,
+    ContainerRunningError,
+    ContainerStateError,
+    PymanError,
+    from_exit_code,
+)
 from pyman.netns import is_named
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
@@ -144,9 +150,7 @@ class ContainerService:
             for event in handle.events():
                 kind = event.get("event")
                 if kind == "error":
-                    err = PymanError(str(event.get("message")))
-                    err.exit_code = int(event.get("code", 125))
-                    raise err
+                    raise from_exit_code(str(event.get("message")), int(event.get("code", 125)))
                 if kind == "started" and detach:
                     return RunResult(c.id, None)
                 if kind == "started" and mine is not None and attach is not None:
@@ -171,7 +175,6 @@ class ContainerService:
         c = self.store.find(key)
         st = self.live_state(c.id)
         refused = ContainerStateError("you can only attach to running containers")
-        refused.exit_code = 125
         if st.status != "running":
             raise refused
         from pyman.engine.monitor_client import connect_attach
@@ -490,9 +493,7 @@ class ContainerService:
 
 
 def _running_refusal(cid: str) -> ContainerStateError:
-    """rm of a running container without --force: Podman's words, exit 2."""
-    err = ContainerStateError(
+    """rm of a running container without --force: Podman's words (and exit 2)."""
+    return ContainerRunningError(
         f"cannot remove container {cid} as it is running - running or paused containers "
         "cannot be removed without force: container state improper")
-    err.exit_code = 2
-    return err

@@ -75,12 +75,13 @@ class EarlyMonitor:
         if self.used:
             return
         self.used = True
+        # killed before its pipes close: it must not wake to a broken pipe and say so on
+        # the stderr it shares with us; a mapping under way reads EOF and ends
+        self.proc.kill()
         if self._mapping is not None:
-            self.proc.kill()  # a mapping under way reads EOF from its pipe and ends
             self._mapping.join()
         os.close(self.ctl_w)
         os.close(self.sync_r)
-        self.proc.kill()
         self.proc.wait()
 
 

@@ -22,12 +22,7 @@ from typing import Any
 
 from pyman.config import Paths
 from pyman.engine import sig_proxy
-from pyman.errors import (
-    EXIT_CANNOT_INVOKE,
-    EXIT_NOT_FOUND,
-    ContainerStateError,
-    PymanError,
-)
+from pyman.errors import ContainerStateError, PymanError, from_exit_code
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerStore
 
@@ -86,26 +81,9 @@ class ExecTarget:
 
 
 def refused(message: str, code: int = EXIT_EXEC_REFUSED) -> PymanError:
-    err = ContainerStateError(message)
-    err.exit_code = code
-    return err
+    return ContainerStateError(message, exit_code=code)
 
 
-def runtime_failure(runtime: str, message: str) -> PymanError:
-    """The runtime could not start the process: Podman's wording and exit codes."""
-    from pyman.monitor.runner import classify
-
-    name = os.path.basename(runtime)
-    code = classify(message)
-    if code == EXIT_NOT_FOUND:
-        text = f"{name}: {message}: OCI runtime attempted to invoke a command that was not found"
-    elif code == EXIT_CANNOT_INVOKE:
-        text = f"{name}: {message}: OCI permission denied"
-    else:
-        text = f"{name}: {message}: OCI runtime error"
-    err = PymanError(text)
-    err.exit_code = code
-    return err
 
 
 def last_runtime_error(log: bytes) -> str:
@@ -219,9 +197,9 @@ class ExecService:
             if report:
                 os.waitpid(pid, 0)
                 status, _, message = report.decode(errors="replace").partition("\n")
-                err = PymanError(message or "exec: the child failed without a message")
-                err.exit_code = int(status) if status.isdigit() and int(status) < 256 else 125
-                raise err
+                raise from_exit_code(message or "exec: the child failed without a message",
+                                     int(status) if status.isdigit() and int(status) < 256
+                                     else 125)
             if console is not None and pid_file is not None:
                 code = self._wait_tty(pid, console, pid_file, attach)
             else:
@@ -241,7 +219,9 @@ class ExecService:
         with os.fdopen(log_fd, "rb") as f:
             failure = last_runtime_error(f.read())
         if code != 0 and failure:
-            raise runtime_failure(t.runtime, failure)
+            from pyman.runtime.failure import runtime_failure
+
+            raise runtime_failure(t.runtime, failure, starting=False)
         return ExecResult(session, None if opts.detach else code)
 
     def _wait(self, pid: int) -> int:

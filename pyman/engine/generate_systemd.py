@@ -185,8 +185,8 @@ class SystemdGenerator:
 
     def generate(self, key: str) -> dict[str, str]:
         """service name -> unit text, the pod's first."""
-        from pyman.errors import ContainerNotFoundError
-        from pyman.storage.pods import PodNotFoundError, PodStore
+        from pyman.errors import ContainerNotFoundError, PodNotFoundError
+        from pyman.storage.pods import PodStore
 
         try:
             pod = PodStore(self.containers.paths.pods).find(key)

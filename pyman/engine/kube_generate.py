@@ -69,8 +69,7 @@ def generate(engine: Engine, keys: list[str], service: bool = False) -> str:
 
 
 def _lookup(engine: Engine, key: str) -> ContainerConfig | PodConfig:
-    from pyman.errors import ContainerNotFoundError
-    from pyman.storage.pods import PodNotFoundError
+    from pyman.errors import ContainerNotFoundError, PodNotFoundError
 
     try:
         return engine.containers.store.find(key)

@@ -151,7 +151,7 @@ def down(engine: Engine, path: str) -> DownReport:
 
 
 def _remove_pods(engine: Engine, kube: KubePlan) -> DownReport:
-    from pyman.storage.pods import PodNotFoundError
+    from pyman.errors import PodNotFoundError
 
     report = DownReport()
     for pod in kube.pods:

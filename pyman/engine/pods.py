@@ -17,9 +17,9 @@ from pyman import __version__
 from pyman.config import Paths
 from pyman.engine.containers import ContainerService
 from pyman.engine.types import ContainerSummary, RunOptions
-from pyman.errors import ContainerStateError, PymanError
+from pyman.errors import ContainerRunningError, ContainerStateError, PodNotFoundError, PymanError
 from pyman.storage.ids import new_id
-from pyman.storage.pods import PodConfig, PodNotFoundError, PodStore
+from pyman.storage.pods import PodConfig, PodStore
 
 PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
 SHAREABLE = ("ipc", "net", "uts")  # the default; pid on request (--share +pid)
@@ -313,9 +313,7 @@ def _refuse_running(pid: str, members: list[ContainerSummary], force: bool) -> N
     # as libpod: a running infra alone does not need --force (it is the pod's own)
     running = [m for m in members if m.status in ("running", "starting") and not m.infra]
     if running and not force:
-        err = ContainerStateError(
+        raise ContainerRunningError(
             f"pod {pid} has containers that are not ready to be removed: cannot remove "
             f"container {running[0].id} as it is running - running or paused "
             "containers cannot be removed without force: container state improper")
-        err.exit_code = 2
-        raise err

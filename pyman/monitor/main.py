@@ -60,6 +60,8 @@ def main(argv: list[str]) -> int:
         except PymanError as exc:
             sync.send(event="error", message=str(exc), code=exc.exit_code)
             return 125
+        except OSError:  # the engine went away (a cancelled early start): nobody to tell
+            return 125
         finally:
             os.close(ctl_fd)
         with open(os.path.join(run_dir, "monitor.json")) as f:

@@ -27,18 +27,7 @@ TYPE_CHECKING = False  # typing costs ~15 ms of start-up; the monitor runs on ev
 if TYPE_CHECKING:
     from typing import Any
 
-_NOT_FOUND = ("executable file not found", "no such file or directory")
 PUBLISHING = ("slirp4netns", "pasta", "netavark")  # modes whose -p the monitor binds
-
-
-def classify(message: str) -> int:
-    """Podman's exit codes for a process that could not start: 127 not found, 126 not runnable."""
-    low = message.lower()
-    if any(s in low for s in _NOT_FOUND):
-        return 127
-    if "permission denied" in low or "exec format error" in low or "is a directory" in low:
-        return 126
-    return 125
 
 
 class ContainerRun:
@@ -281,7 +270,7 @@ class ContainerRun:
         if self.cfg.get("log_driver") == "passthrough":  # the monitor's stdio: the client's
             proc = subprocess.run(argv, stdin=stdin, check=False)
             if proc.returncode != 0:
-                raise _start_error(self._runtime_error() or f"exit status {proc.returncode}")
+                raise self._start_error(self._runtime_error() or f"exit status {proc.returncode}")
             return
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -291,7 +280,7 @@ class ContainerRun:
         os.close(err_w)
         if proc.returncode != 0:
             msg = self._runtime_error() or _drain(err_r) or f"exit status {proc.returncode}"
-            raise _start_error(msg)
+            raise self._start_error(msg)
 
     def _create_tty(self, argv: list[str], err_w: int) -> None:
         """`runtime create` with a terminal: the runtime opens the pty in the container and
@@ -318,9 +307,14 @@ class ContainerRun:
                 self.master = -1
             msg = self._runtime_error() or _drain(self.pipes["stderr"]) or \
                 f"exit status {code}"
-            raise _start_error(msg)
+            raise self._start_error(msg)
         os.close(self.pipes.pop("stderr"))
         self.pipes = {"stdout": self.master}  # a terminal has one output: the log's stdout
+
+    def _start_error(self, message: str) -> PymanError:
+        from pyman.runtime.failure import runtime_failure
+
+        return runtime_failure(self.runtime, message)
 
     def listen_attach(self) -> int:
         """The attach socket (relay.py speaks on it); a path too long for sun_path is
@@ -370,7 +364,7 @@ class ContainerRun:
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise _start_error(self._runtime_error() or (err[-1] if err else args[0]))
+            raise self._start_error(self._runtime_error() or (err[-1] if err else args[0]))
 
     def output_fds(self) -> dict[str, int]:
         return self.pipes
@@ -465,19 +459,6 @@ def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:
     return held
 
 
-def _start_error(msg: str) -> PymanError:
-    code = classify(msg)
-    if code == 127:
-        return _coded(f"{msg}: OCI runtime attempted to invoke a command that was not found", 127)
-    if code == 126:
-        return _coded(f"{msg}: OCI runtime permission denied error", 126)
-    return _coded(f"OCI runtime error: {msg}", 125)
-
-
-def _coded(message: str, code: int) -> PymanError:
-    err = PymanError(message)
-    err.exit_code = code
-    return err
 
 
 def _drain(fd: int) -> str:

@@ -140,11 +140,9 @@ def decode(data: bytes) -> object:
         raise ResultError("a helper's report has an unknown shape: refused")
     name = err.get("type")
     cls = KNOWN_ERRORS.get(name, PymanError) if isinstance(name, str) else PymanError
-    exc = cls(err["message"][:MAX_MESSAGE])
     code = err.get("exit_code")
-    if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 255:
-        exc.exit_code = code
-    raise exc
+    valid = isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 255
+    raise cls(err["message"][:MAX_MESSAGE], exit_code=code if valid else None)
 
 
 def receive(fd: int, pid: int, what: str) -> object:

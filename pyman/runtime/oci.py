@@ -22,7 +22,7 @@ import json
 import os
 import subprocess
 
-from pyman.errors import CommandCannotRunError, CommandNotFoundError, PymanError
+from pyman.runtime.failure import runtime_failure
 
 # pyman.proc (and the logging it pulls in, ~8 ms) is imported only when a call needs it:
 # the monitor's create path does not.
@@ -31,39 +31,6 @@ TYPE_CHECKING = False  # typing costs ~15 ms of start-up in the monitor
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
-
-
-class OCIRuntimeError(PymanError):
-    """The OCI runtime failed for a reason other than the container's command."""
-
-
-# Podman's getOCIRuntimeError, in its order: permission first, then not found
-_CANNOT_RUN = ("permission denied", "operation not permitted")
-_NOT_FOUND = ("executable file not found in", "no such file or directory", "open executable")
-
-
-def classify_start_error(message: str) -> int | None:
-    """127 (command not found) or 126 (cannot be run) for a runtime's create/start error,
-    matched the way Podman matches it; None for any other failure (exit 125)."""
-    low = message.lower()
-    if any(s in low for s in _CANNOT_RUN):
-        return 126
-    if any(s in low for s in _NOT_FOUND):
-        return 127
-    if "executable file `" in low and "not found" in low:  # crun's wording
-        return 127
-    return None
-
-
-def start_error(message: str) -> PymanError:
-    """The error to show for a failed create/start, with Podman's suffix and exit code."""
-    code = classify_start_error(message)
-    if code == 127:
-        return CommandNotFoundError(
-            f"{message}: OCI runtime attempted to invoke a command that was not found")
-    if code == 126:
-        return CommandCannotRunError(f"{message}: OCI permission denied")
-    return OCIRuntimeError(f"{message}: OCI runtime error")
 
 
 def error_from_output(text: str) -> str:
@@ -177,7 +144,7 @@ class OCIRuntime:
         if proc.returncode != 0:
             msg = error_from_output(_read(log)) or f"{self.name} create: exit status " \
                 f"{proc.returncode}"
-            raise start_error(msg)
+            raise runtime_failure(self.name, msg)
         with open(pid_file) as f:
             return int(f.read().strip())
 
@@ -196,7 +163,8 @@ class OCIRuntime:
         try:
             self._call(self.start_argv(cid), "start")
         except ToolError as exc:
-            raise start_error(error_from_output(exc.stderr) or str(exc)) from exc
+            raise runtime_failure(self.name, error_from_output(exc.stderr) or str(exc)) \
+                from exc
 
     def kill(self, cid: str, signal: int | str = "TERM", all: bool = False) -> None:
         self._call(self.kill_argv(cid, signal, all), "kill")

@@ -13,20 +13,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyman.errors import PymanError
+from pyman.errors import VolumeExistsError, VolumeNotFoundError
 from pyman.names import NAME_RE, check_volume_name
 from pyman.storage.atomic import locked, write_json
 from pyman.storage.records import CorruptRecord, warn
 
 META = "volume.json"
-
-
-class VolumeNotFoundError(PymanError):
-    """No volume of that name."""
-
-
-class VolumeExistsError(PymanError):
-    """A volume of that name already exists."""
 
 
 @dataclass

@@ -15,13 +15,7 @@ from pyman.errors import CommandCannotRunError, CommandNotFoundError, RuntimeNot
 from pyman.proc import ToolError
 from pyman.runtime import detect
 from pyman.runtime.detect import Detection, RuntimeStatus, cgroup_layout
-from pyman.runtime.oci import (
-    OCIRuntime,
-    OCIRuntimeError,
-    classify_start_error,
-    error_from_output,
-    start_error,
-)
+from pyman.runtime.oci import OCIRuntime, error_from_output
 
 Host = tuple[Path, Path, list[str], Callable[[str, str], RuntimeStatus]]
 
@@ -43,28 +37,6 @@ RUNC_MSGS = {
           'permission denied',
           "open executable: Permission denied"],  # crun
 }
-
-
-@pytest.mark.parametrize("code,msg", [(c, m) for c, ms in RUNC_MSGS.items() for m in ms])
-def test_classify_start_error(code: int, msg: str) -> None:
-    assert classify_start_error(msg) == code
-
-
-def test_classify_other() -> None:
-    assert classify_start_error(
-        "cgroups in hybrid mode not supported, drop all controllers from cgroupv2") is None
-    assert classify_start_error("") is None
-
-
-def test_start_error_kinds() -> None:
-    e = start_error(RUNC_MSGS[127][0])
-    assert isinstance(e, CommandNotFoundError) and e.exit_code == 127
-    assert str(e).endswith(": OCI runtime attempted to invoke a command that was not found")
-    e = start_error(RUNC_MSGS[126][0])
-    assert isinstance(e, CommandCannotRunError) and e.exit_code == 126
-    assert str(e).endswith(": OCI permission denied")
-    e = start_error("boom")
-    assert isinstance(e, OCIRuntimeError) and e.exit_code == 125
 
 
 def test_error_from_runc_logfmt_skips_warnings() -> None:
