@@ -38,7 +38,7 @@ def save(
 ) -> None:
     """Save image(s) to an archive."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.archives import ArchiveService, SaveOptions
+    from pyman.engine.archives import SaveOptions
     from pyman.errors import PymanError
 
     stream = None
@@ -46,7 +46,7 @@ def save(
         if sys.stdout.isatty():
             raise PymanError("refusing to save to terminal. Use -o flag or redirect")
         stream = sys.stdout.buffer
-    ArchiveService(make_engine().paths).save(
+    make_engine().archives.save(
         SaveOptions(images, output, fmt, multi, uncompressed), stream, _Warnings())
 
 
@@ -75,7 +75,6 @@ def load(
 ) -> None:
     """Load image(s) from a docker-archive or oci-archive tarball."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.archives import ArchiveService
     from pyman.errors import PymanError
 
     stdin = None
@@ -89,9 +88,9 @@ def load(
 
         with tempfile.NamedTemporaryFile(prefix="pyman-load-") as tmp:
             _download(input_, tmp)
-            report = ArchiveService(make_engine().paths).load(tmp.name, None)
+            report = make_engine().archives.load(tmp.name, None)
     else:
-        report = ArchiveService(make_engine().paths).load(input_, stdin)
+        report = make_engine().archives.load(input_, stdin)
     for w in report.warnings:
         print(f"WARN: {w}", file=sys.stderr)
     for name in report.names:

@@ -47,7 +47,7 @@ def exec_(
     """Run a process in a running container."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.env import expand_env, read_env_file
-    from pyman.engine.exec import ExecOptions, ExecService
+    from pyman.engine.exec import ExecOptions
 
     engine = make_engine()
     args = list(command or [])
@@ -66,7 +66,7 @@ def exec_(
     opts = ExecOptions(command=args, env=env_items, user=user, workdir=workdir,
                        interactive=interactive, tty=tty, detach=detach,
                        privileged=privileged)
-    service = ExecService(engine.paths)
+    service = engine.exec
     attach = None
     size = None
     if tty and not detach:

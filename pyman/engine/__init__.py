@@ -44,12 +44,40 @@ class Engine:
 
         return RegistryService(self.paths)
 
+    @cached_property
+    def exec(self) -> "ExecService":  # noqa: UP037
+        from pyman.engine.exec import ExecService
+
+        return ExecService(self.paths)
+
+    @cached_property
+    def copy(self) -> "CopyService":  # noqa: UP037
+        from pyman.engine.copy import CopyService
+
+        return CopyService(self.paths)
+
+    @cached_property
+    def archives(self) -> "ArchiveService":  # noqa: UP037
+        from pyman.engine.archives import ArchiveService
+
+        return ArchiveService(self.paths)
+
+    @cached_property
+    def top(self) -> "TopService":  # noqa: UP037
+        from pyman.engine.top import TopService
+
+        return TopService(self.paths)
+
 
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
+    from pyman.engine.archives import ArchiveService
     from pyman.engine.containers import ContainerService
+    from pyman.engine.copy import CopyService
+    from pyman.engine.exec import ExecService
     from pyman.engine.images import ImageService
     from pyman.engine.pods import PodService
     from pyman.engine.registry import RegistryService
+    from pyman.engine.top import TopService
     from pyman.engine.volumes import VolumeService
