@@ -14,6 +14,8 @@ from pyman.storage.layers import LayerSource, LayerStore
 
 if TYPE_CHECKING:
     from pyman.engine.image_reports import ImageView
+    from pyman.image.manifest import LayerDescriptor
+    from pyman.storage.layers import LayerFeed
 
 
 class PullEvents(Protocol):
@@ -82,13 +84,28 @@ class ImageService:
         blobs = BlobStore(self.paths.blobs)
         if events:
             events.started(str(candidates[0]) if len(candidates) == 1 else opts.reference)
-        fetched = fetch_image(candidates, conf, blobs, platform=platform,
-                              tls_verify=opts.tls_verify, progress=events,
-                              credentials=credentials_for(opts.creds, opts.authfile),
-                              have_layer=self.layers.has)
-        sources = [LayerSource(blobs.path(layer.digest), diff_id)
-                   for layer, diff_id in zip(fetched.layers, fetched.diff_ids, strict=True)]
-        for w in self.layers.ensure(sources):
+        feed: LayerFeed | None = None
+
+        def layers_known(layers: list[LayerDescriptor], diff_ids: list[str]
+                         ) -> Callable[[str], None]:
+            """Layers unpack in the user namespace as their downloads complete (the
+            unpacking child is forked now, before the download threads start)."""
+            nonlocal feed
+            feed = self.layers.unpack_as_ready(
+                [LayerSource(blobs.path(layer.digest), diff_id)
+                 for layer, diff_id in zip(layers, diff_ids, strict=True)])
+            return lambda digest: feed.ready(blobs.path(digest)) if feed else None
+
+        try:
+            fetched = fetch_image(candidates, conf, blobs, platform=platform,
+                                  tls_verify=opts.tls_verify, progress=events,
+                                  credentials=credentials_for(opts.creds, opts.authfile),
+                                  have_layer=self.layers.has, layers_known=layers_known)
+        except BaseException:
+            if feed is not None:
+                feed.abort()
+            raise
+        for w in feed.finish() if feed is not None else []:
             if events:
                 events.warn(w)
         size = 0

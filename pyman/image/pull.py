@@ -34,6 +34,9 @@ from pyman.image.registry_client import RegistryClient
 from pyman.storage.blobs import BlobStore
 
 Progress = Callable[[str, int, int], None]
+# given the layers and their diff_ids once the config is read (before any download thread
+# starts), returns what to call with each layer digest whose blob is complete
+LayersKnown = Callable[[list[LayerDescriptor], list[str]], Callable[[str], None]]
 MAX_PARALLEL = 4
 MAX_CONFIG = 8 << 20
 
@@ -60,11 +63,13 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
                 platform: Platform | None = None, tls_verify: bool | None = None,
                 progress: Progress | None = None,
                 credentials: CredentialsFor | None = None,
-                have_layer: Callable[[str], bool] | None = None) -> FetchedImage:
+                have_layer: Callable[[str], bool] | None = None,
+                layers_known: LayersKnown | None = None) -> FetchedImage:
     """Pull the first candidate any endpoint serves; raise ImageNotFoundError if none does.
 
     ``have_layer(diff_id)`` says a layer is already unpacked (its diff_id was verified then):
-    its blob is not downloaded again, as Podman skips layers that already exist."""
+    its blob is not downloaded again, as Podman skips layers that already exist.
+    ``layers_known`` lets the caller start on each layer as soon as its blob is complete."""
     failures: list[tuple[Reference, PymanError]] = []
     for ref in candidates:
         try:
@@ -84,7 +89,7 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
                 failures.append((ref, exc))
                 continue
             fetched = _fetch_content(client, ref, digest, manifest, blobs, progress,
-                                     have_layer)
+                                     have_layer, layers_known)
             fetched.list_digest = list_digest
             return fetched
     raise _not_found(candidates, failures)
@@ -119,7 +124,8 @@ def _resolve_manifest(client: RegistryClient, ref: Reference, blobs: BlobStore,
 def _fetch_content(client: RegistryClient, ref: Reference, manifest_digest: str,
                    manifest: ImageManifest, blobs: BlobStore,
                    progress: Progress | None,
-                   have_layer: Callable[[str], bool] | None = None) -> FetchedImage:
+                   have_layer: Callable[[str], bool] | None = None,
+                   layers_known: LayersKnown | None = None) -> FetchedImage:
     cfg = manifest.config
     if cfg.media_type and cfg.media_type not in CONFIG_TYPES:
         raise ManifestError(f"{ref}: not a container image (config type {cfg.media_type})")
@@ -141,7 +147,8 @@ def _fetch_content(client: RegistryClient, ref: Reference, manifest_digest: str,
                 progress(layer.digest, layer.size, layer.size)
         else:
             todo.append(layer)
-    _download_layers(client, todo, blobs, progress)
+    ready = layers_known(list(manifest.layers), diff_ids) if layers_known else None
+    _download_layers(client, todo, blobs, progress, ready)
     return FetchedImage(ref, manifest_digest, manifest.media_type, cfg.digest, config,
                         list(manifest.layers), diff_ids)
 
@@ -157,7 +164,8 @@ def _load_config(blobs: BlobStore, digest: str) -> dict[str, Any]:
 
 
 def _download_layers(client: RegistryClient, layers: list[LayerDescriptor], blobs: BlobStore,
-                     progress: Progress | None) -> None:
+                     progress: Progress | None,
+                     ready: Callable[[str], None] | None = None) -> None:
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -170,12 +178,14 @@ def _download_layers(client: RegistryClient, layers: list[LayerDescriptor], blob
     for layer in layers:
         if blobs.has(layer.digest):
             report(layer.digest, layer.size, layer.size)
+            if ready is not None:
+                ready(layer.digest)
         else:
             todo.setdefault(layer.digest, layer)
     if not todo:
         return
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(todo))) as pool:
-        futures = [pool.submit(_download_one, client, layer, blobs, report, stop)
+        futures = [pool.submit(_download_one, client, layer, blobs, report, stop, ready)
                    for layer in todo.values()]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         errors = [e for f in done if (e := f.exception()) is not None]
@@ -189,7 +199,8 @@ def _download_layers(client: RegistryClient, layers: list[LayerDescriptor], blob
 
 
 def _download_one(client: RegistryClient, layer: LayerDescriptor, blobs: BlobStore,
-                  report: Progress, stop: threading.Event) -> None:
+                  report: Progress, stop: threading.Event,
+                  ready: Callable[[str], None] | None) -> None:
     done = 0
     report(layer.digest, 0, layer.size)
     with blobs.writer(layer.digest) as w:
@@ -199,6 +210,8 @@ def _download_one(client: RegistryClient, layer: LayerDescriptor, blobs: BlobSto
             w.write(chunk)
             done += len(chunk)
             report(layer.digest, done, layer.size)
+    if ready is not None:  # the writer verified and stored it
+        ready(layer.digest)
 
 
 def _not_found(candidates: list[Reference], failures: list[tuple[Reference, PymanError]]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import Generic, TypeVar, overload
 
 from pyman.errors import RootlessSetupError
 from pyman.rootless import libc
@@ -140,41 +140,56 @@ def run_in_userns(fn: Callable[[], object], *, flags: int = libc.CLONE_NEWNS,
     and rebuilds it. A PymanError it raises is raised here. Only call this when no other
     threads are running.
     """
-    from pyman.rootless import result_pipe
+    return UsernsTask(fn, flags, decode).wait()
 
-    maps = host_id_maps()
-    up_r, up_w = os.pipe()
-    down_r, down_w = os.pipe()
-    res_r, res_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(up_r)
+
+class UsernsTask(Generic[T]):
+    """``fn`` started in a forked child that is root in a new, fully mapped user namespace;
+    wait() for its result (run_in_userns's rules). Between the two the caller may work on
+    (start threads, feed the child through a pipe made before): the fork is behind it."""
+
+    def __init__(self, fn: Callable[[], object], flags: int = libc.CLONE_NEWNS,
+                 decode: Callable[[object], T] | None = None) -> None:
+        from pyman.rootless import result_pipe
+
+        maps = host_id_maps()
+        up_r, up_w = os.pipe()
+        down_r, down_w = os.pipe()
+        res_r, res_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(up_r)
+            os.close(down_w)
+            os.close(res_r)
+
+            def work() -> object:
+                child_enter(flags, up_w, down_r)
+                return fn()
+
+            result_pipe.report(res_w, work, send_value=decode is not None)
+        os.close(up_w)
+        os.close(down_r)
+        os.close(res_w)
+        try:
+            parent_map(pid, up_r, down_w, maps)
+        except BaseException:
+            os.close(down_w)
+            os.waitpid(pid, 0)
+            os.close(up_r)
+            os.close(res_r)
+            raise
         os.close(down_w)
-        os.close(res_r)
-
-        def work() -> object:
-            child_enter(flags, up_w, down_r)
-            return fn()
-
-        result_pipe.report(res_w, work, send_value=decode is not None)
-    os.close(up_w)
-    os.close(down_r)
-    os.close(res_w)
-    try:
-        parent_map(pid, up_r, down_w, maps)
-    except BaseException:
-        os.close(down_w)
-        os.waitpid(pid, 0)
         os.close(up_r)
-        os.close(res_r)
-        raise
-    os.close(down_w)
-    os.close(up_r)
-    value = result_pipe.receive(res_r, pid, "a helper in the user namespace")
-    if decode is None:
-        return None
-    try:
-        return decode(value)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise result_pipe.ResultError(f"a helper's report has an unknown shape: {exc}"
-                                      ) from None
+        self.pid, self._res_r, self._decode = pid, res_r, decode
+
+    def wait(self) -> T | None:
+        from pyman.rootless import result_pipe
+
+        value = result_pipe.receive(self._res_r, self.pid, "a helper in the user namespace")
+        if self._decode is None:
+            return None
+        try:
+            return self._decode(value)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise result_pipe.ResultError(f"a helper's report has an unknown shape: {exc}"
+                                          ) from None

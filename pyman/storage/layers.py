@@ -13,9 +13,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyman.errors import LayerError
+from pyman.errors import LayerError, PymanError
 from pyman.storage.atomic import write_json
+
+if TYPE_CHECKING:
+    from pyman.rootless.userns import UsernsTask
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,31 @@ class LayerStore:
         from pyman.rootless.userns import run_in_userns
 
         return run_in_userns(lambda: self._unpack_all(missing), decode=str_list)
+
+    def unpack_as_ready(self, sources: list[LayerSource]) -> LayerFeed:
+        """Start unpacking ``sources`` (those not present yet) as their blobs arrive: the
+        caller downloads and says ready(blob) for each complete one; an unpacking child in
+        the user namespace takes them as they come. Start it before any thread runs."""
+        return LayerFeed(self, [s for s in dict.fromkeys(sources) if not self.has(s.diff_id)])
+
+    def _unpack_fed(self, feed_r: int, sources: list[LayerSource]) -> list[str]:
+        """In the user namespace: unpack sources[i] for each index read from ``feed_r``;
+        EOF before every source came means the pull gave up."""
+        self._clean_stale()
+        from concurrent.futures import ThreadPoolExecutor
+
+        futures = {}
+        with ThreadPoolExecutor(max_workers=min(4, len(sources))) as pool, \
+                os.fdopen(feed_r, "rb") as feed:
+            for line in feed:
+                i = int(line)
+                if 0 <= i < len(sources) and i not in futures:
+                    futures[i] = pool.submit(self._unpack_one, sources[i])
+            complete = len(futures) == len(sources)
+            results = [futures[i].result() for i in sorted(futures)]
+        if not complete:
+            raise LayerError("the pull stopped before every layer was downloaded")
+        return [w for ws in results for w in ws]
 
     def _unpack_all(self, sources: list[LayerSource]) -> list[str]:
         self._clean_stale()
@@ -140,3 +169,55 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class LayerFeed:
+    """Layers unpacked while the pull still downloads others (LayerStore.unpack_as_ready)."""
+
+    def __init__(self, store: LayerStore, sources: list[LayerSource]) -> None:
+        self._index: dict[str, list[int]] = {}
+        for i, src in enumerate(sources):
+            self._index.setdefault(str(src.blob), []).append(i)
+        self._task: UsernsTask[list[str]] | None = None
+        self._w = -1
+        if not sources:
+            return
+        store.root.mkdir(parents=True, exist_ok=True)
+        from pyman.rootless.result_pipe import str_list
+        from pyman.rootless.userns import UsernsTask as Task
+
+        r, w = os.pipe()
+
+        def child() -> list[str]:
+            os.close(w)
+            return store._unpack_fed(r, sources)
+
+        try:
+            self._task = Task(child, decode=str_list)
+        except BaseException:
+            os.close(w)
+            raise
+        finally:
+            os.close(r)
+        self._w = w
+
+    def ready(self, blob: Path) -> None:
+        """``blob`` is complete and verified: its layers may be unpacked (thread-safe: one
+        short write to a pipe is atomic)."""
+        for i in self._index.get(str(blob), ()):
+            if self._w >= 0:
+                os.write(self._w, f"{i}\n".encode())
+
+    def finish(self) -> list[str]:
+        """Wait for the unpacking; its warnings. Raises what it failed with."""
+        if self._w >= 0:
+            os.close(self._w)
+            self._w = -1
+        return (self._task.wait() or []) if self._task is not None else []
+
+    def abort(self) -> None:
+        """The pull failed: the child finishes what it started and goes."""
+        try:
+            self.finish()
+        except PymanError:
+            pass  # the pull's own error is the one to report
