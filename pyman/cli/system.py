@@ -107,6 +107,9 @@ group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings
                     help="Manage pyman")
 app.add_typer(group, name="system")
 group.command("info", context_settings=CTX, help=info.__doc__)(info)
+from pyman.cli.service import service  # noqa: E402 - registered with the group it belongs to
+
+group.command("service", context_settings=CTX, help=service.__doc__)(service)
 
 
 def _reclaim(part: int, total: int) -> str:

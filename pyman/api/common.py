@@ -1,0 +1,81 @@
+"""What every handler uses: the engine, blocking calls off the event loop, request bodies,
+query flags as Docker clients write them, and the multiplexed stream format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from pyman.api.errors import BadRequest
+from pyman.engine import Engine
+
+T = TypeVar("T")
+ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
+API_VERSION = "1.41"
+MIN_API_VERSION = "1.24"
+
+
+def engine(request: web.Request) -> Engine:
+    return request.app[ENGINE]
+
+
+async def blocking(fn: Callable[..., T], *args: Any) -> T:
+    """The engine's calls take file locks, fork and wait: never on the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    try:
+        return await request.json(loads=json.loads)
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def flag(request: web.Request, name: str, default: bool = False) -> bool:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    return value.lower() in ("1", "true", "yes", "")
+
+
+def number(request: web.Request, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(str(value))
+    except ValueError:
+        raise BadRequest(f"{name}: {value!r} is not a number") from None
+
+
+def filters(request: web.Request) -> dict[str, list[str]]:
+    """The ``filters`` query: {"key": ["v", ...]} (or Docker's older {"key": {"v": true}})."""
+    raw = request.query.get("filters")
+    if not raw:
+        return {}
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"filters: not JSON: {raw[:100]}") from None
+    if not isinstance(doc, dict):
+        raise BadRequest("filters: a JSON object is expected")
+    out: dict[str, list[str]] = {}
+    for key, values in doc.items():
+        if isinstance(values, dict):
+            values = [k for k, on in values.items() if on]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise BadRequest(f"filters: {key}: a list of strings is expected")
+        out[str(key)] = values
+    return out
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """One frame of Docker's multiplexed stream: 1 stdout, 2 stderr."""
+    return struct.pack(">BxxxL", stream, len(data)) + data

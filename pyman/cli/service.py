@@ -1,0 +1,30 @@
+"""`pyman system service`: the Docker-compatible API (pyman/api), registered on the system
+group by cli/system.py; aiohttp is imported only here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def service(
+    uri: Annotated[str | None, typer.Argument(
+        help="Where to listen: unix:///path.sock or tcp://127.0.0.1:PORT (default "
+        "unix://$XDG_RUNTIME_DIR/pyman/pyman.sock).")] = None,
+    time_: Annotated[int, typer.Option(
+        "--time", "-t", help="Seconds without a request before the service exits; 0: "
+        "never.")] = 5,
+) -> None:
+    """Run the API service (Docker-compatible: DOCKER_HOST=unix://...)."""
+    from pyman.cli.context import engine as make_engine
+    from pyman.errors import PymanError
+
+    if time_ < 0:
+        raise PymanError(f"--time {time_}: seconds must be 0 (never exit) or more")
+    try:
+        from pyman.api.server import run
+    except ImportError as exc:  # aiohttp is a dependency; a broken install says so
+        raise PymanError(f"the API service needs aiohttp ({exc}): pip install aiohttp"
+                         ) from None
+    run(uri, time_, make_engine())

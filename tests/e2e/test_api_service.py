@@ -1,0 +1,153 @@
+"""`pyman system service` driven by docker-py, as a real test suite's fixture drives a Docker
+engine: the service runs as the unprivileged test user on a socket of the test's own."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+docker = pytest.importorskip("docker", reason="docker-py is in the test extra")
+
+
+@pytest.fixture
+def service(pyman_bin: Path, fresh_env: dict[str, str], tmp_path: Path
+            ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    sock = tmp_path / "api.sock"
+    proc = subprocess.Popen([str(pyman_bin), "system", "service", "--time", "0",
+                             f"unix://{sock}"], env=fresh_env, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the service did not listen in 20 s"
+        time.sleep(0.05)
+    yield str(sock), proc
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def client(service: tuple[str, subprocess.Popen[str]]) -> Iterator[object]:
+    c = docker.DockerClient(base_url=f"unix://{service[0]}", timeout=60)
+    yield c
+    for ctr in c.containers.list(all=True):
+        ctr.remove(force=True)
+    c.close()
+
+
+def raw(path: str, method: str = "GET", body: bytes = b"") -> tuple[int, bytes]:
+    """One HTTP/1.0 request on the unix socket, as a hostile or careless client sends it."""
+    sock_path, _, target = path.partition("|")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(sock_path)
+        s.sendall(f"{method} {target} HTTP/1.0\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                  "Content-Type: application/json\r\n\r\n".encode() + body)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
+
+
+def test_socket_is_the_users_own(service: tuple[str, subprocess.Popen[str]]) -> None:
+    assert Path(service[0]).stat().st_mode & 0o777 == 0o600
+
+
+def test_run_like_a_test_suite(client, fresh_env: dict[str, str], pyman_bin: Path) -> None:  # type: ignore[no-untyped-def]
+    assert client.ping() is True
+    assert client.version()["ApiVersion"] == "1.41"
+    assert client.containers.run("alpine", ["echo", "hi"], remove=True) == b"hi\n"
+    ctr = client.containers.run("alpine", ["sh", "-c", "echo out; echo err >&2; exit 3"],
+                                detach=True, labels={"suite": "api"}, name="api-one")
+    assert ctr.wait()["StatusCode"] == 3
+    assert ctr.logs(stdout=True, stderr=False) == b"out\n"
+    assert ctr.logs(stdout=False, stderr=True) == b"err\n"
+    listed = client.containers.list(all=True, filters={"label": "suite=api"})
+    assert [c.name for c in listed] == ["api-one"]
+    # the same container, seen by the CLI: one store, one truth
+    ps = subprocess.run([str(pyman_bin), "ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+                        env=fresh_env, capture_output=True, text=True, timeout=30)
+    assert "api-one Exited (3)" in ps.stdout
+    with pytest.raises(docker.errors.ContainerError) as failed:
+        client.containers.run("alpine", ["sh", "-c", "echo bad >&2; exit 7"], remove=True)
+    assert failed.value.exit_status == 7
+
+
+def test_detached_server_and_its_logs(client) -> None:  # type: ignore[no-untyped-def]
+    ctr = client.containers.run("alpine", ["sh", "-c", "echo ready; sleep 300"], detach=True)
+    deadline = time.monotonic() + 20
+    while b"ready" not in ctr.logs():
+        assert time.monotonic() < deadline, "no log line in 20 s"
+        time.sleep(0.1)
+    ctr.reload()
+    assert ctr.status == "running"
+    assert ctr.attrs["Config"]["Image"]
+    ctr.stop(timeout=1)
+    ctr.reload()
+    assert ctr.status == "exited"
+    ctr.remove()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(ctr.id)
+
+
+def test_pull_and_images(client) -> None:  # type: ignore[no-untyped-def]
+    image = client.images.pull("busybox")
+    assert image.id.startswith("sha256:")
+    tags = {t for i in client.images.list() for t in i.tags}
+    assert any(t.endswith("busybox:latest") for t in tags)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("localhost/no-such-image:1")
+
+
+def test_bad_requests_get_4xx_and_the_service_keeps_serving(
+        service: tuple[str, subprocess.Popen[str]]) -> None:
+    sock = service[0]
+    status, payload = raw(f"{sock}|/v1.41/containers/create", "POST", b"{not json")
+    assert status == 400 and b"not valid JSON" in payload
+    status, payload = raw(f"{sock}|/v1.41/containers/create", "POST", b'{"Image": 5}')
+    assert status == 400 and json.loads(payload)["message"].startswith("Image")
+    status, payload = raw(f"{sock}|/v1.41/containers/create", "POST",
+                          b'{"Image": "alpine", "HostConfig": {"Binds": "x", "Dns": [1]}}')
+    assert status == 400
+    status, _ = raw(f"{sock}|/v1.41/containers/create", "POST", b"x" * (5 << 20))
+    assert status == 413
+    status, payload = raw(f"{sock}|/v1.41/swarm/init", "POST")
+    assert status == 501 and b"/v1.41/swarm/init" in payload
+    for name in ("..", urllib.parse.quote("../../etc/passwd", safe="")):
+        status, payload = raw(f"{sock}|/v1.41/containers/{name}/json")
+        assert status in (404, 501) and b"root:" not in payload
+    status, payload = raw(f"{sock}|/_ping")
+    assert (status, payload) == (200, b"OK")
+    assert service[1].poll() is None
+
+
+def test_another_user_is_refused(service: tuple[str, subprocess.Popen[str]], neighbour) -> None:  # type: ignore[no-untyped-def]
+    probe = ("import socket,sys; s=socket.socket(socket.AF_UNIX)\n"
+             "try:\n s.connect(sys.argv[1]); print('connected')\n"
+             "except PermissionError: print('denied')\n")
+    proc = neighbour("/usr/bin/python3", "-c", probe, service[0])
+    assert proc.stdout.strip() == "denied", proc.stderr
+
+
+def test_idle_service_exits(pyman_bin: Path, fresh_env: dict[str, str], tmp_path: Path) -> None:
+    sock = tmp_path / "idle.sock"
+    proc = subprocess.run([str(pyman_bin), "system", "service", "--time", "1",
+                           f"unix://{sock}"], env=fresh_env, capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert not sock.exists(), "the socket goes with the service"
+
+
+def test_tcp_only_on_loopback(pyman_bin: Path, fresh_env: dict[str, str]) -> None:
+    proc = subprocess.run([str(pyman_bin), "system", "service", "tcp://0.0.0.0:2375"],
+                          env=fresh_env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 125
+    assert "loopback only" in proc.stderr and "Traceback" not in proc.stderr
