@@ -193,3 +193,4 @@ def df(
     print(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
                 [[r["Type"], str(r["Total"]), str(r["Active"]), r["Size"], r["Reclaimable"]]
                  for r in reports]))
+from pyman.cli import system_maint  # noqa: E402, F401  (its commands join the group)

@@ -47,19 +47,18 @@ def parse_subid_file(text: str, user: str, uid: int) -> list[IdRange]:
 
 def subid_ranges(path: Path, user: str, own_id: int, kind: str) -> list[IdRange]:
     """Read the ranges of ``user`` from ``path``; raise a setup error that says how to fix it."""
-    fix = (
-        "add one as root, e.g. "
-        f"`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
-    )
+    flag = "--add-subuids" if kind == "subuid" else "--add-subgids"
     try:
         text = path.read_text()
     except FileNotFoundError:
+        fix = f"add one as root: `usermod {flag} {free_range('')} {user}`"
         raise RootlessSetupError(
             f"{path} does not exist: rootless containers need {kind} ranges; {fix}"
         ) from None
     except OSError as exc:
         raise RootlessSetupError(f"cannot read {path}: {exc.strerror}") from None
     ranges = parse_subid_file(text, user, own_id)
+    fix = f"add one as root: `usermod {flag} {free_range(text)} {user}`"
     if not ranges:
         raise RootlessSetupError(f"no {kind} range for user {user} in {path}: {fix}")
     for r in ranges:
@@ -70,6 +69,19 @@ def subid_ranges(path: Path, user: str, own_id: int, kind: str) -> list[IdRange]
                 "overlap it"
             )
     return ranges
+
+
+def free_range(text: str, size: int = 65536) -> str:
+    """A start-end range above every range of a subuid/subgid file's ``text``: one nobody
+    else holds, to suggest to usermod (100000 up, 65536-aligned past other users')."""
+    top = 100000
+    for line in text.splitlines():
+        parts = line.strip().split(":")
+        if (len(parts) == 3 and not line.startswith("#") and parts[1].isdigit()
+                and parts[2].isdigit()):
+            top = max(top, int(parts[1]) + int(parts[2]))
+    start = -(-top // 65536) * 65536 if top > 100000 else top
+    return f"{start}-{start + size - 1}"
 
 
 def full_map(own_id: int, ranges: list[IdRange]) -> list[IdMapping]:

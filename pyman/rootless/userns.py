@@ -50,30 +50,54 @@ def host_id_maps() -> IdMaps:
     )
 
 
-def _find_tool(name: str) -> str:
+def find_tool(name: str) -> str | None:
     """PATH first, as Podman looks it up, then the usual dirs (cron's PATH is short)."""
     dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
     for d in dirs + ["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"]:
         path = os.path.join(d, name)
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
-    raise RootlessSetupError(f"{name} not found: install it as root (`apt-get install uidmap`)")
+    return None
+
+
+def _find_tool(name: str) -> str:
+    path = find_tool(name)
+    if path is None:
+        raise RootlessSetupError(f"{name} not found: install it as root "
+                                 f"(`{install_hint('uidmap')}`)")
+    return path
+
+
+def install_hint(package: str) -> str:
+    """The install command for one of the host packages, on this distribution."""
+    from pyman.rootless.packages import install_command
+
+    return install_command(package)
+
+
+def privilege_problem(path: str) -> str | None:
+    """Why ``path`` (newuidmap/newgidmap) cannot write id maps, or None when it can: it must
+    be setuid root or carry a file capability."""
+    st = os.stat(path)
+    if st.st_mode & stat.S_ISUID and st.st_uid == 0:
+        return None
+    try:
+        if os.getxattr(path, "security.capability"):
+            return None
+    except OSError:
+        pass
+    what = ("is setuid but not owned by root" if st.st_mode & stat.S_ISUID else
+            "has neither the setuid bit nor a file capability")
+    cap = "cap_setgid" if os.path.basename(path) == "newgidmap" else "cap_setuid"
+    return (f"{path} {what}, so it cannot write id maps: as root run `chown root {path} && "
+            f"chmod u+s {path}` or `setcap {cap}+ep {path}` (reinstalling "
+            f"{install_hint('uidmap').split()[-1]} restores it)")
 
 
 def _check_privileged(path: str) -> None:
-    st = os.stat(path)
-    if st.st_mode & stat.S_ISUID and st.st_uid == 0:
-        return
-    try:
-        if os.getxattr(path, "security.capability"):
-            return
-    except OSError:
-        pass
-    raise RootlessSetupError(
-        f"{path} has neither the setuid bit nor a file capability, so it cannot write id maps: "
-        f"as root run `chmod u+s {path}` or `setcap cap_setuid+ep {path}` "
-        "(reinstalling the uidmap package restores it)"
-    )
+    problem = privilege_problem(path)
+    if problem:
+        raise RootlessSetupError(problem)
 
 
 def write_id_maps(pid: int, maps: IdMaps) -> None:

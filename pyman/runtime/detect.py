@@ -26,7 +26,12 @@ CACHE_NAME = "oci-runtimes.json"
 CACHE_VERSION = 1
 KNOWN = ("runc", "crun")
 SEARCH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-INSTALL_HINT = "install runc or crun: apt-get install runc"
+
+
+def install_hint() -> str:
+    from pyman.rootless.packages import install_command
+
+    return f"install crun or runc: `{install_command('crun')}` or `{install_command('runc')}`"
 
 
 @dataclass
@@ -218,7 +223,7 @@ def select(runtime_dir: str, runtime_root: str, explicit: str | None = None,
         if path is None:
             raise RuntimeNotFoundError(
                 f"OCI runtime {explicit!r} not found in {os.pathsep.join(search_path())}: "
-                f"{INSTALL_HINT}, or choose another with --runtime")
+                f"{install_hint()}, or choose another with --runtime")
         known = _load(os.path.join(runtime_dir, CACHE_NAME),
                       cache_key(_installed(cgroup_layout())[0], cgroup_layout()))
         version = next((s.version for s in known or [] if s.path == path), "")
@@ -227,7 +232,7 @@ def select(runtime_dir: str, runtime_root: str, explicit: str | None = None,
     chosen = found.chosen
     if chosen is None:
         if not found.statuses:
-            raise RuntimeNotFoundError(f"no OCI runtime found: {INSTALL_HINT}")
+            raise RuntimeNotFoundError(f"no OCI runtime found: {install_hint()}")
         why = "; ".join(f"{s.name}: {s.reason}" for s in found.statuses)
-        raise RuntimeNotFoundError(f"no working OCI runtime ({why}): {INSTALL_HINT}")
+        raise RuntimeNotFoundError(f"no working OCI runtime ({why}): {install_hint()}")
     return OCIRuntime(chosen.path, runtime_root, name=chosen.name, version=chosen.version)

@@ -289,7 +289,8 @@ def test_select_none_installed(host: Host) -> None:
         (bindir / name).unlink()
     with pytest.raises(RuntimeNotFoundError) as exc:
         detect.select(str(run_dir), "/oci", trial=trial)
-    assert str(exc.value) == "no OCI runtime found: install runc or crun: apt-get install runc"
+    assert str(exc.value) == ("no OCI runtime found: install crun or runc: "
+                              "`apt-get install crun` or `apt-get install runc`")
 
 
 def test_select_none_works(host: Host) -> None:
