@@ -68,7 +68,8 @@ def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")]
     from pyman.cli.context import engine as make_engine
     from pyman.engine.info import host_info
 
-    data = host_info(make_engine(), GLOBAL.get("cgroup_manager"), GLOBAL.get("events_backend"))
+    data = host_info(make_engine(), GLOBAL.get("cgroup_manager"), GLOBAL.get("events_backend"),
+                     checks=fmt is None or fmt == "json" or "SystemCheck" in fmt)
     if fmt == "json":
         print(json.dumps(data, indent=2))
     elif fmt is not None:  # a Go template; an empty one prints nothing, as Podman

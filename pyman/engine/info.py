@@ -75,8 +75,17 @@ def _network_backend(paths: Any) -> dict[str, Any]:
                                        "holderPid": holder["pid"] if holder else 0}}
 
 
+def _checks(engine: Engine) -> list[dict[str, str]]:
+    """`pyman system check`'s lines: {name, status (ok|warn|fail), detail (with the fix)}."""
+    from pyman.engine.syscheck_host import run_checks
+
+    return [c.as_dict() for c in run_checks(engine.paths, engine.runtime)]
+
+
 def host_info(engine: Engine, cgroup_manager: str | None = None,
-              events_backend: str | None = None) -> dict[str, Any]:
+              events_backend: str | None = None, checks: bool = True) -> dict[str, Any]:
+    """``checks``: add `system check`'s findings (host.systemCheck; ~0.3 s of probes, so
+    left out when a --format template does not ask for them)."""
     from pyman.containers_conf import current
     from pyman.engine.networking import default_network
     from pyman.runtime.select import runtime_report
@@ -108,6 +117,7 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             "eventLogger": events_backend or "none",  # pyman keeps no events
             "logDriver": "k8s-file",
             "security": {"rootless": os.getuid() != 0},
+            **({"systemCheck": _checks(engine)} if checks else {}),
         },
         "store": {
             "graphRoot": str(p.data),

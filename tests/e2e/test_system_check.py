@@ -179,3 +179,13 @@ def test_lingering(pyman_bin, env) -> None:
     assert ln.startswith("warn") and f"loginctl enable-linger {env['USER']}" in ln, r.stdout
     r = check(pyman_bin, env, SYSTEMD + f" && touch /var/lib/systemd/linger/{env['USER']}")
     assert line(r.stdout, "lingering").startswith("ok"), r.stdout
+
+
+def test_info_shows_the_checks(run_pyman, pyman_bin, env) -> None:
+    doc = json.loads(run_pyman("info", "--format", "json", env=env).stdout)
+    found = {c["name"]: c["status"] for c in doc["host"]["systemCheck"]}
+    assert found["subuids"] == "ok" and found["OCI runtime"] == "ok", found
+    r = run_broken(pyman_bin, env, "mount --bind /dev/null /usr/bin/catatonit", "info",
+                   "--format", "{{range .Host.SystemCheck}}{{.Status}} {{.Name}}\n{{end}}")
+    assert "warn catatonit" in r.stdout.splitlines(), r.stdout + r.stderr
+    assert run_pyman("info", "--format", "{{.Host.OCIRuntime.Name}}", env=env).stdout.strip()
