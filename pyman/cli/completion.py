@@ -1,4 +1,5 @@
-"""pyman completion bash|zsh|fish: the script a shell sources (completions/ holds copies)."""
+"""pyman completion bash|zsh|fish: the script a shell sources (pyman/completions/ holds
+copies, shipped in the wheel). Each begins with a comment saying where to put it."""
 
 from __future__ import annotations
 
@@ -32,7 +33,31 @@ complete -o default -F _pyman_completion pyman
 """
 
 
+# where each shell looks for a user's completion scripts (first line: a comment in the script)
+WHERE = {
+    "bash": "# pyman's bash completion: save it as ~/.local/share/bash-completion/completions/"
+            "pyman\n#   pyman completion bash > ~/.local/share/bash-completion/completions/"
+            "pyman\n# (or /usr/share/bash-completion/completions/pyman for everyone; needs "
+            "the bash-completion package)\n",
+    "zsh": "# pyman's zsh completion: save it as _pyman in a directory on $fpath, e.g.\n"
+           "#   mkdir -p ~/.zfunc && pyman completion zsh > ~/.zfunc/_pyman\n"
+           "# with `fpath=(~/.zfunc $fpath)` before `compinit` in ~/.zshrc\n",
+    "fish": "# pyman's fish completion: save it as ~/.config/fish/completions/pyman.fish\n"
+            "#   pyman completion fish > ~/.config/fish/completions/pyman.fish\n",
+}
+
+
 def script(shell: str) -> str:
+    """The script, with the comment saying where it goes (after zsh's #compdef line, which
+    must stay first)."""
+    text = _script(shell)
+    if text.startswith("#compdef"):
+        first, _, rest = text.partition("\n")
+        return f"{first}\n{WHERE[shell]}{rest}"
+    return WHERE[shell] + text
+
+
+def _script(shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
     from pyman.cli.main import COMPLETE_VAR
@@ -51,7 +76,12 @@ def completion(
                                               help="Write to this file instead of stdout.")
                     ] = None,
 ) -> None:
-    """Generate a shell completion script."""
+    """Generate a shell completion script.
+
+    Its first lines say where to save it: bash ~/.local/share/bash-completion/completions/pyman,
+    zsh _pyman in a directory on $fpath, fish ~/.config/fish/completions/pyman.fish. Copies
+    ship inside the pyman package (pyman/completions/).
+    """
     from pyman.errors import PymanError
 
     if shell not in SHELLS:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from lifecycle_util import NET, wait_for
 
-COMPLETIONS = Path(__file__).resolve().parents[2] / "completions"
+COMPLETIONS = Path(__file__).resolve().parents[2] / "pyman" / "completions"
 IMAGE = "docker.io/library/alpine:latest"
 NAMES = {"new": "cpl-new", "up": "cpl-up", "vol": "cpl-vol", "pod": "cpl-pod"}
 
@@ -25,7 +25,7 @@ def test_shipped_files_are_in_sync(run_pyman, shell: str) -> None:
     assert r.returncode == 0, r.stderr
     assert (COMPLETIONS / f"pyman.{shell}").read_text() == r.stdout, (
         f"completions/pyman.{shell} is stale: regenerate with `pyman completion {shell} "
-        f"-f completions/pyman.{shell}`")
+        f"-f pyman/completions/pyman.{shell}`")
 
 
 def test_unknown_shell_is_refused(run_pyman) -> None:

@@ -1,3 +1,6 @@
+# pyman's bash completion: save it as ~/.local/share/bash-completion/completions/pyman
+#   pyman completion bash > ~/.local/share/bash-completion/completions/pyman
+# (or /usr/share/bash-completion/completions/pyman for everyone; needs the bash-completion package)
 _pyman_completion() {
     local IFS=$'\n'
     COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
