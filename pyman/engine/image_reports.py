@@ -155,7 +155,7 @@ class ImageFilter:
     """`--filter` for images: dangling, reference, label, before, since, id, intermediate."""
 
     KEYS = ("dangling", "reference", "label", "before", "since", "after", "id",
-            "intermediate", "readonly")
+            "intermediate", "readonly", "until")
 
     def __init__(self, specs: list[str], resolve: Any) -> None:
         self.rules: list[tuple[str, str]] = []
@@ -173,6 +173,10 @@ class ImageFilter:
                 if rec is None:
                     raise PymanError(f"{value}: image not known (in filter {spec!r})")
                 value = str(parse_created(rec.created) or 0)
+            if key == "until":  # created before a time (prune's filter)
+                from pyman.engine.volumes import parse_when
+
+                value = str(parse_when(value))
             self.rules.append((key, value))
 
     def match(self, v: ImageView) -> bool:
@@ -195,6 +199,8 @@ class ImageFilter:
             k, eq, want = value.partition("=")
             labels = v.labels or {}
             return k in labels and (not eq or labels[k] == want)
+        if key == "until":
+            return (v.created or 0) < float(value)
         if key in ("before", "since"):
             created = v.created or 0
             limit = float(value)

@@ -146,8 +146,11 @@ def init_binary(path: str | None) -> str:
     found = conf.find_helper("catatonit")
     if found:
         return found
+    from pyman.rootless.packages import install_command
+
     raise PymanError("container-init binary not found on the host: catatonit is not "
-                     "installed. Install catatonit, or name an init with --init-path")
+                     f"installed. Install catatonit (`{install_command('catatonit')}` as "
+                     "root), or name an init with --init-path")
 
 
 def default_ulimits(user: list[str]) -> list[tuple[str, int, int]]:

@@ -148,8 +148,10 @@ class PodService:
         try:  # Podman's rule: containers.conf init_path, helper_binaries_dir, $PATH
             binary = init_binary(None)
         except PymanError:
+            from pyman.rootless.packages import install_command
+
             raise PymanError("catatonit not found (the pods' infra process): install it "
-                             "with `apt-get install catatonit`") from None
+                             f"with `{install_command('catatonit')}`") from None
         from pyman.engine.import_export import ImportExport, ImportOptions
 
         self.paths.data.mkdir(parents=True, exist_ok=True)

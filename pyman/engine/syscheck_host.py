@@ -62,7 +62,7 @@ def check_init() -> Check:
     path = conf.get("containers", "init_path", "") or conf.find_helper("catatonit")
     if path and os.access(path, os.X_OK):
         return Check("catatonit", "ok", f"{path} (--init)")
-    return Check("catatonit", "warn", f"not installed: --init cannot run; as root run "
+    return Check("catatonit", "warn", f"not installed: --init and pods cannot run; as root run "
                                       f"`{install_command('catatonit')}`")
 
 

@@ -93,8 +93,10 @@ def find_binary(name: str, candidates: tuple[str, ...]) -> str:
     for path in candidates:
         if os.access(path, os.X_OK):
             return path
+    from pyman.rootless.packages import install_command
+
     raise PymanError(f"{name} not found: user-defined networks need netavark and "
-                     "aardvark-dns (`apt-get install netavark aardvark-dns`)")
+                     f"aardvark-dns (`{install_command('netavark', 'aardvark-dns')}`)")
 
 
 def monitor_config(svc: ContainerService, c: ContainerConfig) -> dict[str, Any]:

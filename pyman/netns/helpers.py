@@ -32,9 +32,12 @@ def find_helper(mode: str) -> str:
     path = conf.get("engine", "network_cmd_path", "") if mode == "slirp4netns" else ""
     path = path or conf.find_helper(mode)
     if not path:
+        from pyman.rootless.packages import install_command
+
+        pkg = "passt" if mode == "pasta" else mode
         raise NetworkError(
-            f"{mode} not found: install it (`apt-get install "
-            f"{'passt' if mode == 'pasta' else mode}`) or use --network none or --network "
+            f"{mode} not found: install it (`{install_command(pkg)}`) or use "
+            "--network none or --network "
             f"host (looked in {':'.join(conf.helper_binaries_dir)} and $PATH)"
         )
     return path

@@ -84,10 +84,13 @@ def _fuse(opts: str, target: str, why: str, mount_program: str = "") -> str:
 
     fuse = mount_program or shutil.which("fuse-overlayfs")
     if not fuse or not os.access(fuse, os.X_OK):
+        from pyman.rootless.packages import install_command
+
         raise StorageError(
             f"cannot mount the container's rootfs: {why} and "
             + (f"storage.conf's mount_program {fuse} cannot be run" if mount_program else
-               "fuse-overlayfs is not installed: `apt-get install fuse-overlayfs`")
+               f"fuse-overlayfs is not installed: `{install_command('fuse-overlayfs')}`, or set "
+               'driver = "vfs" in storage.conf')
         ) from None
     if not os.access("/dev/fuse", os.R_OK | os.W_OK):
         raise StorageError(
