@@ -127,7 +127,7 @@ def _fallback_runtime_dir(uid: int) -> Path:
     if created:
         print(
             f"WARN: XDG_RUNTIME_DIR is unset or not usable by uid {uid}; using {path} "
-            "for transient state",
+            "for transient state (`pyman system check` says how to get a session's)",
             file=sys.stderr,
         )
     return path

@@ -14,6 +14,7 @@ import os
 import pwd
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -103,9 +104,12 @@ def _sysctl(name: str) -> str | None:
         return None
 
 
-def check_userns(probe: dict[str, str]) -> Check:
+def check_userns(probe: dict[str, str], sysctl: Callable[[str], str | None] | None = None
+                 ) -> Check:
+    """``sysctl``: reads a sysctl by name (the host's by default)."""
     import errno
 
+    sysctl = sysctl or _sysctl
     from pyman.rootless.enter import explain_unshare_error
 
     err = probe.get("userns", "")
@@ -114,7 +118,7 @@ def check_userns(probe: dict[str, str]) -> Check:
         code = getattr(errno, name, errno.EPERM) if name.isupper() else errno.EPERM
         return Check("user namespaces", "fail", str(explain_unshare_error(OSError(code, err))))
     if probe.get("mount"):
-        if _sysctl("kernel.apparmor_restrict_unprivileged_userns") == "1":
+        if sysctl("kernel.apparmor_restrict_unprivileged_userns") == "1":
             return Check("user namespaces", "fail",
                          "AppArmor lets unprivileged user namespaces be made but takes their "
                          "capabilities (kernel.apparmor_restrict_unprivileged_userns = 1): as "
@@ -126,7 +130,7 @@ def check_userns(probe: dict[str, str]) -> Check:
                      "security module (AppArmor, SELinux) or a seccomp filter restricts "
                      "user namespaces for this user")
     return Check("user namespaces", "ok", f"allowed (user.max_user_namespaces = "
-                                          f"{_sysctl('user.max_user_namespaces') or '?'})")
+                                          f"{sysctl('user.max_user_namespaces') or '?'})")
 
 
 def fuse_usable() -> str:

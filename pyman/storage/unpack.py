@@ -130,7 +130,9 @@ def _remove(tree: _Tree, parent_fd: int, name: str) -> None:
 def _owner_error(member: tarfile.TarInfo) -> LayerError:
     return LayerError(
         f"layer entry /{member.name.lstrip('/')} is owned by {member.uid}:{member.gid}, outside "
-        "the ids mapped from /etc/subuid and /etc/subgid: give the user a larger range there"
+        "the ids mapped from /etc/subuid and /etc/subgid: give the user a larger range there "
+        "(as root: `usermod --add-subuids START-END --add-subgids START-END USER` with 65536 "
+        "ids; `pyman system check` suggests a free range)"
     )
 
 

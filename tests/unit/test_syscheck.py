@@ -48,3 +48,19 @@ def test_store_on_nfs_warns_with_the_storage_conf_fix() -> None:
     c = check_store_fs(_paths("/var/lib/ctr/pyman"), MOUNTINFO)
     assert c.status == "warn" and "overlay" in c.detail
     assert check_store_fs(_paths("/srv/pyman"), MOUNTINFO).status == "ok"
+
+
+def test_apparmor_restriction_is_named() -> None:
+    """Ubuntu 24.04: unshare succeeds, the mount inside fails; the sysctl says why."""
+    from pyman.engine.syscheck import check_userns
+
+    probe = {"userns": "", "mount": "EPERM: mount tmpfs: Operation not permitted",
+             "overlay": "-"}
+    sysctls = {"kernel.apparmor_restrict_unprivileged_userns": "1"}
+    c = check_userns(probe, sysctls.get)
+    assert c.status == "fail" and "apparmor_restrict_unprivileged_userns=0" in c.detail
+    c = check_userns(probe, {}.get)
+    assert c.status == "fail" and "security module" in c.detail
+    c = check_userns({"userns": "", "mount": "", "overlay": ""},
+                     {"user.max_user_namespaces": "15000"}.get)
+    assert c.status == "ok" and "15000" in c.detail
