@@ -123,7 +123,14 @@ class RegistryClient:
             return
         if len(errors) == 1:
             errors = [errors[0].split(": ", 1)[1]]
-        raise RegistryError(f"pinging container registry {self.host}: {'; '.join(errors)}")
+        text = "; ".join(errors)
+        if any(w in text for w in ("resolve the host", "refused", "timed out", "unreachable")):
+            text += (f" (this host cannot reach {self.host}: check its DNS and proxy "
+                     "(HTTPS_PROXY), or name a mirror it can reach in registries.conf)")
+        elif "certificate verification failed" in text:
+            text += (f" (put the registry's CA as a .crt file in /etc/containers/certs.d/"
+                     f"{self.host}/, or use --tls-verify=false for a registry you trust)")
+        raise RegistryError(f"pinging container registry {self.host}: {text}")
 
     def check_login(self) -> None:
         """What ``login`` verifies: the credentials open /v2/ (through a token if need be).

@@ -189,3 +189,19 @@ def test_info_shows_the_checks(run_pyman, pyman_bin, env) -> None:
                    "--format", "{{range .Host.SystemCheck}}{{.Status}} {{.Name}}\n{{end}}")
     assert "warn catatonit" in r.stdout.splitlines(), r.stdout + r.stderr
     assert run_pyman("info", "--format", "{{.Host.OCIRuntime.Name}}", env=env).stdout.strip()
+
+
+def test_first_hour_errors_name_their_fix(run_pyman, env, test_images) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run_pyman("pull", f"127.0.0.1:{port}/x", env=env)
+    assert r.returncode == 125 and "connection refused" in r.stderr
+    assert "cannot reach" in r.stderr and "registries.conf" in r.stderr, r.stderr
+    r = run_pyman("run", "--rm", "-p", "80:80", "alpine", "true", env=env)
+    assert r.returncode != 0 and "ip_unprivileged_port_start" in r.stderr, r.stderr
+    r = run_pyman("run", "--rm", "--network", "none", "--init-path", "/nonexistent",
+                  "--init", "alpine", "true", env=env)
+    assert r.returncode != 0 and "/nonexistent" in r.stderr, r.stderr
