@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from pyman.config import Paths
 from pyman.rootless.packages import install_command
@@ -202,5 +203,29 @@ def check_runtime(paths: Paths, explicit: str | None) -> Check:
             return Check("OCI runtime", "fail", f"no runtime could start a container here "
                                                 f"({rejected}): {install}")
         return Check("OCI runtime", "fail", f"neither crun nor runc is installed: {install}")
+    if report.get("chosenBy"):  # named by --runtime or containers.conf: used without a trial
+        origin = report["chosenBy"]
+        reason = _trial_verdict(paths, report)
+        if reason:
+            return Check("OCI runtime", "fail",
+                         f"{report['name']} (set by {origin}) cannot start a container here: "
+                         f"{reason}; name another runtime there ({report['summary']})")
+        return Check("OCI runtime", "ok", f"{report['name']} ({report['path']}, set by "
+                                          f"{origin}); trial: {report['summary']}")
     return Check("OCI runtime", "ok", f"{report['summary']} starts containers here "
                                       f"({report['path']})")
+
+
+def _trial_verdict(paths: Paths, report: dict[str, Any]) -> str:
+    """Why the runtime ``report`` names failed its trial ("" when it passed): the cached
+    verdict for runc and crun, a trial of its own for any other."""
+    from pyman.runtime.detect import trial_runtime
+
+    path = os.path.realpath(report["path"])
+    for r in report["rejected"]:
+        if os.path.realpath(r["path"]) == path:
+            return str(r["reason"])
+    if path in {os.path.realpath(p) for p in report.get("tried", [])}:
+        return ""  # passed its trial (it is not among the rejected)
+    status = trial_runtime(report["path"], str(paths.runtime))
+    return "" if status.ok else status.reason

@@ -50,6 +50,7 @@ def runtime_report(paths: Paths, explicit: str | None = None) -> dict[str, Any]:
         "rejected": [{"name": s.name, "path": s.path, "version": s.version,
                       "reason": s.reason} for s in found.statuses if not s.ok],
     }
+    tried = [s.path for s in found.statuses]  # system check trials any other runtime named
     origin = "--runtime" if explicit else ""
     if not explicit:
         explicit, origin = configured_runtime()
@@ -62,4 +63,5 @@ def runtime_report(paths: Paths, explicit: str | None = None) -> dict[str, Any]:
             report.update(name=rt.name, path=rt.path,
                           version=f"{rt.name} version {rt.version}" if rt.version else "")
         report["chosenBy"] = origin
+        report["tried"] = tried
     return report

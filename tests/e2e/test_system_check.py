@@ -205,3 +205,10 @@ def test_first_hour_errors_name_their_fix(run_pyman, env, test_images) -> None:
     r = run_pyman("run", "--rm", "--network", "none", "--init-path", "/nonexistent",
                   "--init", "alpine", "true", env=env)
     assert r.returncode != 0 and "/nonexistent" in r.stderr, r.stderr
+
+
+def test_a_named_runtime_gets_its_own_trial(run_pyman, env) -> None:
+    r = run_pyman("--runtime", "/bin/false", "system", "check", env=env)
+    ln = line(r.stdout, "OCI runtime")
+    assert ln.startswith("fail") and "set by --runtime" in ln and "cannot start" in ln, ln
+    assert r.returncode == 125
