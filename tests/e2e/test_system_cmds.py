@@ -106,13 +106,20 @@ def test_migrate_and_renumber(run_pyman, pyman_bin, env, tmp_path, test_images) 
 
 
 def _pids(run_dir: Path) -> list[int]:
-    pids = []
-    for d in (run_dir / "pyman" / "containers").iterdir():
-        for name in ("monitor.pid", "pid", "pasta.pid"):
-            try:
-                pids.append(int((d / name).read_text().split()[0]))
-            except (OSError, ValueError, IndexError):
-                pass
+    """Every process of the store: monitors, containers, pasta, and the rootless network
+    namespace's holder, its pasta and aardvark-dns."""
+    import json
+
+    netns = run_dir / "pyman" / "rootless-netns"
+    files = [d / name for d in (run_dir / "pyman" / "containers").iterdir()
+             for name in ("monitor.pid", "pid", "pasta.pid")]
+    files += [netns / "pasta.pid", netns / "conf" / "aardvark-dns" / "aardvark.pid"]
+    pids = [json.loads((netns / "holder.json").read_text())["pid"]]
+    for f in files:
+        try:
+            pids.append(int(f.read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            pass
     return pids
 
 
@@ -122,6 +129,9 @@ def test_recovery_after_power_loss(run_pyman, env, test_images) -> None:
     ok(run_pyman, env, "run", "-d", "--name", "quiet", "--network", "none", IMAGE,
        "sleep", "300")
     ok(run_pyman, env, "run", "-d", "--name", "netted", IMAGE, "sleep", "300")
+    ok(run_pyman, env, "network", "create", "lost")
+    ok(run_pyman, env, "run", "-d", "--name", "named", "--network", "lost", IMAGE,
+       "sleep", "300")
     run_dir = Path(env["XDG_RUNTIME_DIR"])
     for pid in _pids(run_dir):
         try:
@@ -133,9 +143,14 @@ def test_recovery_after_power_loss(run_pyman, env, test_images) -> None:
                     str(run_dir / "pyman")], check=True, timeout=60)
     assert list(run_dir.iterdir()) == []
     status = ok(run_pyman, env, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
-    assert {ln.split()[0]: ln.split()[1] for ln in status.splitlines()} == {
-        "quiet": "Exited", "netted": "Exited"}, status
-    assert names(run_pyman, env, "start", "quiet", "netted") == {"quiet", "netted"}
+    all3 = {"quiet", "netted", "named"}
+    assert {ln.split()[0]: ln.split()[1] for ln in status.splitlines()} == dict.fromkeys(
+        all3, "Exited"), status
+    assert names(run_pyman, env, "start", *all3) == all3
     assert ok(run_pyman, env, "exec", "netted", "echo", "back") == "back\n"
-    assert names(run_pyman, env, "ps", "--format", "{{.Names}}") == {"quiet", "netted"}
-    assert names(run_pyman, env, "rm", "-f", "quiet", "netted") == {"quiet", "netted"}
+    assert names(run_pyman, env, "ps", "--format", "{{.Names}}") == all3
+    # the network's namespace came back too: a new container finds the old one by name
+    out = ok(run_pyman, env, "run", "--rm", "--network", "lost", IMAGE, "nslookup", "named")
+    assert "Name:" in out and "named" in out, out
+    assert names(run_pyman, env, "rm", "-f", *all3) == all3
+    ok(run_pyman, env, "network", "rm", "lost")
