@@ -64,3 +64,16 @@ def test_apparmor_restriction_is_named() -> None:
     c = check_userns({"userns": "", "mount": "", "overlay": ""},
                      {"user.max_user_namespaces": "15000"}.get)
     assert c.status == "ok" and "15000" in c.detail
+
+
+def test_migrate_finds_files_of_another_range(tmp_path: Path) -> None:
+    import os
+
+    from pyman.engine.system_ops import _foreign
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x")
+    mine = [(os.getuid(), 1)], [(os.getgid(), 1)]
+    assert not _foreign(tmp_path, *mine)
+    other = [(os.getuid() + 100000, 65536)]
+    assert _foreign(tmp_path, other, mine[1]) and _foreign(tmp_path, mine[0], other)
