@@ -70,6 +70,11 @@ class Paths:
         return self.runtime / "containers"
 
     @property
+    def exits(self) -> Path:
+        """Exit codes of --rm containers, kept after their records go (the API's wait)."""
+        return self.runtime / "exits"
+
+    @property
     def locks(self) -> Path:
         return self.runtime / "locks"
 

@@ -27,7 +27,8 @@ PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busy
           podman skopeo python3-venv git catatonit
           netavark aardvark-dns  # user-defined networks (pyman network, run --network NAME)
           fish   # fish: tests/e2e/test_completion.py
-          sudo)  # sudo: the CI user plays a second local user, the neighbour (below)
+          sudo   # sudo: the CI user plays a second local user, the neighbour (below)
+          docker.io)  # its client only (no daemon is started): tests of pyman's API service
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from typing import Any
@@ -74,7 +75,7 @@ async def restart(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def wait(request: web.Request) -> web.Response:
+async def wait(request: web.Request) -> web.StreamResponse:
     """condition=not-running (default), next-exit (docker run asks before it starts the
     container), removed."""
     eng = engine(request)
@@ -86,23 +87,58 @@ async def wait(request: web.Request) -> web.Response:
 
     def state() -> tuple[str, int | None]:
         if eng.containers.store.load(cid) is None:
-            return "removed", None
+            return "removed", _kept_exit_code(eng, cid)
         st = eng.containers.live_state(cid)
         return st.status, st.exit_code
 
     status, code = await blocking(state)
     seen_running = status in ("running", "starting", "restarting", "paused")
+    # the headers go out now, the body at the exit: `docker run` waits for them before it
+    # starts the container
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
     while True:
         done = (status == "removed" if condition == "removed"
                 else status in ("exited", "removed") and (seen_running or condition ==
                                                            "not-running"))
         if done:
-            return web.json_response({"StatusCode": code or 0, "Error": None})
+            await response.write(json.dumps({"StatusCode": code or 0, "Error": None}).encode()
+                                 + b"\n")
+            await response.write_eof()
+            return response
         await asyncio.sleep(0.05)
         last_code = code
         status, code = await blocking(state)
         code = last_code if code is None else code
         seen_running = seen_running or status in ("running", "starting", "restarting")
+
+
+def settled_status(eng: Any, cid: str) -> str:
+    """The container's status; once it has exited, only after its monitor is gone (it
+    writes the last output to the log, then records the exit)."""
+    if eng.containers.store.load(cid) is None:
+        return "removed"
+    st = eng.containers.live_state(cid)
+    if st.status in ("exited", "stopped"):
+        eng.containers.states.wait_monitor_gone(st)
+    return str(st.status)
+
+
+def _kept_exit_code(eng: Any, cid: str) -> int | None:
+    """An --rm container's exit code, kept by its monitor (config.Paths.exits); entries
+    older than 5 minutes go, as Podman forgets them."""
+    import os
+
+    exits = eng.paths.exits
+    try:
+        with os.scandir(exits) as entries:
+            for e in entries:
+                if time.time() - e.stat().st_mtime > 300:
+                    os.unlink(e.path)
+        text = (exits / cid).read_text()
+    except OSError:
+        return None
+    return int(text) if text.strip().lstrip("-").isdigit() else None
 
 
 async def logs(request: web.Request) -> web.StreamResponse:
@@ -140,20 +176,22 @@ async def logs(request: web.Request) -> web.StreamResponse:
         return out
 
     first = True
-    while True:
-        for chunk in await blocking(batch, first):
-            await response.write(chunk)
-        first = False
-        if not follow:
-            break
-        status = await blocking(lambda: eng.containers.live_state(c.id).status
-                                if eng.containers.store.load(c.id) else "removed")
-        if status not in ("running", "starting", "restarting", "paused", "created"):
-            for chunk in await blocking(batch, False):  # what came with the exit
+    try:
+        while True:
+            for chunk in await blocking(batch, first):
                 await response.write(chunk)
-            break
-        await asyncio.sleep(0.1)
-    await response.write_eof()
+            first = False
+            if not follow:
+                break
+            status = await blocking(settled_status, eng, c.id)
+            if status not in ("running", "starting", "restarting", "paused", "created"):
+                for chunk in await blocking(batch, False):  # what came with the exit
+                    await response.write(chunk)
+                break
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client stopped following: nothing to tell it
     return response
 
 
@@ -227,6 +265,13 @@ async def inspect(request: web.Request) -> web.Response:
 
     doc = await blocking(work)
     doc["Name"] = "/" + str(doc.get("Name", "")).lstrip("/")
+    config = doc.get("Config")
+    if isinstance(config, dict) and isinstance(config.get("StopSignal"), int):
+        # Podman's inspect gives the number; Docker's clients read a name ("SIGTERM")
+        try:
+            config["StopSignal"] = signal.Signals(config["StopSignal"]).name
+        except ValueError:
+            config["StopSignal"] = str(config["StopSignal"])
     log = doc.get("HostConfig", {}).get("LogConfig")
     if isinstance(log, dict) and log.get("Type") == "k8s-file":
         # the same thing to a Docker client: a file the logs endpoint reads (docker-py

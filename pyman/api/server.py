@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import containers, images, system
+from pyman.api import attach, containers, images, system
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -34,6 +34,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/containers/{id}/restart", containers.restart),
     ("POST", "/containers/{id}/wait", containers.wait),
     ("GET", "/containers/{id}/logs", containers.logs),
+    ("POST", "/containers/{id}/attach", attach.attach),
     ("DELETE", "/containers/{id}", containers.delete),
 ]
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413

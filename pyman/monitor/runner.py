@@ -433,6 +433,8 @@ class ContainerRun:
         if self.cfg.get("rm"):
             import shutil
 
+            if code is not None:  # outlives the record: a waiter asks for it (Podman's too)
+                _keep_exit_code(self.run_dir, self.cfg["id"], code)
             shutil.rmtree(self.cdir, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
             for vol in self.cfg.get("rm_volumes") or ():  # --rm takes its anonymous volumes
@@ -442,6 +444,19 @@ class ContainerRun:
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
+
+
+def _keep_exit_code(run_dir: str, cid: str, code: int) -> None:
+    """<runtime>/exits/<id> (config.Paths.exits): written whole or not at all."""
+    exits = os.path.join(os.path.dirname(os.path.dirname(run_dir)), "exits")
+    try:
+        os.makedirs(exits, mode=0o700, exist_ok=True)
+        tmp = os.path.join(exits, f".{cid}.{os.getpid()}")
+        with open(tmp, "w") as f:
+            f.write(str(code))
+        os.rename(tmp, os.path.join(exits, cid))
+    except OSError:
+        pass  # only a waiter's answer is lost: it says 0, as before
 
 
 def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:

@@ -151,3 +151,37 @@ def test_tcp_only_on_loopback(pyman_bin: Path, fresh_env: dict[str, str]) -> Non
                           env=fresh_env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 125
     assert "loopback only" in proc.stderr and "Traceback" not in proc.stderr
+
+
+DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io: only its client is used
+
+
+def test_the_docker_cli(service: tuple[str, subprocess.Popen[str]], fresh_env: dict[str, str],
+                        tmp_path: Path) -> None:
+    if not Path(DOCKER_CLI).exists():
+        pytest.fail(f"{DOCKER_CLI} is missing: sudo bash scripts/setup-host.sh installs docker.io",
+                    pytrace=False)
+    env = {**fresh_env, "DOCKER_HOST": f"unix://{service[0]}",
+           "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+
+    def docker_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([DOCKER_CLI, *args], env=env, capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+
+    hi = docker_cli("run", "--rm", "alpine", "echo", "hi")
+    assert (hi.returncode, hi.stdout) == (0, "hi\n"), hi.stderr
+    both = docker_cli("run", "--rm", "alpine", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (both.returncode, both.stdout, both.stderr) == (3, "out\n", "err\n")
+    started = docker_cli("run", "-d", "--name", "cli-web", "alpine", "sh", "-c",
+                         "echo serving; sleep 300")
+    assert started.returncode == 0, started.stderr
+    assert "cli-web" in docker_cli("ps").stdout
+    deadline = time.monotonic() + 20
+    while "serving" not in docker_cli("logs", "cli-web").stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert any("alpine" in line for line in docker_cli("images").stdout.splitlines()[1:])
+    assert docker_cli("rm", "-f", "cli-web").returncode == 0
+    assert "cli-web" not in docker_cli("ps", "-a").stdout
+    missing = docker_cli("logs", "no-such-ctr")
+    assert missing.returncode != 0 and "No such container" in missing.stderr

@@ -1,0 +1,122 @@
+"""`POST /containers/{id}/attach`, hijacked: the connection becomes the container's output
+stream (101 UPGRADED, then Docker's multiplexed frames, or raw bytes with a terminal).
+
+`docker run` attaches before it starts the container, so the output is read from the
+container's log as it is written, from where the log ended at the attach: nothing written
+between the start and the first read is lost, and the file is held open, so an --rm
+container removed at its exit is still read to its end. Input (stdin=1) is not relayed yet:
+refused with 501 rather than a client left waiting on a prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+from aiohttp import web
+
+from pyman.api.common import blocking, engine, flag, frame
+from pyman.api.containers import settled_status
+from pyman.api.errors import BadRequest, answer
+from pyman.engine.logs import _parse as parse_record
+from pyman.errors import ContainerStateError
+
+STREAMS = {"stdout": 1, "stderr": 2}
+ALIVE = ("running", "starting", "restarting", "paused")
+
+
+class LogFollower:
+    """The log file, held open once it exists; complete records as they come."""
+
+    def __init__(self, path: str, *, from_start: bool) -> None:
+        self.path, self.fd, self.rest = path, -1, b""
+        self.from_start = from_start
+        if not from_start:
+            try:
+                self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                os.lseek(self.fd, 0, os.SEEK_END)  # what was written before is not ours
+            except FileNotFoundError:
+                pass  # made at the start: read whole then
+
+    def read(self, wanted: set[str], tty: bool) -> list[bytes]:
+        if self.fd < 0:
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return []
+        out = []
+        while chunk := os.read(self.fd, 65536):
+            self.rest += chunk
+        *lines, self.rest = self.rest.split(b"\n")
+        for line in lines:
+            entry = parse_record(line)
+            if entry is None or entry[1] not in wanted:
+                continue
+            _, stream, full, text = entry
+            data = text + (b"\n" if full else b"")
+            out.append(data if tty else frame(STREAMS[stream], data))
+        return out
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    eng = engine(request)
+    key = request.match_info["id"]
+    c, st = await blocking(eng.containers.get, key)
+    if flag(request, "stdin"):
+        return answer(501, "attach with stdin is not supported by pyman's API yet: run "
+                      "without -i, or use `pyman attach`")
+    wanted = {s for s in STREAMS if flag(request, s)}
+    path = eng.containers.log_file(c)
+    if not path:
+        raise BadRequest(f"container {c.name} keeps no log (log driver {c.log_driver}): "
+                         "attach needs one")
+    if st.status not in (*ALIVE, "created"):
+        raise ContainerStateError("you cannot attach to a stopped container, start it first")
+    follower = LogFollower(path, from_start=st.status == "created")
+    kind = "raw-stream" if c.tty else "multiplexed-stream"
+    transport = request.transport
+    raw = transport.get_extra_info("socket") if transport is not None else None
+    if raw is None:
+        raise BadRequest("attach needs a stream connection (a unix or TCP socket)")
+    # our own descriptor of the connection, taken before the 101 goes out: the client
+    # half-closes its side once its input is done (docker's CloseWrite), and the HTTP
+    # server then closes its transport; the output goes on through this one
+    conn = socket.socket(fileno=os.dup(raw.fileno()))
+    conn.setblocking(False)
+    loop = asyncio.get_running_loop()
+    # the 101 written here, at once (the HTTP server would hold headers back until a body)
+    await loop.sock_sendall(conn, (
+        "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker."
+        f"{kind}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").encode())
+    cid = c.id
+
+    def state() -> str:
+        return settled_status(eng, cid)
+
+    async def send(chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            await loop.sock_sendall(conn, chunk)
+
+    seen_running = st.status in ALIVE
+    try:
+        while True:
+            await send(await blocking(follower.read, wanted, c.tty))
+            status = await blocking(state)
+            seen_running = seen_running or status in ALIVE
+            if status == "removed" or (status == "exited" and seen_running):
+                await send(await blocking(follower.read, wanted, c.tty))  # the exit's last
+                break
+            await asyncio.sleep(0.05)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client went away: nothing to tell it
+    finally:
+        follower.close()
+        conn.close()
+        if transport is not None:
+            transport.close()
+    return web.Response(status=101)  # nothing more goes out: the connection is closed
