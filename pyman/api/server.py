@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import attach, containers, images, system
+from pyman.api import attach, containers, exec, images, system
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -35,6 +35,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/containers/{id}/wait", containers.wait),
     ("GET", "/containers/{id}/logs", containers.logs),
     ("POST", "/containers/{id}/attach", attach.attach),
+    ("POST", "/containers/{id}/exec", exec.create),
+    ("POST", "/exec/{id}/start", exec.start), ("GET", "/exec/{id}/json", exec.inspect),
     ("DELETE", "/containers/{id}", containers.delete),
 ]
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413
@@ -70,6 +72,7 @@ class Idle:
 def make_app(engine: Engine, idle: Idle) -> web.Application:
     app = web.Application(middlewares=[idle.track, errors_as_json], client_max_size=MAX_BODY)
     app[ENGINE] = engine
+    app[exec.SESSIONS] = {}
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
         app.router.add_route(method, "/v{version:[0-9.]+}" + path, handler)

@@ -45,6 +45,10 @@ class ExecOptions:
     tty: bool = False
     detach: bool = False
     privileged: bool = False
+    # where an attached session without a terminal writes (a library caller's, the API's
+    # pipes); None: ours
+    stdout_fd: int | None = None
+    stderr_fd: int | None = None
 
 
 @dataclass
@@ -322,6 +326,10 @@ def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_f
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.close(null)
+        if not (opts.detach or tty):
+            for given, target in ((opts.stdout_fd, 1), (opts.stderr_fd, 2)):
+                if given is not None:
+                    os.dup2(given, target)
         argv = [t.runtime, "--root", t.runtime_root, "--log", f"/proc/self/fd/{log_fd}",
                 "--log-format", "json", "exec", "--process", f"/proc/self/fd/{spec_fd}"]
         if opts.detach or console_path is not None:

@@ -87,6 +87,8 @@ def test_detached_server_and_its_logs(client) -> None:  # type: ignore[no-untype
     while b"ready" not in ctr.logs():
         assert time.monotonic() < deadline, "no log line in 20 s"
         time.sleep(0.1)
+    code, out = ctr.exec_run(["sh", "-c", "echo $X; exit 2"], environment={"X": "from-exec"})
+    assert (code, out) == (2, b"from-exec\n")
     ctr.reload()
     assert ctr.status == "running"
     assert ctr.attrs["Config"]["Image"]
@@ -181,6 +183,13 @@ def test_the_docker_cli(service: tuple[str, subprocess.Popen[str]], fresh_env: d
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert any("alpine" in line for line in docker_cli("images").stdout.splitlines()[1:])
+    ls = docker_cli("exec", "cli-web", "sh", "-c", "echo in-ctr; echo oops >&2; exit 4")
+    assert (ls.returncode, ls.stdout, ls.stderr) == (4, "in-ctr\n", "oops\n")
+    assert docker_cli("exec", "-d", "cli-web", "touch", "/tmp/made").returncode == 0
+    deadline = time.monotonic() + 10
+    while docker_cli("exec", "cli-web", "test", "-e", "/tmp/made").returncode != 0:
+        assert time.monotonic() < deadline, "the detached exec did not run"
+        time.sleep(0.2)
     assert docker_cli("rm", "-f", "cli-web").returncode == 0
     assert "cli-web" not in docker_cli("ps", "-a").stdout
     missing = docker_cli("logs", "no-such-ctr")
