@@ -88,8 +88,10 @@ def _type_word(opt: Any) -> str:
 def _option_rows(options: list[Any]) -> list[str]:
     cells = []
     for opt in options:
-        shorts = [o for o in opt.opts + opt.secondary_opts if not o.startswith("--")]
-        longs = [o for o in opt.opts + opt.secondary_opts if o.startswith("--")]
+        # a click flag's "--no-x" form is ours (for "--x=false"): Podman lists only "--x"
+        names = opt.opts + [o for o in opt.secondary_opts if not o.startswith("--no-")]
+        shorts = [o for o in names if not o.startswith("--")]
+        longs = [o for o in names if o.startswith("--")]
         flag = (f"{shorts[0]}, " if shorts else "    ") + ", ".join(longs or shorts[1:])
         word = _type_word(opt)
         cells.append((f"  {flag}" + (f" {word}" if word else ""),

@@ -1,4 +1,5 @@
-"""pyman cp: copy files between a container and the host (or a tar stream on stdio)."""
+"""pyman cp: copy files between a container and the host, between containers, or a tar
+stream on stdio."""
 
 from __future__ import annotations
 
@@ -15,22 +16,26 @@ app = typer.Typer(add_completion=False)
 @app.command("cp", context_settings={"help_option_names": ["--help"]})
 def cp(
     src: Annotated[str, typer.Argument(autocompletion=cv.copy_paths,
-                                       help="CONTAINER:PATH, a host path, or - (a tar "
-                                            "archive on stdin).")],
+                                       help="[CONTAINER:]SRC_PATH, or - (a tar archive on "
+                                            "stdin).")],
     dest: Annotated[str, typer.Argument(autocompletion=cv.copy_paths,
-                                        help="CONTAINER:PATH, a host path, or - (a tar "
-                                             "archive on stdout).")],
+                                        help="[CONTAINER:]DEST_PATH, or - (a tar archive "
+                                             "on stdout).")],
     archive: Annotated[bool, typer.Option(
-        "--archive", "-a", help="Chown copied files to the container's primary uid/gid.")
+        "--archive/--no-archive", "-a",
+        help="Chown copied files to the primary uid/gid of the destination container.")
     ] = True,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Accepted for compatibility: files are always replaced.")
-    ] = False,
+        "--overwrite",
+        help="Allow to overwrite directories with non-directories and vice versa")] = False,
+    pause: Annotated[bool, typer.Option("--pause/--no-pause", hidden=True,
+                                        help="Deprecated (nothing is paused)")] = True,
+    extract: Annotated[bool, typer.Option("--extract", hidden=True,
+                                          help="Deprecated")] = False,
 ) -> None:
     """Copy files/folders between a container and the local filesystem."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.copy import CopyService
 
     sys.stdout.flush()
-    CopyService(make_engine().paths).copy(src, dest, stdin=sys.stdin.buffer,
-                                          stdout_fd=sys.stdout.fileno())
+    make_engine().copy.copy(src, dest, stdin=sys.stdin.buffer, stdout_fd=sys.stdout.fileno(),
+                            archive=archive, overwrite=overwrite)

@@ -1,398 +1,354 @@
-"""cp: copy files between a container and the host, both ways, or as tar on stdin/stdout.
+"""cp: copy files between a container and the host, between two containers, or as tar on
+stdin/stdout, with Podman's rules (cmd/podman/containers/cp.go and buildah's copier).
 
-Everything is a tar stream over a pipe between two processes. On the container's side, a
-forked child whose root directory IS the container's filesystem, so no path, symlink or
-``..`` can lead out of it:
+First both ends are looked at: the source must exist; the destination exists (a directory
+takes the copy inside, a file is replaced) or its parent does (the copy takes its name). A
+final symlink in a container path is followed inside the container. Then one tar stream
+runs over a pipe from the reading side to the writing side; container sides are forked
+children whose root is the container's (copy_enter.py), the host side is pyman itself, as
+the user (copies out belong to the user).
 
-- running container: the child joins the container's user namespace (via the monitor) and then
-  its init's mount namespace, whose root is the container's root: volumes and binds are there;
-- otherwise: the child enters a new fully mapped user and mount namespace, mounts the overlay
-  (read-only and without workdir to read, with the container's upper dir to write) and
-  chroots into it. The container's lock is held meanwhile, so it does not start under us.
-
-The child reads or writes the tar as root of the user namespace: what it writes belongs to the
-container's primary uid/gid (Podman's default ``--archive``), what it reads carries the ids as
-the container sees them. On the host side pyman extracts as the user (so copies belong to the
-user), refusing any member that would land outside the destination.
-
-Nothing of the container's runs on the host's side: the child never looks an owner's name up
-(copy_tar.py: numbers only, so glibc loads none of the image's NSS modules), imports nothing
-once its root is the container's, and reports back as JSON, which the parent checks
-(rootless/result_pipe.py): never pickle.
+Copies into a container belong to its primary uid/gid (``--archive``, the default) or keep
+the archive's owners; copies out of one carry its primary uid/gid, as Podman's. A directory
+and a non-directory replace each other only with ``--overwrite``.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import tarfile
-from collections.abc import Callable
+import re
+import stat
 from dataclasses import dataclass
 from typing import IO, Any
 
 from pyman.config import Paths
-from pyman.engine.copy_tar import extract_tar, not_found, top_name, write_tar
-from pyman.errors import ContainerNotFoundError, PymanError
-from pyman.rootless import result_pipe
+from pyman.engine import copy_tar as ct
+from pyman.engine.copy_enter import ContainerSide, Where
+from pyman.errors import PymanError
 from pyman.runtime.users import resolve_user  # imported here: the child cannot once inside
-
-Work = Callable[[], None]
-
-# Everything the child uses once its root is the container's must be imported before: from
-# then on imports are sealed (result_pipe.seal_imports), as the image's python would be found.
 
 
 @dataclass
-class Location:
-    container: str | None  # None: the host ("-": stdin/stdout)
-    path: str
+class Info:
+    """A path looked at (Podman's FileInfo): ``target`` is the path with a final symlink
+    followed (in the container) and its trailing "/" or "/." kept."""
+    exists: bool
+    is_dir: bool = False
+    regular: bool = False
+    target: str = ""  # "" when missing (a dangling symlink keeps where it points)
+    error: str = "no such file or directory"
 
 
-def parse_location(arg: str) -> Location:
-    """``ctr:/path``, a host path (absolute or starting with ``.`` even with a colon in it),
-    or ``-``."""
-    if arg == "-" or arg.startswith(("/", ".")) or ":" not in arg:
-        return Location(None, arg)
-    name, _, path = arg.partition(":")
-    return Location(name, path or "/")
+def parse_location(arg: str) -> tuple[str, str]:
+    """``ctr:path`` -> (ctr, path); a path starting with "." or "/" is the host's even with a
+    colon in it (Podman's parseUserInput)."""
+    if not arg or arg[0] in "./" or ":" not in arg:
+        return "", arg
+    ctr, _, path = arg.partition(":")
+    return ctr, path
 
 
-def _first_member_is_dir(stream: IO[bytes]) -> tuple[bool, bytes]:
-    """Peek at a tar stream's first header (512 bytes): is the top entry a directory?
-    Returns the bytes read, to be put back in front."""
-    head = b""
-    while len(head) < 512:
-        chunk = stream.read(512 - len(head))
-        if not chunk:
-            break
-        head += chunk
-    kind = head[156:157]
-    if kind in (b"x", b"g"):  # a PAX header first: look past it
-        size = int(head[124:136].strip(b"\0 ") or b"0", 8)
-        extra = b""
-        need = ((size + 511) // 512) * 512 + 512
-        while len(extra) < need:
-            chunk = stream.read(need - len(extra))
-            if not chunk:
-                break
-            extra += chunk
-        return extra[-512:][156:157] == b"5", head + extra
-    return kind == b"5", head
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # Go's %q, near enough
 
 
-class _Prefixed:
-    """A read-only stream: ``head`` first, then the rest of ``stream``."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self.head = head
-        self.stream = stream
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            data, self.head = (self.head, b"") if n < 0 or n >= len(self.head) else \
-                (self.head[:n], self.head[n:])
-            return data
-        return self.stream.read(n)
+def _is_dot(path: str) -> bool:
+    return path == "." or path.endswith("/.")
 
 
-# -- the container's side -------------------------------------------------------------------
+# -- the child's side: runs with the container's (or a mount's) root as "/" ----------------
 
-def _container_user_ids(user: str) -> tuple[int, int]:
+def stat_here(path: str) -> dict[str, Any]:
+    """Podman's secureStat, in the child: a final symlink resolved inside the root."""
+    if "*" in path:  # no wildcards, as Podman
+        return {"exists": False, "target": "", "error": "no such file or directory"}
     try:
-        u = resolve_user("/", user)
-    except PymanError:
-        return 0, 0
-    return u.uid, u.gid
+        st = os.lstat(path)
+    except OSError as exc:
+        return {"exists": False, "target": "", "error": ct.os_message(exc)}
+    target = path
+    if stat.S_ISLNK(st.st_mode):
+        target = ct.preserve_base(path, os.path.realpath(path))
+        try:
+            st = os.stat(target)
+        except OSError as exc:
+            return {"exists": False, "target": target, "error": ct.os_message(exc)}
+    return {"exists": True, "is_dir": stat.S_ISDIR(st.st_mode),
+            "regular": stat.S_ISREG(st.st_mode), "target": target, "error": ""}
 
 
-def _in_container_write(dest: str, stream: IO[bytes], top: str, src_is_dir: bool,
-                        from_archive: bool, user: str, where: str) -> None:
-    """In the container's root: put the tar ``stream`` at ``dest`` (Podman's rules)."""
-    ids = _container_user_ids(user)
-    dest = dest or "/"
-    if os.path.isdir(dest):
-        extract_tar(stream, dest, None, ids)
-        return
-    if from_archive:
-        raise PymanError("destination must be a directory when copying from stdin")
-    if os.path.lexists(dest) and src_is_dir:
-        raise PymanError("destination must be a directory when copying a directory")
-    parent = os.path.dirname(dest.rstrip("/")) or "/"
-    if dest.endswith("/") or not os.path.isdir(parent):
-        raise not_found(dest, where)
-    name = os.path.basename(dest.rstrip("/"))
-    if top == ".":
-        os.mkdir(dest)
-        os.chown(dest, *ids)
-        extract_tar(stream, dest, None, ids)
-    else:
-        extract_tar(stream, parent, (top, name), ids)
+def _decode_info(value: object) -> Info:
+    if not (isinstance(value, dict) and isinstance(value.get("exists"), bool)
+            and isinstance(value.get("target"), str) and isinstance(value.get("error"), str)
+            and isinstance(value.get("is_dir", False), bool)
+            and isinstance(value.get("regular", False), bool)):
+        raise PymanError("cp: the helper's report on a path is malformed: refused")
+    return Info(value["exists"], value.get("is_dir", False), value.get("regular", False),
+                value["target"], value["error"])
+
+
+def _ids(value: object) -> tuple[int, int]:
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 32
+                    for v in value)):
+        raise PymanError("cp: the helper's report on the container's user is malformed")
+    return value[0], value[1]
 
 
 class CopyService:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
 
-    def copy(self, src: str, dst: str, stdin: IO[bytes] | None = None,
-             stdout_fd: int = 1) -> None:
-        s, d = parse_location(src), parse_location(dst)
-        if (s.container is None) == (d.container is None):
-            which = "must use just one container" if s.container else \
-                "must specify one container"
-            raise PymanError(f"invalid arguments {src}, {dst} you {which}")
-        if s.container is not None:
-            self._copy_out(s.container, s.path, d.path, stdout_fd)
+    def copy(self, src: str, dst: str, stdin: IO[bytes] | None = None, stdout_fd: int = 1,
+             archive: bool = True, overwrite: bool = False) -> None:
+        s_ctr, s_path = parse_location(src)
+        d_ctr, d_path = parse_location(dst)
+        if not s_path or not d_path:
+            raise PymanError(f"invalid arguments {_quote(src)}, {_quote(dst)}: you must "
+                             "specify paths")
+        self.archive, self.overwrite = archive, overwrite
+        sides: list[ContainerSide] = []
+        try:
+            if s_ctr and d_ctr:
+                a = ContainerSide(self.paths, s_ctr)
+                b = ContainerSide(self.paths, d_ctr)
+                b = a if b.c.id == a.c.id else b
+                sides += [a, b]
+                for side in sorted({id(s): s for s in sides}.values(), key=lambda s: s.c.id):
+                    side.hold()
+                self._between(a, s_path, b, d_path)
+            elif s_ctr:
+                sides.append(ContainerSide(self.paths, s_ctr))
+                sides[0].hold()
+                self._out(sides[0], s_path, d_path, stdout_fd)
+            else:
+                if not d_ctr:
+                    raise PymanError("name or ID cannot be empty")
+                sides.append(ContainerSide(self.paths, d_ctr))
+                sides[0].hold()
+                self._in(s_path, sides[0], d_path, stdin)
+        finally:
+            for side in sides:
+                side.release()
+
+    # -- looking at both ends -------------------------------------------------------------
+    def _stat(self, side: ContainerSide, path: str) -> Info:
+        """A container path (absolute) looked at inside its root."""
+        where = side.where(path)
+        inner = where.path
+
+        def child() -> object:
+            return stat_here(inner)
+
+        info = _decode_info(side.run(where, child, None, writable=False))
+        if where.mount and info.target:  # back to the container's view
+            info.target = ct.preserve_base(info.target, os.path.normpath(
+                where.prefix + "/" + info.target.lstrip("/")))
+        return info
+
+    def _source_in(self, side: ContainerSide, path: str) -> Info:
+        full = side.absolute("/." if path == "/" else path)
+        info = self._stat(side, full)
+        if not info.exists:
+            raise PymanError(f"{_quote(path)} could not be found on container {side.key}: "
+                             f"{info.error or 'no such file or directory'}")
+        return info
+
+    def _dest_in(self, side: ContainerSide, path: str, stdin: bool) -> tuple[str, Info, bool]:
+        """(the copy's new name, the destination or its parent, whether it is the parent)."""
+        full = side.absolute("/." if path == "/" else path)
+        info = self._stat(side, full)
+        if info.exists:
+            return ct.go_base(info.target), info, False
+        if path.endswith("/"):
+            raise PymanError(f"{_quote(path)} could not be found on container {side.key}: "
+                             f"{info.error}")
+        if stdin:
+            raise PymanError("destination must be a directory when copying from stdin")
+        where = info.target or full  # a dangling symlink: the copy lands where it points
+        parent = self._stat(side, ct.go_dir(where))
+        if not parent.exists or not parent.is_dir:
+            raise PymanError(f"{_quote(path)} could not be found on container {side.key}: "
+                             f"{parent.error or 'not a directory'}")
+        return ct.go_base(where), parent, True
+
+    @staticmethod
+    def _host(path: str) -> Info:
+        full = ct.preserve_base(path, os.path.abspath(path))
+        try:
+            st = os.stat(full)
+        except OSError as exc:
+            return Info(False, error=ct.os_message(exc))
+        return Info(True, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), full, "")
+
+    def _user_ids(self, side: ContainerSide) -> tuple[int, int]:
+        """The container's primary uid/gid, from its own /etc/passwd when named."""
+        spec = side.c.user
+        if re.fullmatch(r"\d+:\d+", spec):
+            uid, gid = spec.split(":")
+            return int(uid), int(gid)
+
+        def child() -> object:
+            try:
+                u = resolve_user("/", spec)
+            except PymanError:
+                return [0, 0]
+            return [u.uid, u.gid]
+
+        return _ids(side.run(Where("/", "/", ""), child, None, writable=False))
+
+    # -- container -> host ----------------------------------------------------------------
+    def _out(self, side: ContainerSide, cpath: str, hpath: str, stdout_fd: int) -> None:
+        to_stdout = hpath == "-"
+        src = self._source_in(side, cpath)
+        to_parent = False
+        if to_stdout:
+            dest = Info(True, False, False, "/dev/stdout")
+            base = ""
         else:
-            assert d.container is not None
-            self._copy_in(s.path, d.container, d.path, stdin)
-
-    # -- container -> host ------------------------------------------------------------
-    def _copy_out(self, key: str, src: str, dest: str, stdout_fd: int) -> None:
-        name = self._find(key).name
-        where = f"container {name}"
-        if dest == "-":
-            def produce() -> None:
+            dest = self._host(hpath)
+            if dest.exists:
+                base = ct.go_base(dest.target)
+            else:
+                missing = f"{_quote(hpath)} could not be found on the host: {dest.error}"
+                if hpath.endswith("/"):
+                    raise PymanError(missing)
+                dest = self._host(ct.go_dir(hpath))
+                if not dest.exists:
+                    raise PymanError(missing)
+                base, to_parent = ct.go_base(hpath), True
+            if not (dest.is_dir or dest.regular):
+                raise PymanError(f"invalid destination: {_quote(dest.target)} must be a "
+                                 "directory or a regular file")
+        src_target = src.target
+        if to_parent and src.is_dir and _is_dot(src_target):
+            src_target = ct.go_dir(src_target)
+        if not to_stdout and src.is_dir and not dest.is_dir:
+            raise PymanError("destination must be a directory when copying a directory")
+        where = side.where(src_target)
+        get = ct.GetOptions(keep_dir_names=src.is_dir and ct.go_base(src_target) != ".",
+                         chown=self._user_ids(side) if to_stdout else None,
+                         excludes=() if where.mount else ct.ROOT_EXCLUDES)
+        if to_stdout:
+            def produce() -> object:
                 with os.fdopen(os.dup(stdout_fd), "wb") as out:
-                    write_tar(src, out, where=where)
+                    _get(where.path, out, get)
+                return None
 
-            self._in_container(key, produce, None, writable=False)
+            side.run(where, produce, None, writable=False)
             return
-        dest_dir, rename_to, need_file = self._host_destination(dest)
+        rename = {ct.go_base(src_target): base} \
+            if (not src.is_dir and not dest.is_dir) or to_parent else {}
+        put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
+        put = ct.PutOptions(rename=rename, overwrite=self.overwrite, side="host",
+                         shown_root=put_dir)
         r, w = os.pipe()
 
-        top = top_name(src)
-
-        def child() -> None:
-            try:
-                with os.fdopen(w, "wb") as out:
-                    write_tar(src, out, where=where)
-            except BrokenPipeError:
-                pass  # the parent stopped reading (a file cannot take a dir): it says why
+        def child() -> object:
+            with os.fdopen(w, "wb") as out:
+                _get(where.path, out, get)
+            return None
 
         def parent() -> None:
             with os.fdopen(r, "rb") as raw:
-                stream: Any = raw
-                if need_file:
-                    is_dir, head = _first_member_is_dir(raw)
-                    if not head:
-                        return  # the child failed before writing: it says why
-                    if is_dir or top == ".":
-                        raise PymanError(
-                            "destination must be a directory when copying a directory")
-                    stream = _Prefixed(head, raw)
-                if rename_to is not None and top == ".":
-                    os.mkdir(os.path.join(dest_dir, rename_to))
-                    extract_tar(stream, os.path.join(dest_dir, rename_to))
-                else:
-                    extract_tar(stream, dest_dir, (top, rename_to) if rename_to else None)
+                ct.extract_tar(raw, put_dir, put)
 
-        self._in_container(key, child, parent, writable=False, close_in_parent=w,
-                           close_in_child=r)
+        side.run(where, child, parent, writable=False, close_in_parent=w, close_in_child=r)
 
-    def _host_destination(self, dest: str) -> tuple[str, str | None, bool]:
-        """(dir to extract into, new name of the top entry or None, whether the destination
-        is an existing non-directory that only a file may replace)."""
-        if os.path.isdir(dest):
-            return dest, None, False
-        parent = os.path.dirname(dest.rstrip("/")) or "."
-        if dest.endswith("/") or not os.path.isdir(parent):
-            raise not_found(dest, "the host")
-        name = os.path.basename(dest.rstrip("/"))
-        return parent, name, os.path.lexists(dest)
-
-    # -- host -> container ------------------------------------------------------------
-    def _copy_in(self, src: str, key: str, dest: str, stdin: IO[bytes] | None) -> None:
-        c = self._find(key)
-        where = f"container {c.name}"
-        if src == "-":
+    # -- host -> container ----------------------------------------------------------------
+    def _in(self, hpath: str, side: ContainerSide, cpath: str, stdin: IO[bytes] | None) -> None:
+        from_stdin = hpath == "-"
+        host = self._host("/dev/stdin" if from_stdin else hpath)
+        if not host.exists:
+            raise PymanError(f"{_quote(hpath)} could not be found on the host: {host.error}")
+        base, dest, to_parent = self._dest_in(side, cpath, from_stdin)
+        host_target = host.target
+        if to_parent and host.is_dir and _is_dot(host_target):
+            host_target = ct.go_dir(host_target)
+        if from_stdin:
+            if not dest.is_dir:
+                raise PymanError("destination must be a directory when copying from stdin")
             if stdin is None:
                 raise PymanError("no archive on stdin")
-            top, src_is_dir, from_archive = "", True, True
-            stdin_fd = stdin.fileno()
+            from pyman.engine.copy_stdin import spooled_archive
 
-            def child_archive() -> None:
-                with os.fdopen(os.dup(stdin_fd), "rb") as raw:
-                    _in_container_write(dest, raw, top, src_is_dir, True, c.user, where)
-
-            self._in_container(key, child_archive, None, writable=True)
-            return
-        try:
-            real = os.path.realpath(src)
-            src_is_dir = os.path.isdir(real)
-            os.stat(real)
-        except OSError:
-            raise not_found(src, "the host") from None
-        top = top_name(src)
-        from_archive = False
+            spool = spooled_archive(stdin)
+        elif host.is_dir and not dest.is_dir:
+            raise PymanError("destination must be a directory when copying a directory")
+        rename = {ct.go_base(host_target): base} \
+            if (not host.is_dir and not dest.is_dir) or to_parent else {}
+        put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
+        where = side.where(put_dir)
+        put = ct.PutOptions(rename={} if from_stdin else rename, overwrite=self.overwrite,
+                         chown=self._user_ids(side) if self.archive else None,
+                         keep_owners=True)
+        get = ct.GetOptions(keep_dir_names=host.is_dir and ct.go_base(host_target) != ".",
+                         chown=None if self.archive else (0, 0))
         r, w = os.pipe()
 
-        def child() -> None:
+        def child() -> object:
             with os.fdopen(r, "rb") as raw:
-                _in_container_write(dest, raw, top, src_is_dir, from_archive, c.user, where)
+                ct.extract_tar(raw, where.path, put)
+            return None
 
         def parent() -> None:
             try:
                 with os.fdopen(w, "wb") as out:
-                    write_tar(src, out)
+                    if from_stdin:
+                        spool.feed(out)
+                    else:
+                        ct.write_tar(host_target, out, get)
             except BrokenPipeError:
                 pass  # the child stopped reading: it says why
 
-        self._in_container(key, child, parent, writable=True, close_in_parent=r,
-                           close_in_child=w)
-
-    # -- reaching the container's filesystem ------------------------------------------
-    def _find(self, key: str) -> Any:
-        from pyman.storage.containers import ContainerStore
-
-        store = ContainerStore(self.paths.containers, self.paths.run_containers)
         try:
-            return store.find(key)
-        except ContainerNotFoundError:
-            raise ContainerNotFoundError(f'container "{key}" does not exist') from None
+            side.run(where, child, parent, writable=True, close_in_parent=r, close_in_child=w)
+        finally:
+            if from_stdin:
+                spool.close()
 
-    def _in_container(self, key: str, child: Work, parent: Work | None, *, writable: bool,
-                      close_in_parent: int = -1, close_in_child: int = -1) -> None:
-        """Run ``child`` with the container's filesystem as its root and ``parent`` here
-        meanwhile; the child's error, if any, wins (it is why the parent's side failed)."""
-        from pyman.engine.exec import ExecService
-        from pyman.storage.containers import ContainerStore
+    # -- container -> container -----------------------------------------------------------
+    def _between(self, a: ContainerSide, s_path: str, b: ContainerSide, d_path: str) -> None:
+        src = self._source_in(a, s_path)
+        base, dest, to_parent = self._dest_in(b, d_path, False)
+        if src.is_dir and not dest.is_dir:
+            raise PymanError("destination must be a directory when copying a directory")
+        src_target = src.target
+        if to_parent and src.is_dir and _is_dot(src_target):
+            src_target = ct.go_dir(src_target)
+        rename = {ct.go_base(src_target): base} \
+            if (not src.is_dir and not dest.is_dir) or to_parent else {}
+        put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
+        s_where, d_where = a.where(src_target), b.where(put_dir)
+        get = ct.GetOptions(keep_dir_names=src.is_dir and ct.go_base(src_target) != ".",
+                         chown=self._user_ids(a),
+                         excludes=() if s_where.mount else ct.ROOT_EXCLUDES)
+        put = ct.PutOptions(rename=rename, overwrite=self.overwrite, keep_owners=True,
+                         chown=self._user_ids(b) if self.archive else None)
+        r, w = os.pipe()
 
-        try:
-            t = ExecService(self.paths).target(key)
-        except PymanError as exc:
-            if isinstance(exc, ContainerNotFoundError):
-                raise
-            t = None
-        if t is not None:
-            from pyman.rootless.nsenter import open_namespaces
+        def reader() -> object:
+            with os.fdopen(w, "wb") as out:
+                _get(s_where.path, out, get)
+            return None
 
-            fds = open_namespaces(t.monitor_pid, ("user",))
-            init, init_start = t.pid, t.pid_start
+        def writer() -> object:
+            with os.fdopen(r, "rb") as raw:
+                ct.extract_tar(raw, d_where.path, put)
+            return None
 
-            def enter() -> None:
-                from pyman.procinfo import start_time
-                from pyman.rootless import libc
-                from pyman.rootless.nsenter import join
+        def into_b() -> None:
+            b.run(d_where, writer, None, writable=True, close_in_parent=r)
 
-                join(fds)
-                mnt = os.open(f"/proc/{init}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-                if start_time(init) != init_start:
-                    raise PymanError("the container stopped meanwhile")
-                result_pipe.seal_imports()
-                libc.setns(mnt, 0)  # root and cwd: the container's root
-                os.chdir("/")
-
-            try:
-                _fork(enter, child, parent, None, close_in_parent, close_in_child)
-            finally:
-                for fd in fds:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-            return
-        store = ContainerStore(self.paths.containers, self.paths.run_containers)
-        c = store.find(key)
-        with store.lock(c.id):
-            from pyman.storage.layers import LayerStore
-
-            layers = [str(LayerStore(self.paths.layers).diff(d)) for d in reversed(c.layers)]
-            cdir = str(store.dir(c.id))
-            driver, program = c.storage_driver, self.paths.mount_program
-
-            def enter_mounted() -> None:
-                _mount_and_chroot(cdir, layers, writable, driver, program)
-
-            _fork(enter_mounted, child, parent, "new", close_in_parent, close_in_child)
+        a.run(s_where, reader, into_b, writable=False, close_in_parent=w, close_in_child=r)
 
 
-def _mount_and_chroot(cdir: str, layers: list[str], writable: bool, driver: str = "overlay",
-                      mount_program: str = "") -> None:
-    """In a new user and mount namespace: the container's overlay, as its root. Mounted on
-    the container's own ``merged`` dir, idle while it is not running (the monitor mounts
-    there in its own namespace), so nothing is left behind on the host."""
-    from pyman.rootless import libc
-
-    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-    target = os.path.join(cdir, "merged")
-    os.makedirs(target, exist_ok=True)
-    if writable or driver == "vfs":  # vfs: the container's own copy, made if need be
-        from pyman.storage.rootfs import mount_rootfs
-
-        mount_rootfs(layers, cdir, target, None, driver, mount_program)
-    else:  # no upper and no workdir: nothing of the container's is written
-        upper = os.path.join(cdir, "upper")
-        lowers = ([upper] if os.path.isdir(upper) else []) + layers
-        if len(lowers) == 1:
-            libc.mount(lowers[0], target, None, libc.MS_BIND | libc.MS_REC)
-        else:
-            base = os.path.commonpath(lowers)
-            os.chdir(base)  # mount data is one page: name the layers relative to it
-            opts = "lowerdir=" + ":".join(os.path.relpath(p, base) for p in lowers) + \
-                ",userxattr"
-            libc.mount("overlay", target, "overlay", libc.MS_RDONLY, opts)
-    os.chdir(target)
-    result_pipe.seal_imports()
-    os.chroot(".")
-    os.chdir("/")
-
-
-def _fork(enter: Work, child: Work, parent: Work | None, new_userns: str | None,
-          close_in_parent: int, close_in_child: int) -> None:
-    """Fork; the child runs ``enter`` then ``child``; ``parent`` runs here meanwhile. With
-    ``new_userns``, the child unshares a user and mount namespace that this side maps."""
-    res_r, res_w = os.pipe()
-    if new_userns:
-        up_r, up_w = os.pipe()
-        down_r, down_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports and exits
-        os.close(res_r)
-        if close_in_child >= 0:
-            os.close(close_in_child)
-
-        def work() -> None:
-            if new_userns:
-                from pyman.rootless import libc
-                from pyman.rootless.enter import child_enter
-
-                os.close(up_r)
-                os.close(down_w)
-                child_enter(libc.CLONE_NEWNS, up_w, down_r)
-            enter()
-            try:
-                child()
-            except tarfile.TarError as exc:  # a bad archive on stdin: one line, as below
-                raise PymanError(f"cp: broken archive: {exc}") from None
-
-        result_pipe.report(res_w, work, send_value=False, plain_oserror=True)
-    os.close(res_w)
-    failure: BaseException | None = None
+def _get(path: str, out: IO[bytes], opts: ct.GetOptions) -> None:
+    """A container's side of a copy out: a reader that stops early has said why."""
     try:
-        if new_userns:
-            from pyman.rootless.userns import host_id_maps, parent_map
-
-            os.close(up_w)
-            os.close(down_r)
-            try:
-                parent_map(pid, up_r, down_w, host_id_maps())
-            finally:
-                os.close(up_r)
-                os.close(down_w)
-        if close_in_parent >= 0:
-            os.close(close_in_parent)
-        if parent is not None:
-            parent()
-    except (PymanError, OSError, tarfile.TarError) as exc:
-        failure = exc
-    try:
-        data = result_pipe.read_report(res_r)
-    finally:
-        os.waitpid(pid, 0)
-    if data:  # the child's error wins: it is why the parent's side failed
-        result_pipe.decode(data)
-    elif failure is None:
-        raise PymanError("cp: the helper in the container's namespaces died without reporting")
-    if failure is not None:
-        if isinstance(failure, tarfile.TarError):
-            raise PymanError(f"cp: broken archive: {failure}")
-        raise failure
+        ct.write_tar(path, out, opts)
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        raise PymanError(f"copying from container: {_quote(path)}: {ct.os_message(exc)}") from None

@@ -1,5 +1,5 @@
 """cp's tar streams, both sides: what a helper inside a container's root writes or extracts,
-and what pyman extracts on the host.
+and what pyman writes or extracts on the host (Podman's copier.Get and copier.Put rules).
 
 Owners are numbers only, on both sides: no name is looked up (in a container's root glibc
 would load the NSS modules of the image's /etc/nsswitch.conf, i.e. run the image's code).
@@ -7,64 +7,121 @@ would load the NSS modules of the image's /etc/nsswitch.conf, i.e. run the image
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tarfile
+from dataclasses import dataclass, field
 from typing import IO
 
 from pyman.errors import PymanError
 
-
-def not_found(path: str, where: str) -> PymanError:
-    return PymanError(f'"{path}" could not be found on {where}: no such file or directory')
-
-
-def top_name(src: str) -> str:
-    """The name ``src`` has in the archive: its last component as given (a symlink's own
-    name); "." for a directory's content (``dir/.``, ``/``)."""
-    if src.endswith(("/.", "/./")) or src in (".", "./"):
-        return "."
-    return os.path.basename(os.path.normpath(src)) or "."
+MAX_LINKS = 16  # final symlinks followed, as copier does
+# what a copy out of a container's root leaves out, as Podman (copier's Excludes)
+ROOT_EXCLUDES = ("/dev", "/proc", "/sys")
 
 
-def write_tar(src: str, out: IO[bytes], chown: tuple[int, int] | None = None,
-              where: str = "the host") -> None:
-    """``src`` as a tar stream: a final symlink is followed (as Podman does), links inside a
-    directory stay links; ``dir/.`` is the directory's content. Owners are numbers only."""
-    top = top_name(src)
-    try:
-        real = os.path.realpath(src)
-        os.stat(real)
-    except OSError:
-        raise not_found(src, where) from None
-    links: dict[tuple[int, int], str] = {}
+def go_base(path: str) -> str:
+    """Go's filepath.Base: the last element, trailing slashes ignored ("." for "")."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/" if path else "."
+    return stripped.rsplit("/", 1)[-1]
+
+
+def go_dir(path: str) -> str:
+    """Go's filepath.Dir: everything but the last element, cleaned."""
+    head = path[:path.rfind("/") + 1] if "/" in path else ""
+    return os.path.normpath(head) if head else "."
+
+
+def preserve_base(original: str, resolved: str) -> str:
+    """Keep a trailing "/" or "/." of ``original`` on ``resolved`` (Podman's
+    PreserveBasePath: they decide what is copied and where)."""
+    if original.endswith("/"):
+        return resolved if resolved.endswith("/") else resolved + "/"
+    if original.endswith("/."):
+        if resolved.endswith("/"):
+            return resolved + "."
+        return resolved if resolved.endswith("/.") else resolved + "/."
+    return resolved
+
+
+def os_message(exc: OSError) -> str:
+    """An OSError as Go words it: lower case, no errno number."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+# -- writing (copier.Get) -------------------------------------------------------------------
+
+@dataclass
+class GetOptions:
+    keep_dir_names: bool = True  # a directory's own name leads its entries ("dir/." does not)
+    chown: tuple[int, int] | None = None  # every entry's owner
+    excludes: tuple[str, ...] = ()  # absolute paths left out (with what is below them)
+    links: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def _excluded(path: str, excludes: tuple[str, ...]) -> bool:
+    norm = os.path.normpath(path)
+    return any(norm == e or norm.startswith(e + "/") for e in excludes)
+
+
+def _follow(item: str) -> str:
+    """``item`` with its final symlinks followed (up to MAX_LINKS; a dead end is an error);
+    the kernel follows the ones on the way."""
+    for _ in range(MAX_LINKS):
+        st = os.lstat(item)
+        if not stat.S_ISLNK(st.st_mode):
+            return item
+        target = os.readlink(item)
+        item = target if target.startswith("/") else os.path.join(os.path.dirname(item), target)
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), item)
+
+
+def write_tar(item: str, out: IO[bytes], opts: GetOptions | None = None) -> None:
+    """``item`` as a tar stream. A final symlink is followed and the entry keeps the link's
+    name; links inside a directory stay links; ``dir/.`` (keep_dir_names False) is the
+    directory's content. Owners are numbers only."""
+    opts = opts or GetOptions()
+    name = go_base(item)
+    path = _follow(item)
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        if top == ".":
-            for entry in sorted(os.listdir(real)):
-                _add(tf, os.path.join(real, entry), entry, chown, links)
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            if _excluded(path, opts.excludes):
+                return
+            if opts.keep_dir_names:
+                _add(tf, path, name, opts)
+            else:
+                for entry in sorted(os.listdir(path)):
+                    _add(tf, os.path.join(path, entry), entry, opts)
+        elif _excluded(path, opts.excludes):
+            raise OSError(errno.ENOENT, "copied no items: no such file or directory")
         else:
-            _add(tf, real, top, chown, links)
+            _add(tf, path, name, opts)
 
 
-def _add(tf: tarfile.TarFile, path: str, arcname: str, chown: tuple[int, int] | None,
-         links: dict[tuple[int, int], str]) -> None:
+def _add(tf: tarfile.TarFile, path: str, arcname: str, opts: GetOptions) -> None:
     """One entry (and a directory's content) from lstat alone. Not tarfile.add: its
     gettarinfo looks owners' names up, and in the container's root glibc would load the
     NSS modules the image's /etc/nsswitch.conf names, running the image's code."""
+    if _excluded(path, opts.excludes):
+        return
     st = os.lstat(path)
     info = tarfile.TarInfo(arcname)
     info.mode = stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = chown if chown is not None else (st.st_uid, st.st_gid)
+    info.uid, info.gid = opts.chown if opts.chown is not None else (st.st_uid, st.st_gid)
     info.mtime = int(st.st_mtime)
     mode = st.st_mode
     if stat.S_ISREG(mode):
         key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1 and key in links:
-            info.type, info.linkname = tarfile.LNKTYPE, links[key]
+        if st.st_nlink > 1 and key in opts.links:
+            info.type, info.linkname = tarfile.LNKTYPE, opts.links[key]
             tf.addfile(info)
             return
         if st.st_nlink > 1:
-            links[key] = arcname
+            opts.links[key] = arcname
         # no blocking open: a running container may swap the file for a FIFO meanwhile
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as f:
@@ -78,7 +135,7 @@ def _add(tf: tarfile.TarFile, path: str, arcname: str, chown: tuple[int, int] | 
         info.type = tarfile.DIRTYPE
         tf.addfile(info)
         for entry in sorted(os.listdir(path)):
-            _add(tf, os.path.join(path, entry), f"{arcname}/{entry}", chown, links)
+            _add(tf, os.path.join(path, entry), f"{arcname}/{entry}", opts)
         return
     if stat.S_ISLNK(mode):
         info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
@@ -88,8 +145,32 @@ def _add(tf: tarfile.TarFile, path: str, arcname: str, chown: tuple[int, int] | 
         info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
         info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
     else:
-        return  # a socket: tar has no such entry (tarfile.add skips them too)
+        return  # a socket: tar has no such entry (copier skips them too)
     tf.addfile(info)
+
+
+# -- extracting (copier.Put) ----------------------------------------------------------------
+
+@dataclass
+class PutOptions:
+    rename: dict[str, str] = field(default_factory=dict)  # top name -> new name
+    chown: tuple[int, int] | None = None  # every entry's owner; None: the archive's
+    overwrite: bool = False  # --overwrite: a directory may replace a file and vice versa
+    keep_owners: bool = False  # chown to the archive's owners (else whoever extracts)
+    side: str = "container"  # for messages: "copying to <side>"
+    shown_root: str = ""  # stripped from paths in messages (the host dir extracted into)
+
+
+def renamed(rename: dict[str, str], name: str) -> str:
+    """copier's handleRename: the name itself, else its longest renamed leading part."""
+    if name in rename:
+        return rename[name]
+    parts = name.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        head = "/".join(parts[:i])
+        if head in rename:
+            return "/".join([rename[head], *parts[i:]])
+    return name
 
 
 def _safe_name(name: str) -> str:
@@ -99,44 +180,124 @@ def _safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def _renamed(name: str, rename: tuple[str, str] | None) -> str:
-    if rename is None:
-        return name
-    old, new = rename
-    if name == old:
-        return new
-    if name.startswith(old + "/"):
-        return new + name[len(old):]
-    return name
+class _Put:
+    def __init__(self, dest_dir: str, opts: PutOptions) -> None:
+        self.base = os.path.realpath(dest_dir)
+        self.opts = opts
+        self.dir_times: list[tuple[str, int, int]] = []
+
+    def shown(self, path: str) -> str:
+        root = self.opts.shown_root
+        if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+            return "/" + path[len(root.rstrip("/")):].lstrip("/")
+        return path
+
+    def fail(self, path: str, op: str, exc: OSError) -> PymanError:
+        return PymanError(
+            f'copying to {self.opts.side}: error creating "{self.shown(path)}": {op} '
+            f"{self.shown(path)}: {os_message(exc)}"
+            + (" (--overwrite replaces a directory with a file and a file with a directory)"
+               if exc.errno == errno.EEXIST else ""))
+
+    def inside(self, path: str, member: str) -> None:
+        parent = os.path.realpath(os.path.dirname(path))
+        if parent != self.base and not parent.startswith(self.base.rstrip("/") + "/"):
+            raise PymanError(f"refusing archive member {member!r}: it points out of the "
+                             "destination")
+
+    def make_parents(self, path: str) -> None:
+        parent = os.path.dirname(path)
+        if os.path.isdir(parent):
+            return
+        self.make_parents(parent)
+        os.mkdir(parent, 0o755)
+        if self.opts.chown is not None:
+            os.lchown(parent, *self.opts.chown)
+
+    def clear(self, path: str, op: str, want_dir: bool) -> bool:
+        """Make way for a new entry at ``path``. False: an existing directory stays (and
+        takes a directory's content)."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return True
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if is_dir and want_dir:
+            return False
+        if is_dir != want_dir and not self.opts.overwrite:
+            raise self.fail(path, op, OSError(errno.EEXIST, "file exists"))
+        if is_dir:
+            import shutil
+
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+        return True
+
+    def member(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        name = _safe_name(renamed(self.opts.rename, m.name))
+        if not name:
+            return
+        path = os.path.join(self.base, name)
+        self.inside(path, m.name)
+        self.make_parents(path)
+        if m.isdev():
+            return  # only the kernel's root may make devices
+        op = "mkdir" if m.isdir() else "open"
+        if not self.clear(path, op, m.isdir()):
+            pass  # an existing directory: its mode and owner are set below
+        elif m.isdir():
+            os.mkdir(path, 0o700)
+        elif m.isreg():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+            src = tf.extractfile(m)
+            with os.fdopen(fd, "wb") as f:
+                while src is not None and (chunk := src.read(1 << 20)):
+                    f.write(chunk)
+        elif m.issym():
+            os.symlink(m.linkname, path)
+        elif m.islnk():
+            target = os.path.join(self.base, _safe_name(renamed(self.opts.rename, m.linkname)))
+            self.inside(target, m.linkname)
+            os.link(target, path, follow_symlinks=False)
+        elif m.isfifo():
+            os.mkfifo(path, 0o600)
+        else:
+            return
+        owner = self.opts.chown if self.opts.chown is not None else \
+            ((m.uid, m.gid) if self.opts.keep_owners else None)
+        if owner is not None:
+            os.lchown(path, *owner)
+        if m.issym():
+            os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
+            return
+        if m.isdir():
+            self.dir_times.append((path, m.mode & 0o7777, int(m.mtime)))
+            os.chmod(path, 0o700 | (m.mode & 0o7777))  # writable until its content is in
+            return
+        os.chmod(path, m.mode & 0o7777)
+        os.utime(path, (m.mtime, m.mtime))
+
+    def finish(self) -> None:
+        for path, mode, mtime in reversed(self.dir_times):
+            os.chmod(path, mode)
+            os.utime(path, (mtime, mtime))
 
 
-def extract_tar(stream: IO[bytes], dest_dir: str, rename: tuple[str, str] | None = None,
-                chown: tuple[int, int] | None = None) -> None:
-    """Extract into ``dest_dir``: ``rename`` (old top name, new) renames the top entry;
-    ``chown`` sets every owner (root in the container's namespace); without it, owners are
-    whoever extracts (the user, on the host). A member whose path would resolve outside
+def extract_tar(stream: IO[bytes], dest_dir: str, opts: PutOptions | None = None) -> None:
+    """Extract into ``dest_dir`` as copier.Put does: ``rename`` renames the top entry, a file
+    replaces a file, a directory merges into a directory, and a directory and a non-directory
+    replace each other only with ``overwrite``. A member whose path would resolve outside
     ``dest_dir`` (``..``, or through a symlink the archive made) is refused."""
-    base = os.path.realpath(dest_dir)
-    devices_ok = os.geteuid() == 0 and chown is not None
+    put = _Put(dest_dir, opts or PutOptions())
     with tarfile.open(fileobj=stream, mode="r|") as tf:
-        for member in tf:
-            name = _safe_name(_renamed(member.name, rename))
-            if not name:
-                continue
-            target = os.path.join(base, name)
-            parent = os.path.realpath(os.path.dirname(target))
-            if parent != base and not parent.startswith(base + "/"):
-                raise PymanError(f"refusing archive member {member.name!r}: it points out of "
-                                 "the destination")
-            if member.islnk():
-                link = _safe_name(_renamed(member.linkname, rename))
-                member.linkname = os.path.join(base, link)
-            if (member.ischr() or member.isblk() or member.isfifo()) and not devices_ok:
-                continue  # only root in the container's namespace may make these
-            if chown is not None:
-                member.uid, member.gid = chown
-            member.name = name
-            if os.path.lexists(target) and not os.path.isdir(target) or \
-                    os.path.islink(target):
-                os.unlink(target)  # replaced, as cp does (never followed)
-            tf.extract(member, base, set_attrs=True, numeric_owner=True)
+        for m in tf:
+            try:
+                put.member(tf, m)
+            except PymanError:
+                raise
+            except OSError as exc:
+                path = os.path.join(put.base, _safe_name(renamed(put.opts.rename, m.name)))
+                raise put.fail(path, "open", exc) from None
+    put.finish()

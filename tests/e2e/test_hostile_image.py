@@ -144,7 +144,8 @@ def test_cp_never_loads_the_images_nss_module(hostile: Path, pyman_bin: Path,
         r = subprocess.run([str(pyman_bin), "cp", "-", f"{ctr}:/tmp"], env=pyman_env,
                            input=b"not a tar\n" * 100, capture_output=True, timeout=60)
         assert r.returncode == 125
-        assert r.stderr.startswith(b"Error: cp: broken archive: ") and r.stderr.count(b"\n") == 1
+        assert r.stderr == b"Error: source must be a (compressed) tar archive when copying " \
+            b"from stdin\n"
         assert not hostile.exists(), "the image's NSS module ran on the host side"
         # and with the container running (the helper joins its namespaces)
         assert run_pyman("start", ctr).returncode == 0

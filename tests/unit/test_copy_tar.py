@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyman.engine.copy_tar import write_tar
+from pyman.engine.copy_tar import GetOptions, write_tar
 
 
 class _NoLookups:
@@ -43,7 +43,7 @@ def test_write_tar_never_looks_names_up(tmp_path: Path, monkeypatch: pytest.Monk
     assert m["src/link"].issym() and m["src/link"].linkname == "/etc/passwd"
     assert m["src/fifo"].isfifo()
     buf = io.BytesIO()
-    write_tar(str(src / "f"), buf, chown=(7, 8))  # Podman's owner for copies in
+    write_tar(str(src / "f"), buf, GetOptions(chown=(7, 8)))  # Podman's owner for copies in
     with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
         (only,) = tf.getmembers()
     assert (only.name, only.uid, only.gid, only.uname) == ("f", 7, 8, "")

@@ -96,21 +96,28 @@ def test_top_formats() -> None:
 
 
 def test_cp_locations_and_names() -> None:
-    from pyman.engine.copy import Location, parse_location, top_name
+    from pyman.engine.copy import parse_location
+    from pyman.engine.copy_tar import go_base, go_dir, preserve_base, renamed
 
-    assert parse_location("c:/etc") == Location("c", "/etc")
-    assert parse_location("c:") == Location("c", "/")
-    assert parse_location("/a:b") == Location(None, "/a:b")
-    assert parse_location("./x:y") == Location(None, "./x:y")
-    assert parse_location("-") == Location(None, "-")
-    assert top_name("/d/sub/") == "sub" and top_name("/d/.") == "." and top_name("/") == "."
+    assert parse_location("c:/etc") == ("c", "/etc")
+    assert parse_location("c:") == ("c", "")  # Podman: "you must specify paths"
+    assert parse_location("/a:b") == ("", "/a:b")
+    assert parse_location("./x:y") == ("", "./x:y")
+    assert parse_location("-") == ("", "-")
+    assert go_base("/d/sub/") == "sub" and go_base("/d/.") == "." and go_base("/") == "/"
+    assert go_dir("/srv/.") == "/srv" and go_dir("/tmp/x") == "/tmp" and go_dir("x") == "."
+    assert preserve_base("/tmp/", "/tmp") == "/tmp/" and preserve_base("d/.", "/w/d") == "/w/d/."
+    assert preserve_base("/", "/") == "/" and preserve_base("/.", "/") == "/."
+    rename = {"srv": "newdir"}
+    assert renamed(rename, "srv") == "newdir" and renamed(rename, "srv/a/b") == "newdir/a/b"
+    assert renamed(rename, "srvx/a") == "srvx/a"
 
 
 def test_extract_refuses_members_through_links(tmp_path) -> None:
     import io
     import tarfile
 
-    from pyman.engine.copy import extract_tar
+    from pyman.engine.copy_tar import PutOptions, extract_tar
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -129,7 +136,7 @@ def test_extract_refuses_members_through_links(tmp_path) -> None:
         tf.addfile(evil, io.BytesIO(b"x"))
     buf.seek(0)
     with pytest.raises(PymanError, match="out of the destination"):
-        extract_tar(buf, str(dest), ("top", "renamed"))
+        extract_tar(buf, str(dest), PutOptions(rename={"top": "renamed"}, side="host"))
     assert os.readlink(dest / "renamed" / "link") == str(outside)
     assert not (outside / "pwned").exists()
     dotdot = io.BytesIO()
