@@ -23,7 +23,8 @@ def cp(
                                              "on stdout).")],
     archive: Annotated[bool, typer.Option(
         "--archive/--no-archive", "-a",
-        help="Chown copied files to the primary uid/gid of the destination container.")
+        help="Chown copied files to the primary uid/gid of the destination container. "
+             "(default true)")
     ] = True,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite",

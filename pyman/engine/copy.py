@@ -15,6 +15,7 @@ and a non-directory replace each other only with ``--overwrite``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -63,19 +64,26 @@ def stat_here(path: str) -> dict[str, Any]:
     """Podman's secureStat, in the child: a final symlink resolved inside the root."""
     if "*" in path:  # no wildcards, as Podman
         return {"exists": False, "target": "", "error": "no such file or directory"}
+    clean = os.path.normpath(path)  # "link/" and "link/." name the link, as in copier
     try:
-        st = os.lstat(path)
+        st = os.lstat(clean)
     except OSError as exc:
-        return {"exists": False, "target": "", "error": ct.os_message(exc)}
+        return {"exists": False, "target": "", "error": _stat_error(exc)}
     target = path
     if stat.S_ISLNK(st.st_mode):
-        target = ct.preserve_base(path, os.path.realpath(path))
+        target = ct.preserve_base(path, os.path.realpath(clean))
         try:
             st = os.stat(target)
         except OSError as exc:
-            return {"exists": False, "target": target, "error": ct.os_message(exc)}
+            return {"exists": False, "target": target, "error": _stat_error(exc)}
     return {"exists": True, "is_dir": stat.S_ISDIR(st.st_mode),
             "regular": stat.S_ISREG(st.st_mode), "target": target, "error": ""}
+
+
+def _stat_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOTDIR:  # a file on the way: not there, as Podman says
+        return "no such file or directory"
+    return ct.os_message(exc)
 
 
 def _decode_info(value: object) -> Info:
@@ -284,7 +292,7 @@ class CopyService:
                          chown=self._user_ids(side) if self.archive else None,
                          keep_owners=True)
         get = ct.GetOptions(keep_dir_names=host.is_dir and ct.go_base(host_target) != ".",
-                         chown=None if self.archive else (0, 0))
+                         as_userns=not self.archive)
         r, w = os.pipe()
 
         def child() -> object:

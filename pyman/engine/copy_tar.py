@@ -19,6 +19,7 @@ from pyman.errors import PymanError
 MAX_LINKS = 16  # final symlinks followed, as copier does
 # what a copy out of a container's root leaves out, as Podman (copier's Excludes)
 ROOT_EXCLUDES = ("/dev", "/proc", "/sys")
+NOBODY = 65534  # what a user namespace shows for an id it does not map
 
 
 def go_base(path: str) -> str:
@@ -60,6 +61,9 @@ class GetOptions:
     keep_dir_names: bool = True  # a directory's own name leads its entries ("dir/." does not)
     chown: tuple[int, int] | None = None  # every entry's owner
     excludes: tuple[str, ...] = ()  # absolute paths left out (with what is below them)
+    # owners as the user's namespace shows them (the host's side of `cp -a=false`): the
+    # user's own uid/gid are root there, anything else is nobody
+    as_userns: bool = False
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
@@ -112,6 +116,9 @@ def _add(tf: tarfile.TarFile, path: str, arcname: str, opts: GetOptions) -> None
     info = tarfile.TarInfo(arcname)
     info.mode = stat.S_IMODE(st.st_mode)
     info.uid, info.gid = opts.chown if opts.chown is not None else (st.st_uid, st.st_gid)
+    if opts.as_userns:
+        info.uid = 0 if st.st_uid == os.getuid() else NOBODY
+        info.gid = 0 if st.st_gid == os.getgid() else NOBODY
     info.mtime = int(st.st_mtime)
     mode = st.st_mode
     if stat.S_ISREG(mode):
@@ -244,10 +251,16 @@ class _Put:
         if m.isdev():
             return  # only the kernel's root may make devices
         op = "mkdir" if m.isdir() else "open"
-        if not self.clear(path, op, m.isdir()):
-            pass  # an existing directory: its mode and owner are set below
-        elif m.isdir():
-            os.mkdir(path, 0o700)
+        owner = self.opts.chown if self.opts.chown is not None else \
+            ((m.uid, m.gid) if self.opts.keep_owners else None)
+        mode = m.mode & 0o7777
+        fresh = self.clear(path, op, m.isdir())  # False: an existing directory, merged into
+        if m.isdir():
+            if fresh:
+                os.mkdir(path, 0o700)
+            self.dir_times.append((path, mode, int(m.mtime)))
+            # writable until its content is in (finish sets the mode)
+            _set(path, os.O_DIRECTORY, owner, 0o700 | mode, None)
         elif m.isreg():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600)
@@ -255,34 +268,44 @@ class _Put:
             with os.fdopen(fd, "wb") as f:
                 while src is not None and (chunk := src.read(1 << 20)):
                     f.write(chunk)
+                f.flush()
+                _set_fd(fd, owner, mode, int(m.mtime))
         elif m.issym():
             os.symlink(m.linkname, path)
-        elif m.islnk():
+            if owner is not None:
+                os.lchown(path, *owner)
+            os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
+        elif m.islnk():  # the inode's owner and mode are its first name's
             target = os.path.join(self.base, _safe_name(renamed(self.opts.rename, m.linkname)))
             self.inside(target, m.linkname)
             os.link(target, path, follow_symlinks=False)
         elif m.isfifo():
             os.mkfifo(path, 0o600)
-        else:
-            return
-        owner = self.opts.chown if self.opts.chown is not None else \
-            ((m.uid, m.gid) if self.opts.keep_owners else None)
-        if owner is not None:
-            os.lchown(path, *owner)
-        if m.issym():
-            os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
-            return
-        if m.isdir():
-            self.dir_times.append((path, m.mode & 0o7777, int(m.mtime)))
-            os.chmod(path, 0o700 | (m.mode & 0o7777))  # writable until its content is in
-            return
-        os.chmod(path, m.mode & 0o7777)
-        os.utime(path, (m.mtime, m.mtime))
+            _set(path, os.O_NONBLOCK, owner, mode, int(m.mtime))
 
     def finish(self) -> None:
         for path, mode, mtime in reversed(self.dir_times):
-            os.chmod(path, mode)
-            os.utime(path, (mtime, mtime))
+            _set(path, os.O_DIRECTORY, None, mode, mtime)
+
+
+def _set(path: str, kind: int, owner: tuple[int, int] | None, mode: int,
+         mtime: int | None) -> None:
+    """Owner, mode and time of what was just made at ``path``, through a descriptor opened
+    without following a symlink: something racing us (a running container writing to a
+    bind-mounted host dir) cannot redirect them to another file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | kind)
+    try:
+        _set_fd(fd, owner, mode, mtime)
+    finally:
+        os.close(fd)
+
+
+def _set_fd(fd: int, owner: tuple[int, int] | None, mode: int, mtime: int | None) -> None:
+    if owner is not None:
+        os.fchown(fd, *owner)
+    os.fchmod(fd, mode)  # after chown, which clears setuid bits
+    if mtime is not None:
+        os.utime(fd, (mtime, mtime))
 
 
 def extract_tar(stream: IO[bytes], dest_dir: str, opts: PutOptions | None = None) -> None:

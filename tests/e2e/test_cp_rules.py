@@ -45,7 +45,7 @@ def _cat(run_pyman, ctr: str, path: str) -> str:
     return r.stdout
 
 
-def test_container_to_container(run_pyman, pair: tuple[str, str]) -> None:
+def test_container_to_container(run_pyman, pair: tuple[str, str], tmp_path) -> None:
     src, dst = pair
     assert run_pyman("cp", f"{src}:/tmp/file", f"{dst}:/tmp").returncode == 0
     assert run_pyman("cp", f"{src}:rel", f"{dst}:/tmp/renamed").returncode == 0  # workdir
@@ -59,6 +59,9 @@ def test_container_to_container(run_pyman, pair: tuple[str, str]) -> None:
     assert r.stdout.split() == ["1234:2345", "1234:2345"], r.stderr
     assert run_pyman("cp", "-a=false", f"{src}:/tmp/file", f"{dst}:/tmp/plain").returncode == 0
     assert run_pyman("exec", dst, "stat", "-c", "%u:%g", "/tmp/plain").stdout == "0:0\n"
+    (tmp_path / "mine").write_text("")  # -a=false from the host: the user's ids are root's
+    assert run_pyman("cp", "-a=false", str(tmp_path / "mine"), f"{dst}:/tmp/").returncode == 0
+    assert run_pyman("exec", dst, "stat", "-c", "%u:%g", "/tmp/mine").stdout == "0:0\n"
     # into a created container, and out of a stopped one into a running one
     r = run_pyman("create", "--name", "cpr-created", *NET, "alpine", "cat", "/tmp/sub/g")
     assert r.returncode == 0, r.stderr
@@ -226,6 +229,13 @@ def test_symlinks_and_relative_paths(run_pyman, pair: tuple[str, str], tmp_path)
         125, f'Error: "/tmp/w2/x/" could not be found on container {src}: no such file or '
              "directory\n")
     assert run_pyman("exec", src, "test", "-e", "/tmp/nonesuch2").returncode == 1
+    # a link to a directory, named with a trailing "/": copied under the directory's name
+    assert run_pyman("exec", src, "ln", "-sfn", "/srv/d", "/tmp/dl").returncode == 0
+    assert run_pyman("cp", f"{src}:/tmp/dl/", f"{tmp_path}/").returncode == 0
+    assert (tmp_path / "d" / "sub" / "g").read_text() == "in\n"
+    r = run_pyman("cp", f"{src}:/etc/hostname/x", str(tmp_path))  # a file on the way
+    assert r.stderr == (f'Error: "/etc/hostname/x" could not be found on container {src}: '
+                        "no such file or directory\n")
     # relative container paths start at the working dir (/srv)
     assert run_pyman("cp", str(tmp_path / "h"), f"{src}:.").returncode == 0
     assert _cat(run_pyman, src, "/srv/h") == "h\n"
