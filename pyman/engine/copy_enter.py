@@ -40,6 +40,12 @@ class Where:
     mount: str  # "" the container's root | the host dir of a volume or bind mount
 
 
+@dataclass
+class _Init:
+    pid: int
+    pid_start: int | None
+
+
 class ContainerSide:
     """One container, for cp: finds it, and runs children in its root."""
 
@@ -58,22 +64,31 @@ class ContainerSide:
         self.refresh()
 
     def refresh(self) -> None:
-        """Is it running (and where)? Checked again under the lock for a stopped one."""
+        """Is it running (and where)? Checked again under the lock for a stopped one. A
+        paused one counts as running: its rootfs is mounted (in its monitor's namespace),
+        and joining a frozen process's namespaces works."""
         from pyman.engine.exec import ExecService
+        from pyman.procinfo import same_process
 
         try:
             self.target = ExecService(self.paths).target(self.key)
         except ContainerNotFoundError:
             raise
         except PymanError:
-            self.target = None
+            st = self.store.state(self.c.id)
+            alive = same_process(st.monitor_pid, st.monitor_start, st.boot_id)
+            self.target = _Init(st.pid, st.pid_start) \
+                if st.status == "paused" and alive and st.pid > 0 else None
 
     def hold(self) -> None:
-        """A stopped container's lock, held until ``release``: it does not start under us."""
+        """A stopped container's lock, held until ``release``: it does not start under us
+        (start takes it)."""
         if self.target is None and self._lock is None:
             self._lock = self.store.lock(self.c.id)
             self._lock.__enter__()
             self.refresh()
+            if self.target is not None:  # started meanwhile: its namespaces, not the lock
+                self.release()
 
     def release(self) -> None:
         if self._lock is not None:

@@ -291,3 +291,19 @@ def test_hostile_symlinks_stay_inside(run_pyman, pair: tuple[str, str], tmp_path
         for name in os.listdir(host_dir):
             os.unlink(host_dir / name)
         host_dir.rmdir()
+
+
+def test_paused_container_through_its_namespaces(run_pyman, pair: tuple[str, str],
+                                                 tmp_path) -> None:
+    src, _ = pair
+    r = run_pyman("pause", src)
+    if r.returncode != 0:
+        pytest.skip(f"no cgroup to freeze here: {r.stderr.strip()}")
+    try:
+        (tmp_path / "p").write_text("p\n")
+        assert run_pyman("cp", str(tmp_path / "p"), f"{src}:/tmp/paused").returncode == 0
+        assert run_pyman("cp", f"{src}:/tmp/file", str(tmp_path / "out")).returncode == 0
+        assert (tmp_path / "out").read_text() == "f\n"
+    finally:
+        assert run_pyman("unpause", src).returncode == 0
+    assert _cat(run_pyman, src, "/tmp/paused") == "p\n"  # written in its own root
