@@ -150,9 +150,8 @@ class CopyService:
             return stat_here(inner)
 
         info = _decode_info(side.run(where, child, None, writable=False))
-        if where.mount and info.target:  # back to the container's view
-            info.target = ct.preserve_base(info.target, os.path.normpath(
-                where.prefix + "/" + info.target.lstrip("/")))
+        if info.target:  # back to the container's view
+            info.target = where.outside(info.target)
         return info
 
     def _source_in(self, side: ContainerSide, path: str) -> Info:
@@ -236,8 +235,9 @@ class CopyService:
             raise PymanError("destination must be a directory when copying a directory")
         where = side.where(src_target)
         get = ct.GetOptions(keep_dir_names=src.is_dir and ct.go_base(src_target) != ".",
-                         chown=self._user_ids(side) if to_stdout else None,
-                         excludes=() if where.mount else ct.ROOT_EXCLUDES)
+                            name=ct.go_base(src_target),
+                            chown=self._user_ids(side) if to_stdout else None,
+                            excludes=() if where.mount else ct.ROOT_EXCLUDES)
         if to_stdout:
             def produce() -> object:
                 with os.fdopen(os.dup(stdout_fd), "wb") as out:
@@ -250,7 +250,7 @@ class CopyService:
             if (not src.is_dir and not dest.is_dir) or to_parent else {}
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
         put = ct.PutOptions(rename=rename, overwrite=self.overwrite, side="host",
-                         shown_root=put_dir)
+                            shown_root=put_dir)
         r, w = os.pipe()
 
         def child() -> object:
@@ -289,10 +289,10 @@ class CopyService:
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
         where = side.where(put_dir)
         put = ct.PutOptions(rename={} if from_stdin else rename, overwrite=self.overwrite,
-                         chown=self._user_ids(side) if self.archive else None,
-                         keep_owners=True)
+                            chown=self._user_ids(side) if self.archive else None,
+                            keep_owners=True)
         get = ct.GetOptions(keep_dir_names=host.is_dir and ct.go_base(host_target) != ".",
-                         as_userns=not self.archive)
+                            as_userns=not self.archive)
         r, w = os.pipe()
 
         def child() -> object:
@@ -330,10 +330,11 @@ class CopyService:
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
         s_where, d_where = a.where(src_target), b.where(put_dir)
         get = ct.GetOptions(keep_dir_names=src.is_dir and ct.go_base(src_target) != ".",
-                         chown=self._user_ids(a),
-                         excludes=() if s_where.mount else ct.ROOT_EXCLUDES)
+                            name=ct.go_base(src_target),
+                            chown=self._user_ids(a),
+                            excludes=() if s_where.mount else ct.ROOT_EXCLUDES)
         put = ct.PutOptions(rename=rename, overwrite=self.overwrite, keep_owners=True,
-                         chown=self._user_ids(b) if self.archive else None)
+                            chown=self._user_ids(b) if self.archive else None)
         r, w = os.pipe()
 
         def reader() -> object:

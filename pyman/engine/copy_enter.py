@@ -38,6 +38,16 @@ class Where:
     path: str
     prefix: str
     mount: str  # "" the container's root | the host dir of a volume or bind mount
+    inner: str = "/"  # the prefix's path inside the root ("/name": a bind-mounted file)
+
+    def outside(self, target: str) -> str:
+        """A path inside the child's root as the container sees it."""
+        if not self.mount:
+            return target
+        from pyman.engine.copy_tar import preserve_base
+
+        rest = os.path.normpath(target)[len(self.inner.rstrip("/")):]
+        return preserve_base(target, os.path.normpath(self.prefix + "/" + rest.lstrip("/")))
 
 
 @dataclass
@@ -124,7 +134,12 @@ class ContainerSide:
                 rest = clean[len(search):] if search != "/" else clean
                 from pyman.engine.copy_tar import preserve_base
 
-                return Where(preserve_base(path, "/" + rest.lstrip("/")), search, src)
+                inner = "/"
+                if m.type == "bind" and not os.path.isdir(src):  # a file: its dir as root
+                    src, name = os.path.split(os.path.normpath(src))
+                    inner = "/" + name
+                return Where(preserve_base(path, inner.rstrip("/") + "/" + rest.lstrip("/")
+                                           if rest else inner), search, src, inner)
             if search == "/":
                 return Where(path, "/", "")
             search = os.path.dirname(search)

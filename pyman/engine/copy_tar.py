@@ -64,6 +64,7 @@ class GetOptions:
     # owners as the user's namespace shows them (the host's side of `cp -a=false`): the
     # user's own uid/gid are root there, anything else is nobody
     as_userns: bool = False
+    name: str = ""  # the top entry's name ("": the item's own last component)
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
@@ -89,7 +90,7 @@ def write_tar(item: str, out: IO[bytes], opts: GetOptions | None = None) -> None
     name; links inside a directory stay links; ``dir/.`` (keep_dir_names False) is the
     directory's content. Owners are numbers only."""
     opts = opts or GetOptions()
-    name = go_base(item)
+    name = opts.name or go_base(item)
     path = _follow(item)
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
         if stat.S_ISDIR(os.stat(path).st_mode):

@@ -190,13 +190,15 @@ def test_tar_on_stdin_and_stdout(run_pyman, pyman_bin, pyman_env, pair: tuple[st
 def test_stopped_containers_volumes_and_binds(run_pyman, pyman_env, tmp_path) -> None:
     bind = tmp_path / "bind"
     bind.mkdir()
+    (tmp_path / "conf").write_text("conf\n")  # a bind-mounted file
     for vol in ("cpr-v1", "cpr-v2"):
         run_pyman("volume", "rm", "-f", vol)
         assert run_pyman("volume", "create", vol).returncode == 0
     v1 = run_pyman("volume", "inspect", "cpr-v1", "--format", "{{.Mountpoint}}").stdout.strip()
     v2 = run_pyman("volume", "inspect", "cpr-v2", "--format", "{{.Mountpoint}}").stdout.strip()
     r = run_pyman("create", "--name", "cpr-vols", "-v", "cpr-v1:/v", "-v", "cpr-v2:/v/sub",
-                  "-v", f"{bind}:/v/b", *NET, "alpine", "true")
+                  "-v", f"{bind}:/v/b", "-v", f"{tmp_path / 'conf'}:/etc/conf.txt", *NET,
+                  "alpine", "true")
     assert r.returncode == 0, r.stderr
     try:
         (tmp_path / "hostfile").write_text("vol\n")
@@ -209,6 +211,9 @@ def test_stopped_containers_volumes_and_binds(run_pyman, pyman_env, tmp_path) ->
         r = run_pyman("cp", "cpr-vols:/v/sub/renamed", str(tmp_path / "back"))
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "back").read_text() == "vol\n"
+        r = run_pyman("cp", "cpr-vols:/etc/conf.txt", str(tmp_path / "conf-back"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "conf-back").read_text() == "conf\n"
     finally:
         run_pyman("rm", "-f", "cpr-vols")
         run_pyman("volume", "rm", "-f", "cpr-v1", "cpr-v2")
