@@ -234,10 +234,11 @@ class CopyService:
         if not to_stdout and src.is_dir and not dest.is_dir:
             raise PymanError("destination must be a directory when copying a directory")
         where = side.where(src_target)
-        get = ct.GetOptions(keep_dir_names=src.is_dir and ct.go_base(src_target) != ".",
-                            name=ct.go_base(src_target),
+        keep, name = _naming(src_target, src.is_dir, to_parent, base)
+        get = ct.GetOptions(keep_dir_names=keep, name=name,
                             chown=self._user_ids(side) if to_stdout else None,
-                            excludes=() if where.mount else ct.ROOT_EXCLUDES)
+                            excludes=() if where.mount else ct.ROOT_EXCLUDES,
+                            ignore_unreadable=side.target is not None)
         if to_stdout:
             def produce() -> object:
                 with os.fdopen(os.dup(stdout_fd), "wb") as out:
@@ -246,8 +247,7 @@ class CopyService:
 
             side.run(where, produce, None, writable=False)
             return
-        rename = {ct.go_base(src_target): base} \
-            if (not src.is_dir and not dest.is_dir) or to_parent else {}
+        rename = {name: base} if (not src.is_dir and not dest.is_dir) or to_parent else {}
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
         put = ct.PutOptions(rename=rename, overwrite=self.overwrite, side="host",
                             shown_root=put_dir)
@@ -284,15 +284,14 @@ class CopyService:
             spool = spooled_archive(stdin)
         elif host.is_dir and not dest.is_dir:
             raise PymanError("destination must be a directory when copying a directory")
-        rename = {ct.go_base(host_target): base} \
-            if (not host.is_dir and not dest.is_dir) or to_parent else {}
+        keep, name = _naming(host_target, host.is_dir, to_parent, base)
+        rename = {name: base} if (not host.is_dir and not dest.is_dir) or to_parent else {}
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
         where = side.where(put_dir)
         put = ct.PutOptions(rename={} if from_stdin else rename, overwrite=self.overwrite,
                             chown=self._user_ids(side) if self.archive else None,
                             keep_owners=True)
-        get = ct.GetOptions(keep_dir_names=host.is_dir and ct.go_base(host_target) != ".",
-                            as_userns=not self.archive)
+        get = ct.GetOptions(keep_dir_names=keep, name=name, as_userns=not self.archive)
         r, w = os.pipe()
 
         def child() -> object:
@@ -325,14 +324,13 @@ class CopyService:
         src_target = src.target
         if to_parent and src.is_dir and _is_dot(src_target):
             src_target = ct.go_dir(src_target)
-        rename = {ct.go_base(src_target): base} \
-            if (not src.is_dir and not dest.is_dir) or to_parent else {}
+        keep, name = _naming(src_target, src.is_dir, to_parent, base)
+        rename = {name: base} if (not src.is_dir and not dest.is_dir) or to_parent else {}
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
         s_where, d_where = a.where(src_target), b.where(put_dir)
-        get = ct.GetOptions(keep_dir_names=src.is_dir and ct.go_base(src_target) != ".",
-                            name=ct.go_base(src_target),
-                            chown=self._user_ids(a),
-                            excludes=() if s_where.mount else ct.ROOT_EXCLUDES)
+        get = ct.GetOptions(keep_dir_names=keep, name=name, chown=self._user_ids(a),
+                            excludes=() if s_where.mount else ct.ROOT_EXCLUDES,
+                            ignore_unreadable=a.target is not None)
         put = ct.PutOptions(rename=rename, overwrite=self.overwrite, keep_owners=True,
                             chown=self._user_ids(b) if self.archive else None)
         r, w = os.pipe()
@@ -351,6 +349,15 @@ class CopyService:
             b.run(d_where, writer, None, writable=True, close_in_parent=r)
 
         a.run(s_where, reader, into_b, writable=False, close_in_parent=w, close_in_child=r)
+
+
+def _naming(target: str, is_dir: bool, to_parent: bool, base: str) -> tuple[bool, str]:
+    """(whether a directory's own name leads its entries, the top entry's name): "dir/."
+    is the content; the root itself is its content too, under the new name if any."""
+    name = ct.go_base(target)
+    if name == "/":
+        return (True, base) if to_parent else (False, ".")
+    return is_dir and name != ".", name
 
 
 def _get(path: str, out: IO[bytes], opts: ct.GetOptions) -> None:

@@ -65,6 +65,9 @@ class GetOptions:
     # user's own uid/gid are root there, anything else is nobody
     as_userns: bool = False
     name: str = ""  # the top entry's name ("": the item's own last component)
+    # skip what cannot be read (a running container's files of ids its namespace does not
+    # map, e.g. the host's ttys), as Podman does
+    ignore_unreadable: bool = False
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
@@ -131,7 +134,12 @@ def _add(tf: tarfile.TarFile, path: str, arcname: str, opts: GetOptions) -> None
         if st.st_nlink > 1:
             opts.links[key] = arcname
         # no blocking open: a running container may swap the file for a FIFO meanwhile
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except PermissionError:
+            if opts.ignore_unreadable:
+                return
+            raise
         with os.fdopen(fd, "rb") as f:
             now = os.fstat(fd)
             if not stat.S_ISREG(now.st_mode):
@@ -141,8 +149,14 @@ def _add(tf: tarfile.TarFile, path: str, arcname: str, opts: GetOptions) -> None
         return
     if stat.S_ISDIR(mode):
         info.type = tarfile.DIRTYPE
+        try:
+            entries = sorted(os.listdir(path))
+        except PermissionError:
+            if not opts.ignore_unreadable:
+                raise
+            entries = []
         tf.addfile(info)
-        for entry in sorted(os.listdir(path)):
+        for entry in entries:
             _add(tf, os.path.join(path, entry), f"{arcname}/{entry}", opts)
         return
     if stat.S_ISLNK(mode):

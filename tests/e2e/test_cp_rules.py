@@ -241,6 +241,10 @@ def test_symlinks_and_relative_paths(run_pyman, pair: tuple[str, str], tmp_path)
     r = run_pyman("cp", f"{src}:/etc/hostname/x", str(tmp_path))  # a file on the way
     assert r.stderr == (f'Error: "/etc/hostname/x" could not be found on container {src}: '
                         "no such file or directory\n")
+    # the whole root into a new dir: /dev, /proc and /sys left out, as Podman
+    assert run_pyman("cp", f"{src}:/", str(tmp_path / "rootcopy")).returncode == 0
+    assert (tmp_path / "rootcopy" / "srv" / "rel").read_text() == "rel\n"
+    assert not any((tmp_path / "rootcopy" / d).exists() for d in ("dev", "proc", "sys"))
     # relative container paths start at the working dir (/srv)
     assert run_pyman("cp", str(tmp_path / "h"), f"{src}:.").returncode == 0
     assert _cat(run_pyman, src, "/srv/h") == "h\n"
