@@ -86,6 +86,22 @@ def _stat_error(exc: OSError) -> str:
     return ct.os_message(exc)
 
 
+def _numeric(spec: str) -> tuple[int, int] | None:
+    if re.fullmatch(r"\d+:\d+", spec):
+        uid, gid = spec.split(":")
+        return int(uid), int(gid)
+    return None
+
+
+def _ids_here(spec: str) -> list[int]:
+    """In the child, root = the container's: its user's ids from its own passwd/group."""
+    try:
+        u = resolve_user("/", spec)
+    except PymanError:
+        return [0, 0]
+    return [u.uid, u.gid]
+
+
 def _decode_info(value: object) -> Info:
     if not (isinstance(value, dict) and isinstance(value.get("exists"), bool)
             and isinstance(value.get("target"), str) and isinstance(value.get("error"), str)
@@ -141,22 +157,37 @@ class CopyService:
                 side.release()
 
     # -- looking at both ends -------------------------------------------------------------
-    def _stat(self, side: ContainerSide, path: str) -> Info:
-        """A container path (absolute) looked at inside its root."""
+    def _look(self, side: ContainerSide, path: str, dest: bool) -> tuple[Info, Info | None]:
+        """A container path (absolute) looked at inside its root, and for a missing
+        destination its parent (where a dangling symlink points, if it is one); the same
+        child learns the container's user ids when its root is the container's."""
         where = side.where(path)
-        inner = where.path
+        inner, spec = where.path, side.c.user
+        want_ids = not where.mount and side.ids is None and _numeric(spec) is None
+        parent_ok = dest and where.inner == "/"  # a bind-mounted file has no parent here
 
         def child() -> object:
-            return stat_here(inner)
+            info = stat_here(inner)
+            parent = None
+            if parent_ok and not info["exists"]:
+                parent = stat_here(ct.go_dir(info["target"] or inner))
+            return {"info": info, "parent": parent, "ids": _ids_here(spec) if want_ids else None}
 
-        info = _decode_info(side.run(where, child, None, writable=False))
-        if info.target:  # back to the container's view
-            info.target = where.outside(info.target)
-        return info
+        report = side.run(where, child, None, writable=False)
+        if not isinstance(report, dict) or set(report) != {"info", "parent", "ids"}:
+            raise PymanError("cp: the helper's report on a path is malformed: refused")
+        info = _decode_info(report["info"])
+        parent = None if report["parent"] is None else _decode_info(report["parent"])
+        if want_ids:
+            side.ids = _ids(report["ids"])
+        for found in (info, parent):
+            if found is not None and found.target:  # back to the container's view
+                found.target = where.outside(found.target)
+        return info, parent
 
     def _source_in(self, side: ContainerSide, path: str) -> Info:
         full = side.absolute("/." if path == "/" else path)
-        info = self._stat(side, full)
+        info, _ = self._look(side, full, False)
         if not info.exists:
             raise PymanError(f"{_quote(path)} could not be found on container {side.key}: "
                              f"{info.error or 'no such file or directory'}")
@@ -165,7 +196,7 @@ class CopyService:
     def _dest_in(self, side: ContainerSide, path: str, stdin: bool) -> tuple[str, Info, bool]:
         """(the copy's new name, the destination or its parent, whether it is the parent)."""
         full = side.absolute("/." if path == "/" else path)
-        info = self._stat(side, full)
+        info, parent = self._look(side, full, True)
         if info.exists:
             return ct.go_base(info.target), info, False
         if path.endswith("/"):
@@ -174,10 +205,10 @@ class CopyService:
         if stdin:
             raise PymanError("destination must be a directory when copying from stdin")
         where = info.target or full  # a dangling symlink: the copy lands where it points
-        parent = self._stat(side, ct.go_dir(where))
-        if not parent.exists or not parent.is_dir:
+        if parent is None or not parent.exists or not parent.is_dir:
+            why = parent.error if parent is not None and parent.error else "not a directory"
             raise PymanError(f"{_quote(path)} could not be found on container {side.key}: "
-                             f"{parent.error or 'not a directory'}")
+                             f"{why}")
         return ct.go_base(where), parent, True
 
     @staticmethod
@@ -190,20 +221,15 @@ class CopyService:
         return Info(True, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), full, "")
 
     def _user_ids(self, side: ContainerSide) -> tuple[int, int]:
-        """The container's primary uid/gid, from its own /etc/passwd when named."""
-        spec = side.c.user
-        if re.fullmatch(r"\d+:\d+", spec):
-            uid, gid = spec.split(":")
-            return int(uid), int(gid)
-
-        def child() -> object:
-            try:
-                u = resolve_user("/", spec)
-            except PymanError:
-                return [0, 0]
-            return [u.uid, u.gid]
-
-        return _ids(side.run(Where("/", "/", ""), child, None, writable=False))
+        """The container's primary uid/gid, from its own /etc/passwd when named (learnt
+        while looking at a path, else by a child of its own)."""
+        if side.ids is None:
+            side.ids = _numeric(side.c.user)
+        if side.ids is None:
+            spec = side.c.user
+            side.ids = _ids(side.run(Where("/", "/", ""), lambda: _ids_here(spec), None,
+                                     writable=False))
+        return side.ids
 
     # -- container -> host ----------------------------------------------------------------
     def _out(self, side: ContainerSide, cpath: str, hpath: str, stdout_fd: int) -> None:

@@ -71,6 +71,7 @@ class ContainerSide:
             raise ContainerNotFoundError(f'container "{key}" does not exist') from None
         self.target: Any = None
         self._lock: Any = None
+        self.ids: tuple[int, int] | None = None  # its user's uid/gid, once learnt
         self.refresh()
 
     def refresh(self) -> None:
