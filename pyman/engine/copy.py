@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from pyman.config import Paths
 from pyman.engine import copy_tar as ct
-from pyman.engine.copy_enter import ContainerSide, Where
+from pyman.engine.copy_enter import ContainerSide, Where, host_put
 from pyman.errors import PymanError
 from pyman.runtime.users import resolve_user  # imported here: the child cannot once inside
 
@@ -275,8 +275,7 @@ class CopyService:
             return
         rename = {name: base} if (not src.is_dir and not dest.is_dir) or to_parent else {}
         put_dir = dest.target if dest.is_dir else ct.go_dir(dest.target)
-        put = ct.PutOptions(rename=rename, overwrite=self.overwrite, side="host",
-                            shown_root=put_dir)
+        put = ct.PutOptions(rename=rename, overwrite=self.overwrite, side="host")
         r, w = os.pipe()
 
         def child() -> object:
@@ -284,9 +283,13 @@ class CopyService:
                 _get(where.path, out, get)
             return None
 
-        def parent() -> None:
+        def extract() -> object:
             with os.fdopen(r, "rb") as raw:
-                ct.extract_tar(raw, put_dir, put)
+                ct.extract_tar(raw, "/", put)  # in put_dir, its root
+            return None
+
+        def parent() -> None:
+            host_put(put_dir, extract, r)
 
         side.run(where, child, parent, writable=False, close_in_parent=w, close_in_child=r)
 

@@ -212,6 +212,29 @@ class ContainerSide:
                     pass
 
 
+def host_put(put_dir: str, child: Work, close_in_parent: int) -> object:
+    """Run ``child`` (an extraction on the host) in a forked child confined to ``put_dir``:
+    in a user namespace of the user's own ids alone, chrooted there, as Podman's copier.
+    A running container that shares the dir through a bind mount may swap a directory for
+    a symlink under us: in the chroot it still leads into ``put_dir`` only."""
+    uid, gid = os.getuid(), os.getgid()
+
+    def enter() -> None:
+        from pyman.rootless import libc
+
+        libc.unshare(libc.CLONE_NEWUSER)
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
+                           ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        os.chdir(put_dir)
+        result_pipe.seal_imports()  # the dir may hold a container's files
+        os.chroot(".")
+        os.chdir("/")
+
+    return fork(enter, child, None, False, close_in_parent, -1)
+
+
 def _mount_and_chroot(cdir: str, layers: list[str], writable: bool, driver: str = "overlay",
                       mount_program: str = "") -> None:
     """In a new user and mount namespace: the container's overlay, as its root. Mounted on

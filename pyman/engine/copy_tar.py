@@ -180,7 +180,6 @@ class PutOptions:
     overwrite: bool = False  # --overwrite: a directory may replace a file and vice versa
     keep_owners: bool = False  # chown to the archive's owners (else whoever extracts)
     side: str = "container"  # for messages: "copying to <side>"
-    shown_root: str = ""  # stripped from paths in messages (the host dir extracted into)
 
 
 def renamed(rename: dict[str, str], name: str) -> str:
@@ -208,16 +207,10 @@ class _Put:
         self.opts = opts
         self.dir_times: list[tuple[str, int, int]] = []
 
-    def shown(self, path: str) -> str:
-        root = self.opts.shown_root
-        if root and (path == root or path.startswith(root.rstrip("/") + "/")):
-            return "/" + path[len(root.rstrip("/")):].lstrip("/")
-        return path
-
     def fail(self, path: str, op: str, exc: OSError) -> PymanError:
         return PymanError(
-            f'copying to {self.opts.side}: error creating "{self.shown(path)}": {op} '
-            f"{self.shown(path)}: {os_message(exc)}"
+            f'copying to {self.opts.side}: error creating "{path}": {op} {path}: '
+            f"{os_message(exc)}"
             + (" (--overwrite replaces a directory with a file and a file with a directory)"
                if exc.errno == errno.EEXIST else ""))
 
@@ -227,11 +220,14 @@ class _Put:
             raise PymanError(f"refusing archive member {member!r}: it points out of the "
                              "destination")
 
-    def make_parents(self, path: str) -> None:
+    def make_parents(self, path: str, member: str) -> None:
         parent = os.path.dirname(path)
-        if os.path.isdir(parent):
+        if os.path.isdir(parent):  # a link on the way is followed (in a chroot: inside it)
             return
-        self.make_parents(parent)
+        if os.path.lexists(parent):
+            raise PymanError(f"refusing archive member {member!r}: {parent} is not a "
+                             "directory")
+        self.make_parents(parent, member)
         os.mkdir(parent, 0o755)
         if self.opts.chown is not None:
             os.lchown(parent, *self.opts.chown)
@@ -262,7 +258,7 @@ class _Put:
             return
         path = os.path.join(self.base, name)
         self.inside(path, m.name)
-        self.make_parents(path)
+        self.make_parents(path, m.name)
         if m.isdev():
             return  # only the kernel's root may make devices
         op = "mkdir" if m.isdir() else "open"

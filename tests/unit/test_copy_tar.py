@@ -47,3 +47,37 @@ def test_write_tar_never_looks_names_up(tmp_path: Path, monkeypatch: pytest.Monk
     with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
         (only,) = tf.getmembers()
     assert (only.name, only.uid, only.gid, only.uname) == ("f", 7, 8, "")
+
+
+def test_host_extraction_is_confined_to_its_dir(tmp_path: Path) -> None:
+    """A link in the destination to a host path (a running container sharing the dir can
+    plant one at any moment) leads into the destination, never out of it."""
+    from pyman.engine.copy_enter import host_put
+    from pyman.engine.copy_tar import PutOptions, extract_tar
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    os.symlink(str(outside), dest / "link")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:  # no entry for "link" itself
+        info = tarfile.TarInfo("link/x")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    r, w = os.pipe()
+    os.write(w, buf.getvalue())
+    os.close(w)
+
+    def extract() -> object:
+        with os.fdopen(r, "rb") as raw:
+            extract_tar(raw, "/", PutOptions(side="host"))
+        return None
+
+    from pyman.errors import PymanError
+
+    with pytest.raises(PymanError, match="refusing archive member 'link/x': /link is not a "
+                                         "directory"):
+        host_put(str(dest), extract, r)
+    assert os.listdir(outside) == []
+    assert sorted(os.listdir(dest)) == ["link"]
