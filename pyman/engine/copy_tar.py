@@ -91,32 +91,40 @@ def _follow(item: str) -> str:
 def write_tar(item: str, out: IO[bytes], opts: GetOptions | None = None) -> None:
     """``item`` as a tar stream. A final symlink is followed and the entry keeps the link's
     name; links inside a directory stay links; ``dir/.`` (keep_dir_names False) is the
-    directory's content. Owners are numbers only."""
+    directory's content. Owners are numbers only. Below the item everything is opened
+    relative to its directory's descriptor without following links: something swapping a
+    directory for a symlink meanwhile (a running container sharing the dir) does not lead
+    the walk elsewhere."""
     opts = opts or GetOptions()
     name = opts.name or go_base(item)
-    path = _follow(item)
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        if stat.S_ISDIR(os.stat(path).st_mode):
-            if _excluded(path, opts.excludes):
-                return
-            if opts.keep_dir_names:
-                _add(tf, path, name, opts)
-            else:
-                for entry in sorted(os.listdir(path)):
-                    _add(tf, os.path.join(path, entry), entry, opts)
-        elif _excluded(path, opts.excludes):
-            raise OSError(errno.ENOENT, "copied no items: no such file or directory")
-        else:
-            _add(tf, path, name, opts)
-
-
-def _add(tf: tarfile.TarFile, path: str, arcname: str, opts: GetOptions) -> None:
-    """One entry (and a directory's content) from lstat alone. Not tarfile.add: its
-    gettarinfo looks owners' names up, and in the container's root glibc would load the
-    NSS modules the image's /etc/nsswitch.conf names, running the image's code."""
+    path = os.path.normpath(_follow(item))
+    is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
     if _excluded(path, opts.excludes):
-        return
-    st = os.lstat(path)
+        if not is_dir:
+            raise OSError(errno.ENOENT, "copied no items: no such file or directory")
+        path = ""  # an empty archive, as Podman's
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        if not path:
+            return
+        parent, leaf = os.path.split(path)
+        whole = is_dir and not opts.keep_dir_names  # "dir/.": the content alone
+        fd = os.open(path if whole or not leaf else parent or ".",
+                     os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            if whole:
+                _contents(tf, fd, path, "", opts)
+            elif not leaf:  # the root itself
+                _emit(tf, fd, os.fstat(fd), path, name, opts)
+            else:
+                _add(tf, fd, leaf, path, name, opts)
+        finally:
+            os.close(fd)
+
+
+def _header(st: os.stat_result, arcname: str, opts: GetOptions) -> tarfile.TarInfo:
+    """An entry from stat alone. Not tarfile.add: its gettarinfo looks owners' names up,
+    and in the container's root glibc would load the NSS modules the image's
+    /etc/nsswitch.conf names, running the image's code."""
     info = tarfile.TarInfo(arcname)
     info.mode = stat.S_IMODE(st.st_mode)
     info.uid, info.gid = opts.chown if opts.chown is not None else (st.st_uid, st.st_gid)
@@ -124,43 +132,73 @@ def _add(tf: tarfile.TarFile, path: str, arcname: str, opts: GetOptions) -> None
         info.uid = 0 if st.st_uid == os.getuid() else NOBODY
         info.gid = 0 if st.st_gid == os.getgid() else NOBODY
     info.mtime = int(st.st_mtime)
+    return info
+
+
+def _emit(tf: tarfile.TarFile, fd: int, st: os.stat_result, path: str, arcname: str,
+          opts: GetOptions) -> None:
+    """A regular file or a directory (with its content) opened as ``fd``."""
+    info = _header(st, arcname, opts)
+    if stat.S_ISDIR(st.st_mode):
+        info.type = tarfile.DIRTYPE
+        tf.addfile(info)
+        _contents(tf, fd, path, arcname, opts)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise PymanError(f"{path} changed while it was copied")
+    key = (st.st_dev, st.st_ino)
+    if st.st_nlink > 1 and key in opts.links:
+        info.type, info.linkname = tarfile.LNKTYPE, opts.links[key]
+        tf.addfile(info)
+        return
+    if st.st_nlink > 1:
+        opts.links[key] = arcname
+    info.size = st.st_size
+    with os.fdopen(os.dup(fd), "rb") as f:
+        tf.addfile(info, f)
+
+
+def _contents(tf: tarfile.TarFile, dir_fd: int, path: str, prefix: str,
+              opts: GetOptions) -> None:
+    try:
+        entries = sorted(os.listdir(dir_fd))
+    except PermissionError:
+        if not opts.ignore_unreadable:
+            raise
+        return
+    for entry in entries:
+        _add(tf, dir_fd, entry, os.path.join(path, entry),
+             f"{prefix}/{entry}" if prefix else entry, opts)
+
+
+def _add(tf: tarfile.TarFile, dir_fd: int, leaf: str, path: str, arcname: str,
+         opts: GetOptions) -> None:
+    """Entry ``leaf`` of the directory ``dir_fd`` (and a directory's content)."""
+    if _excluded(path, opts.excludes):
+        return
+    st = os.stat(leaf, dir_fd=dir_fd, follow_symlinks=False)
     mode = st.st_mode
-    if stat.S_ISREG(mode):
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1 and key in opts.links:
-            info.type, info.linkname = tarfile.LNKTYPE, opts.links[key]
-            tf.addfile(info)
-            return
-        if st.st_nlink > 1:
-            opts.links[key] = arcname
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         # no blocking open: a running container may swap the file for a FIFO meanwhile
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | \
+            (os.O_DIRECTORY if stat.S_ISDIR(mode) else 0)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(leaf, flags, dir_fd=dir_fd)
         except PermissionError:
             if opts.ignore_unreadable:
                 return
             raise
-        with os.fdopen(fd, "rb") as f:
-            now = os.fstat(fd)
-            if not stat.S_ISREG(now.st_mode):
-                raise PymanError(f"{path} changed while it was copied")
-            info.size = now.st_size
-            tf.addfile(info, f)
-        return
-    if stat.S_ISDIR(mode):
-        info.type = tarfile.DIRTYPE
         try:
-            entries = sorted(os.listdir(path))
-        except PermissionError:
-            if not opts.ignore_unreadable:
-                raise
-            entries = []
-        tf.addfile(info)
-        for entry in entries:
-            _add(tf, os.path.join(path, entry), f"{arcname}/{entry}", opts)
+            now = os.fstat(fd)
+            if stat.S_IFMT(now.st_mode) != stat.S_IFMT(mode):
+                raise PymanError(f"{path} changed while it was copied")
+            _emit(tf, fd, now, path, arcname, opts)
+        finally:
+            os.close(fd)
         return
+    info = _header(st, arcname, opts)
     if stat.S_ISLNK(mode):
-        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(leaf, dir_fd=dir_fd)
     elif stat.S_ISFIFO(mode):
         info.type = tarfile.FIFOTYPE
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):

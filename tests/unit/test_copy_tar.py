@@ -81,3 +81,25 @@ def test_host_extraction_is_confined_to_its_dir(tmp_path: Path) -> None:
         host_put(str(dest), extract, r)
     assert os.listdir(outside) == []
     assert sorted(os.listdir(dest)) == ["link"]
+
+
+def test_write_tar_top_entries(tmp_path: Path) -> None:
+    from pyman.engine.copy_tar import GetOptions, write_tar
+
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "f").write_text("f")
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink("d", tmp_path / "link")
+
+    def names(item: str, **kw: object) -> list[str]:
+        buf = io.BytesIO()
+        write_tar(item, buf, GetOptions(**kw))  # type: ignore[arg-type]
+        with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+            return [m.name for m in tf.getmembers()]
+
+    assert names(str(tmp_path / "fifo")) == ["fifo"]  # never opened
+    assert names(str(tmp_path / "d" / "."), keep_dir_names=False) == ["sub", "sub/f"]
+    assert names(str(tmp_path / "link")) == ["link", "link/sub", "link/sub/f"]  # followed
+    assert names(str(tmp_path / "d"), excludes=(str(tmp_path / "d" / "sub"),)) == ["d"]
+    assert names(str(tmp_path / "d"), name="renamed") == ["renamed", "renamed/sub",
+                                                          "renamed/sub/f"]
