@@ -79,8 +79,8 @@ class RegistryService:
         try:
             client.check_login()
         except UnauthorizedError:
-            raise UnauthorizedError(f'logging into "{key}": invalid username/password. '
-                                    "Check the username and password") from None
+            raise UnauthorizedError(f'logging into "{key}": invalid username/password'
+                                    ) from None
         except RegistryError as exc:
             raise RegistryError(f'authenticating creds for "{key}": {exc}') from None
 

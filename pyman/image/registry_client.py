@@ -324,9 +324,12 @@ class RegistryClient:
         if codes & NOT_FOUND_CODES or (resp.status == 404 and "BLOB_UNKNOWN" not in codes):
             return ImageNotFoundError(f"{what}: {message or 'manifest unknown'}")
         if resp.status == 401 and self.credentials is not None:
+            # the registry's words last, as Podman's end (a HEAD's 401 has no body: the
+            # status's own words, as distribution's client gives them)
+            words = message if "UNAUTHORIZED" in codes and message else "authentication required"
             return UnauthorizedError(
                 f"{what}: the registry refused the credentials of {self.credentials.username!r}"
-                ": check them (pyman login, --creds)")
+                f" (check them: pyman login, --creds): unauthorized: {words}")
         if resp.status in (401, 403):
             hint = "" if self.credentials else (
                 f". If it needs credentials: pyman login {self.host}, or --creds")

@@ -74,7 +74,7 @@ def test_bad_password_is_refused_and_nothing_stored(run_pyman, env, basic_reg):
     assert r.returncode == 125
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith(f'Error: logging into "{basic_reg.addr}": invalid username/password')
+    assert lines[0] == f'Error: logging into "{basic_reg.addr}": invalid username/password'
     assert not path.exists()
     # with other credentials already stored, the file is left exactly as it was
     assert run_pyman("login", "--tls-verify=false", "-u", "bob", "-p", USERS["bob"],

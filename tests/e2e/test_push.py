@@ -7,6 +7,7 @@ PATCH with Content-Range, PUT ?digest=.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -145,6 +146,16 @@ def test_push_with_basic_auth_then_pull_with_stored_credentials(run_pyman, env, 
         r.stderr.strip().splitlines()[-1]]
     r = run_pyman("push", "--tls-verify=false", "--creds", "alice:wrong", source[0], dest, env=env)
     assert r.returncode == 125 and "Error:" in r.stderr
+    # wrong credentials stored in the auth file: the registry's own words end the line, as
+    # Podman's do (its BATS 150-login "push fail")
+    bad = tmp_path / "bad-auth.json"
+    bad.write_text(json.dumps({"auths": {basic_reg.addr: {
+        "auth": base64.b64encode(b"baduser:wrongpassword").decode()}}}))
+    r = run_pyman("push", f"--authfile={bad}", "--tls-verify=false", source[0], dest, env=env)
+    assert r.returncode == 125
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "credentials of 'baduser'" in last, r.stderr
+    assert last.endswith(": unauthorized: authentication required"), r.stderr
     r = run_pyman("push", "--tls-verify=false", "--creds", CREDS, source[0], dest, env=env)
     assert r.returncode == 0, r.stderr
     # everything went up (a registry of its own: nothing to mount), monolithic PUTs
