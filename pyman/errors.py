@@ -124,3 +124,13 @@ def from_exit_code(message: str, code: int) -> PymanError:
     classes: dict[int, type[PymanError]] = {EXIT_NOT_FOUND: CommandNotFoundError,
                                              EXIT_CANNOT_INVOKE: CommandCannotRunError}
     return classes.get(code, PymanError)(message, exit_code=code)
+
+
+class ImageInUseError(PymanError):
+    """An image a container uses, removed without --force: Podman's words and exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, container_id: str) -> None:
+        super().__init__(f"image used by {container_id}: image is in use by a container: "
+                         "consider listing external containers and force-removing image")

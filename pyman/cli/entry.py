@@ -18,7 +18,9 @@ def entry() -> None:
         from pyman import __version__
 
         try:
-            print(f"pyman version {__version__}", flush=True)
+            name = os.path.basename(sys.argv[0])  # Podman names itself after argv[0]
+            name = "pyman" if not name or name.endswith(".py") else name
+            print(f"{name} version {__version__}", flush=True)
         except OSError:  # a reader gone
             pass
         os._exit(0)

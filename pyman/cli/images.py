@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -147,35 +147,61 @@ def rmi(
 ) -> None:
     """Remove one or more images."""
     from pyman.cli.context import engine as make_engine
-    from pyman.errors import ImageNotFoundError, PymanError
+    from pyman.errors import ImageInUseError, ImageNotFoundError, PymanError
 
     engine = make_engine()
     names = list(images or [])
     if all_:
-        names += [v.record.id for v in engine.images.views()]
+        names += [rec.id for rec in engine.images.store.all()]  # stored order, as Podman
         if not names:  # Podman: `rmi -a` with no images is no error
             return
     if not names:
         raise PymanError("image name or id must be specified: pyman rmi IMAGE... or --all")
-    failed: PymanError | None = None
+    lines: list[str] = []
+    errors: list[PymanError] = []
     for name in dict.fromkeys(names):
         try:
             rec, meant = engine.images.match_local(name)
             untag_only = rec is not None and meant in rec.names and len(rec.names) > 1
-            if force and not untag_only:
-                for user in engine.containers.using_image(rec.id) if rec else []:
-                    engine.containers.remove(user, force=True)
-            for line in engine.images.remove(name, engine.containers.using_image, force,
-                                             every_name=all_):
-                print(line)
+            if force and rec is not None and not untag_only:
+                _remove_users(engine, rec.id)
+            lines += engine.images.remove(name, engine.containers.using_image, force,
+                                          every_name=all_)
         except ImageNotFoundError as exc:
             if ignore or force:  # Podman: neither --ignore nor --force minds a missing one
                 continue
             exc.exit_code = 1  # as podman: a name that is not known exits 1, not 125
-            print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+            errors.append(exc)
+        except ImageInUseError as exc:
+            errors.append(exc)
+    # as Podman: every Untagged line, then every Deleted one
+    for line in sorted(lines, key=lambda ln: not ln.startswith("Untagged")):
+        print(line)
+    if len(errors) == 1:
+        print(f"Error: {errors[0]}", file=sys.stderr)
+    elif errors:
+        print(f"Error: {len(errors)} errors occurred:", file=sys.stderr)
+        for err in errors:
+            print(f"\t* {err}", file=sys.stderr)
+    if errors:
+        codes = {e.exit_code for e in errors}
+        raise typer.Exit(2 if 2 in codes else 125 if 125 in codes else 1)
+
+
+def _remove_users(engine: Any, image_id: str) -> None:
+    """rmi --force: the image's containers go first; a pod's infra takes its pod along,
+    members and all (as Podman)."""
+    from pyman.errors import ContainerNotFoundError
+
+    for cid in engine.containers.using_image(image_id):
+        try:
+            config, _ = engine.containers.get(cid)
+        except ContainerNotFoundError:  # gone with a pod removed before it
+            continue
+        if config.infra and config.pod:
+            engine.pods.remove(config.pod, force=True, timeout=0, ignore=True)
+        else:
+            engine.containers.remove(cid, force=True)
 
 
 @app.command("tag", context_settings=CTX)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 from typing import Annotated, Any
 
 import typer
@@ -83,25 +82,31 @@ def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")]
 
 
 @app.command("version", context_settings=CTX)
-def version(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")] = None
+def version(fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="Change the output format to JSON or a Go template")] = None
             ) -> None:
-    """Display the pyman version."""
-    from pyman import __version__
+    """Display the pyman version"""
+    from pyman.build_info import client_version
 
-    data = {"Version": __version__, "PythonVersion": platform.python_version(),
-            "OsArch": f"linux/{_arch()}"}
-    if fmt == "json":
-        print(json.dumps({"Client": data}, indent=2))
+    data = {"Client": client_version()}
+    if fmt in ("json", "{{json .}}"):
+        print(json.dumps(data, separators=(",", ":")))
         return
-    print("Client:       pyman")
-    print(f"Version:      {__version__}")
-    print(f"Python Version: {platform.python_version()}")
-    print(f"OS/Arch:      linux/{_arch()}")
+    if fmt is not None:  # Podman's rule: a template naming .Server falls back to the client
+        from pyman.cli.template import Template, TemplateError
 
-
-def _arch() -> str:
-    m = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+        try:
+            out = Template(fmt).render(data)
+        except TemplateError:
+            out = Template(fmt.replace(".Server.", ".")).render(data["Client"])
+        print(out)
+        return
+    client = data["Client"]
+    rows = [("Client:", "pyman"), ("Version:", client["Version"]),
+            ("Python Version:", client["PythonVersion"]), ("Built:", client["BuiltTime"]),
+            ("OS/Arch:", client["OsArch"])]
+    for key, value in rows:
+        print(f"{key.ljust(17)}{value}")
 
 
 group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,

@@ -404,7 +404,8 @@ class ContainerService:
         return c, self.live_state(c.id)
 
     def using_image(self, image_id: str) -> list[str]:
-        return [c.name for c in self.store.all() if c.image_id == image_id]
+        """The ids of the containers made from the image."""
+        return [c.id for c in self.store.all() if c.image_id == image_id]
 
     # -- removal ------------------------------------------------------------------------
     def remove(self, key: str, force: bool = False, timeout: float | None = None,

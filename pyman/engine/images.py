@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pyman.config import Paths
 from pyman.engine.types import PullOptions
-from pyman.errors import ImageNotFoundError, PymanError
+from pyman.errors import ImageInUseError, ImageNotFoundError, PymanError
 from pyman.storage.images import ImageRecord, ImageStore
 from pyman.storage.layers import LayerSource, LayerStore
 
@@ -165,20 +165,17 @@ class ImageService:
         rec, meant = self.match_local(name)
         if rec is None:
             raise ImageNotFoundError(f"{name}: image not known")
-        users = in_use(rec.id)
-        if users and not force:
-            raise PymanError(
-                f"image {rec.id[:12]} is in use by container(s) {', '.join(users)}: "
-                "remove them first or use --force"
-            )
         report: list[str] = []
         with self.store.transaction() as images:
             target = next(i for i in images if i.id == rec.id)
-            # by one of several names: only that name goes, --force or not (libimage);
-            # by id, several names need --force
+            # by one of several names: only that name goes, --force or not, in use or not
+            # (libimage); by id, several names need --force
             if meant in target.names and len(target.names) > 1:
                 target.names.remove(meant)
                 return [f"Untagged: {meant}"]
+            users = in_use(rec.id)
+            if users and not force:
+                raise ImageInUseError(users[0])
             if len(target.names) > 1 and not (force or every_name):
                 raise PymanError(f"unable to delete image {rec.id!r} by ID with more than one "
                                  f"tag ([{' '.join(target.names)}]): please force removal")

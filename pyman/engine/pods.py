@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyman import __version__
+from pyman.build_info import pause_image
 from pyman.config import Paths
 from pyman.engine.containers import ContainerService
 from pyman.engine.types import ContainerSummary, RunOptions
@@ -21,7 +21,6 @@ from pyman.errors import ContainerRunningError, ContainerStateError, PodNotFound
 from pyman.storage.ids import new_id
 from pyman.storage.pods import PodConfig, PodStore
 
-PAUSE_IMAGE = f"localhost/pyman-pause:{__version__}"
 SHAREABLE = ("ipc", "net", "uts")  # the default; pid on request (--share +pid)
 JOINABLE = (*SHAREABLE, "pid")
 
@@ -123,7 +122,7 @@ class PodService:
         try:
             image = self._pause_image()
             infra = self.containers.create(RunOptions(
-                image=PAUSE_IMAGE, name=opts.infra_name or f"{pid[:12]}-infra",
+                image=pause_image(), name=opts.infra_name or f"{pid[:12]}-infra",
                 network=opts.network,
                 publish=list(opts.publish), hostname=pod.hostname, pull="never",
                 pod=pid, infra=True), image)
@@ -135,8 +134,10 @@ class PodService:
         return pod
 
     def _pause_image(self) -> Any:
-        """localhost/pyman-pause:<version>: catatonit alone, built once from the host's."""
-        found = self.containers.images.find_local(PAUSE_IMAGE)
+        """localhost/podman-pause:<version>-<built> (Podman's name: tools look for it by
+        it): catatonit alone, built once from the host's."""
+        name = pause_image()
+        found = self.containers.images.find_local(name)
         if found is not None:
             return found
         import os
@@ -169,12 +170,12 @@ class PodService:
                     tar.addfile(info, f)
             tmp.flush()
             ImportExport(self.paths).import_tarball(ImportOptions(
-                source=tmp.name, reference=PAUSE_IMAGE,
+                source=tmp.name, reference=name,
                 changes=['ENTRYPOINT ["/catatonit", "-P"]'],
                 message="pyman's pod infra image"))
-        image = self.containers.images.find_local(PAUSE_IMAGE)
+        image = self.containers.images.find_local(name)
         if image is None:
-            raise PymanError(f"{PAUSE_IMAGE} was built but cannot be found")
+            raise PymanError(f"{name} was built but cannot be found")
         return image
 
     # -- queries ------------------------------------------------------------------------
