@@ -161,9 +161,8 @@ def rmi(
     errors: list[PymanError] = []
     for name in dict.fromkeys(names):
         try:
-            rec, meant = engine.images.match_local(name)
-            untag_only = rec is not None and meant in rec.names and len(rec.names) > 1
-            if force and rec is not None and not untag_only:
+            rec, _ = engine.images.match_local(name)
+            if force and rec is not None and not engine.images.untags_only(name):
                 _remove_users(engine, rec.id)
             lines += engine.images.remove(name, engine.containers.using_image, force,
                                           every_name=all_)

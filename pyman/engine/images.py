@@ -166,6 +166,7 @@ class ImageService:
         if rec is None:
             raise ImageNotFoundError(f"{name}: image not known")
         report: list[str] = []
+        digested = self._digested_name(name) if meant is None and "@" in name else None
         with self.store.transaction() as images:
             target = next(i for i in images if i.id == rec.id)
             # by one of several names: only that name goes, --force or not, in use or not
@@ -173,6 +174,10 @@ class ImageService:
             if meant in target.names and len(target.names) > 1:
                 target.names.remove(meant)
                 return [f"Untagged: {meant}"]
+            if digested:  # Podman's repo@digest name: it alone goes while tags keep the image
+                if target.names and not every_name:
+                    return [f"Untagged: {digested}"]
+                report.append(f"Untagged: {digested}")
             users = in_use(rec.id)
             if users and not force:
                 raise ImageInUseError(users[0])
@@ -185,6 +190,23 @@ class ImageService:
         self.layers.remove([d for d in rec.layers if d not in still_used])
         report.append(f"Deleted: {rec.id}")
         return report
+
+    def _digested_name(self, name: str) -> str:
+        """The fully qualified repo@digest a digest reference found its image by."""
+        try:
+            cands = [str(c) for c in self.candidates(name)]
+        except PymanError:
+            cands = []
+        return next((c for c in cands if self.store.find(c) is not None), name)
+
+    def untags_only(self, name: str) -> bool:
+        """Would `rmi name` only take a name away (the image stays)?"""
+        rec, meant = self.match_local(name)
+        if rec is None:
+            return False
+        if meant is None and "@" in name:
+            return bool(rec.names)
+        return meant in rec.names and len(rec.names) > 1
 
     # -- reports and names ----------------------------------------------------------------
     def require(self, name: str) -> ImageRecord:

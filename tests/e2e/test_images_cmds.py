@@ -276,3 +276,26 @@ def test_version_shapes(run_pyman, fresh_env) -> None:
     assert doc["Client"]["Built"] == built and doc["Client"]["Os"] == "linux"
     # Podman: a template that fails on the whole document is run on the client part
     assert _version_field(run_pyman, fresh_env, "{{.Version}}") == doc["Client"]["Version"]
+
+
+def test_rmi_by_digest_untags_while_tags_keep_the_image(run_pyman, fresh_env) -> None:
+    """Podman's BATS 010 "images -a, after pulling by sha": the repo@digest reference goes
+    alone; the image, still tagged, stays (and still answers to its digest)."""
+    env = fresh_env
+    image_id = run_pyman("pull", "-q", "alpine", env=env).stdout.strip()
+    digest = run_pyman("inspect", "--format", "{{.Digest}}", image_id, env=env).stdout.strip()
+    before = run_pyman("images", "-a", env=env).stdout
+    by_digest = f"docker.io/library/alpine@{digest}"
+    assert run_pyman("pull", "-q", by_digest, env=env).stdout.strip() == image_id
+    assert run_pyman("images", "-a", env=env).stdout == before
+    r = run_pyman("rmi", by_digest, env=env)
+    assert (r.returncode, r.stdout) == (0, f"Untagged: {by_digest}\n"), r.stderr
+    assert run_pyman("images", "-a", env=env).stdout == before
+    # a short name with the digest: the same, fully qualified in the report
+    r = run_pyman("rmi", f"alpine@{digest}", env=env)
+    assert r.stdout == f"Untagged: {by_digest}\n", r.stderr
+    # untagged, the digest reference removes the image itself
+    assert run_pyman("untag", "alpine", env=env).returncode == 0
+    r = run_pyman("rmi", by_digest, env=env)
+    assert r.stdout.splitlines() == [f"Untagged: {by_digest}", f"Deleted: {image_id}"], r.stderr
+    assert run_pyman("image", "exists", image_id, env=env).returncode == 1
