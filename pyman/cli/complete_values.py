@@ -212,14 +212,6 @@ def paused_containers(incomplete: str) -> Values:
     return container_names(incomplete, lambda s: s == "paused")
 
 
-def copy_paths(args: list[str], incomplete: str) -> Values:
-    """cp's CONTAINER: (a host path is left to the shell's file completion)."""
-    if ":" in incomplete or incomplete.startswith(("/", ".", "~")) or (
-            args and args[-1] == ":"):  # bash splits words at ':'
-        return []
-    return [f"{name}:" for name in container_names(incomplete)]
-
-
 def images(incomplete: str) -> Values:
     data = _read(_data() / "images.json")
     records = data.get("images", []) if isinstance(data, dict) else []

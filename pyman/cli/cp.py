@@ -8,19 +8,19 @@ from typing import Annotated
 
 import typer
 
-from pyman.cli import complete_values as cv
+from pyman.cli import complete_paths
 
 app = typer.Typer(add_completion=False)
 
 
 @app.command("cp", context_settings={"help_option_names": ["--help"]})
 def cp(
-    src: Annotated[str, typer.Argument(autocompletion=cv.copy_paths,
-                                       help="[CONTAINER:]SRC_PATH, or - (a tar archive on "
-                                            "stdin).")],
-    dest: Annotated[str, typer.Argument(autocompletion=cv.copy_paths,
-                                        help="[CONTAINER:]DEST_PATH, or - (a tar archive "
-                                             "on stdout).")],
+    src: Annotated[str, typer.Argument(autocompletion=complete_paths.copy_paths,
+                                       help="CONTAINER:PATH, a host path, or - (a tar "
+                                            "archive on stdin).")],
+    dest: Annotated[str, typer.Argument(autocompletion=complete_paths.copy_paths,
+                                        help="CONTAINER:PATH, a host path, or - (a tar "
+                                             "archive on stdout).")],
     archive: Annotated[bool, typer.Option(
         "--archive/--no-archive", "-a",
         help="Chown copied files to the primary uid/gid of the destination container. "

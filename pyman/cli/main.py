@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     from pyman.errors import PymanError
 
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["__complete"], ["__completeNoDesc"]):  # cobra's completion protocol
+        from pyman.cli.cobra_complete import complete
+
+        sys.exit(complete(args[1:], args[0] == "__complete"))
     if args in (["--version"], ["-v"]):  # answered before typer is even imported
         from pyman import __version__
 

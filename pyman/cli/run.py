@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pyman.cli import complete_paths
 from pyman.cli import complete_values as cv
 
 app = typer.Typer(add_completion=False)
@@ -19,7 +20,8 @@ def _command(create_only: bool) -> Callable[..., None]:
     def command(
         image: Annotated[str, typer.Argument(help="Image to run.",
                                                 autocompletion=cv.images)],
-        command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")
+        command: Annotated[list[str] | None, typer.Argument(
+            help="Command and arguments.", autocompletion=complete_paths.image_paths)
                            ] = None,
         name: Annotated[str | None, typer.Option("--name", help="Name of the container.")
                         ] = None,

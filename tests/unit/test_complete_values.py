@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pyman.cli import complete_paths
 from pyman.cli import complete_values as cv
 
 BOOT = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -79,7 +80,10 @@ def test_images_by_full_or_short_name_and_id(store: Path) -> None:
 def test_volumes_pods_and_values(store: Path) -> None:
     assert cv.volumes("") == ["cache", "logs"]
     assert cv.volume_sources("ca") == ["cache"] and cv.volume_sources("./c") == []
-    assert cv.copy_paths([], "w") == ["web:"] and cv.copy_paths([], "web:/") == []
+    assert complete_paths.copy_paths("w") == ["web:"]
+    assert complete_paths.DIRECTIVE[-1] == complete_paths.NO_SPACE  # the colon: no space
+    assert complete_paths.copy_paths("./w") == []
+    assert complete_paths.DIRECTIVE[-1] == complete_paths.DEFAULT  # a host path: the shell's
     assert cv.networks("container:w") == ["container:web"]
     assert cv.networks("s") == ["slirp4netns"]
     assert cv.signals("sigk") == ["SIGKILL"] and cv.signals("TE") == ["TERM"]
