@@ -109,6 +109,7 @@ class ArchiveService:
                     rec = service.store.find(tag_name(name))
             if rec is None:
                 raise ImageNotFoundError(f"{name}: image not known")
+            service.config(rec)  # a manifest list holds no image to save: Podman's error
             own = self._own_name(service, rec, name)
             if rec.id in chosen:
                 if own and own not in chosen[rec.id].names:

@@ -143,6 +143,12 @@ class ImageService:
 
     def config(self, rec: ImageRecord) -> dict[str, Any]:
         """The image's OCI config JSON (from the blob store)."""
+        if rec.is_list:  # Podman's words: it looks for this platform's image in the list
+            from pyman.build_info import os_arch
+
+            arch = os_arch().split("/", 1)[1]
+            raise ImageNotFoundError(f"no image found in manifest list for architecture {arch}"
+                                     ', variant "", OS linux: image not known')
         from pyman.storage.records import CorruptRecord, read_json
 
         path = self.paths.blobs / "sha256" / rec.config_digest.split(":", 1)[1]
@@ -218,14 +224,16 @@ class ImageService:
     def inspect(self, name: str) -> dict[str, Any]:
         from pyman.engine.image_reports import image_inspect
 
-        return image_inspect(self.view(self.require(name)))
+        rec = self.require(name)
+        self.config(rec)  # a manifest list has no image document: Podman's error
+        return image_inspect(self.view(rec))
 
     def view(self, rec: ImageRecord, containers: int = 0) -> ImageView:
         from pyman.engine.image_reports import ImageView
         from pyman.storage.records import CorruptRecord, warn
 
         try:
-            config = self.config(rec)
+            config = {} if rec.is_list else self.config(rec)
         except OSError:
             config = {}
         except CorruptRecord as err:

@@ -140,6 +140,9 @@ class RegistryService:
         from pyman.storage.images import ImageStore
 
         rec = self._find_image(opts.image, ImageStore(self.paths.data))
+        if rec.is_list:
+            raise PymanError(f"{opts.image} is a manifest list: pyman pushes images only "
+                             "(push the images it lists by name)")
         dest_text = opts.destination or self._default_destination(opts.image, rec.names)
         dest_text = dest_text.removeprefix("docker://")
         if "://" in dest_text or dest_text.split(":", 1)[0] in ("oci", "docker-archive",

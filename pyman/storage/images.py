@@ -32,6 +32,11 @@ class ImageRecord:
     # NamesHistory: `images --format {{.History}}`, inspect's NamesHistory)
     names_history: list[str] = field(default_factory=list)
 
+    @property
+    def is_list(self) -> bool:
+        """A manifest list (`manifest create`): an index of images, no config, no layers."""
+        return not self.config_digest
+
 
 class ImageStore:
     def __init__(self, data_dir: Path) -> None:
