@@ -49,6 +49,6 @@ def complete(words: list[str], descriptions: bool) -> int:
     for item in items:
         text = " ".join(str(item.help or "").split()) if descriptions else ""
         print(f"{item.value}\t{text}" if text else item.value)
-    print(f":{directive}")
+    print(f":{directive}", flush=True)  # before stderr's line, as cobra's order is
     print(f"Completion ended with directive: {directive_names(directive)}", file=sys.stderr)
     return 0

@@ -82,3 +82,14 @@ def test_names_flags_and_directives(run_pyman, env) -> None:
     values, _, _ = complete(run_pyman, env, "create", "")
     assert "docker.io/library/alpine:latest" in values
     assert run_pyman("rm", "made-here", env=env).returncode == 0
+
+
+def test_the_directive_line_comes_last_on_a_shared_pipe(pyman_bin, env) -> None:
+    """Scripts (and Podman's BATS) read stdout and stderr merged: cobra's order."""
+    import subprocess
+
+    r = subprocess.run([str(pyman_bin), "__completeNoDesc", "create", "alpine", "/etc/pa"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=60)
+    assert r.stdout.splitlines() == ["/etc/passwd", ":0", "Completion ended with directive: "
+                                     "ShellCompDirectiveDefault"], r.stdout
