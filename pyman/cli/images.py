@@ -328,7 +328,8 @@ for _name, _fn in (("pull", pull), ("ls", images), ("list", images), ("rm", rmi)
                    ("exists", image_exists)):
     group.command(_name, context_settings=CTX, help=_fn.__doc__)(_fn)
 # save, load, push and import live in their own modules; the group has them too, as Podman's
-for _module in ("pyman.cli.archive", "pyman.cli.push", "pyman.cli.import_export"):
+for _module in ("pyman.cli.archive", "pyman.cli.push", "pyman.cli.import_export",
+                "pyman.cli.build"):
     for _info in importlib.import_module(_module).app.registered_commands:
-        if _info.name in ("save", "load", "push", "import"):
+        if _info.name in ("save", "load", "push", "import", "build"):
             group.registered_commands.append(_info)

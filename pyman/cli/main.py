@@ -35,6 +35,8 @@ COMMANDS = {
     "commit": "pyman.cli.import_export",
     "diff": "pyman.cli.import_export",
     "image": "pyman.cli.images",
+    "build": "pyman.cli.build",
+    "buildx": "pyman.cli.build",
     "info": "pyman.cli.system",
     "system": "pyman.cli.system",
     "version": "pyman.cli.system",
@@ -62,6 +64,8 @@ COMMANDS = {
 # command name -> its one-line help, for `pyman --help` without importing every command's
 # module (tests/unit/test_cobra_help.py checks it against the commands' own docstrings)
 SUMMARIES = {
+    "build": "Build an image from a Containerfile",
+    "buildx": "Build images (Docker buildx's spelling)",
     "attach": "Attach to a running container: its output, and (unless --no-stdin) its input",
     "commit": "Create a new image from a container's changes",
     "completion": "Generate a shell completion script",

@@ -68,14 +68,63 @@ def _tar_upper(upper: str, out_path: str) -> str:
     return out_path
 
 
+def _drop_mount_points(upper: str, lowers: list[str], drop: list[str]) -> None:
+    """The runtime's mount points for pyman's own binds (/etc/hosts ...), made in the upper
+    dir where the image had none: no part of what the container changed."""
+    for rel in drop:
+        path = os.path.join(upper, rel.lstrip("/"))
+        if any(os.path.lexists(os.path.join(low, rel.lstrip("/"))) for low in lowers):
+            continue
+        try:
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode):
+                os.rmdir(path)  # only if empty
+            elif stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                os.unlink(path)
+        except OSError:
+            continue
+
+
+def upper_layer(paths: Paths, upper: str, lowers: list[str] | None = None,
+                drop: list[str] | None = None) -> tuple[str, int]:
+    """A container's overlay upper dir as one layer: its tar stored as a blob (named by its
+    diff_id: it is stored uncompressed) and unpacked into the layer store. Returns
+    (diff_id, size of the tar). Also `build`'s layer commit; ``drop`` are mount points to
+    leave out where none of ``lowers`` has them."""
+    from pyman.rootless.userns import run_in_userns
+    from pyman.storage.blobs import BlobStore
+    from pyman.storage.layers import LayerSource, LayerStore
+
+    blobs = BlobStore(paths.blobs)
+    (blobs.root / "sha256").mkdir(parents=True, exist_ok=True)
+    tmp = blobs.root / "sha256" / f".commit-{os.getpid()}"
+    try:
+        def work() -> str:
+            _drop_mount_points(upper, lowers or [], drop or [])
+            return _tar_upper(upper, str(tmp))
+
+        run_in_userns(work)
+        sha = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+        diff_id = f"sha256:{sha.hexdigest()}"
+        size = tmp.stat().st_size
+        if not blobs.has(diff_id):
+            os.replace(tmp, blobs.path(diff_id))
+    finally:
+        tmp.unlink(missing_ok=True)
+    LayerStore(paths.layers).ensure([LayerSource(blobs.path(diff_id), diff_id)])
+    return diff_id, size
+
+
 def commit(paths: Paths, opts: CommitOptions) -> str:
     """Store the container's changes as a new image; returns its id."""
     from pyman.engine.images import tag_name
-    from pyman.rootless.userns import run_in_userns
     from pyman.storage.blobs import BlobStore
     from pyman.storage.containers import ContainerStore
     from pyman.storage.images import ImageRecord, ImageStore
-    from pyman.storage.layers import LayerSource, LayerStore
+    from pyman.storage.layers import LayerStore
 
     name = tag_name(opts.reference) if opts.reference else None
     changes = apply_changes(opts.changes)
@@ -91,20 +140,7 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
         raise PymanError(f"the image of container {c.name or c.id[:12]} ({c.image_id[:12]}) "
                          "is gone: nothing to commit onto")
     blobs = BlobStore(paths.blobs)
-    (blobs.root / "sha256").mkdir(parents=True, exist_ok=True)
-    tmp = blobs.root / "sha256" / f".commit-{os.getpid()}"
-    try:
-        run_in_userns(lambda: _tar_upper(str(upper), str(tmp)))
-        sha = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            while chunk := f.read(1 << 20):
-                sha.update(chunk)
-        diff_id = f"sha256:{sha.hexdigest()}"
-        size = tmp.stat().st_size
-        if not blobs.has(diff_id):
-            os.replace(tmp, blobs.path(diff_id))
-    finally:
-        tmp.unlink(missing_ok=True)
+    diff_id, size = upper_layer(paths, str(upper))
     config, manifest = _documents(blobs, base, c, changes, opts, diff_id, size)
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
@@ -112,7 +148,6 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
         if not blobs.has(digest):
             blobs.put(digest, data)
     layers = LayerStore(paths.layers)
-    layers.ensure([LayerSource(blobs.path(diff_id), diff_id)])
     all_layers = [*base.layers, diff_id]
     record = ImageRecord(
         id=config_digest.split(":")[1], names=[name] if name else [], digest=manifest_digest,

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from pyman.config import Paths
 from pyman.engine import copy_tar as ct
-from pyman.engine.copy_enter import ContainerSide, Where, host_put
+from pyman.engine.copy_enter import ContainerSide, Where, Work, host_put
 from pyman.errors import PymanError
 from pyman.runtime.users import resolve_user  # imported here: the child cannot once inside
 
@@ -343,6 +343,16 @@ class CopyService:
         finally:
             if from_stdin:
                 spool.close()
+
+    def in_container(self, key: str, child: Work, *, writable: bool) -> None:
+        """Run ``child`` with the (not running) container's filesystem as its root; what
+        it writes lands in the container's upper dir (build's COPY and ADD)."""
+        side = ContainerSide(self.paths, key)
+        side.hold()
+        try:
+            side.run(side.where("/"), child, None, writable=writable)
+        finally:
+            side.release()
 
     # -- container -> container -----------------------------------------------------------
     def _between(self, a: ContainerSide, s_path: str, b: ContainerSide, d_path: str) -> None:
