@@ -1,0 +1,215 @@
+"""pyman build, end to end as the unprivileged user: real build containers, the layer cache
+(hits and misses proved by what ran, not by timing), multi-stage, ignore files, --chown seen
+inside the container, bad input named by its line, and the result used by run, push, save and
+podman."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+BASE = "busybox"
+
+
+def _ctx(tmp_path: Path, containerfile: str, files: dict[str, str] | None = None) -> Path:
+    ctx = tmp_path / f"ctx-{uuid.uuid4().hex[:6]}"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text(containerfile)
+    for name, text in (files or {}).items():
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_text(text)
+    return ctx
+
+
+def _no_build_containers(run_pyman, env) -> None:
+    r = run_pyman("ps", "-a", "-q", env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
+
+
+def test_build_run_cache_and_one_file_change(run_pyman, fresh_env, tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+ENV GREETING=hi
+RUN echo ran-first-$GREETING && echo one > /one
+COPY a.txt /data/a.txt
+RUN echo ran-second && cat /data/a.txt > /two
+COPY b.txt /data/
+CMD ["cat", "/two"]
+""", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    r = run_pyman("build", "-t", "app:1", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "ran-first-hi" in r.stdout and "ran-second" in r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"STEP 1/7: FROM {BASE}" and "COMMIT app:1" in lines
+    assert lines[-2] == "Successfully tagged localhost/app:1"
+    first_id = lines[-1]
+    assert len(first_id) == 64
+    _no_build_containers(run_pyman, env)
+    r = run_pyman("run", "--rm", "app:1", env=env)
+    assert (r.returncode, r.stdout) == (0, "alpha\n"), r.stderr
+    # nothing changed: every step from the cache, no RUN executed, the same image
+    r = run_pyman("build", "-t", "app:1", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "ran-first" not in r.stdout and "ran-second" not in r.stdout
+    assert r.stdout.count("--> Using cache") == 6
+    assert r.stdout.splitlines()[-1] == first_id
+    # one file changed: the steps before its COPY come from the cache, the rest run again
+    (ctx / "a.txt").write_text("changed\n")
+    r = run_pyman("build", "-t", "app:1", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "ran-first" not in r.stdout and "ran-second" in r.stdout
+    assert r.stdout.count("--> Using cache") == 2
+    assert r.stdout.splitlines()[-1] != first_id
+    r = run_pyman("run", "--rm", "app:1", env=env)
+    assert (r.returncode, r.stdout) == (0, "changed\n"), r.stderr
+    # --no-cache runs everything again
+    r = run_pyman("build", "--no-cache", "-q", "-t", "app:1", str(ctx), env=env)
+    assert r.returncode == 0 and "ran-first" in r.stdout and "Using cache" not in r.stdout
+    # history and config as Docker/OCI tools read them
+    doc = json.loads(run_pyman("image", "inspect", "app:1", env=env).stdout)[0]
+    assert doc["Config"]["Cmd"] == ["cat", "/two"] and "GREETING=hi" in doc["Config"]["Env"]
+    hist = [h["created_by"] for h in doc["History"]]
+    assert hist[-1] == '/bin/sh -c #(nop) CMD ["cat", "/two"]'
+    assert "/bin/sh -c echo ran-first-$GREETING && echo one > /one" in hist
+    _no_build_containers(run_pyman, env)
+
+
+def test_ignore_file_and_chown_inside(run_pyman, fresh_env, tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+COPY --chown=123:456 . /app/
+RUN find /app -type f | sort && stat -c '%u:%g %a' /app/keep.txt /app/sub/keep2
+""", {"keep.txt": "k", "skip.log": "s", "sub/keep2": "k2", "sub/x.log": "x",
+      "sub/important.log": "i", ".dockerignore": "*.log\n**/*.log\n!sub/important.log\n"})
+    (ctx / ".containerignore").write_text("**/*.log\n!sub/important.log\n.containerignore\n")
+    r = run_pyman("build", "-t", "ign", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "/app/keep.txt" in r.stdout and "/app/sub/important.log" in r.stdout
+    assert "skip.log" not in r.stdout and "x.log" not in r.stdout
+    assert ".containerignore" not in r.stdout and "/app/.dockerignore" in r.stdout
+    r = run_pyman("run", "--rm", "ign", "stat", "-c", "%u:%g", "/app/keep.txt", "/app/sub",
+                  env=env)
+    assert r.stdout.split() == ["123:456", "123:456"], r.stderr
+    # --ignorefile wins over the context's own
+    (tmp_path / "myignore").write_text("keep.txt\n")
+    r = run_pyman("build", "--ignorefile", str(tmp_path / "myignore"), "-t", "ign2", str(ctx),
+                  env=env)
+    assert r.returncode == 0 and "/app/keep.txt" not in r.stdout and "x.log" in r.stdout
+
+
+def test_multistage_target_and_unused_stage(run_pyman, fresh_env, tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""ARG BASE={BASE}
+FROM $BASE AS builder
+ARG MSG=default
+RUN echo "built $MSG" > /artifact && echo ran-builder
+FROM $BASE AS broken
+RUN echo ran-broken && exit 9
+FROM scratch
+COPY --from=builder /artifact /artifact
+COPY --from=builder /bin/busybox /bin/cat
+ENTRYPOINT ["/bin/cat"]
+CMD ["/artifact"]
+""")
+    r = run_pyman("build", "--build-arg", "MSG=custom", "-t", "ms", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "ran-builder" in r.stdout and "ran-broken" not in r.stdout
+    r = run_pyman("run", "--rm", "ms", env=env)
+    assert (r.returncode, r.stdout) == (0, "built custom\n"), r.stderr
+    r = run_pyman("build", "--target", "broken", str(ctx), env=env)
+    assert r.returncode == 9 and "ran-broken" in r.stdout
+    assert 'building at STEP "RUN echo ran-broken && exit 9"' in r.stderr
+    assert "Containerfile:6" in r.stderr and "exit status 9" in r.stderr
+    _no_build_containers(run_pyman, env)
+
+
+@pytest.mark.parametrize("text,line,words", [
+    (f"FROM {BASE}\nBOGUS x\n", 2, "unknown instruction: BOGUS"),
+    (f"FROM {BASE}\nCOPY missing.txt /x\n", 2, "no such file or directory"),
+    (f"FROM {BASE}\nCOPY ../outside /x\n", 2, "outside the build context"),
+    (f"FROM {BASE}\nCOPY --from=later /x /x\nFROM {BASE} AS later\n", 2, "cycle"),
+    ("FROM $NOPE\n", 1, "NOPE"),
+])
+def test_bad_input_names_the_line(run_pyman, fresh_env, tmp_path: Path, text: str, line: int,
+                                  words: str) -> None:
+    ctx = _ctx(tmp_path, text)
+    r = run_pyman("build", str(ctx), env=fresh_env)
+    assert r.returncode == 125, r.stdout
+    err = r.stderr.strip().splitlines()[-1]
+    assert err.startswith("Error: ") and f"Containerfile:{line}" in err and words in err, err
+    _no_build_containers(run_pyman, fresh_env)
+
+
+def test_add_tar_heredocs_stdin_and_iidfile(run_pyman, fresh_env, tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+ADD pack.tar.gz /unpacked/
+COPY <<EOF /etc/motd
+hello from a heredoc
+EOF
+RUN <<EOF
+set -e
+cat /unpacked/inner/file.txt > /result
+EOF
+""")
+    src = tmp_path / "src" / "inner"
+    src.mkdir(parents=True)
+    (src / "file.txt").write_text("inside the tar\n")
+    subprocess.run(["tar", "-czf", str(ctx / "pack.tar.gz"), "-C", str(tmp_path / "src"),
+                    "inner"], check=True)
+    iid = tmp_path / "iid"
+    r = run_pyman("build", "--iidfile", str(iid), "-t", "addt", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert iid.read_text() == "sha256:" + r.stdout.splitlines()[-1]
+    r = run_pyman("run", "--rm", "addt", "cat", "/result", "/etc/motd", env=env)
+    assert r.stdout == "inside the tar\nhello from a heredoc\n", r.stderr
+    # a Containerfile on stdin, no context
+    r = run_pyman("build", "-q", "-t", "stdin1", "-", input=f"FROM {BASE}\nLABEL a=b\n",
+                  env=env)
+    assert r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr
+    doc = json.loads(run_pyman("image", "inspect", "stdin1", env=env).stdout)[0]
+    assert doc["Config"]["Labels"]["a"] == "b"
+
+
+def test_push_and_podman_runs_saved_build(run_pyman, fresh_env, tmp_path: Path,
+                                          registry: str) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"FROM {BASE}\nRUN echo built-by-pyman > /msg\nCMD cat /msg\n")
+    r = run_pyman("build", "-t", "forpodman", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    dest = f"{registry}/pyman-build-{uuid.uuid4().hex[:8]}:v1"
+    r = run_pyman("push", "--tls-verify=false", "forpodman", dest, env=env)
+    assert r.returncode == 0, r.stderr
+    assert run_pyman("rmi", "-f", "forpodman", env=env).returncode == 0
+    r = run_pyman("pull", "-q", "--tls-verify=false", dest, env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("run", "--rm", dest, env=env)
+    assert r.stdout == "built-by-pyman\n", r.stderr
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    archive = tmp_path / "img.tar"
+    r = run_pyman("save", "-o", str(archive), dest, env=env)
+    assert r.returncode == 0, r.stderr
+    root = tmp_path / "podman"
+    runroot = tempfile.mkdtemp(prefix="pm-b-")
+    base = ["podman", "--root", str(root), "--runroot", runroot, "--storage-driver", "vfs"]
+    try:
+        r = subprocess.run([*base, "load", "-i", str(archive)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([*base, "run", "--rm", "--network", "none", dest],
+                           capture_output=True, text=True, timeout=120)
+        assert (r.returncode, r.stdout) == (0, "built-by-pyman\n"), r.stderr
+    finally:
+        subprocess.run([*base, "system", "reset", "-f"], capture_output=True, timeout=120)
+        subprocess.run(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", "--",
+                        str(root), runroot], capture_output=True, timeout=60)
+        if os.path.exists(runroot):
+            shutil.rmtree(runroot, ignore_errors=True)
