@@ -98,7 +98,10 @@ def make_plan(cf: Containerfile, build_args: dict[str, str], target: str | None)
         raise PymanError("determining starting point for build: no FROM statement found")
     by_name: dict[str, Stage] = {s.name: s for s in stages if s.name}
     for s in stages:
-        ref = stage_ref(s.base, s.index, by_name)
+        try:
+            ref = stage_ref(s.base, s.index, by_name)
+        except PymanError as exc:
+            raise ParseError(f"{name}:{s.from_line.line}: {exc}") from None
         if ref is not None:
             s.deps.add(ref)
         for inst in s.steps:
@@ -108,7 +111,10 @@ def make_plan(cf: Containerfile, build_args: dict[str, str], target: str | None)
             refs += [p.split("=", 1)[1] for m in mounts for p in m.split(",")
                      if p.startswith("from=")]
             for r in refs:
-                hit = stage_ref(expand(r, global_args), s.index, by_name)
+                try:
+                    hit = stage_ref(expand(r, global_args), s.index, by_name)
+                except PymanError as exc:
+                    raise ParseError(f"{name}:{inst.line}: {exc}") from None
                 if hit is not None:
                     s.deps.add(hit)
                 elif r.isdigit():

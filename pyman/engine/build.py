@@ -213,7 +213,15 @@ class Builder:
         return rec
 
     def record(self, state: State) -> ImageRecord:
-        return self.records.get(state.id) or self._save(state)
+        """The state as an image record a build container is made from; a state with no
+        layer yet (FROM scratch) gets an empty one: an overlay needs a lower dir."""
+        rec = self.records.get(state.id) or self._save(state)
+        if not rec.layers:
+            import copy
+
+            rec = copy.copy(rec)
+            rec.layers = [self.states.empty_layer()]
+        return rec
 
     def _say(self, line: str) -> None:
         if not self.opts.quiet:

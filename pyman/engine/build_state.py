@@ -130,6 +130,18 @@ class StateStore:
                              f"-f {rec.id[:12]}) and pull it again") from None
         return State(config, list(manifest.get("layers") or []), rec.id)
 
+    def empty_layer(self) -> str:
+        """A layer with nothing in it (an empty tar), stored once; its diff_id."""
+        data = b"\0" * 10240  # what tarfile writes for an archive without members
+        diff_id = "sha256:" + hashlib.sha256(data).hexdigest()
+        if not self.layer_store.has(diff_id):
+            from pyman.storage.layers import LayerSource
+
+            if not self.blobs.has(diff_id):
+                self.blobs.put(diff_id, data)
+            self.layer_store.ensure([LayerSource(self.blobs.path(diff_id), diff_id)])
+        return diff_id
+
     # -- the cache ---------------------------------------------------------------------
     def key(self, parent: State, text: str, args: dict[str, str], extra: str = "") -> str:
         doc = json.dumps([parent.id, text, sorted(args.items()), extra])

@@ -269,7 +269,7 @@ class RegistryService:
                 cands = [str(r) for r in self._conf().resolve(name)]
             except PymanError:
                 cands = []
-            for cand in cands + [f"localhost/{name}"]:
+            for cand in cands + [f"localhost/{name}", f"localhost/{name}:latest"]:
                 rec = store.find(cand)
                 if rec is not None:
                     break
