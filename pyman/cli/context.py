@@ -14,4 +14,5 @@ GLOBAL: dict[str, str | None] = {"runtime": None}
 def engine() -> Engine:
     from pyman.engine import Engine
 
-    return Engine(runtime=GLOBAL["runtime"])
+    flags = GLOBAL.get("runtime_flags")
+    return Engine(runtime=GLOBAL["runtime"], runtime_flags=flags.split("\n") if flags else None)

@@ -18,9 +18,9 @@ import typer
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 TRACE = 5
 # options that take a value: the first word after them is not the command
-WITH_VALUE = {"--log-level", "--runtime", "--root", "--runroot", "--storage-driver",
-              "--storage-opt", "--tmpdir", "--events-backend", "--cgroup-manager", "--url",
-              "--connection", "-c", "--volumepath", "--config"}
+WITH_VALUE = {"--log-level", "--runtime", "--runtime-flag", "--root", "--runroot",
+              "--storage-driver", "--storage-opt", "--tmpdir", "--events-backend",
+              "--cgroup-manager", "--url", "--connection", "-c", "--volumepath", "--config"}
 
 
 def _print_version(ctx: typer.Context, value: bool) -> None:
@@ -82,6 +82,9 @@ def global_options(
         callback=_print_version)] = False,
     runtime: Annotated[str | None, typer.Option(
         "--runtime", help="OCI runtime to use: a name on PATH or a path.")] = None,
+    runtime_flag: Annotated[list[str] | None, typer.Option(
+        "--runtime-flag", help="Add global flags for the container runtime (FLAG or "
+        "FLAG=VALUE, given to it as --FLAG)")] = None,
     root: Annotated[str | None, typer.Option(
         "--root", help="Path to the root directory in which data, including images, is "
         "stored (pyman's store is its pyman/ directory)")] = None,
@@ -153,6 +156,7 @@ def global_options(
     GLOBAL.update(runtime=runtime, events_backend=events_backend,
                   cgroup_manager=cgroup_manager, tmpdir=tmpdir)
     GLOBAL["storage_opt"] = ",".join(storage_opt or []) or None
+    GLOBAL["runtime_flags"] = "\n".join(runtime_flag or []) or None
     if root or runroot or storage_driver or volumepath:
         from pyman.config import set_overrides
 

@@ -159,6 +159,9 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--mount", help="type=bind|volume|tmpfs,src=...,dst=...,ro,...")] = None,
         tmpfs: Annotated[list[str] | None, typer.Option(
             "--tmpfs", help="Mount a tmpfs: ctr-dir:options.")] = None,
+        volumes_from: Annotated[list[str] | None, typer.Option(
+            "--volumes-from", help="The volumes and binds of another container: "
+            "CONTAINER[:ro|rw].", autocompletion=cv.containers)] = None,
         image_volume: Annotated[str, typer.Option(
             "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore.",
             autocompletion=cv.image_volume_modes)] = "bind",
@@ -225,6 +228,7 @@ def _command(create_only: bool) -> Callable[..., None]:
 
             opts.env = read_env_files(env_file) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
+        opts.volumes_from = list(volumes_from or [])
         if tz:
             opts.mounts = [*opts.mounts,
                            f"type=bind,src={_zoneinfo(tz)},dst=/etc/localtime,ro=true"]

@@ -8,10 +8,13 @@ from pyman.config import Paths, paths, secure
 
 
 class Engine:
-    def __init__(self, p: Paths | None = None, *, runtime: str | None = None) -> None:
-        """``runtime``: an OCI runtime name or path (``--runtime``); None picks what works."""
+    def __init__(self, p: Paths | None = None, *, runtime: str | None = None,
+                 runtime_flags: list[str] | None = None) -> None:
+        """``runtime``: an OCI runtime name or path (``--runtime``); None picks what works.
+        ``runtime_flags``: ``--runtime-flag`` values, given to the runtime as ``--FLAG``."""
         self.paths = p or paths()
         self.runtime = runtime
+        self.runtime_flags = list(runtime_flags or [])
         secure(self.paths)  # two stats: the store and the runtime dir stay 0700
 
     @cached_property
@@ -24,7 +27,9 @@ class Engine:
     def containers(self) -> "ContainerService":  # noqa: UP037
         from pyman.engine.containers import ContainerService
 
-        return ContainerService(self.paths, self.images, runtime=self.runtime)
+        svc = ContainerService(self.paths, self.images, runtime=self.runtime)
+        svc.runtime_flags = self.runtime_flags
+        return svc
 
     @cached_property
     def volumes(self) -> "VolumeService":  # noqa: UP037

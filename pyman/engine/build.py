@@ -80,6 +80,7 @@ class Builder:
         self.stage_states: dict[int, State] = {}
         self.records: dict[str, ImageRecord] = {}
         self.plan_stages: list[Stage] = []
+        self.base_layers = 0
 
     # -- the whole build -------------------------------------------------------------------
     def build(self) -> str:
@@ -90,6 +91,9 @@ class Builder:
             for plat in o.platform.split(","):
                 check_platform(plat.strip())
         remove_stale(self.engine)
+        from pyman.runtime.select import select_runtime
+
+        select_runtime(self.engine.paths, self.engine.runtime)  # a bad --runtime: at once
         cf = parse(o.containerfile, o.file_name)
         plan = make_plan(cf, o.build_args, o.target)
         self.plan_stages = plan.stages
@@ -106,6 +110,7 @@ class Builder:
 
     def _stage(self, cf: Containerfile, plan: Plan, stage: Stage, last: bool) -> State:
         state = self._base(stage, plan)
+        self.base_layers = len(state.diff_ids)  # what --squash keeps as it is
         steps = list(stage.steps)
         triggers = [t for t in (state.cfg.get("OnBuild") or []) if isinstance(t, str)]
         if triggers:  # ONBUILD of the base: run first, then dropped (never inherited twice)
@@ -236,9 +241,12 @@ class Builder:
                 state.cfg["Labels"] = {**(state.cfg.get("Labels") or {}), **o.labels}
             self._save(state)
         if o.squash or o.squash_all:
-            from pyman.engine.build_steps import squash
+            from pyman.engine.build_squash import squash
 
-            state = squash(self, state)
+            keep = 0 if o.squash_all else self.base_layers
+            key = self.states.key(state, f"squash {keep}", {})
+            cached = self._cached(key)
+            state = cached or self._store(key, squash(self, state, keep))
         return state
 
     def _commit(self, state: State) -> str:

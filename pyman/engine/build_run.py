@@ -115,7 +115,12 @@ class Containers:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-            result = self.engine.containers.start(c, detach=False, sig_proxy=True)
+            try:
+                result = self.engine.containers.start(c, detach=False, sig_proxy=True)
+            except PymanError as exc:  # the runtime failed: exit status 1, as Buildah's
+                err = BuildStepError(f"while running runtime: {exc}")
+                err.exit_code = 1
+                raise err from None
             code = result.exit_code if result.exit_code is not None else 125
             if code != 0:
                 err = BuildStepError(f"while running runtime: exit status {code}")

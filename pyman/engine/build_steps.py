@@ -248,9 +248,3 @@ def _from_state(b: Builder, cf: Containerfile, inst: Instruction, name: str) -> 
         raise PymanError(f"{inst.cmd} --from={name}: no stage or image found with that name "
                          f"({exc})") from None
     return b.states.from_image(rec)
-
-
-# -- --squash / --squash-all -------------------------------------------------------------------
-
-def squash(b: Builder, state: State) -> State:
-    raise PymanError("--squash and --squash-all are not supported yet")

@@ -73,6 +73,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
 
     specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,
                                   dict(icfg.get("Volumes") or {}), opts.image_volume)
+    if opts.volumes_from:
+        specs = _volumes_from(svc, opts.volumes_from, specs, opts)
     systemd = systemd_mode(opts.systemd, args)
     if systemd:  # what systemd as the container's init needs, as Podman mounts it
         from pyman.storage.mount_spec import MountSpec
@@ -161,6 +163,37 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         except PymanError:
             pass
     return config, specs
+
+
+def _volumes_from(svc: ContainerService, sources: list[str], specs: list[MountSpec],
+                  opts: RunOptions) -> list[MountSpec]:
+    """--volumes-from: the other container's volumes and binds at the same places (its
+    volumes are shared, never anonymous to this one); what this container names itself
+    wins, the image's own VOLUMEs give way."""
+    from pyman.errors import ContainerNotFoundError
+
+    given = {m.destination for m in specs if not m.anonymous}
+    out = list(specs)
+    for src in sources:
+        name, _, mode = src.partition(":")
+        if mode not in ("", "ro", "rw", "z", "Z"):
+            raise PymanError(f"invalid options {mode!r} for --volumes-from {src}: ro or rw")
+        try:
+            other = svc.store.find(name)
+        except ContainerNotFoundError:
+            raise PymanError(f"no container with name or ID {name!r} found: no such "
+                             "container (--volumes-from)") from None
+        for raw in other.mounts:
+            m = MountSpec.from_json(raw)
+            if m.type not in ("volume", "bind") or m.destination in given:
+                continue
+            out = [s for s in out if s.destination != m.destination]
+            m.anonymous = False
+            if mode in ("ro", "rw"):
+                m.rw = mode == "rw"
+            out.append(m)
+            given.add(m.destination)
+    return out
 
 
 def _image_name(svc: ContainerService, given: str, image: ImageRecord) -> str:

@@ -50,6 +50,7 @@ class ContainerService:
         self.paths = paths
         self.images = images
         self.runtime = runtime
+        self.runtime_flags: list[str] = []  # --runtime-flag: global flags for the runtime
         self.store = ContainerStore(paths.containers, paths.run_containers)
         self.states = StateKeeper(self.store, paths)
         self.volumes = VolumeStore(paths.volumes)

@@ -105,6 +105,7 @@ class RunOptions:
     volumes: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
+    volumes_from: list[str] = field(default_factory=list)  # CONTAINER[:ro|rw]
     image_volume: str = "bind"  # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore
     userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/userns.py)
     pod: str | None = None  # --pod: join this pod's namespaces

@@ -39,6 +39,7 @@ class ContainerRun:
         self.rootfs = os.path.join(self.cdir, "merged")
         self.runtime: str = cfg["runtime"]["path"]
         self.runtime_root: str = cfg["runtime"]["root"]
+        self.runtime_flags: list[str] = list(cfg["runtime"].get("flags") or [])
         self.pid = 0
         self.created = False
         self.mounted = False
@@ -64,7 +65,7 @@ class ContainerRun:
             write_json(os.path.join(self.cdir, "state.json"), self.state, sync=False)
 
     def _rt(self, *args: str) -> list[str]:
-        return [self.runtime, "--root", self.runtime_root, *args]
+        return [self.runtime, "--root", self.runtime_root, *self.runtime_flags, *args]
 
     def start(self) -> int:
         mode = self.cfg["network"]

@@ -222,8 +222,9 @@ def select(runtime_dir: str, runtime_root: str, explicit: str | None = None,
         path = find_binary(explicit)
         if path is None:
             raise RuntimeNotFoundError(
-                f"OCI runtime {explicit!r} not found in {os.pathsep.join(search_path())}: "
-                f"{install_hint()}, or choose another with --runtime")
+                f'default OCI runtime "{explicit}" not found (looked in '
+                f"{os.pathsep.join(search_path())}): {install_hint()}, or choose another "
+                "with --runtime")
         known = _load(os.path.join(runtime_dir, CACHE_NAME),
                       cache_key(_installed(cgroup_layout())[0], cgroup_layout()))
         version = next((s.version for s in known or [] if s.path == path), "")

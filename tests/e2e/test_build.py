@@ -217,3 +217,113 @@ def test_push_and_podman_runs_saved_build(run_pyman, fresh_env, tmp_path: Path,
                         str(root), runroot], capture_output=True, timeout=60)
         if os.path.exists(runroot):
             shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_runtime_problems_and_volumes_from_a_built_volume(run_pyman, fresh_env,
+                                                          tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"FROM {BASE}\nRUN echo hi > /vol-seed\nVOLUME /vol\n")
+    # a runtime that does not exist is refused before any step runs
+    r = run_pyman("--runtime=idonotexist", "build", str(ctx), env=env)
+    assert r.returncode == 125 and '"idonotexist" not found' in r.stderr
+    assert "STEP 2/3" not in r.stdout
+    # the runtime refusing a flag fails the RUN with exit status 1, as Buildah's
+    r = run_pyman("--runtime-flag", "invalidflag", "build", str(ctx), env=env)
+    assert r.returncode == 1 and "invalidflag" in r.stderr, r.stderr
+    _no_build_containers(run_pyman, env)
+    r = run_pyman("build", "-q", "-t", "withvol", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("run", "-d", "--name", "holder", "withvol", "sleep", "60", env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("exec", "holder", "sh", "-c", "echo shared > /vol/f", env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("run", "--rm", "--volumes-from", "holder", BASE, "cat", "/vol/f", env=env)
+    assert (r.returncode, r.stdout) == (0, "shared\n"), r.stderr
+    r = run_pyman("run", "--rm", "--volumes-from", "holder:ro", BASE, "sh", "-c",
+                  "echo x > /vol/g", env=env)
+    assert r.returncode != 0 and "Read-only" in r.stderr
+    r = run_pyman("run", "--rm", "--volumes-from", "nosuch", BASE, "true", env=env)
+    assert r.returncode == 125 and "nosuch" in r.stderr
+    r = run_pyman("version", "--format", "{{.Server.Version}}-{{.Server.Built}}", env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "0.1.0-0"
+
+
+def test_config_instructions_onbuild_and_parser(run_pyman, fresh_env, tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""# syntax=docker/dockerfile:1
+# escape=`
+FROM {BASE} AS parent
+ARG TARGETARCH
+SHELL ["/bin/sh", "-e", "-c"]
+RUN echo "arch=$TARGETARCH" && echo one `
+    two > /cont
+WORKDIR /srv
+WORKDIR sub
+USER 1000:1000
+EXPOSE 8080 53/udp
+VOLUME /data
+LABEL version="1.0" name=app
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --retries=2 CMD ["true"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /cont"]
+ONBUILD RUN echo ran-onbuild > /tmp/onbuild
+""")
+    r = run_pyman("build", "--label", "extra=yes", "--format", "docker", "-t", "parent",
+                  str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "arch=amd64" in r.stdout.splitlines() or "arch=arm64" in r.stdout.splitlines()
+    cfg = json.loads(run_pyman("image", "inspect", "parent", env=env).stdout)[0]
+    c = cfg["Config"]
+    assert c["WorkingDir"] == "/srv/sub" and c["User"] == "1000:1000"
+    assert set(c["ExposedPorts"]) == {"8080/tcp", "53/udp"} and "/data" in c["Volumes"]
+    assert c["Labels"] == {"version": "1.0", "name": "app", "extra": "yes"}
+    assert c["StopSignal"] == "SIGTERM" and c["Entrypoint"] == ["/bin/sh", "-c"]
+    assert c["Cmd"] == ["cat /cont"] and c["OnBuild"] == ["RUN echo ran-onbuild > /tmp/onbuild"]
+    assert cfg["ManifestType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    r = run_pyman("run", "--rm", "parent", env=env)
+    assert (r.returncode, r.stdout) == (0, "one two\n"), r.stderr
+    # ONBUILD triggers run in a child build
+    child = _ctx(tmp_path, "FROM parent\nUSER 0\nRUN cat /tmp/onbuild\n")
+    r = run_pyman("build", "-t", "child", str(child), env=env)
+    assert r.returncode == 0 and "ran-onbuild" in r.stdout.splitlines(), r.stderr
+    # other platforms are refused clearly, before anything is pulled
+    r = run_pyman("build", "--platform", "linux/s390x", str(child), env=env)
+    assert r.returncode == 125 and "linux/s390x" in r.stderr and "host" in r.stderr
+
+
+def test_run_mounts_network_and_squash(run_pyman, fresh_env, tmp_path: Path) -> None:
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+RUN --mount=type=cache,target=/cache echo x >> /cache/count && wc -l < /cache/count
+RUN --mount=type=bind,source=src,target=/src cat /src/in.txt > /copied
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ! test -e /x
+RUN --network=none sh -c 'ip -o link | grep -v " lo:" | wc -l' > /links
+RUN rm /copied && echo gone
+""", {"src/in.txt": "from a bind\n"})
+    r = run_pyman("build", "-t", "mnt", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "1" in r.stdout.splitlines()
+    r = run_pyman("run", "--rm", "mnt", "sh", "-c", "cat /links; ls /copied /cache 2>&1 || :",
+                  env=env)
+    assert r.stdout.splitlines()[0] == "0", r.stdout
+    assert "No such file" in r.stdout
+    # the cache mount persists between builds (--no-cache runs the step again)
+    r = run_pyman("build", "--no-cache", "-t", "mnt", str(ctx), env=env)
+    assert r.returncode == 0 and "2" in r.stdout.splitlines(), r.stdout
+    base = json.loads(run_pyman("image", "inspect", BASE, env=env).stdout)[0]
+    n_base = len(base["RootFS"]["Layers"])
+    r = run_pyman("build", "--squash", "-q", "-t", "sq", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(run_pyman("image", "inspect", "sq", env=env).stdout)[0]
+    assert len(doc["RootFS"]["Layers"]) == n_base + 1
+    assert doc["RootFS"]["Layers"][:n_base] == base["RootFS"]["Layers"]
+    r = run_pyman("build", "--squash-all", "-q", "-t", "sqa", str(ctx), env=env)
+    doc = json.loads(run_pyman("image", "inspect", "sqa", env=env).stdout)[0]
+    assert len(doc["RootFS"]["Layers"]) == 1
+    for image in ("sq", "sqa"):  # the whiteout of /copied survived the squash
+        r = run_pyman("run", "--rm", image, "sh", "-c", "test ! -e /copied && cat /links",
+                      env=env)
+        assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+    hist = run_pyman("history", "--format", "{{.CreatedBy}}", "sqa", env=env)
+    assert hist.returncode == 0 and "rm /copied" in hist.stdout
