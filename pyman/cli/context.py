@@ -15,4 +15,6 @@ def engine() -> Engine:
     from pyman.engine import Engine
 
     flags = GLOBAL.get("runtime_flags")
-    return Engine(runtime=GLOBAL["runtime"], runtime_flags=flags.split("\n") if flags else None)
+    eng = Engine(runtime=GLOBAL["runtime"], runtime_flags=flags.split("\n") if flags else None)
+    eng.default_mounts_file = GLOBAL.get("default_mounts_file")
+    return eng

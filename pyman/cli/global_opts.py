@@ -18,7 +18,8 @@ import typer
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 TRACE = 5
 # options that take a value: the first word after them is not the command
-WITH_VALUE = {"--log-level", "--runtime", "--runtime-flag", "--root", "--runroot",
+WITH_VALUE = {"--log-level", "--runtime", "--runtime-flag", "--default-mounts-file",
+              "--root", "--runroot",
               "--storage-driver", "--storage-opt", "--tmpdir", "--events-backend",
               "--cgroup-manager", "--url", "--connection", "-c", "--volumepath", "--config"}
 
@@ -82,6 +83,9 @@ def global_options(
         callback=_print_version)] = False,
     runtime: Annotated[str | None, typer.Option(
         "--runtime", help="OCI runtime to use: a name on PATH or a path.")] = None,
+    default_mounts_file: Annotated[str | None, typer.Option(
+        "--default-mounts-file", help="Path to default mounts file: SRC:DEST lines, mounted "
+        "in every container")] = None,
     runtime_flag: Annotated[list[str] | None, typer.Option(
         "--runtime-flag", help="Add global flags for the container runtime (FLAG or "
         "FLAG=VALUE, given to it as --FLAG)")] = None,
@@ -157,6 +161,7 @@ def global_options(
                   cgroup_manager=cgroup_manager, tmpdir=tmpdir)
     GLOBAL["storage_opt"] = ",".join(storage_opt or []) or None
     GLOBAL["runtime_flags"] = "\n".join(runtime_flag or []) or None
+    GLOBAL["default_mounts_file"] = default_mounts_file
     if root or runroot or storage_driver or volumepath:
         from pyman.config import set_overrides
 

@@ -117,6 +117,12 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--init-path", help="Path to the init binary for --init.")] = None,
         env_file: Annotated[list[str] | None, typer.Option(
             "--env-file", help="Read environment variables from a file.")] = None,
+        env_host: Annotated[bool, typer.Option(
+            "--env-host", help="Use all current host environment variables in container")
+                            ] = False,
+        http_proxy: Annotated[bool, typer.Option(
+            "--http-proxy", help="Set proxy environment variables in the container based "
+            "on the host proxy vars")] = True,
         add_host: Annotated[list[str] | None, typer.Option(
             "--add-host", help="Add host:ip to the container's /etc/hosts.")] = None,
         stop_signal: Annotated[str | None, typer.Option(
@@ -227,6 +233,7 @@ def _command(create_only: bool) -> Callable[..., None]:
             from pyman.cli.env import read_env_files
 
             opts.env = read_env_files(env_file) + opts.env
+        opts.env = _host_env(env_host, http_proxy) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
         opts.volumes_from = list(volumes_from or [])
         if tz:
@@ -344,3 +351,17 @@ def _truth(flag: str, value: str) -> bool:
 
 app.command("run", context_settings=RUN_CONTEXT)(_command(False))
 app.command("create", context_settings=RUN_CONTEXT)(_command(True))
+
+
+PROXY_VARS = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "HTTP_PROXY",
+              "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY")
+
+
+def _host_env(env_host: bool, http_proxy: bool) -> list[str]:
+    """--env-host (every host variable) and --http-proxy (the host's proxy variables), under
+    --env-file and -e, over the image's: Podman's order."""
+    import os
+
+    keys = list(os.environ) if env_host else [k for k in PROXY_VARS if k in os.environ] \
+        if http_proxy else []
+    return [f"{k}={os.environ[k]}" for k in keys]

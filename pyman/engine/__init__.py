@@ -15,6 +15,7 @@ class Engine:
         self.paths = p or paths()
         self.runtime = runtime
         self.runtime_flags = list(runtime_flags or [])
+        self.default_mounts_file: str | None = None  # --default-mounts-file
         secure(self.paths)  # two stats: the store and the runtime dir stay 0700
 
     @cached_property
@@ -29,6 +30,7 @@ class Engine:
 
         svc = ContainerService(self.paths, self.images, runtime=self.runtime)
         svc.runtime_flags = self.runtime_flags
+        svc.default_mounts_file = self.default_mounts_file
         return svc
 
     @cached_property

@@ -141,3 +141,24 @@ def inspect(mounts: list[dict[str, Any]], store: VolumeStore
         })
         docs.append(doc)
     return docs, binds, tmpfs
+
+
+def default_mounts(opts: Any, path: str) -> Any:
+    """--default-mounts-file: each SRC:DEST line a read-only bind in every container, unless
+    the container mounts something there itself."""
+    import dataclasses
+
+    from pyman.errors import PymanError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    except OSError as exc:
+        raise PymanError(f"--default-mounts-file {path}: {exc.strerror}") from None
+    taken = {v.split(":")[1] if ":" in v else v for v in opts.volumes}
+    extra = []
+    for line in lines:
+        src, _, dest = line.partition(":")
+        if dest and dest not in taken and os.path.exists(src):
+            extra.append(f"{src}:{dest}:ro")
+    return dataclasses.replace(opts, volumes=[*extra, *opts.volumes])

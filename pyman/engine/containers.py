@@ -51,6 +51,7 @@ class ContainerService:
         self.images = images
         self.runtime = runtime
         self.runtime_flags: list[str] = []  # --runtime-flag: global flags for the runtime
+        self.default_mounts_file: str | None = None  # --default-mounts-file: SRC:DEST lines
         self.store = ContainerStore(paths.containers, paths.run_containers)
         self.states = StateKeeper(self.store, paths)
         self.volumes = VolumeStore(paths.volumes)
@@ -78,6 +79,10 @@ class ContainerService:
         from pyman.engine import container_mounts
         from pyman.engine.container_config import build
 
+        if self.default_mounts_file:
+            from pyman.engine.container_mounts import default_mounts
+
+            opts = default_mounts(opts, self.default_mounts_file)
         config, specs = build(self, opts, image)
         replace = None
         if opts.replace:
