@@ -29,8 +29,8 @@ class Engine:
         from pyman.engine.containers import ContainerService
 
         svc = ContainerService(self.paths, self.images, runtime=self.runtime)
-        svc.runtime_flags = self.runtime_flags
-        svc.default_mounts_file = self.default_mounts_file
+        svc.options.update(runtime_flags=self.runtime_flags,
+                           default_mounts_file=self.default_mounts_file)
         return svc
 
     @cached_property

@@ -28,6 +28,10 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     from pyman.engine.systemd_opts import check_cgroups, check_sdnotify
     from pyman.runtime.spec import image_process_args, merge_env
 
+    if svc.options.get("default_mounts_file"):
+        from pyman.engine.container_mounts import default_mounts
+
+        opts = default_mounts(opts, svc.options["default_mounts_file"])
     check_sdnotify(opts.sdnotify)
     check_cgroups(opts.cgroups, bool(opts.memory or opts.cpus or opts.pids_limit))
     restart, retries = restart_policy.parse(opts.restart, opts.rm)

@@ -1,8 +1,7 @@
 """Container operations: create, start (through the monitor), run, stop, kill, wait, list,
 remove. The record a create makes is built in container_config.py, what the monitor is told in
 monitor_config.py; container_state.py keeps recorded state honest (the reconcile) and sends
-the signals stop and kill use, so nothing depends on the monitor being alive.
-"""
+the signals stop and kill use, so nothing depends on the monitor being alive."""
 
 from __future__ import annotations
 
@@ -50,8 +49,7 @@ class ContainerService:
         self.paths = paths
         self.images = images
         self.runtime = runtime
-        self.runtime_flags: list[str] = []  # --runtime-flag: global flags for the runtime
-        self.default_mounts_file: str | None = None  # --default-mounts-file: SRC:DEST lines
+        self.options: dict[str, Any] = {}  # runtime_flags, default_mounts_file (Engine's)
         self.store = ContainerStore(paths.containers, paths.run_containers)
         self.states = StateKeeper(self.store, paths)
         self.volumes = VolumeStore(paths.volumes)
@@ -79,10 +77,6 @@ class ContainerService:
         from pyman.engine import container_mounts
         from pyman.engine.container_config import build
 
-        if self.default_mounts_file:
-            from pyman.engine.container_mounts import default_mounts
-
-            opts = default_mounts(opts, self.default_mounts_file)
         config, specs = build(self, opts, image)
         replace = None
         if opts.replace:

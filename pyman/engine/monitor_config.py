@@ -45,7 +45,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "attach_fd": attach_fd,  # a client connected from the start (monitor/relay.py)
         "tty_stdin": c.tty and (interactive or c.interactive),  # keys reach the pty
         "runtime": {"path": runtime.path, "root": str(svc.paths.runtime_root),
-                    "flags": [f"--{f}" for f in svc.runtime_flags]},  # --runtime-flag
+                    "flags": [f"--{f}" for f in svc.options.get("runtime_flags", [])]},
         "network": c.network,
         # a joined netns has its helper already; a joined IPC namespace alone does not
         "network_helper": None if (c.join and "net" in c.share) or c.network == "netavark"
