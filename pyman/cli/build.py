@@ -85,10 +85,10 @@ def build(
                                                     hidden=True)] = None,
 ) -> None:
     """Build an image from a Containerfile"""
-    from pyman.build.context import prepare, read_arg_file
     from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
     from pyman.engine.build import Builder, BuildOptions
+    from pyman.engine.build_context import prepare, read_arg_file
     from pyman.errors import PymanError
 
     if fmt not in ("oci", "docker"):

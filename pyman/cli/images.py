@@ -327,6 +327,9 @@ for _name, _fn in (("pull", pull), ("ls", images), ("list", images), ("rm", rmi)
                    ("inspect", image_inspect), ("prune", image_prune),
                    ("exists", image_exists)):
     group.command(_name, context_settings=CTX, help=_fn.__doc__)(_fn)
+from pyman.cli.image_tree import image_tree  # noqa: E402 - the group's own module
+
+group.command("tree", context_settings=CTX, help=image_tree.__doc__)(image_tree)
 # save, load, push and import live in their own modules; the group has them too, as Podman's
 for _module in ("pyman.cli.archive", "pyman.cli.push", "pyman.cli.import_export",
                 "pyman.cli.build"):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class BuildOptions:
-    context: str  # the context directory (already prepared: build/context.py)
+    context: str  # the context directory (already prepared: build_context.py)
     containerfile: str  # its text
     file_name: str = "Containerfile"  # as errors name it
     tags: list[str] = field(default_factory=list)

@@ -7,6 +7,7 @@ import platform
 from typing import Any
 
 from pyman import __version__
+from pyman.build import BUILDAH_COMPAT
 from pyman.engine import Engine
 
 
@@ -100,6 +101,7 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             "arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(),
                                                                 platform.machine()),
             "os": "linux",
+            "buildahVersion": BUILDAH_COMPAT,
             "kernel": platform.release(),
             "hostname": platform.node(),
             "cgroupVersion": _cgroup_version(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "pyman"
-SUBSYSTEMS = ("storage", "runtime", "image", "rootless", "netns", "monitor")
+SUBSYSTEMS = ("storage", "runtime", "image", "rootless", "netns", "monitor", "build")
 
 
 def imports_of(path: Path) -> set[str]:
