@@ -327,3 +327,52 @@ RUN rm /copied && echo gone
         assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
     hist = run_pyman("history", "--format", "{{.CreatedBy}}", "sqa", env=env)
     assert hist.returncode == 0 and "rm /copied" in hist.stdout
+
+
+def test_killed_build_leaves_nothing_and_next_reuses(run_pyman, fresh_env, pyman_bin,
+                                                     tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+RUN echo step-one > /one
+COPY a.txt /a.txt
+RUN echo started-slow && sleep 300
+""", {"a.txt": "a\n"})
+    proc = subprocess.Popen([str(pyman_bin), "build", "-t", "killed", str(ctx)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if line.strip() == "started-slow" or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    # the slow step's container is still there (its monitor outlived the build): the next
+    # build removes it, and takes the completed steps from the cache
+    (ctx / "Containerfile").write_text(f"""FROM {BASE}
+RUN echo step-one > /one
+COPY a.txt /a.txt
+RUN echo quick
+""")
+    r = run_pyman("build", "-t", "killed", str(ctx), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("--> Using cache") == 2 and "quick" in r.stdout.splitlines()
+    _no_build_containers(run_pyman, env)
+    r = run_pyman("run", "--rm", "killed", "cat", "/one", "/a.txt", env=env)
+    assert r.stdout == "step-one\na\n", r.stderr
+
+
+def test_context_tarball_on_stdin(run_pyman, fresh_env, pyman_bin, tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, f"FROM {BASE}\nCOPY data.txt /data.txt\n", {"data.txt": "tarred\n"})
+    tarball = tmp_path / "ctx.tar.gz"
+    subprocess.run(["tar", "-czf", str(tarball), "-C", str(ctx), "."], check=True)
+    with open(tarball, "rb") as f:
+        r = subprocess.run([str(pyman_bin), "build", "-q", "-t", "fromtar", "-"], stdin=f,
+                           env=fresh_env,
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = run_pyman("run", "--rm", "fromtar", "cat", "/data.txt", env=fresh_env)
+    assert r.stdout == "tarred\n", r.stderr
