@@ -231,7 +231,7 @@ def split_words(text: str, env: dict[str, str] | None, escape: str = "\\") -> li
         if ch == "$" and env is not None:
             value, j = _expand_var(text, j, env)
             cur.append(value)
-            have = True
+            have = have or bool(value) or quote == '"'  # an empty unquoted one: no word
             continue
         if quote == '"':
             if ch == '"':
@@ -263,7 +263,7 @@ def expand(text: str, env: dict[str, str], escape: str = "\\") -> str:
     j, in_single = 0, False
     while j < len(text):
         ch = text[j]
-        if ch == "'" :
+        if ch == "'":
             in_single = not in_single
         if ch == escape and j + 1 < len(text) and text[j + 1] == "$":
             out.append("$")

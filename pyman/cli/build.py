@@ -25,6 +25,19 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+POLICIES = ("always", "missing", "never", "newer", "true", "false")
+
+
+def bare_pull(args: list[str]) -> list[str]:
+    """`--pull` alone means always (pflag's NoOptDefVal): the next word is not its value
+    unless it is a policy."""
+    out = list(args)
+    for i, word in enumerate(out):
+        if word == "--pull" and (i + 1 >= len(out) or out[i + 1].lower() not in POLICIES):
+            out[i] = "--pull=always"
+    return out
+
+
 def build(
     context: Annotated[str | None, typer.Argument(
         help="The build context: a directory, or - (a tarball or a Containerfile on stdin).")
@@ -40,8 +53,7 @@ def build(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step again.")
                         ] = False,
     pull: Annotated[str, typer.Option(
-        "--pull", help="always | missing | never | newer (alone: always).",
-        is_flag=False, flag_value="always")] = "missing",
+        "--pull", help="always | missing | never | newer (alone: always).")] = "missing",
     pull_always: Annotated[bool, typer.Option("--pull-always", hidden=True)] = False,
     pull_never: Annotated[bool, typer.Option("--pull-never", hidden=True)] = False,
     layers: Annotated[bool | None, typer.Option(
@@ -95,7 +107,7 @@ def build(
         raise PymanError(f"unrecognized image type {fmt!r}: --format oci or docker")
     if authfile and not os.path.exists(authfile):
         raise PymanError(f"checking authfile: stat {authfile}: no such file or directory")
-    if pull not in ("always", "missing", "never", "newer", "true", "false"):
+    if pull not in POLICIES:
         raise PymanError(f"invalid pull policy {pull!r}: always, missing, never or newer")
     policy = "always" if pull_always else "never" if pull_never else pull
     if layers is None:

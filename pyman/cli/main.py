@@ -217,6 +217,10 @@ def main(argv: list[str] | None = None) -> None:
         from pyman.cli.bool_values import normalize
 
         args = normalize(command, args)
+        if "--pull" in args and invoked_command(args) in ("build", "buildx", "image"):
+            from pyman.cli.build import bare_pull
+
+            args = bare_pull(args)
     if not gc.isenabled():  # started by entry(): collect again, start-up's objects frozen
         gc.freeze()
         gc.enable()
