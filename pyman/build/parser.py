@@ -230,7 +230,8 @@ def split_words(text: str, env: dict[str, str] | None, escape: str = "\\") -> li
             continue
         if ch == "$" and env is not None:
             value, j = _expand_var(text, j, env)
-            cur.append(value)
+            if value:
+                cur.append(value)
             have = have or bool(value) or quote == '"'  # an empty unquoted one: no word
             continue
         if quote == '"':
