@@ -115,12 +115,17 @@ class Containers:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
+            quiet = open(os.devnull, "wb") if self.opts.quiet else None  # -q: no output
             try:
-                result = self.engine.containers.start(c, detach=False, sig_proxy=True)
+                result = self.engine.containers.start(c, detach=False, sig_proxy=True,
+                                                      stdout=quiet, stderr=quiet)
             except PymanError as exc:  # the runtime failed: exit status 1, as Buildah's
                 err = BuildStepError(f"while running runtime: {exc}")
                 err.exit_code = 1
                 raise err from None
+            finally:
+                if quiet is not None:
+                    quiet.close()
             code = result.exit_code if result.exit_code is not None else 125
             if code != 0:
                 err = BuildStepError(f"while running runtime: exit status {code}")

@@ -72,9 +72,12 @@ CMD ["cat", "/two"]
     r = run_pyman("run", "--rm", "app:1", env=env)
     assert (r.returncode, r.stdout) == (0, "changed\n"), r.stderr
     # --no-cache runs everything again
-    r = run_pyman("build", "--no-cache", "-q", "-t", "app:1", str(ctx), env=env)
+    r = run_pyman("build", "--no-cache", "-t", "app:1", str(ctx), env=env)
     assert r.returncode == 0 and "ran-first-hi" in r.stdout.splitlines()
     assert "Using cache" not in r.stdout
+    # -q: the image id alone, as Podman (no step lines, no RUN output)
+    r = run_pyman("build", "--no-cache", "-q", "-t", "app:1", str(ctx), env=env)
+    assert r.returncode == 0 and len(r.stdout.split()) == 1 and len(r.stdout.strip()) == 64
     # history and config as Docker/OCI tools read them
     doc = json.loads(run_pyman("image", "inspect", "app:1", env=env).stdout)[0]
     assert doc["Config"]["Cmd"] == ["cat", "/two"] and "GREETING=hi" in doc["Config"]["Env"]
