@@ -214,6 +214,13 @@ def test_push_and_podman_runs_saved_build(run_pyman, fresh_env, tmp_path: Path,
                            capture_output=True, text=True, timeout=120,
                            stdin=subprocess.DEVNULL)
         assert (r.returncode, r.stdout) == (0, "built-by-pyman\n"), r.stderr
+        theirs = subprocess.run([*base, "history", "--no-trunc", "--format",
+                                 "{{.CreatedBy}}", dest], capture_output=True, text=True,
+                                timeout=60, stdin=subprocess.DEVNULL)
+        ours = run_pyman("history", "--no-trunc", "--format", "{{.CreatedBy}}", dest, env=env)
+        assert theirs.stdout.splitlines()[:2] == [
+            "/bin/sh -c #(nop) CMD cat /msg", "/bin/sh -c echo built-by-pyman > /msg"]
+        assert ours.stdout == theirs.stdout, (ours.stdout, theirs.stdout)
     finally:
         subprocess.run([*base, "system", "reset", "-f"], capture_output=True, timeout=120)
         subprocess.run(["unshare", "--map-auto", "--map-root-user", "rm", "-rf", "--",
