@@ -13,6 +13,7 @@ from aiohttp import web
 from pyman.api.common import blocking, body, engine, filters, flag, frame, number
 from pyman.api.errors import BadRequest
 from pyman.api.translate import run_options
+from pyman.errors import PymanError
 
 STREAMS = {"stdout": 1, "stderr": 2}
 
@@ -86,10 +87,13 @@ async def wait(request: web.Request) -> web.StreamResponse:
     cid = (await blocking(eng.containers.store.find, key)).id
 
     def state() -> tuple[str, int | None]:
-        if eng.containers.store.load(cid) is None:
-            return "removed", _kept_exit_code(eng, cid)
-        st = eng.containers.live_state(cid)
-        return st.status, st.exit_code
+        try:
+            if eng.containers.store.load(cid) is not None:
+                st = eng.containers.live_state(cid)
+                return st.status, st.exit_code
+        except PymanError:  # its --rm monitor is deleting it right now
+            pass
+        return "removed", _kept_exit_code(eng, cid)
 
     status, code = await blocking(state)
     seen_running = status in ("running", "starting", "restarting", "paused")
@@ -116,9 +120,12 @@ async def wait(request: web.Request) -> web.StreamResponse:
 def settled_status(eng: Any, cid: str) -> str:
     """The container's status; once it has exited, only after its monitor is gone (it
     writes the last output to the log, then records the exit)."""
-    if eng.containers.store.load(cid) is None:
+    try:
+        if eng.containers.store.load(cid) is None:
+            return "removed"
+        st = eng.containers.live_state(cid)
+    except PymanError:  # its --rm monitor is deleting it right now
         return "removed"
-    st = eng.containers.live_state(cid)
     if st.status in ("exited", "stopped"):
         eng.containers.states.wait_monitor_gone(st)
     return str(st.status)
