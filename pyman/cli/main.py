@@ -60,6 +60,7 @@ COMMANDS = {
     "kube": "pyman.cli.kube",
     "generate": "pyman.cli.generate",
     "quadlet": "pyman.cli.quadlet",
+    "unshare": "pyman.cli.unshare",
 }
 # command name -> its one-line help, for `pyman --help` without importing every command's
 # module (tests/unit/test_cobra_help.py checks it against the commands' own docstrings)
@@ -110,6 +111,7 @@ SUMMARIES = {
     "tag": "Add names to a local image",
     "top": "Display the running processes of a container",
     "unpause": "Unpause the processes in one or more containers",
+    "unshare": "Run a command in a modified user namespace",
     "untag": "Remove names from a local image",
     "version": "Display the pyman version",
     "volume": "Manage volumes",

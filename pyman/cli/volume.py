@@ -1,4 +1,5 @@
-"""pyman volume create|ls|inspect|rm|prune|exists, with Podman 4.3's output."""
+"""pyman volume create|ls|inspect|rm|prune|exists|export|import (mount: refused
+rootless, as Podman), with Podman 4.3's output."""
 
 from __future__ import annotations
 
@@ -185,3 +186,86 @@ def exists(name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv
     from pyman.cli.context import engine as make_engine
 
     raise typer.Exit(0 if make_engine().volumes.exists(name) else 1)
+
+
+@group.command("export", context_settings=CTX)
+def export(
+    name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv.volumes)],
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write to this file (default: stdout, which must be "
+        "redirected).")] = None,
+) -> None:
+    """Export volumes."""
+    import os
+
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.volume_archive import export_volume
+    from pyman.errors import PymanError
+
+    if output == "":
+        raise PymanError("expects output path, use --output=[path]")
+    store = make_engine().volumes.store
+    if output is None or output == "/dev/stdout":
+        if sys.stdout.isatty():
+            raise PymanError("refusing to write the archive to a terminal: use -o FILE or "
+                             "redirect stdout")
+        sys.stdout.flush()
+        export_volume(store, name, sys.stdout.fileno())
+        return
+    store.get(name)  # a missing volume leaves no file behind
+    tmp = f"{output}.pyman-tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        export_volume(store, name, fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, output)
+
+
+@group.command("import", context_settings=CTX)
+def import_(
+    name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv.volumes)],
+    source: Annotated[str, typer.Argument(help="Tarball, or - for stdin.")],
+) -> None:
+    """Import a tarball contents into a pyman volume."""
+    import os
+
+    from pyman.cli.context import engine as make_engine
+    from pyman.engine.volume_archive import import_volume
+    from pyman.errors import PymanError
+
+    store = make_engine().volumes.store
+    if source == "-":
+        import_volume(store, name, sys.stdin.fileno(), "stdin")
+        return
+    try:
+        fd = os.open(source, os.O_RDONLY)
+    except OSError as exc:
+        raise PymanError(f"open {source}: {exc.strerror.lower() if exc.strerror else exc}"
+                         ) from None
+    try:
+        import_volume(store, name, fd, source)
+    finally:
+        os.close(fd)
+
+
+@group.command("mount", context_settings=CTX)
+def mount(name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv.volumes)]
+          ) -> None:
+    """Mount volume."""
+    import os
+
+    from pyman.cli.context import engine as make_engine
+    from pyman.cli.main import _prog_name
+    from pyman.errors import PymanError
+
+    if os.environ.get("_CONTAINERS_USERNS_CONFIGURED") != "done" or os.getuid() != 0:
+        prog = _prog_name(None)  # as Podman: it names itself after argv[0]
+        raise PymanError(f'cannot run command "{prog} volume mount" in rootless mode, must '
+                         f"execute `{prog} unshare` first")
+    store = make_engine().volumes.store
+    print(store.data_dir(store.get(name).name))  # a local volume's data is always there
+

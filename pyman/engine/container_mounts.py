@@ -43,6 +43,9 @@ def plan(volumes: list[str], mounts: list[str], tmpfs: list[str],
     for m in specs:
         if m.type == "bind" and not os.path.exists(m.source):
             raise PymanError(f"statfs {m.source}: no such file or directory")
+        if m.type == "bind" and m.chown and os.path.realpath(m.source) in DANGEROUS:
+            raise PymanError(f"chowning host path {m.source} is not allowed: mount a "
+                             "directory below it with U")
     return specs
 
 
@@ -110,6 +113,32 @@ def for_monitor(mounts: list[dict[str, Any]], store: VolumeStore
                     entry[key] = int(value)
             first.append(entry)
     return oci, first
+
+
+def chown_sources(mounts: list[dict[str, Any]], store: VolumeStore) -> list[str]:
+    """The host paths of the ``U`` mounts, which the monitor gives to the container's user."""
+    out: list[str] = []
+    for raw in mounts:
+        m = MountSpec.from_json(raw)
+        if not m.chown or m.type == "tmpfs":
+            continue
+        if m.type == "bind":
+            out.append(m.source)
+            continue
+        rec = store.load(m.source)
+        if rec is None or rec.options.get("type") == "tmpfs":
+            continue
+        opts = rec.options
+        bind = "bind" in opts.get("o", "").split(",") or opts.get("type") == "bind"
+        out.append(opts["device"] if bind and opts.get("device")
+                   else str(store.data_dir(m.source)))
+    return out
+
+
+# Podman's pkg/chown DangerousHostPath: the system's own trees are never chowned by U
+DANGEROUS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media",
+             "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+             "/usr", "/var", "/var/lib", "/var/log")
 
 
 def inspect(mounts: list[dict[str, Any]], store: VolumeStore

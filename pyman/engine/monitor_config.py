@@ -20,7 +20,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
     from pyman.runtime.select import select_runtime
 
     runtime = select_runtime(svc.paths, svc.runtime)
-    from pyman.engine.container_mounts import for_monitor
+    from pyman.engine.container_mounts import chown_sources, for_monitor
 
     mounts, first_use = for_monitor(c.mounts, svc.volumes)
     from pyman.engine.log_config import size_limit as log_size_limit
@@ -70,6 +70,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "ports": c.ports,
         "mounts": mounts,  # OCI entries: binds, volumes, tmpfs
         "volumes_first_use": first_use,
+        "chown": chown_sources(c.mounts, svc.volumes),  # U: the sources to chown
         "volumes_lock": str(svc.volumes.lock_path),
         # anonymous volumes a --rm container's monitor removes with it
         "rm_volumes": [str(svc.volumes.dir(m["source"])) for m in c.mounts

@@ -65,6 +65,7 @@ def parse_volume(spec: str) -> MountSpec:
     _check_once(opts, PROPAGATIONS, "mount propagation option")
     _check_once(opts, ("bind", "rbind"), "'bind' or 'rbind' option")
     _check_once(opts, ("copy", "nocopy"), "'copy' or 'nocopy' option")
+    _check_once(opts, ("U",), "'U' option")
     for pair in FLAG_PAIRS:
         _check_once(opts, pair, f"'{pair[0]}' or '{pair[1]}' option")
     bind = is_host_path(src)
@@ -85,7 +86,9 @@ def parse_volume(spec: str) -> MountSpec:
             m.copy = o == "copy"
         elif any(o in pair for pair in FLAG_PAIRS):
             flags.append(o)
-        elif o in ("O", "U", "idmap"):
+        elif o == "U":
+            m.chown = True
+        elif o in ("O", "idmap"):
             raise PymanError(f'the volume option "{o}" is not supported by pyman: '
                              f"remove it from {spec!r}")
         else:
@@ -118,6 +121,7 @@ def parse_mount(spec: str) -> MountSpec:
     flags: list[str] = []
     size = mode = ""
     copy = True
+    chown = False
     for item in spec.split(","):
         if not item:
             continue
@@ -140,6 +144,8 @@ def parse_mount(spec: str) -> MountSpec:
             if key == "volume-nocopy":
                 copy = not _bool(value, key)
             continue  # relabel/consistency: SELinux and macOS notions, ignored as by Podman
+        elif key == "U":
+            chown = _bool(value, key)
         elif key == "tmpfs-size":
             size = value
         elif key == "tmpfs-mode":
@@ -167,14 +173,14 @@ def parse_mount(spec: str) -> MountSpec:
         if not src:
             raise PymanError(f"--mount {spec}: a bind mount needs a source (src=<host-dir>)")
         return MountSpec("bind", dest, source=os.path.abspath(src), options=[*flags, recursion],
-                         rw=rw, propagation=propagation)
+                         rw=rw, propagation=propagation, chown=chown)
     base = [d for d in VOLUME_DEFAULTS if d != "rbind"
             and not any(d in p and f in p for p in FLAG_PAIRS for f in flags)]
     if not src:
         return MountSpec("volume", dest, options=[*base, *flags, recursion], rw=rw,
-                         anonymous=True, copy=copy)
+                         anonymous=True, copy=copy, chown=chown)
     return MountSpec("volume", dest, source=_volume_name(src),
-                     options=[*base, *flags, recursion], rw=rw, copy=copy)
+                     options=[*base, *flags, recursion], rw=rw, copy=copy, chown=chown)
 
 
 def tmpfs_options(opts: list[str]) -> list[str]:

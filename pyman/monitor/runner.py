@@ -86,7 +86,7 @@ class ContainerRun:
                      self.cfg.get("storage_driver") or "overlay",
                      self.cfg.get("mount_program") or "")
         self.mounted = True
-        if self.cfg.get("volumes_first_use"):
+        if self.cfg.get("volumes_first_use") or self.cfg.get("chown"):
             self._volumes_first_use()
         if self.cfg.get("passwd_entry"):  # --userns=keep-id
             from pyman.runtime.keep_id import write_files
@@ -198,7 +198,7 @@ class ContainerRun:
         from pyman.storage.volume_copy import first_use, to_outer
 
         user = resolve_user(self.rootfs, self.cfg["spec"].get("user") or "")
-        entries = self.cfg["volumes_first_use"]
+        entries = self.cfg.get("volumes_first_use") or []
         uid, gid = user.uid, user.gid
         maps = self.cfg.get("userns_maps")
         if maps:  # keep-id: container ids -> ours (the rootfs shows ours already)
@@ -207,7 +207,13 @@ class ContainerRun:
                 for key in ("uid", "gid"):
                     if key in e:
                         e[key] = to_outer(maps[key], e[key])
-        first_use(entries, self.rootfs, uid, gid, self.cfg["volumes_lock"])
+        if entries:
+            first_use(entries, self.rootfs, uid, gid, self.cfg["volumes_lock"])
+        if self.cfg.get("chown"):  # U mounts, at every start
+            from pyman.storage.volume_copy import chown_tree
+
+            for path in self.cfg["chown"]:
+                chown_tree(path, uid, gid)
 
     def _write_bundle(self) -> None:
         from pyman.runtime.bundle import write_config

@@ -17,6 +17,7 @@ class MountSpec:
     propagation: str = "rprivate"
     anonymous: bool = False
     copy: bool = True  # volumes: copy the image's content in on first use
+    chown: bool = False  # U: the source goes to the container's user at each start
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MountSpec:

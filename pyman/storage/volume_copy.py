@@ -85,6 +85,21 @@ def _copy_tree(src: str, dst: str) -> None:
         os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
+def chown_tree(path: str, uid: int, gid: int) -> None:
+    """A ``U`` mount's source: to ``uid``:``gid`` with everything under it, as Podman's
+    ChangeHostPathOwnership: nothing is walked when the top already belongs to them, so
+    what the user changed below stays. Links are not followed."""
+    st = os.lstat(path)
+    if (st.st_uid, st.st_gid) == (uid, gid):
+        return
+    os.lchown(path, uid, gid)
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(top, name), uid, gid)
+
+
 def first_use(entries: list[dict[str, Any]], rootfs: str, uid: int, gid: int,
               lock_path: str) -> None:
     """``entries``: {meta, data, dest, copy, uid?, gid?} for each volume still marked for its
