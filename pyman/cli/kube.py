@@ -1,4 +1,5 @@
-"""pyman kube generate|play|down: Kubernetes YAML in and out (engine/kube_*.py)."""
+"""pyman kube generate|play|down (and play kube): Kubernetes YAML in and out
+(engine/kube_*.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ CTX = {"help_option_names": ["--help"]}
 group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
                     help="Play containers and pods from Kubernetes YAML, and generate it.")
 app.add_typer(group, name="kube")
+# Podman's older spelling, still in 4.3: `play kube FILE` is `kube play FILE`
+play_group = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=CTX,
+                         help="Play containers, pods or volumes from a structured file.")
+app.add_typer(play_group, name="play")
 
 
 def generate_yaml(
@@ -43,6 +48,7 @@ def generate_yaml(
 group.command("generate", context_settings=CTX)(generate_yaml)
 
 
+@play_group.command("kube", context_settings=CTX)
 @group.command("play", context_settings=CTX)
 def play(
     file: Annotated[str, typer.Argument(help="Kubernetes YAML file, or - for stdin.")],

@@ -1,4 +1,5 @@
-"""pyman pod: create, ps, inspect, start, stop, restart, rm, logs, exists, prune."""
+"""pyman pod: create, ps, inspect, start, stop, kill, pause, unpause, restart, rm, logs,
+top, stats, exists, prune."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def create(
                         ] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the pod.")] = None,
     infra: Annotated[bool, typer.Option(
-        "--infra/--no-infra", help="Create an infra container (pyman pods always have one: "
-        "--infra=false is refused).")] = True,
+        "--infra/--no-infra", help="Create an infra container to hold the namespaces the "
+        "members share (--infra=false: they share none).")] = True,
     publish: Annotated[list[str] | None, typer.Option(
         "--publish", "-p", help="[ip:][hostPort:]containerPort[/tcp|/udp] for the pod.")
                        ] = None,
@@ -55,6 +56,14 @@ def create(
                              ] = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Remove a pod of the same name first.")] = False,
+    infra_image: Annotated[str | None, typer.Option(
+        "--infra-image", help="The infra container's image (default: containers.conf's "
+        "infra_image, else pyman's pause image).")] = None,
+    infra_command: Annotated[str | None, typer.Option(
+        "--infra-command", help="The infra container's command (its entrypoint).")] = None,
+    exit_policy: Annotated[str, typer.Option(
+        "--exit-policy", help="continue, or stop: the pod stops when its last container "
+        "exits.")] = "continue",
 ) -> None:
     """Create a new, empty pod."""
     from pyman.engine.pods import PodCreateOptions
@@ -63,9 +72,6 @@ def create(
     if pod_name and name:
         raise PymanError("cannot specify --name and NAME at the same time")
     name = name or pod_name
-    if not infra:
-        raise PymanError("pyman pods share their namespaces through an infra container: "
-                         "--infra=false is not supported")
     if network == "private":  # Podman's name for a network of the pod's own
         network = None
     if replace and not name:
@@ -74,7 +80,9 @@ def create(
     pod = _pods().create(PodCreateOptions(name=name, publish=list(publish or []),
                                           network=network, share=share, labels=labels,
                                           hostname=hostname, infra_name=infra_name,
-                                          infra_pidfile=infra_pidfile, replace=replace))
+                                          infra_pidfile=infra_pidfile, replace=replace,
+                                          exit_policy=exit_policy, infra_image=infra_image,
+                                          infra_command=infra_command, infra=infra))
     print(pod.id)
 
 
@@ -208,8 +216,15 @@ def stop(
                      ] = 10,
     ignore: Annotated[bool, typer.Option(
         "--ignore", "-i", help="A missing pod is no error.")] = False,
+    if_no_members_run: Annotated[bool, typer.Option(
+        "--if-no-members-run", hidden=True,
+        help="The exit policy stop (a member's monitor): only when no member runs.")
+    ] = False,
 ) -> None:
     """Stop pods: the members, then the infra container."""
+    if if_no_members_run:
+        _each(pods, False, lambda s, k: s.stop_if_no_members_run(k, time_))
+        return
     _each(pods, all_, lambda s, k: s.stop(k, time_, ignore))
 
 
@@ -318,3 +333,62 @@ def logs(
         if not running:  # read once more after the last one stopped: nothing is lost
             break
         time.sleep(0.2)
+
+
+@group.command("pause", context_settings=CTX)
+def pause(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+) -> None:
+    """Pause one or more pods."""
+    _each(pods, all_, lambda s, k: s.pause(k, True))
+
+
+@group.command("unpause", context_settings=CTX)
+def unpause(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+) -> None:
+    """Unpause one or more pods."""
+    _each(pods, all_, lambda s, k: s.pause(k, False))
+
+
+@group.command("top", context_settings={**CTX, "allow_interspersed_args": False})
+def top(
+    pod: Annotated[str, typer.Argument(help="Pod.", autocompletion=cv.pods)],
+    descriptors: Annotated[list[str] | None, typer.Argument(
+        help="Format descriptors, as `pyman top` takes them.")] = None,
+) -> None:
+    """Display the running processes of containers in a pod."""
+    from pyman.engine.top import parse_descriptors, tabulate
+    from pyman.errors import PymanError
+
+    wanted = parse_descriptors(list(descriptors or []))
+    if wanted is None:
+        raise PymanError("pod top takes psgo's format descriptors only (user, pid, ppid, "
+                         "pcpu, etime, tty, time, args, comm, ...): use `pyman top "
+                         "CONTAINER` for ps(1) options")
+    sys.stdout.write(tabulate(_pods().top(pod, wanted)))
+
+
+@group.command("stats", context_settings=CTX)
+def stats(
+    pods: Annotated[list[str] | None, typer.Argument(help="Pods.", autocompletion=cv.pods)] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="All pods.")] = False,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Show one sample.")
+                         ] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="json or a Go template.")
+                   ] = None,
+) -> None:
+    """Display a live stream of resource usage statistics for the containers in one or
+    more pods."""
+    from pyman.errors import PymanError
+    from pyman.runtime.cgroups import delegation
+
+    for key in pods or []:  # a missing pod is said first
+        _pods().store.find(key)
+    found = delegation()
+    if not found.ok:  # Podman's words: rootless containers have no cgroup to read
+        raise PymanError("pod stats is not supported in rootless mode without cgroups v2")
+    raise PymanError("pod stats reads the containers' cgroups, which pyman does not give "
+                     "them yet on this host: use `pyman pod top` for the processes")

@@ -169,8 +169,9 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--volumes-from", help="The volumes and binds of another container: "
             "CONTAINER[:ro|rw].", autocompletion=cv.containers)] = None,
         image_volume: Annotated[str, typer.Option(
-            "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore.",
-            autocompletion=cv.image_volume_modes)] = "bind",
+            "--image-volume", help="The image's VOLUMEs: bind, tmpfs or ignore (default: "
+            "containers.conf's image_volume_mode, else bind).",
+            autocompletion=cv.image_volume_modes)] = "",
         userns: Annotated[str | None, typer.Option(
             "--userns", help="User namespace: host (default) or keep-id, keep-id:uid=N,gid=N."
         )] = None,

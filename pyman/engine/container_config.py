@@ -76,7 +76,9 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     from pyman.engine import container_mounts
 
     specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,
-                                  dict(icfg.get("Volumes") or {}), opts.image_volume)
+                                  dict(icfg.get("Volumes") or {}),
+                                  opts.image_volume or str(current().get(
+                                      "engine", "image_volume_mode", "bind")))
     if opts.volumes_from:
         specs = _volumes_from(svc, opts.volumes_from, specs, opts)
     systemd = systemd_mode(opts.systemd, args)
@@ -273,6 +275,8 @@ def joined(svc: ContainerService, opts: RunOptions) -> tuple[str, list[str], str
         from pyman.storage.pods import PodStore
 
         pod = PodStore(svc.paths.pods).find(opts.pod)
+        if not pod.infra_id:  # --infra=false: a member of its own, in the pod by name only
+            return "", [], "", pod.id
         if opts.publish or opts.publish_all or opts.network:
             raise PymanError(
                 "invalid config provided: published or exposed ports must be defined "

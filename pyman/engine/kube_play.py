@@ -117,8 +117,9 @@ def _make_pod(engine: Engine, pod: KubePod, images: dict[tuple[str, str], ImageR
               report: PlayReport) -> PlayedPod:
     from pyman.engine.pods import PodCreateOptions
 
+    # as Podman's play kube: the pod stops once its containers have exited
     cfg = engine.pods.create(PodCreateOptions(name=pod.name, publish=pod.publish,
-                                              hostname=pod.hostname))
+                                              hostname=pod.hostname, exit_policy="stop"))
     played = PlayedPod(cfg.id, cfg.name)
     report.pods.append(played)  # removed again if a container fails below
     for c in pod.containers:

@@ -80,6 +80,10 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                     if c.restart_policy not in ("", "no") else None),
     }
     add_notify(c, cfg)
+    if c.pod and not c.infra:
+        cfg["pod_exit"] = _pod_exit(svc, c)
+    if c.infra and "ipc" in _pod_share(svc, c):  # the tmpfs its members share as /dev/shm
+        cfg["shm_dir"] = str(svc.store.run_dir(c.id) / "shm")
     if c.network == "netavark" and not c.networks:  # disconnected from all: loopback only
         cfg["network"] = "none"
     elif c.network == "netavark":  # last: it counts this container as a user of the netns
@@ -87,6 +91,38 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
 
         cfg["netavark"] = netavark_config(svc, c)
     return cfg
+
+def pyman_argv(svc: ContainerService) -> list[str]:
+    """pyman run again by a monitor, on this store (the monitor may sit in a user namespace
+    where the runtime dir's fallback would be another: the roots are named)."""
+    import sys
+
+    return [sys.executable, "-m", "pyman", "--root", str(svc.paths.data.parent),
+            "--runroot", str(svc.paths.runtime.parent)]
+
+
+def _pod_share(svc: ContainerService, c: ContainerConfig) -> list[str]:
+    from pyman.storage.pods import PodNotFoundError, PodStore
+
+    try:
+        return PodStore(svc.paths.pods).find(c.pod).share
+    except PodNotFoundError:
+        return []
+
+
+def _pod_exit(svc: ContainerService, c: ContainerConfig) -> list[str] | None:
+    """A member of a pod with the exit policy stop: the command its monitor runs at the
+    final exit (it stops the pod when no other member runs)."""
+    from pyman.storage.pods import PodNotFoundError, PodStore
+
+    try:
+        pod = PodStore(svc.paths.pods).find(c.pod)
+    except PodNotFoundError:
+        return None
+    if pod.exit_policy != "stop":
+        return None
+    return [*pyman_argv(svc), "pod", "stop", "--if-no-members-run", pod.id]
+
 
 def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:
     """Under systemd ($NOTIFY_SOCKET): the monitor sends MAINPID (and READY=1 with
@@ -120,6 +156,10 @@ def join_cfg(svc: ContainerService, c: ContainerConfig) -> dict[str, Any] | None
             f"container {target.name} whose namespaces {c.name} shares is not running: "
             f"start it first (pyman start {target.name})")
     kinds = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
-    return {"userns": f"/proc/{st.monitor_pid}/ns/user",
-            "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
-            "run_dir": str(svc.store.run_dir(target.id))}
+    run_dir = svc.store.run_dir(target.id)
+    out = {"userns": f"/proc/{st.monitor_pid}/ns/user",
+           "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
+           "run_dir": str(run_dir)}
+    if target.infra and "ipc" in c.share:  # the pod's /dev/shm, in the infra's mounts
+        out.update(mntns=f"/proc/{st.monitor_pid}/ns/mnt", shm=str(run_dir / "shm"))
+    return out

@@ -23,6 +23,7 @@ from pyman.storage.pods import PodConfig, PodStore
 
 SHAREABLE = ("ipc", "net", "uts")  # the default; pid on request (--share +pid)
 JOINABLE = (*SHAREABLE, "pid")
+EXIT_POLICIES = ("continue", "stop")
 
 
 @dataclass
@@ -36,6 +37,10 @@ class PodCreateOptions:
     infra_name: str | None = None  # default <pod id[:12]>-infra
     infra_pidfile: str | None = None  # written with the infra's monitor pid at each start
     replace: bool = False  # remove a pod of the same name first
+    exit_policy: str = "continue"  # or stop: the pod stops when its last member exits
+    infra_image: str | None = None  # None: containers.conf's infra_image, else pyman's pause
+    infra_command: str | None = None  # the infra's entrypoint (default: its image's)
+    infra: bool = True  # False: no infra, the members share nothing (Podman's --infra=false)
 
 
 @dataclass
@@ -98,7 +103,15 @@ class PodService:
 
     # -- create -------------------------------------------------------------------------
     def create(self, opts: PodCreateOptions) -> PodConfig:
-        share = _share(opts.share)
+        share = _share(opts.share) if opts.infra else []
+        if not opts.infra and opts.share:
+            raise PymanError("cannot set share namespaces without an infra container")
+        if not opts.infra and (opts.publish or opts.network):
+            raise PymanError("cannot set pod network or publish ports without an infra "
+                             "container: its members get their own")
+        if opts.exit_policy not in EXIT_POLICIES:
+            raise PymanError("running pod create option: invalid pod exit policy: "
+                             f'"{opts.exit_policy}"')
         if opts.publish and "net" not in share:
             raise PymanError("published ports need a shared network namespace: add net to "
                              "--share or leave --share out")
@@ -109,21 +122,26 @@ class PodService:
             check_name(opts.name, "running pod create option")
         if opts.infra_name:
             check_name(opts.infra_name, "running container create option")
+        image_name, image, entrypoint = self._infra_image(opts) if opts.infra else (
+            "", None, None)
         pid = new_id()
 
         name = opts.name or new_name({p.name for p in self.store.all()})
         if opts.replace and opts.name:
             self.remove(name, force=True, ignore=True)
         pod = PodConfig(id=pid, name=name, share=share, labels=dict(opts.labels),
-                        hostname=opts.hostname or name,
+                        hostname=opts.hostname or name, exit_policy=opts.exit_policy,
                         infra_pidfile=os.path.abspath(opts.infra_pidfile)
                         if opts.infra_pidfile else "")
         self.store.create(pod)
+        if not opts.infra:
+            return pod
         try:
-            image = self._pause_image()
+            if image is None:
+                image = self._pause_image()
             infra = self.containers.create(RunOptions(
-                image=pause_image(), name=opts.infra_name or f"{pid[:12]}-infra",
-                network=opts.network,
+                image=image_name, name=opts.infra_name or f"{pid[:12]}-infra",
+                network=opts.network, entrypoint=entrypoint,
                 publish=list(opts.publish), hostname=pod.hostname, pull="never",
                 pod=pid, infra=True), image)
         except BaseException:
@@ -132,6 +150,19 @@ class PodService:
         pod.infra_id = infra.id
         self.store.save(pod)
         return pod
+
+    def _infra_image(self, opts: PodCreateOptions) -> tuple[str, Any, str | None]:
+        """(name, record or None for pyman's pause image, entrypoint) of the infra: an
+        image named by --infra-image or containers.conf's infra_image is pulled if missing
+        (before anything is made: a failed pull leaves no pod)."""
+        from pyman.containers_conf import current
+
+        conf = current()
+        name = opts.infra_image or str(conf.get("engine", "infra_image", "") or "")
+        command = opts.infra_command or str(conf.get("engine", "infra_command", "") or "")
+        if not name:
+            return pause_image(), None, command or None
+        return name, self.containers.images.get_or_pull(name), command or None
 
     def _pause_image(self) -> Any:
         """localhost/podman-pause:<version>-<built> (Podman's name: tools look for it by
@@ -202,16 +233,16 @@ class PodService:
         from pyman.engine.inspect import inspect_ports, rfc3339
 
         s = self.get(key)
-        infra_cfg = self.containers.store.load(s.infra_id)
+        infra_cfg = self.containers.store.load(s.infra_id) if s.infra_id else None
         return {
             "Id": s.id,
             "Name": s.name,
             "Created": rfc3339(s.created),
-            "ExitPolicy": "continue",
+            "ExitPolicy": self.store.find(s.id).exit_policy,
             "State": s.status,
             "Hostname": self.store.find(s.id).hostname,
             "Labels": s.labels or {},
-            "CreateInfra": True,
+            "CreateInfra": bool(s.infra_id),
             "InfraContainerID": s.infra_id,
             "InfraConfig": {
                 "PortBindings": inspect_ports(infra_cfg.ports if infra_cfg else []),
@@ -245,6 +276,54 @@ class PodService:
             return ""
         for m in reversed(self.members(pod)):
             self.containers.stop(m.id, timeout)
+        return pod.id
+
+    def stop_if_no_members_run(self, key: str, timeout: float = 10) -> str:
+        """The exit policy stop, run by a member's monitor at its exit: the infra is
+        stopped once no other container of the pod runs."""
+        pod = self._find(key, True)
+        if pod is None or pod.exit_policy != "stop":
+            return ""
+        members = self.members(pod)
+        if any(m.status in ("running", "starting", "restarting") for m in members
+               if m.id != pod.infra_id):
+            return ""
+        return self.stop(pod.id, timeout)
+
+    def running_members(self, key: str, what: str) -> tuple[PodConfig, list[str]]:
+        """The pod and the ids of its running containers (the infra first); none is
+        Podman's error for ``what`` (pause, top ...)."""
+        pod = self.store.find(key)
+        running = [m.id for m in self.members(pod) if m.status == "running"]
+        if not running:
+            raise ContainerStateError(f"no running containers in pod {pod.name} to {what}")
+        return pod, running
+
+    def top(self, key: str, descriptors: list[str]) -> list[list[str]]:
+        """`pod top`: the rows of every running container, one header."""
+        from pyman.engine.top import TopService
+
+        _, running = self.running_members(key, "show")
+        top = TopService(self.paths)
+        rows: list[list[str]] = []
+        for cid in running:
+            try:
+                found = top.top(cid, descriptors)
+            except ContainerStateError:
+                continue  # it stopped meanwhile
+            rows.extend(found if not rows else found[1:])
+        return rows
+
+    def pause(self, key: str, on: bool) -> str:
+        """`pod pause` / `pod unpause`: each container of the pod in that state."""
+        pod = self.store.find(key)
+        want = "running" if on else "paused"
+        targets = [m.id for m in self.members(pod) if m.status == want]
+        if not targets:
+            raise ContainerStateError(f"no {want} containers in pod {pod.name} to "
+                                      f"{'pause' if on else 'unpause'}")
+        for cid in targets:
+            self.containers.pause(cid, on)
         return pod.id
 
     def kill(self, key: str, sig: int) -> str:

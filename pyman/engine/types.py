@@ -106,7 +106,9 @@ class RunOptions:
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
     volumes_from: list[str] = field(default_factory=list)  # CONTAINER[:ro|rw]
-    image_volume: str = "bind"  # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore
+    # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore; "": containers.conf's
+    # image_volume_mode, else bind
+    image_volume: str = ""
     userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/userns.py)
     pod: str | None = None  # --pod: join this pod's namespaces
     infra: bool = False  # the pod's own infra container (engine/pods.py creates it)

@@ -71,7 +71,8 @@ def main(argv: list[str]) -> int:
         cfg = json.load(f)
     try:
         if cfg.get("join"):  # a pod member, --network container:: the other's namespace
-            join_enter(cfg["join"]["userns"], libc.CLONE_NEWNS)
+            join_enter(cfg["join"]["userns"], libc.CLONE_NEWNS,
+                       cfg["join"].get("mntns") or "")
         elif cfg.get("netavark"):  # on networks: the rootless netns's user namespace
             join_enter(cfg["netavark"]["userns"], libc.CLONE_NEWNS)
         else:
@@ -133,6 +134,7 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         log.close()
     restart_or_return(run, code, sync, relay)
     run.cleanup(code)
+    after_exit(cfg)
     sync.send(event="exited", code=code)
     relay.finish(code)
     sync.close()
@@ -238,6 +240,7 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     sync = Sync(sync_fd if sync_fd >= 0 else None)
     restart_or_return(run, code, sync, relay)
     run.cleanup(code)
+    after_exit(cfg)
     sync.send(event="exited", code=code)
     sync.close()
     if relay is not None:
@@ -245,6 +248,22 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     release_stdio()
     run.delete_runtime_state()
     reap_children()
+
+
+def after_exit(cfg: dict[str, Any]) -> None:
+    """The container's final exit is recorded: a pod member of a pod whose exit policy is
+    stop has pyman stop the pod once no other member runs (``pod_exit``: its command).
+    Started on its own, not waited for: it waits for the infra's monitor, not ours."""
+    argv = cfg.get("pod_exit")
+    if not argv:
+        return
+    import subprocess
+
+    try:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        pass  # the pod stays up, as with the policy continue; `pod stop` still works
 
 
 def reap_children(timeout: float = 5) -> None:

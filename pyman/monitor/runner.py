@@ -82,6 +82,13 @@ class ContainerRun:
         if mode.startswith("ns:"):
             check_joinable(mode[3:])
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+        if self.cfg.get("shm_dir"):  # a pod's infra: the /dev/shm its members share
+            shm = self.cfg["shm_dir"]
+            os.makedirs(shm, 0o700, exist_ok=True)
+            if not os.path.ismount(shm):
+                libc.mount("shm", shm, "tmpfs",
+                           libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
+                           "mode=1777,size=65536k")
         mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"),
                      self.cfg.get("storage_driver") or "overlay",
                      self.cfg.get("mount_program") or "")

@@ -68,7 +68,7 @@ def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
 
 
 
-def join_enter(userns: str, flags: int) -> None:
+def join_enter(userns: str, flags: int, mntns: str = "") -> None:
     """Join the user namespace at ``userns`` (another container's monitor holds it, with its
     maps already written), then unshare ``flags`` there. Root in it at once: the host user
     is uid 0 of every namespace pyman makes."""
@@ -85,6 +85,17 @@ def join_enter(userns: str, flags: int) -> None:
             f"cannot join the user namespace {userns}: {os.strerror(exc.errno or 0)}") from None
     finally:
         os.close(fd)
+    if mntns:  # a pod member: a copy of the infra monitor's mounts (its /dev/shm tmpfs)
+        try:
+            fd = os.open(mntns, os.O_RDONLY)
+            try:
+                libc.setns(fd, libc.CLONE_NEWNS)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise RootlessSetupError(
+                f"cannot join the mount namespace {mntns}: {os.strerror(exc.errno or 0)}; "
+                "is the pod's infra container still running?") from None
     libc.unshare(flags)
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)

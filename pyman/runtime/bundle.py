@@ -186,6 +186,12 @@ def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
     if cfg["spec"].get("terminal") and size:  # the attaching client's window, from the start
         config["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
     ipc_mode(config, cfg["spec"].get("ipc") or "")
+    shm = cfg.get("shm_dir") or (cfg.get("join") or {}).get("shm")
+    if shm:  # a pod's: the infra monitor's tmpfs (members see it in their copy of its mounts)
+        for m in config["mounts"]:
+            if m["destination"] == "/dev/shm":
+                m.update(type="bind", source=shm, options=["rbind", "nosuid", "noexec",
+                                                           "nodev"])
     if cfg.get("join"):
         join_namespaces(config, cfg["join"]["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>

@@ -29,6 +29,7 @@ class PodConfig:
     hostname: str = ""
     created: float = field(default_factory=time.time)
     infra_pidfile: str = ""  # --infra-conmon-pidfile: the infra's monitor pid, at each start
+    exit_policy: str = "continue"  # stop: the pod stops when its last member exits
 
 
 class PodStore:
