@@ -21,9 +21,10 @@ GO_ZERO_TIME = -62135596800  # Go's time.Time{}.Unix(), what Podman prints for "
 
 
 def status_text(status: str, exit_code: int | None, started: float | None,
-                finished: float | None, now: float) -> str:
+                finished: float | None, now: float, health: str = "") -> str:
     if status == "running":
-        return f"Up {human_duration(now - (started or now))}"
+        up = f"Up {human_duration(now - (started or now))}"
+        return f"{up} ({health})" if health else up
     if status in ("exited", "restarting"):
         return f"Exited ({exit_code if exit_code is not None else -1}) " + ago(finished or now,
                                                                                now)
@@ -48,6 +49,8 @@ def matches(c: ContainerSummary, filters: dict[str, list[str]]) -> bool:
             ok = any(c.id.startswith(v) for v in values)
         elif key == "label":
             ok = all(_label_match(c.labels, v) for v in values)
+        elif key == "health":  # healthy | unhealthy | starting | none (no healthcheck)
+            ok = (c.health or "none") in values
         elif key == "exited":
             ok = c.status == "exited" and str(c.exit_code) in values
         elif key == "ancestor":
@@ -104,7 +107,7 @@ def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
         "Size": None,
         "StartedAt": int(c.started_at) if c.started_at else GO_ZERO_TIME,
         "State": _state_name(c.status),
-        "Status": status_text(c.status, c.exit_code, c.started_at, c.finished_at, now),
+        "Status": status_text(c.status, c.exit_code, c.started_at, c.finished_at, now, c.health),
         "Created": int(c.created),
     }
 
@@ -228,7 +231,7 @@ def ps(
         if not no_trunc and len(cmd) > 20:
             cmd = cmd[:17] + "..."
         rows.append([c.id if no_trunc else c.id[:12], c.image, cmd, ago(c.created, now),
-                     status_text(c.status, c.exit_code, c.started_at, c.finished_at, now),
+                     status_text(c.status, c.exit_code, c.started_at, c.finished_at, now, c.health),
                      ports_column(c.ports), c.name])
         if pod:
             rows[-1] += [c.pod if no_trunc else c.pod[:12], c.pod_name]

@@ -62,6 +62,7 @@ COMMANDS = {
     "generate": "pyman.cli.generate",
     "quadlet": "pyman.cli.quadlet",
     "unshare": "pyman.cli.unshare",
+    "healthcheck": "pyman.cli.healthcheck",
 }
 # command name -> its one-line help, for `pyman --help` without importing every command's
 # module (tests/unit/test_cobra_help.py checks it against the commands' own docstrings)
@@ -79,6 +80,7 @@ SUMMARIES = {
     "export": "Export a container's filesystem as a tar archive",
     "generate": "Generate structured data (Kubernetes YAML, systemd units) from containers "
                 "and pods",
+    "healthcheck": "Manage health checks on containers",
     "history": "Show the history of an image",
     "image": "Manage images",
     "images": "List images in local storage",

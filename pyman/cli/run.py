@@ -199,6 +199,26 @@ def _command(create_only: bool) -> Callable[..., None]:
             autocompletion=cv.log_drivers)] = "",
         log_opt: Annotated[list[str] | None, typer.Option(
             "--log-opt", help="Log options: max-size=N[kmg], path=FILE, tag=T.")] = None,
+        # -- healthcheck (engine/health_config.py)
+        health_cmd: Annotated[str | None, typer.Option(
+            "--health-cmd", help="Command to check health: a command line (run with "
+            "/bin/sh -c) or a JSON array; none disables the image's.")] = None,
+        health_interval: Annotated[str | None, typer.Option(
+            "--health-interval", help="Time between checks (default 30s; disable: "
+            "none).")] = None,
+        health_retries: Annotated[int | None, typer.Option(
+            "--health-retries", help="Failures in a row that make it unhealthy (default "
+            "3).")] = None,
+        health_start_period: Annotated[str | None, typer.Option(
+            "--health-start-period", help="Time to start up, when failures do not count "
+            "(default 0s).")] = None,
+        health_timeout: Annotated[str | None, typer.Option(
+            "--health-timeout", help="Longest a check may run (default 30s).")] = None,
+        health_on_failure: Annotated[str, typer.Option(
+            "--health-on-failure", help="On unhealthy: none, kill, restart or stop.")
+        ] = "none",
+        no_healthcheck: Annotated[bool, typer.Option(
+            "--no-healthcheck", help="No healthcheck, not even the image's.")] = False,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -245,6 +265,14 @@ def _command(create_only: bool) -> Callable[..., None]:
         opts.create_command = list(sys.argv)  # inspect's Config.CreateCommand
         opts.unsetenv, opts.unsetenv_all = list(unsetenv or []), unsetenv_all
         opts.ipc = ipc
+        if any(v is not None for v in (health_cmd, health_interval, health_retries,
+                                       health_start_period, health_timeout)) \
+                or no_healthcheck or health_on_failure != "none":
+            from pyman.engine.health_config import HealthOptions
+
+            opts.health = HealthOptions(health_cmd, health_interval, health_retries,
+                                        health_start_period, health_timeout,
+                                        health_on_failure, no_healthcheck)
         opts.group_add = list(group_add or [])
         opts.dns, opts.dns_search = list(dns or []), list(dns_search or [])
         opts.dns_option = list(dns_option or [])

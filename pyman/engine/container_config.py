@@ -133,6 +133,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         sdnotify=opts.sdnotify,
         cgroups=opts.cgroups,
         create_command=list(opts.create_command),
+        healthcheck=_healthcheck(opts, icfg),
+        health_on_failure=opts.health.on_failure if opts.health is not None else "none",
         restart_policy=restart,
         restart_retries=retries,
         log_driver=log_driver,
@@ -266,6 +268,15 @@ def _ipc_donor(svc: ContainerService, ipc: str) -> str:
                          f"is not allowed: non-shareable IPC (hint: use IpcMode:shareable for "
                          "the donor container)")
     return target.id
+
+
+def _healthcheck(opts: RunOptions, icfg: dict[str, Any]) -> dict[str, Any]:
+    """--health-* over the image's HEALTHCHECK (Podman's Config.Healthcheck; {}: none)."""
+    if opts.health is None and not icfg.get("Healthcheck"):
+        return {}
+    from pyman.engine.health_config import HealthOptions, build
+
+    return build(opts.health or HealthOptions(), icfg.get("Healthcheck"))
 
 
 def joined(svc: ContainerService, opts: RunOptions) -> tuple[str, list[str], str, str]:

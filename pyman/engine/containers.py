@@ -43,6 +43,19 @@ STOPPING = "stop-in-progress"  # a `stop` is waiting for the exit: inspect says 
 Attach = Callable[[int], "int | None"]
 
 
+
+def health_status(container_dir: Any) -> str:
+    from pyman.engine.healthcheck import read_results
+
+    return str(read_results(container_dir)["Status"])
+
+
+def remove_health_timer(cid: str) -> None:
+    from pyman.engine import health_timer
+
+    if health_timer.user_manager():
+        health_timer.remove(cid)
+
 class ContainerService:
     def __init__(self, paths: Paths, images: ImageService, *, runtime: str | None = None
                  ) -> None:
@@ -391,6 +404,8 @@ class ContainerService:
                                         st.finished_at, st.pid, c.labels, c.image_id,
                                         st.monitor_pid, c.rm, fold_ports(c.ports), c.pod,
                                         c.infra))
+            if c.healthcheck and st.status == "running":  # ps' (healthy), --filter health=
+                out[-1].health = health_status(self.store.dir(c.id))
             if c.pod:
                 if pod_names is None:
                     from pyman.storage.pods import PodStore
@@ -469,6 +484,8 @@ class ContainerService:
         else:
             self.states.wait_monitor_gone(st)
         shutil.rmtree(self.paths.runtime_root / c.id, ignore_errors=True)
+        if c.healthcheck:
+            remove_health_timer(c.id)
         self.store.delete(c.id)
         if volumes:
             self._remove_anonymous(c)

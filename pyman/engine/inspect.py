@@ -97,6 +97,15 @@ def _annotations(c: ContainerConfig) -> dict[str, str]:
     return out
 
 
+def _health(c: ContainerConfig, static_dir: str) -> dict[str, Any]:
+    """State.Health: the results so far ({"Status": ""...} without a healthcheck)."""
+    if not c.healthcheck:
+        return {"Status": "", "FailingStreak": 0, "Log": None}
+    from pyman.engine.healthcheck import read_results
+
+    return read_results(static_dir)
+
+
 def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str,
                       run_dir: str, runtime: str = "runc") -> dict[str, Any]:
     from pathlib import Path
@@ -133,6 +142,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Error": st.error,
             "StartedAt": rfc3339(st.started_at),
             "FinishedAt": rfc3339(st.finished_at),
+            "Health": _health(c, static_dir),
         },
         "Image": c.image_id.removeprefix("sha256:"),
         "ImageDigest": c.image_digest,
@@ -191,6 +201,9 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "StopTimeout": 10 if c.stop_timeout is None else c.stop_timeout,
             "CreateCommand": c.create_command or None,
             "SdNotifyMode": c.sdnotify,
+            # omitempty, as Go's Schema2HealthConfig: a zero duration is left out
+            "Healthcheck": {k: v for k, v in c.healthcheck.items() if v} or None,
+            "HealthcheckOnFailureAction": c.health_on_failure,
         },
         "HostConfig": {
             "Binds": binds,

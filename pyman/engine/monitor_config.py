@@ -80,6 +80,8 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                     if c.restart_policy not in ("", "no") else None),
     }
     add_notify(c, cfg)
+    if c.healthcheck:
+        _health(svc, c, cfg)
     if c.pod and not c.infra:
         cfg["pod_exit"] = _pod_exit(svc, c)
     if c.infra and "ipc" in _pod_share(svc, c):  # the tmpfs its members share as /dev/shm
@@ -99,6 +101,26 @@ def pyman_argv(svc: ContainerService) -> list[str]:
 
     return [sys.executable, "-m", "pyman", "--root", str(svc.paths.data.parent),
             "--runroot", str(svc.paths.runtime.parent)]
+
+
+def _health(svc: ContainerService, c: ContainerConfig, cfg: dict[str, Any]) -> None:
+    """At each start: the status is "starting"; the checks are timed by a systemd user
+    timer where a user manager runs, else by the monitor (``health``)."""
+    from pyman.engine.healthcheck import set_status
+
+    set_status(svc.store.dir(c.id), "starting")
+    interval = int(c.healthcheck.get("Interval") or 0)
+    if interval <= 0:  # --health-interval disable: only `pyman healthcheck run`
+        return
+    argv = [*pyman_argv(svc), "healthcheck", "run", c.id]
+    from pyman.engine import health_timer
+
+    if health_timer.user_manager():
+        from pyman.engine.health_config import go_duration_text
+
+        if health_timer.create(c.id, go_duration_text(interval), argv):
+            return
+    cfg["health"] = {"interval": interval / 1e9, "argv": argv}
 
 
 def _pod_share(svc: ContainerService, c: ContainerConfig) -> list[str]:

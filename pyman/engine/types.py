@@ -97,6 +97,8 @@ class RunOptions:
     add_host: list[str] = field(default_factory=list)
     stop_signal: str | None = None
     stop_timeout: int | None = None
+    # --health-*: engine/health_config.HealthOptions (None: the image's HEALTHCHECK)
+    health: Any = None
     ulimit: list[str] = field(default_factory=list)
     memory: str | None = None
     cpus: float | None = None
@@ -145,6 +147,7 @@ class ContainerSummary:
     pod: str = ""  # pod id
     infra: bool = False
     pod_name: str = ""
+    health: str = ""  # a running container's healthcheck status ("" without one)
 
 
 @dataclass

@@ -207,6 +207,8 @@ def lean_exec(run: ContainerRun, pid: int, relay: Relay, sync_fd: int | None = N
     if helper is not None:
         helper_pid = helper.proc.pid if helper.proc is not None else helper.pid
     sync = -1 if sync_fd is None else sync_fd
+    health = run.cfg.get("health")  # the healthcheck's interval and command, for lean.py
+    health_arg = "\x1f".join([str(health["interval"]), *health["argv"]]) if health else ""
     for fd in (exit_w, sync):
         if fd >= 0:
             os.set_inheritable(fd, True)
@@ -214,7 +216,7 @@ def lean_exec(run: ContainerRun, pid: int, relay: Relay, sync_fd: int | None = N
     args = [sys.executable, "-I", "-S", os.path.join(here, "__main__.py"), "--lean",
             run.run_dir, str(pid), str(exit_w), str(helper_pid),
             run.cfg.get("log_path") or "", str(sync), str(run.cfg.get("log_max") or 0),
-            *relay.handover()]
+            health_arg, *relay.handover()]
     # the mask survives exec: a signal arriving meanwhile waits for lean.py's handlers
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     os.execv(sys.executable, args)

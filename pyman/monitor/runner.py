@@ -21,7 +21,7 @@ from pyman.netns.helpers import (
 from pyman.procinfo import boot_id, start_time
 from pyman.rootless import libc
 from pyman.storage.atomic import write_json
-from pyman.storage.rootfs import mount_rootfs, unmount_rootfs
+from pyman.storage.rootfs import mount_rootfs, mount_shm, unmount_rootfs
 
 TYPE_CHECKING = False  # typing costs ~15 ms of start-up; the monitor runs on every `run`
 if TYPE_CHECKING:
@@ -83,12 +83,7 @@ class ContainerRun:
             check_joinable(mode[3:])
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         if self.cfg.get("shm_dir"):  # a pod's infra: the /dev/shm its members share
-            shm = self.cfg["shm_dir"]
-            os.makedirs(shm, 0o700, exist_ok=True)
-            if not os.path.ismount(shm):
-                libc.mount("shm", shm, "tmpfs",
-                           libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
-                           "mode=1777,size=65536k")
+            mount_shm(self.cfg["shm_dir"])
         mount_rootfs(self.cfg["lowers"], self.cdir, self.rootfs, self.cfg.get("idmap"),
                      self.cfg.get("storage_driver") or "overlay",
                      self.cfg.get("mount_program") or "")
@@ -202,7 +197,7 @@ class ContainerRun:
 
     def _volumes_first_use(self) -> None:
         from pyman.runtime.users import resolve_user
-        from pyman.storage.volume_copy import first_use, to_outer
+        from pyman.storage.volume_copy import chown_tree, first_use, to_outer
 
         user = resolve_user(self.rootfs, self.cfg["spec"].get("user") or "")
         entries = self.cfg.get("volumes_first_use") or []
@@ -216,11 +211,8 @@ class ContainerRun:
                         e[key] = to_outer(maps[key], e[key])
         if entries:
             first_use(entries, self.rootfs, uid, gid, self.cfg["volumes_lock"])
-        if self.cfg.get("chown"):  # U mounts, at every start
-            from pyman.storage.volume_copy import chown_tree
-
-            for path in self.cfg["chown"]:
-                chown_tree(path, uid, gid)
+        for path in self.cfg.get("chown") or ():  # U mounts, at every start
+            chown_tree(path, uid, gid)
 
     def _write_bundle(self) -> None:
         from pyman.runtime.bundle import write_config

@@ -8,6 +8,7 @@ parent (``open_namespaces``, checked against the process's start time there), fo
 
 from __future__ import annotations
 
+import errno
 import os
 
 from pyman.rootless import libc
@@ -36,12 +37,23 @@ def open_namespaces(pid: int, kinds: tuple[str, ...]) -> list[int]:
     return fds
 
 
+def _same_userns(fd: int) -> bool:
+    mine = os.stat("/proc/self/ns/user")
+    theirs = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
 def join(fds: list[int]) -> None:
     """setns into each (the user namespace first), then become root there: the host user is
     root in the container's user namespace, and with uid 0 the programs exec'd next keep
     their capabilities. Joining a mount namespace also moves root and cwd to its root."""
     for fd in fds:
-        libc.setns(fd, 0)
+        try:
+            libc.setns(fd, 0)
+        except OSError as exc:
+            # EINVAL: already in it (a monitor's healthcheck runs in its own user namespace)
+            if exc.errno != errno.EINVAL or not _same_userns(fd):
+                raise
         os.close(fd)
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)

@@ -87,6 +87,10 @@ class ContainerConfig:
     storage_driver: str = "overlay"
     tty: bool = False  # -t: the container's stdio is a pty the monitor holds
     interactive: bool = False  # -i: its stdin stays open for attached clients
+    # the healthcheck (Podman's Config.Healthcheck: Test, Interval, Timeout, StartPeriod in
+    # ns, Retries; {} for none) and --health-on-failure (none | kill | restart | stop)
+    healthcheck: dict[str, Any] = field(default_factory=dict)
+    health_on_failure: str = "none"
 
 
 @dataclass

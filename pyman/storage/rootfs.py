@@ -109,3 +109,11 @@ def unmount_rootfs(target: str) -> None:
         libc.umount(target, libc.MNT_DETACH)
     except OSError:
         pass  # the mount namespace dies with the monitor anyway
+
+
+def mount_shm(path: str) -> None:
+    """A pod infra's /dev/shm, a tmpfs in its monitor's mount namespace (members bind it)."""
+    os.makedirs(path, 0o700, exist_ok=True)
+    if not os.path.ismount(path):
+        libc.mount("shm", path, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
+                   "mode=1777,size=65536k")
