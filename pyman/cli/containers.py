@@ -194,8 +194,12 @@ def ps(
                          "image, names, runningfor, size, or status")
     wanted = parse_filters(filters or [])
     # as Podman: only a status filter looks past the running ones without --all
-    items = make_engine().containers.summaries(all_ or "status" in wanted or last >= 0
-                                               or latest)
+    svc = make_engine().containers
+    items = svc.summaries(all_ or "status" in wanted or last >= 0 or latest)
+    from pyman.engine.health_state import health_status
+
+    for c in items:  # STATUS's (healthy), --filter health=
+        c.health = health_status(c.status, svc.store.dir(c.id))
     items = [c for c in items if matches(c, wanted)]
     if latest:
         last = 1

@@ -16,7 +16,7 @@ from signal import SIGKILL
 from pyman.config import Paths
 from pyman.errors import StorageError
 from pyman.procinfo import same_process
-from pyman.storage.containers import ContainerState, ContainerStore
+from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
 
 # states a monitor supervises; "restarting": between a run's exit and the policy's next run
 ALIVE = ("running", "starting", "paused", "restarting")
@@ -187,3 +187,13 @@ def _pastas_on(netns: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def drop_runtime_state(paths: Paths, c: ContainerConfig) -> None:
+    """A removed container's OCI runtime state dir, and its healthcheck's systemd timer
+    (where a user manager runs one)."""
+    shutil.rmtree(paths.runtime_root / c.id, ignore_errors=True)
+    if c.healthcheck:
+        from pyman.engine.health_state import health_timer_remove
+
+        health_timer_remove(c)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pyman.config import Paths
-from pyman.engine.container_state import ALIVE, StateKeeper
+from pyman.engine.container_state import ALIVE, StateKeeper, drop_runtime_state
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.precheck import precheck
 from pyman.engine.sig_proxy import Handlers, forward, restore
@@ -42,19 +42,6 @@ STOPPING = "stop-in-progress"  # a `stop` is waiting for the exit: inspect says 
 # container exits (its exit code) or the client detaches (None)
 Attach = Callable[[int], "int | None"]
 
-
-
-def health_status(container_dir: Any) -> str:
-    from pyman.engine.healthcheck import read_results
-
-    return str(read_results(container_dir)["Status"])
-
-
-def remove_health_timer(cid: str) -> None:
-    from pyman.engine import health_timer
-
-    if health_timer.user_manager():
-        health_timer.remove(cid)
 
 class ContainerService:
     def __init__(self, paths: Paths, images: ImageService, *, runtime: str | None = None
@@ -404,8 +391,6 @@ class ContainerService:
                                         st.finished_at, st.pid, c.labels, c.image_id,
                                         st.monitor_pid, c.rm, fold_ports(c.ports), c.pod,
                                         c.infra))
-            if c.healthcheck and st.status == "running":  # ps' (healthy), --filter health=
-                out[-1].health = health_status(self.store.dir(c.id))
             if c.pod:
                 if pod_names is None:
                     from pyman.storage.pods import PodStore
@@ -483,9 +468,7 @@ class ContainerService:
             self.stop(c.id, timeout)
         else:
             self.states.wait_monitor_gone(st)
-        shutil.rmtree(self.paths.runtime_root / c.id, ignore_errors=True)
-        if c.healthcheck:
-            remove_health_timer(c.id)
+        drop_runtime_state(self.paths, c)
         self.store.delete(c.id)
         if volumes:
             self._remove_anonymous(c)

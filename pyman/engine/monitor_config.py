@@ -124,7 +124,8 @@ def _health(svc: ContainerService, c: ContainerConfig, cfg: dict[str, Any]) -> N
 
 
 def _pod_share(svc: ContainerService, c: ContainerConfig) -> list[str]:
-    from pyman.storage.pods import PodNotFoundError, PodStore
+    from pyman.errors import PodNotFoundError
+    from pyman.storage.pods import PodStore
 
     try:
         return PodStore(svc.paths.pods).find(c.pod).share
@@ -135,7 +136,8 @@ def _pod_share(svc: ContainerService, c: ContainerConfig) -> list[str]:
 def _pod_exit(svc: ContainerService, c: ContainerConfig) -> list[str] | None:
     """A member of a pod with the exit policy stop: the command its monitor runs at the
     final exit (it stops the pod when no other member runs)."""
-    from pyman.storage.pods import PodNotFoundError, PodStore
+    from pyman.errors import PodNotFoundError
+    from pyman.storage.pods import PodStore
 
     try:
         pod = PodStore(svc.paths.pods).find(c.pod)
