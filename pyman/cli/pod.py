@@ -61,6 +61,15 @@ def create(
         "infra_image, else pyman's pause image).")] = None,
     infra_command: Annotated[str | None, typer.Option(
         "--infra-command", help="The infra container's command (its entrypoint).")] = None,
+    pod_id_file: Annotated[str | None, typer.Option(
+        "--pod-id-file", help="Write the pod's id to this file.")] = None,
+    add_host: Annotated[list[str] | None, typer.Option(
+        "--add-host", help="host:ip for the pod's /etc/hosts.")] = None,
+    dns: Annotated[list[str] | None, typer.Option("--dns", help="DNS servers.")] = None,
+    dns_search: Annotated[list[str] | None, typer.Option(
+        "--dns-search", help="DNS search domains.")] = None,
+    dns_option: Annotated[list[str] | None, typer.Option(
+        "--dns-option", "--dns-opt", help="DNS options.")] = None,
     exit_policy: Annotated[str, typer.Option(
         "--exit-policy", help="continue, or stop: the pod stops when its last container "
         "exits.")] = "continue",
@@ -82,7 +91,13 @@ def create(
                                           hostname=hostname, infra_name=infra_name,
                                           infra_pidfile=infra_pidfile, replace=replace,
                                           exit_policy=exit_policy, infra_image=infra_image,
-                                          infra_command=infra_command, infra=infra))
+                                          infra_command=infra_command, infra=infra,
+                                          add_host=list(add_host or []), dns=list(dns or []),
+                                          dns_search=list(dns_search or []),
+                                          dns_option=list(dns_option or [])))
+    if pod_id_file:
+        with open(pod_id_file, "w", encoding="ascii") as f:
+            f.write(pod.id)
     print(pod.id)
 
 

@@ -140,6 +140,8 @@ FUNCS: dict[str, Callable[..., Any]] = {
 def _operand(tok: str, dot: Any, pos: int) -> Any:
     if tok == ".":
         return dot
+    if tok.startswith("\x00"):  # a parenthesized pipeline, evaluated already (_groups)
+        return _GROUPS[int(tok[1:])]
     if tok.startswith("."):
         value = dot
         for part in tok[1:].split("."):
@@ -173,7 +175,31 @@ def _command(tokens: list[str], dot: Any, pos: int, piped: list[Any]) -> Any:
     return _operand(head, dot, pos)
 
 
+_GROUPS: list[Any] = []
+_GROUP = re.compile(r"\(([^()]*)\)((?:\.\w+)*)")
+
+
+def _groups(expr: str, dot: Any, pos: int) -> str:
+    """``(pipeline).Field...`` (innermost first) -> a placeholder for its value, as Go's
+    templates evaluate a parenthesized argument."""
+    def one(m: re.Match[str]) -> str:
+        value = _eval(m.group(1), dot, pos)
+        for part in m.group(2).split(".")[1:]:
+            value = _field(value, part, pos)
+        _GROUPS.append(value)
+        return f"\x00{len(_GROUPS) - 1}"
+
+    while "(" in expr:
+        new = _GROUP.sub(one, expr)
+        if new == expr:
+            break
+        expr = new
+    return expr
+
+
 def _eval(expr: str, dot: Any, pos: int) -> Any:
+    if "(" in expr and not expr.lstrip().startswith(('"', "`")):
+        expr = _groups(expr, dot, pos)
     value: list[Any] = []
     cmds: list[list[str]] = [[]]
     for tok in _TOKEN.findall(expr):
@@ -232,6 +258,7 @@ class Template:
 
     def render(self, data: Any) -> str:
         out: list[str] = []
+        _GROUPS.clear()  # one render's parenthesized values
         _exec(self.nodes, data, out)
         return "".join(out)
 

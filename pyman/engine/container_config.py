@@ -288,6 +288,9 @@ def joined(svc: ContainerService, opts: RunOptions) -> tuple[str, list[str], str
         pod = PodStore(svc.paths.pods).find(opts.pod)
         if not pod.infra_id:  # --infra=false: a member of its own, in the pod by name only
             return "", [], "", pod.id
+        if opts.hostname and "uts" in pod.share:
+            raise PymanError("invalid config provided: cannot set hostname when joining the "
+                             "pod UTS namespace: invalid configuration")
         if opts.publish or opts.publish_all or opts.network:
             raise PymanError(
                 "invalid config provided: published or exposed ports must be defined "

@@ -41,6 +41,10 @@ class PodCreateOptions:
     infra_image: str | None = None  # None: containers.conf's infra_image, else pyman's pause
     infra_command: str | None = None  # the infra's entrypoint (default: its image's)
     infra: bool = True  # False: no infra, the members share nothing (Podman's --infra=false)
+    add_host: list[str] = field(default_factory=list)  # the infra's /etc/hosts, and so the
+    dns: list[str] = field(default_factory=list)  # members' (they use the infra's files)
+    dns_search: list[str] = field(default_factory=list)
+    dns_option: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -143,7 +147,8 @@ class PodService:
                 image=image_name, name=opts.infra_name or f"{pid[:12]}-infra",
                 network=opts.network, entrypoint=entrypoint,
                 publish=list(opts.publish), hostname=pod.hostname, pull="never",
-                pod=pid, infra=True), image)
+                pod=pid, infra=True, add_host=list(opts.add_host), dns=list(opts.dns),
+                dns_search=list(opts.dns_search), dns_option=list(opts.dns_option)), image)
         except BaseException:
             self.store.delete(pid)
             raise

@@ -141,3 +141,33 @@ def test_infra_image_and_dev_shm(run_pyman, tmp_path: Path, pyman_env: dict[str,
         run_pyman("pod", "rm", "-f", "-a", "-t", "0")
         run_pyman("rm", "-f", "tpx-mk")
         run_pyman("rmi", "-f", "localhost/tpx-infra")
+
+
+def test_pod_create_options_reach_members(run_pyman, tmp_path: Path) -> None:
+    id_file = tmp_path / "pod-id"
+    try:
+        pod = _ok(run_pyman("pod", "create", "--name", "tpx-opts", f"--pod-id-file={id_file}",
+                            "--hostname", "pod.example.net", "--add-host",
+                            "some.where.xyz:172.20.1.2", "--dns", "172.20.9.9",
+                            "--dns-search", "abc.example", "--dns-option", "ndots:3",
+                            "--label", "k=v")).stdout.strip()
+        assert id_file.read_text() == pod
+        assert run_pyman("pod", "inspect", "--format", "{{(index .Containers 0).ID}}",
+                         "tpx-opts").stdout.strip() == run_pyman(
+            "pod", "inspect", "--format", "{{.InfraContainerID}}", "tpx-opts").stdout.strip()
+        r = _ok(run_pyman("run", "--rm", "--pod", pod, "alpine", "sh", "-c",
+                          "hostname; cat /etc/hosts /etc/resolv.conf"))
+        lines = r.stdout.splitlines()
+        assert lines[0] == "pod.example.net"
+        assert "172.20.1.2\tsome.where.xyz" in lines
+        assert any(ln.split("\t")[1].split()[0] == "pod.example.net" for ln in lines
+                   if "\t" in ln)
+        assert "nameserver 172.20.9.9" in lines and "search abc.example" in lines
+        assert "options ndots:3" in lines
+        r = run_pyman("run", "--rm", "--pod", "tpx-opts", "--hostname", "foobar", "alpine",
+                      "hostname")
+        assert r.returncode == 125 and r.stderr == (
+            "Error: invalid config provided: cannot set hostname when joining the pod UTS "
+            "namespace: invalid configuration\n")
+    finally:
+        run_pyman("pod", "rm", "-f", "-a", "-t", "0")
