@@ -198,8 +198,11 @@ def ps(
     items = svc.summaries(all_ or "status" in wanted or last >= 0 or latest)
     from pyman.engine.health_state import health_status
 
-    for c in items:  # STATUS's (healthy), --filter health=
+    pod_ports = {c.pod: c.ports for c in items if c.infra}
+    for c in items:  # STATUS's (healthy), --filter health=; a member shows its pod's ports
         c.health = health_status(c.status, svc.store.dir(c.id))
+        if c.pod and not c.ports:
+            c.ports = pod_ports.get(c.pod, [])
     items = [c for c in items if matches(c, wanted)]
     if latest:
         last = 1

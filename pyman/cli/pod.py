@@ -111,7 +111,42 @@ def _ps_json(s: PodSummary) -> dict[str, Any]:
             "Labels": s.labels}
 
 
+POD_FILTERS = ("id", "name", "label", "status", "ctr-ids", "ctr-names", "ctr-number",
+               "ctr-status")
+
+
+def _pod_matches(s: PodSummary, wanted: dict[str, list[str]]) -> bool:
+    """Podman's pod ps filters: values of one key ORed, keys ANDed."""
+    import re
+
+    members = s.containers
+    for key, values in wanted.items():
+        if key == "id":
+            ok = any(s.id.startswith(v) for v in values)
+        elif key == "name":
+            ok = any(re.search(v, s.name) for v in values)
+        elif key == "label":
+            ok = all(k in s.labels and (not eq or s.labels[k] == v)
+                     for k, eq, v in (x.partition("=") for x in values))
+        elif key == "status":
+            ok = s.status.lower() in [v.lower() for v in values]
+        elif key == "ctr-ids":
+            ok = any(c.id.startswith(v) for v in values for c in members)
+        elif key == "ctr-names":
+            ok = any(re.search(v, c.name) for v in values for c in members)
+        elif key == "ctr-number":
+            ok = str(len(members)) in values
+        else:  # ctr-status
+            ok = any(c.status in values for c in members)
+        if not ok:
+            return False
+    return True
+
+
 def ps(
+    filters: Annotated[list[str] | None, typer.Option(
+        "--filter", "-f", help="id=, name=, label=, status=, ctr-ids=, ctr-names=, "
+        "ctr-number=, ctr-status=")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids.")] = False,
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Full ids.")] = False,
     format_: Annotated[str | None, typer.Option("--format", help="json or a Go template.",
@@ -122,8 +157,15 @@ def ps(
 ) -> None:
     """List pods."""
     from pyman.cli.humanize import ago, table
+    from pyman.errors import PymanError
 
-    pods = _pods().summaries()
+    wanted: dict[str, list[str]] = {}
+    for item in filters or []:
+        key, eq, value = item.partition("=")
+        if key not in POD_FILTERS or not eq:
+            raise PymanError(f"{key} is an invalid filter")
+        wanted.setdefault(key, []).append(value)
+    pods = [s for s in _pods().summaries() if _pod_matches(s, wanted)]
     if quiet:
         for s in pods:
             print(s.id if no_trunc else s.id[:12])

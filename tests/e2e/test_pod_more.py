@@ -164,6 +164,13 @@ def test_pod_create_options_reach_members(run_pyman, tmp_path: Path) -> None:
                    if "\t" in ln)
         assert "nameserver 172.20.9.9" in lines and "search abc.example" in lines
         assert "options ndots:3" in lines
+        assert run_pyman("pod", "ps", "--no-trunc", "--filter", "label=k=v", "--format",
+                         "{{.ID}}").stdout == pod + "\n"
+        assert run_pyman("pod", "ps", "-q", "--filter", "label=k=other").stdout == ""
+        assert run_pyman("pod", "ps", "-q", "--filter", "name=^tpx-opts$", "--filter",
+                         "ctr-number=1").stdout == pod[:12] + "\n"
+        r = run_pyman("pod", "ps", "--filter", "bogus=1")
+        assert (r.returncode, r.stderr) == (125, "Error: bogus is an invalid filter\n")
         r = run_pyman("run", "--rm", "--pod", "tpx-opts", "--hostname", "foobar", "alpine",
                       "hostname")
         assert r.returncode == 125 and r.stderr == (

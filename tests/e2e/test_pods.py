@@ -45,6 +45,9 @@ def test_pod_members_share_localhost_hostname_and_ports(run_pyman) -> None:
         lines = run_pyman("ps", "-a", "--pod", "--filter", "name=tp1-web").stdout.splitlines()
         assert lines[0].split()[-3:] == ["POD", "ID", "PODNAME"]
         assert lines[1].split()[-2:] == [pod_id[:12], "tp1"]
+        # a member shows the pod's published ports, as Podman's ps does
+        line = run_pyman("ps", "--filter", "name=tp1-web").stdout.splitlines()[1]
+        assert f"0.0.0.0:{port}->80/tcp  tp1-web" in line
 
         # the infra belongs to the pod; a running pod needs -f
         infra = doc["InfraContainerID"]
