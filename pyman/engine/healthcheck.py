@@ -168,7 +168,7 @@ def run_check(paths: Paths, key: str) -> str:
     status = _record(str(svc.store.dir(c.id)), entry,
                      int(c.healthcheck.get("Retries") or 3), in_start)
     if status == "unhealthy":
-        _on_failure(svc, c.id, c.health_on_failure)
+        _on_failure(svc, c, c.health_on_failure)
     if timed_out:
         raise HealthTimeout(f"healthcheck command exceeded timeout of "
                             f"{_seconds(timeout)}", status)
@@ -187,12 +187,22 @@ def _seconds(value: float) -> str:
     return go_duration_text(int(value * 1e9))
 
 
-def _on_failure(svc: Any, cid: str, action: str) -> None:
+def _on_failure(svc: Any, c: Any, action: str) -> None:
     import signal
 
     if action == "kill":
-        svc.kill(cid, signal.SIGKILL)
+        svc.kill(c.id, signal.SIGKILL)
     elif action == "stop":
-        svc.stop(cid)
+        svc.stop(c.id)
     elif action == "restart":
-        svc.restart(cid)
+        # the monitor runs it again in place (monitor/restart.py): this may run inside its
+        # user namespace, where a new monitor could not be started
+        from pyman.monitor.restart import HEALTH_RESTART
+
+        (svc.store.run_dir(c.id) / HEALTH_RESTART).touch()
+        set_status(svc.store.dir(c.id), "starting")
+        st = svc.live_state(c.id)
+        svc.states.signal(st, int(c.stop_signal or signal.SIGTERM))
+        if not svc.states.wait_exit(c.id, float(10 if c.stop_timeout is None
+                                                else c.stop_timeout)):
+            svc.states.signal(svc.live_state(c.id), signal.SIGKILL)

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from pyman.monitor.runner import ContainerRun
 
 STOP_MARKER = "stopping"
+HEALTH_RESTART = "health-restart"  # --health-on-failure=restart: run it again, whatever policy
 
 
 def wanted(run: ContainerRun, code: int) -> bool:
+    if os.path.exists(os.path.join(run.run_dir, HEALTH_RESTART)):
+        os.unlink(os.path.join(run.run_dir, HEALTH_RESTART))
+        return not os.path.exists(os.path.join(run.run_dir, STOP_MARKER))
     policy = run.cfg.get("restart") or {}
     name = policy.get("policy") or ""
     if name in ("", "no"):

@@ -126,6 +126,18 @@ def test_monitor_runs_the_check_and_on_failure(run_pyman) -> None:
         assert run_pyman("inspect", "--format", "{{.State.ExitCode}} "
                          "{{.Config.HealthcheckOnFailureAction}}", "hc-kill"
                          ).stdout == "137 kill\n"
+        # --health-on-failure=restart: the monitor runs it again in place (same id)
+        _ok(run_pyman("run", "-d", "--name", "hc-restart", *NET, "--health-cmd",
+                      "test ! -e /tmp/ran", "--health-interval", "disable",
+                      "--health-retries", "1", "--health-on-failure", "restart", "alpine",
+                      "sh", "-c", "touch /tmp/ran; sleep 1000"))
+        assert wait_for(lambda: run_pyman("exec", "hc-restart", "test", "-e", "/tmp/ran"
+                                          ).returncode == 0, 10)
+        assert run_pyman("healthcheck", "run", "hc-restart").returncode == 1
+        assert wait_for(lambda: run_pyman("inspect", "--format", "{{.State.Status}} "
+                                          "{{.RestartCount}}", "hc-restart"
+                                          ).stdout == "running 1\n", 20)
+        assert _health(run_pyman, "hc-restart")["Status"] == "starting"
         # --health-start-period: failures in it do not count
         _ok(run_pyman("run", "-d", "--name", "hc-start", *NET, "--health-cmd", "false",
                       "--health-interval", "disable", "--health-start-period", "1m",
@@ -137,7 +149,7 @@ def test_monitor_runs_the_check_and_on_failure(run_pyman) -> None:
         _ok(run_pyman("rm", "-f", "-t", "0", "hc-timer"))
         assert run_pyman("ps", "-aq", "--filter", "name=hc-timer").stdout == ""
     finally:
-        run_pyman("rm", "-f", "-t", "0", "hc-timer", "hc-kill", "hc-start")
+        run_pyman("rm", "-f", "-t", "0", "hc-timer", "hc-kill", "hc-start", "hc-restart")
 
 
 def test_bad_health_options_create_nothing(run_pyman) -> None:
