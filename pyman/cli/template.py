@@ -82,6 +82,9 @@ def _field(obj: Any, name: str, pos: int) -> Any:
         folded = [k for k in obj if isinstance(k, str) and k.lower() == name.lower()]
         if len(folded) == 1:
             return obj[folded[0]]
+        methods = getattr(obj, "methods", None)  # a Go method of the document's type
+        if isinstance(methods, dict) and methods.get(name) in obj:
+            return obj[methods[name]]
     elif hasattr(obj, name):
         return getattr(obj, name)
     raise TemplateError(f"template: output:1:{pos + 3}: executing \"output\" at <.{name}>: "

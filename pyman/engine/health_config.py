@@ -119,6 +119,9 @@ def build(opts: HealthOptions, image_check: Any) -> dict[str, Any]:
             return {}
         base["Test"] = test
     if not base.get("Test"):
+        if opts.on_failure != "none":  # Podman's words
+            raise PymanError(f"cannot set on-failure action to {opts.on_failure} without a "
+                             "health check")
         if flags_set:
             raise PymanError("healthcheck options (--health-*) need a command: add "
                              "--health-cmd, or use an image with a HEALTHCHECK")

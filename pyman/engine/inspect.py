@@ -97,6 +97,13 @@ def _annotations(c: ContainerConfig) -> dict[str, str]:
     return out
 
 
+class GoState(dict[str, Any]):
+    """inspect's State: templates may also ask for .Healthcheck, Podman's method that
+    returns Health (not in the JSON)."""
+
+    methods = {"Healthcheck": "Health"}
+
+
 def _health(c: ContainerConfig, static_dir: str) -> dict[str, Any]:
     """State.Health: the results so far ({"Status": ""...} without a healthcheck)."""
     if not c.healthcheck:
@@ -128,7 +135,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "Created": rfc3339(c.created),
         "Path": c.args[0] if c.args else "",
         "Args": c.args[1:],
-        "State": {
+        "State": GoState({
             "OciVersion": "1.0.2-dev",
             "Status": status,
             "Running": running,
@@ -143,7 +150,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "StartedAt": rfc3339(st.started_at),
             "FinishedAt": rfc3339(st.finished_at),
             "Health": _health(c, static_dir),
-        },
+        }),
         "Image": c.image_id.removeprefix("sha256:"),
         "ImageDigest": c.image_digest,
         "ImageName": c.image_name,

@@ -34,6 +34,9 @@ def test_healthcheck_run_and_state(run_pyman) -> None:
         assert doc["Config"]["HealthcheckOnFailureAction"] == "none"
         assert doc["State"]["Health"] == {"Status": "starting", "FailingStreak": 0,
                                           "Log": None}
+        assert "Healthcheck" not in doc["State"]  # a Go method: templates only
+        assert run_pyman("inspect", "--format", "{{json .State.Healthcheck}}", "hc-ok"
+                         ).stdout == '{"Status":"starting","FailingStreak":0,"Log":null}\n'
         assert "(starting)" in run_pyman("ps", "--format", "{{.Status}}", "--filter",
                                          "name=hc-ok").stdout
 
@@ -162,6 +165,8 @@ def test_bad_health_options_create_nothing(run_pyman) -> None:
          'invalid on-failure action "explode" for health check'),
         (["--health-cmd", "true", "--no-healthcheck"],
          "cannot specify both --no-healthcheck and --health-cmd"),
+        (["--health-on-failure=kill"],
+         "cannot set on-failure action to kill without a health check"),
     ]:
         r = run_pyman("create", "--name", "hc-bad", *NET, *args, "alpine", "true")
         assert r.returncode == 125 and message in r.stderr and r.stderr.count("\n") == 1, \
