@@ -368,7 +368,8 @@ def _new_pod(engine: Any, opts: Any) -> str:
     pod = engine.pods.create(PodCreateOptions(name=opts.pod[4:] or None,
                                               publish=list(opts.publish),
                                               network=opts.network, hostname=opts.hostname))
-    opts.pod, opts.publish, opts.network = pod.id, [], None
+    # the pod has them now: the member shares its network and (with it) its hostname
+    opts.pod, opts.publish, opts.network, opts.hostname = pod.id, [], None, None
     return str(pod.id)
 
 

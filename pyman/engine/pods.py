@@ -293,7 +293,11 @@ class PodService:
         if any(m.status in ("running", "starting", "restarting") for m in members
                if m.id != pod.infra_id):
             return ""
-        return self.stop(pod.id, timeout)
+        # the infra only: a stop of the exited member would wait for its monitor, which is
+        # the one that started us
+        if pod.infra_id:
+            self.containers.stop(pod.infra_id, timeout)
+        return pod.id
 
     def running_members(self, key: str, what: str) -> tuple[PodConfig, list[str]]:
         """The pod and the ids of its running containers (the infra first); none is

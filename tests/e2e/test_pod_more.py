@@ -35,7 +35,8 @@ def test_exit_policies(run_pyman, tmp_path: Path) -> None:
         _ok(run_pyman("run", "--pod", cont, "alpine", "true"))
         _ok(run_pyman("run", "--pod", stop, "alpine", "true"))
         # continue: the infra runs on; stop: the pod stops once its last member exited
-        assert wait_for(lambda: _state(run_pyman, stop) == "Exited", 10)
+        # (promptly: the bats test gives it 3 s)
+        assert wait_for(lambda: _state(run_pyman, stop) == "Exited", 3)
         assert _state(run_pyman, cont) == "Degraded"
 
         # with two members, the first exit does not stop the pod
@@ -176,5 +177,9 @@ def test_pod_create_options_reach_members(run_pyman, tmp_path: Path) -> None:
         assert r.returncode == 125 and r.stderr == (
             "Error: invalid config provided: cannot set hostname when joining the pod UTS "
             "namespace: invalid configuration\n")
+        # --pod new: gives the pod the container's hostname
+        r = _ok(run_pyman("run", "--rm", "--pod", "new:tpx-newh", "--hostname", "foobar",
+                          "alpine", "hostname"))
+        assert r.stdout == "foobar\n"
     finally:
         run_pyman("pod", "rm", "-f", "-a", "-t", "0")
