@@ -190,8 +190,9 @@ def _seconds(value: float) -> str:
 def _on_failure(svc: Any, c: Any, action: str) -> None:
     import signal
 
-    if action == "kill":
+    if action == "kill":  # done when the exit is recorded, as Podman's is
         svc.kill(c.id, signal.SIGKILL)
+        svc.states.wait_exit(c.id, 10)
     elif action == "stop":
         svc.stop(c.id)
     elif action == "restart":
@@ -206,3 +207,16 @@ def _on_failure(svc: Any, c: Any, action: str) -> None:
         if not svc.states.wait_exit(c.id, float(10 if c.stop_timeout is None
                                                 else c.stop_timeout)):
             svc.states.signal(svc.live_state(c.id), signal.SIGKILL)
+        _wait_running_again(svc, c.id, st.pid, 30)
+
+
+def _wait_running_again(svc: Any, cid: str, old_pid: int, timeout: float) -> None:
+    """Podman's restart action returns with the container running again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = svc.live_state(cid)
+        if st.status == "running" and st.pid and st.pid != old_pid:
+            return
+        if st.status == "exited":  # the new run could not start: its error is recorded
+            return
+        time.sleep(0.05)
