@@ -119,6 +119,7 @@ def _health(svc: ContainerService, c: ContainerConfig, cfg: dict[str, Any]) -> N
         from pyman.engine.health_config import go_duration_text
 
         if health_timer.create(c.id, go_duration_text(interval), argv):
+            cfg["health_timer"] = c.id  # stopped at the container's exit, as Podman's
             return
     cfg["health"] = {"interval": interval / 1e9, "argv": argv}
 

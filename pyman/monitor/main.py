@@ -254,18 +254,22 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
 
 def after_exit(cfg: dict[str, Any]) -> None:
     """The container's final exit is recorded: a pod member of a pod whose exit policy is
-    stop has pyman stop the pod once no other member runs (``pod_exit``: its command).
-    Started on its own, not waited for: it waits for the infra's monitor, not ours."""
-    argv = cfg.get("pod_exit")
-    if not argv:
+    stop has pyman stop the pod once no other member runs (``pod_exit``: its command), and
+    a healthcheck's systemd timer is stopped. Started on their own, not waited for."""
+    cmds = [cfg["pod_exit"]] if cfg.get("pod_exit") else []
+    if cfg.get("health_timer"):  # the healthcheck's systemd timer ends with the run
+        unit = cfg["health_timer"]
+        cmds.append(["systemctl", "--user", "stop", f"{unit}.timer", f"{unit}.service"])
+    if not cmds:
         return
     import subprocess
 
-    try:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    except OSError:
-        pass  # the pod stays up, as with the policy continue; `pod stop` still works
+    for argv in cmds:
+        try:
+            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            pass  # the pod stays up / the timer's checks fail "not running": both harmless
 
 
 def reap_children(timeout: float = 5) -> None:
