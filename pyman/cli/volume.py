@@ -1,5 +1,5 @@
-"""pyman volume create|ls|inspect|rm|prune|exists|export|import (mount: refused
-rootless, as Podman), with Podman 4.3's output."""
+"""pyman volume create|ls|inspect|rm|prune|exists|export|import|mount|unmount (mount:
+refused rootless outside `pyman unshare`, as Podman), with Podman 4.3's output."""
 
 from __future__ import annotations
 
@@ -269,3 +269,14 @@ def mount(name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv.
     store = make_engine().volumes.store
     print(store.data_dir(store.get(name).name))  # a local volume's data is always there
 
+
+
+@group.command("unmount", context_settings=CTX)
+def unmount(names: Annotated[list[str], typer.Argument(help="Volumes.",
+                                                      autocompletion=cv.volumes)]) -> None:
+    """Unmount volume."""
+    from pyman.cli.context import engine as make_engine
+
+    store = make_engine().volumes.store
+    for name in names:  # a local volume's data dir is never a mount of its own: nothing to do
+        print(store.get(name).name)

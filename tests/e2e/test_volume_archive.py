@@ -105,6 +105,10 @@ def test_volume_mount_needs_unshare(run_pyman) -> None:
     assert r.stdout.splitlines()[-1] == "0"
     assert _ok(run_pyman("run", "--rm", *NET, "-v", "va-m:/v", "alpine", "cat", "/v/f")
                ).stdout == "in\n"
+    assert _ok(run_pyman("volume", "unmount", "va-m")).stdout == "va-m\n"
+    r = run_pyman("volume", "unmount", "va-nosuch")
+    assert (r.returncode, r.stderr) == (
+        125, 'Error: no volume with name "va-nosuch" found: no such volume\n')
     _ok(run_pyman("volume", "rm", "va-m"))
 
 
