@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from typing import Any
@@ -134,8 +135,6 @@ def settled_status(eng: Any, cid: str) -> str:
 def _kept_exit_code(eng: Any, cid: str) -> int | None:
     """An --rm container's exit code, kept by its monitor (config.Paths.exits); entries
     older than 5 minutes go, as Podman forgets them."""
-    import os
-
     exits = eng.paths.exits
     try:
         with os.scandir(exits) as entries:
@@ -171,8 +170,16 @@ async def logs(request: web.Request) -> web.StreamResponse:
         else "application/vnd.docker.multiplexed-stream"})
     await response.prepare(request)
     reader = LogReader(path)
+    held = -1  # the log, open: a client may remove the container before it has read all
 
     def batch(first: bool) -> list[bytes]:
+        nonlocal held
+        if held < 0:
+            try:
+                held = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                reader.path = f"/proc/self/fd/{held}"  # the same file, even once unlinked
+            except FileNotFoundError:
+                pass  # made when the container starts
         out = []
         for ts, stream, full, text in reader.read(tail if first else -1, since_ns):
             if stream not in wanted:
@@ -199,6 +206,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client stopped following: nothing to tell it
+    finally:
+        if held >= 0:
+            os.close(held)
     return response
 
 
