@@ -29,10 +29,11 @@ SYSTEM_DROPINS = "/etc/containers/containers.conf.d"
 DEFAULT_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman",
                        "/usr/libexec/podman", "/usr/lib/podman")
 ROOTLESS_NETWORK_CMDS = ("slirp4netns", "pasta")
+EVENTS_LOGGERS = ("file", "journald", "none")
 
 # (table, key) -> the type a value must have; every other key is ignored
 STR, STR_LIST, RUNTIMES = "string", "array of strings", "table of string arrays"
-INT = "integer"
+INT, SIZE = "integer", "size (bytes, or a string such as \"1mb\")"
 KEYS: dict[tuple[str, str], str] = {
     ("engine", "runtime"): STR,
     ("engine", "runtimes"): RUNTIMES,
@@ -48,6 +49,9 @@ KEYS: dict[tuple[str, str], str] = {
     ("containers", "init_path"): STR,
     ("containers", "log_driver"): STR,
     ("containers", "log_size_max"): INT,
+    ("engine", "events_logger"): STR,
+    ("engine", "events_logfile_path"): STR,
+    ("engine", "events_logfile_max_size"): SIZE,
 }
 
 
@@ -164,6 +168,8 @@ def config_files(rootless: bool | None = None) -> list[str]:
 
 def _checked(path: str, table: str, key: str, value: Any) -> Any:
     kind = KEYS[(table, key)]
+    if kind == SIZE:
+        return _size(path, key, value)
     ok = (isinstance(value, str) if kind == STR else
           isinstance(value, int) and not isinstance(value, bool) if kind == INT else
           isinstance(value, list) and all(isinstance(v, str) for v in value) if kind == STR_LIST
@@ -176,10 +182,27 @@ def _checked(path: str, table: str, key: str, value: Any) -> Any:
             value not in ROOTLESS_NETWORK_CMDS:
         raise ConfigError(f"{path}: invalid default_rootless_network_cmd {value!r}: must be "
                           f"{' or '.join(ROOTLESS_NETWORK_CMDS)}")
+    if (table, key) == ("engine", "events_logger") and value not in EVENTS_LOGGERS:
+        raise ConfigError(f"{path}: invalid events_logger {value!r}: must be "
+                          + ", ".join(EVENTS_LOGGERS))
     if (table, key) == ("containers", "log_size_max") and 0 <= value < 8192:
         raise ConfigError(f"{path}: log_size_max {value}: log size max should be negative or "
                           ">= 8192")
     return value
+
+
+def _size(path: str, key: str, value: Any) -> int:
+    """A byte count: an integer, or a string in Docker's units (4750, "1mb", "10 KiB")."""
+    import re
+
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?\s*", str(value), re.I) \
+        if isinstance(value, str) else None
+    if not m:
+        raise ConfigError(f"{path}: [engine] {key} must be a {SIZE}, not {value!r}")
+    power = "kmgtp".find(m.group(2).lower()) + 1 if m.group(2) else 0
+    return int(float(m.group(1)) * (1024 if m.group(3) else 1000) ** power)
 
 
 def merge(conf: ContainersConf, path: str, data: dict[str, Any]) -> None:

@@ -109,7 +109,7 @@ def global_options(
         "pyman keeps its state in --runroot)")] = None,
     events_backend: Annotated[str | None, typer.Option(
         "--events-backend", help="Events backend to use (\"file\"|\"journald\"|\"none\"; "
-        "info reports it, pyman writes no events yet)")] = None,
+        "journald writes the file too: pyman does not speak to the journal)")] = None,
     cgroup_manager: Annotated[str | None, typer.Option(
         "--cgroup-manager", help="Cgroup manager to use (\"cgroupfs\"|\"systemd\"; info "
         "reports it, pyman's runtime places the cgroups itself)")] = None,
@@ -157,6 +157,10 @@ def global_options(
                        ("--tmpdir", tmpdir)):
         if path is not None and not path:
             _fail(f"Error: {name} needs a directory path")
+    if events_backend is not None:
+        from pyman.eventlog import set_backend
+
+        set_backend(events_backend)
     GLOBAL.update(runtime=runtime, events_backend=events_backend,
                   cgroup_manager=cgroup_manager, tmpdir=tmpdir)
     GLOBAL["storage_opt"] = ",".join(storage_opt or []) or None

@@ -48,6 +48,7 @@ COMMANDS = {
     "load": "pyman.cli.archive",
     "port": "pyman.cli.port",
     "exec": "pyman.cli.exec",
+    "events": "pyman.cli.events",
     "pause": "pyman.cli.pause_rename",
     "unpause": "pyman.cli.pause_rename",
     "rename": "pyman.cli.pause_rename",
@@ -76,6 +77,7 @@ SUMMARIES = {
     "cp": "Copy files/folders between a container and the local filesystem",
     "create": "Create but do not start a container",
     "diff": "Display the changes to the object's file system",
+    "events": "Show pyman events",
     "exec": "Run a process in a running container",
     "export": "Export a container's filesystem as a tar archive",
     "generate": "Generate structured data (Kubernetes YAML, systemd units) from containers "

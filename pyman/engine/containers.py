@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from pyman import eventlog
 from pyman.config import Paths
 from pyman.engine.container_state import ALIVE, StateKeeper, drop_runtime_state
 from pyman.engine.images import ImageService, PullEvents
@@ -21,7 +22,6 @@ from pyman.engine.precheck import precheck
 from pyman.engine.sig_proxy import Handlers, forward, restore
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import (
-    ContainerNotFoundError,
     ContainerRunningError,
     ContainerStateError,
     PymanError,
@@ -87,6 +87,7 @@ class ContainerService:
             config.mounts = container_mounts.materialize(specs, self.volumes)
 
         self.store.create(config, replace, prepare)
+        eventlog.container(config, "create")
         return config
 
     def start(self, c: ContainerConfig, *, detach: bool, interactive: bool = False,
@@ -250,6 +251,7 @@ class ContainerService:
                 "container state improper")
         self._mark_stopped(c.id)  # as Podman: a killed container is not restarted
         self.states.signal(st, sig)
+        eventlog.container(c, "kill")
         return c.id
 
     def _mark_stopped(self, cid: str) -> None:
@@ -283,6 +285,8 @@ class ContainerService:
                 st = again
         finally:
             stopping.unlink(missing_ok=True)
+        if st.status in ALIVE:
+            eventlog.container(c, "stop")
         return c.id
 
     def _settle(self, cid: str, timeout: float = 10) -> ContainerState | None:
@@ -322,6 +326,7 @@ class ContainerService:
 
     def restart(self, key: str, timeout: float | None = None) -> str:
         c = self.store.find(key)
+        eventlog.container(c, "restart")
         self.stop(c.id, timeout)
         self.start(self.store.find(c.id), detach=True)
         return c.id
@@ -336,11 +341,13 @@ class ContainerService:
             freeze(self.store, c, st.status, on)
             st.status = "paused" if on else "running"
             self.store.save_state(c.id, st, persist=not c.rm)
+        eventlog.container(c, "pause" if on else "unpause")
         return c.id
 
     def rename(self, key: str, new: str) -> str:
-        c = self.store.find(key)
-        return self.store.rename(c.id, new).id
+        c = self.store.rename(self.store.find(key).id, new)
+        eventlog.container(c, "rename")
+        return c.id
 
     def wait(self, key: str, interval: float = 0.05) -> int:
         """Block until the container is not running; its exit code."""
@@ -354,24 +361,10 @@ class ContainerService:
                 return st.exit_code if st.exit_code is not None else 0
 
     def wait_for(self, key: str, states: set[str], interval: float = 0.05) -> int:
-        """wait --condition: block until the container is in one of ``states`` (Podman's
-        names: created, running, paused, stopping, exited, stopped); its exit code."""
-        c = self.store.find(key)
-        names = {"created": {"created", "configured"}, "starting": {"created", "configured"},
-                 "running": {"running"}, "paused": {"paused"},
-                 "exited": {"exited", "stopped"}, "restarting": {"exited", "stopped"}}
-        stopping = self.store.run_dir(c.id) / STOPPING
-        while True:
-            st = self.live_state(c.id)
-            now = set(names.get(st.status, {st.status}))
-            if st.status == "running" and stopping.exists():
-                now = {"stopping"}
-            if now & states:
-                return st.exit_code if st.exit_code is not None else 0
-            time.sleep(interval)
-            if self.store.load(c.id) is None:  # removed meanwhile (--rm)
-                raise ContainerNotFoundError(f"no container with name or ID \"{key}\" found: "
-                                             "no such container")
+        """wait --condition (engine/container_wait.py)."""
+        from pyman.engine.container_wait import wait_for
+
+        return wait_for(self, key, states, interval)
 
     # -- state --------------------------------------------------------------------------
     def live_state(self, cid: str) -> ContainerState:
@@ -433,6 +426,7 @@ class ContainerService:
         self.states.wait_monitor_gone(st)
         shutil.rmtree(self.paths.runtime_root / cid, ignore_errors=True)
         self.store.delete(cid)
+        eventlog.emit("container", "remove", id_=cid)
         return cid
 
     def remove_depend(self, key: str, force: bool = False, timeout: float | None = None,
@@ -470,6 +464,7 @@ class ContainerService:
             self.states.wait_monitor_gone(st)
         drop_runtime_state(self.paths, c)
         self.store.delete(c.id)
+        eventlog.container(c, "remove")
         if volumes:
             self._remove_anonymous(c)
         return c.id

@@ -25,8 +25,10 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
     mounts, first_use = for_monitor(c.mounts, svc.volumes)
     from pyman.engine.log_config import size_limit as log_size_limit
     from pyman.engine.userns import monitor_config
+    from pyman.eventlog import monitor_settings
 
     cfg = {
+        "events": monitor_settings(c),
         **monitor_config(c.userns, c.workdir),  # keep-id: idmap for the rootfs, passwd_entry
         "id": c.id,
         "name": c.name,

@@ -13,6 +13,7 @@ import sys
 import time
 
 from pyman.errors import PymanError
+from pyman.eventlog import from_monitor
 from pyman.monitor.k8slog import K8sFileLog
 from pyman.monitor.relay import Relay
 from pyman.monitor.runner import ContainerRun
@@ -115,8 +116,12 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         if why:  # kept for whoever wonders why the unit never became ready
             with open(os.path.join(run_dir, "notify.log"), "a") as f:
                 f.write(why + "\n")
-    sync.send(event="started", pid=pid)
     detach = bool(cfg.get("detach"))
+    from_monitor(cfg, "init")  # written here, so that they come before its "died"
+    from_monitor(cfg, "start")
+    if not detach:
+        from_monitor(cfg, "attach")
+    sync.send(event="started", pid=pid)
     if detach:
         sync.close()  # the client has gone on; stop writing to it
         lean_exec(run, pid, make_relay(run, cfg, None))
@@ -161,6 +166,7 @@ def restart_or_return(run: ContainerRun, code: int, sync: Sync, relay: Relay | N
     or when the container cannot be started again, it returns for the final clean-up."""
     from pyman.monitor import restart
 
+    from_monitor(run.cfg, "died", exit_code=code)
     if not restart.wanted(run, code):
         return
     sync.send(event="exited", code=code)  # as Podman: an attached run ends at its first exit

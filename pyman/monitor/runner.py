@@ -8,6 +8,7 @@ import subprocess
 import time
 
 from pyman.errors import PymanError
+from pyman.eventlog import from_monitor
 from pyman.netns import files as netfiles
 from pyman.netns.helpers import (
     Helper,
@@ -445,11 +446,13 @@ class ContainerRun:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             for vol in self.cfg.get("rm_volumes") or ():  # --rm takes its anonymous volumes
                 shutil.rmtree(vol, ignore_errors=True)
+            from_monitor(self.cfg, "remove")
             return
         if code is None:  # never started: Podman leaves such a container "Created"
             self._save(status="created", error=error)
         else:
             self._save(status="exited", exit_code=code, finished_at=time.time())
+            from_monitor(self.cfg, "cleanup")
 
 
 def _keep_exit_code(run_dir: str, cid: str, code: int) -> None:

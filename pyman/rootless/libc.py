@@ -79,3 +79,21 @@ def prctl(option: int, arg2: int = 0) -> None:
            ctypes.c_ulong(0)),
         "prctl",
     )
+
+
+IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
+
+
+def inotify_watch(path: str) -> int:
+    """A non-blocking inotify fd that wakes when files in the directory ``path`` are written,
+    created or renamed into it (events follows its log this way)."""
+    fd = libc().inotify_init1(ctypes.c_int(os.O_NONBLOCK | os.O_CLOEXEC))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+    if libc().inotify_add_watch(ctypes.c_int(fd), os.fsencode(path),
+                                ctypes.c_uint32(IN_MODIFY | IN_MOVED_TO | IN_CREATE)) < 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, f"inotify_add_watch: {os.strerror(err)}", path)
+    return int(fd)
