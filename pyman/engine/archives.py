@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from pyman.config import Paths
 from pyman.errors import PymanError
+from pyman.eventlog import emit
 
 FORMATS = ("docker-archive", "oci-archive")
 
@@ -65,6 +66,7 @@ class ArchiveService:
                 assert stream is not None
                 self._write(opts, stream, images, blobs, Path(work))
                 stream.flush()
+                _saved(images, "")
                 return
             target = Path(opts.output)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
@@ -76,6 +78,7 @@ class ArchiveService:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
+        _saved(images, opts.output or "")
 
     @staticmethod
     def _write(opts: SaveOptions, out: IO[bytes], images: list[Any], blobs: Any, work: Path
@@ -145,13 +148,21 @@ class ArchiveService:
         if source is not None:
             if not os.path.isfile(source):
                 raise PymanError(f"{source}: no such archive file")
-            return self._load_path(Path(source), source)
+            report = self._load_path(Path(source), source)
+            emit("image", "loadfromarchive", name=source)
+            return report
         if stdin is None:
             raise PymanError("no input: use -i FILE or redirect an archive to stdin")
         with tempfile.NamedTemporaryFile(prefix=".load-", dir=self.paths.data) as spool:
             shutil.copyfileobj(stdin, spool, 1 << 20)
             spool.flush()
-            return self._load_path(Path(spool.name), "stdin")
+            report = self._load_path(Path(spool.name), "stdin")
+            emit("image", "loadfromarchive", name=spool.name)
+            return report
+
+    def load_file(self, path: str) -> LoadReport:
+        """An archive's images, stored (pull docker-archive:: no load event)."""
+        return self._load_path(Path(path), path)
 
     def _load_path(self, path: Path, label: str) -> LoadReport:
         from pyman.image.archive import ArchiveReader, read_archive, verify_layer
@@ -235,6 +246,11 @@ class ArchiveService:
             size=size,
             created=str(config.get("created", "")) if isinstance(config, dict) else "",
         )
+
+
+def _saved(images: list[Any], output: str) -> None:
+    for img in images:
+        emit("image", "save", id_=img.config_digest.split(":", 1)[-1], name=output)
 
 
 def _qualify(name: str, fmt: str) -> str:

@@ -61,6 +61,9 @@ def materialize(specs: list[MountSpec], store: VolumeStore) -> list[dict[str, An
         return [asdict(m) for m in specs]
     import secrets
 
+    from pyman.eventlog import emit
+
+    made = []
     with store.lock():
         for m in specs:
             if m.type != "volume":
@@ -68,8 +71,14 @@ def materialize(specs: list[MountSpec], store: VolumeStore) -> list[dict[str, An
             if m.anonymous:
                 m.source = secrets.token_hex(32)
                 store.create(VolumeRecord(name=m.source, anonymous=True))
+                made.append(m.source)
             else:
-                store.create(VolumeRecord(name=check_volume_name(m.source)), exist_ok=True)
+                name = check_volume_name(m.source)
+                if not (store.dir(name) / "volume.json").exists():
+                    made.append(name)
+                store.create(VolumeRecord(name=name), exist_ok=True)
+    for name in made:
+        emit("volume", "create", name=name)
     return [asdict(m) for m in specs]
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyman import eventlog
 from pyman.config import Paths
 from pyman.engine import sig_proxy
 from pyman.errors import ContainerStateError, PymanError, from_exit_code
@@ -75,6 +76,7 @@ class ExecTarget:
     pid: int = 0  # the container's init, as the host sees it
     pid_start: int | None = None
     run_dir: str = ""  # keep-id's own passwd and group live there (bound over the image's)
+    event: dict[str, Any] = field(default_factory=dict)  # its part of exec's events
 
     @property
     def rootfs(self) -> str:
@@ -140,7 +142,7 @@ class ExecService:
             runtime=monitor["runtime"]["path"], runtime_root=monitor["runtime"]["root"],
             process=bundle["process"], hostname=c.hostname,
             cap_add=list(c.cap_add), pid=st.pid, pid_start=st.pid_start,
-            run_dir=str(run_dir))
+            run_dir=str(run_dir), event=eventlog.container_fields(c))
 
     def run(self, key: str, opts: ExecOptions, attach: Attach | None = None,
             console_size: tuple[int, int] | None = None) -> ExecResult:
@@ -204,6 +206,7 @@ class ExecService:
                 raise from_exit_code(message or "exec: the child failed without a message",
                                      int(status) if status.isdigit() and int(status) < 256
                                      else 125)
+            eventlog.emit("container", "exec", **t.event)
             if console is not None and pid_file is not None:
                 code = self._wait_tty(pid, console, pid_file, attach)
             else:
@@ -222,6 +225,8 @@ class ExecService:
         os.lseek(log_fd, 0, os.SEEK_SET)
         with os.fdopen(log_fd, "rb") as f:
             failure = last_runtime_error(f.read())
+        if not opts.detach:
+            eventlog.emit("container", "exec_died", **t.event, exit_code=code)
         if code != 0 and failure:
             from pyman.runtime.failure import runtime_failure
 

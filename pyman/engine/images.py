@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyman.config import Paths
 from pyman.engine.types import PullOptions
 from pyman.errors import ImageInUseError, ImageNotFoundError, PymanError
+from pyman.eventlog import emit
 from pyman.storage.images import ImageRecord, ImageStore
 from pyman.storage.layers import LayerSource, LayerStore
 
@@ -78,6 +80,8 @@ class ImageService:
         from pyman.image.pull import fetch_image
         from pyman.storage.blobs import BlobStore
 
+        if opts.reference.startswith(("docker-archive:", "oci-archive:")):
+            return self._pull_archive(opts.reference)
         conf = self._conf()
         candidates = conf.resolve(opts.reference)
         platform = Platform.parse(opts.platform) if opts.platform else None
@@ -129,7 +133,20 @@ class ImageService:
         )
         if events:
             events.finished(fetched.config_digest)
-        return self.store.add(record)
+        record = self.store.add(record)
+        emit("image", "pull", name=opts.reference)
+        return record
+
+    def _pull_archive(self, reference: str) -> ImageRecord:
+        """pull docker-archive:PATH / oci-archive:PATH: load the archive's (first) image."""
+        from pyman.engine.archives import ArchiveService
+
+        path = reference.split(":", 1)[1]
+        if not os.path.isfile(path):
+            raise PymanError(f"{reference}: no such archive file")
+        report = ArchiveService(self.paths).load_file(path)
+        emit("image", "pull", name=reference)
+        return next(r for r in self.store.all() if r.id == report.ids[0])
 
     def get_or_pull(self, name: str, policy: str = "missing",
                     events: PullEvents | None = None) -> ImageRecord:
@@ -179,6 +196,7 @@ class ImageService:
             # (libimage); by id, several names need --force
             if meant in target.names and len(target.names) > 1:
                 target.names.remove(meant)
+                emit("image", "untag", id_=rec.id, name=meant)
                 return [f"Untagged: {meant}"]
             if digested:  # Podman's repo@digest name: it alone goes while tags keep the image
                 if target.names and not every_name:
@@ -194,6 +212,9 @@ class ImageService:
             images.remove(target)
             still_used = {d for i in images for d in i.layers}
         self.layers.remove([d for d in rec.layers if d not in still_used])
+        for n in rec.names:
+            emit("image", "untag", id_=rec.id, name=n)
+        emit("image", "remove", id_=rec.id, name=name)
         report.append(f"Deleted: {rec.id}")
         return report
 
@@ -273,7 +294,9 @@ class ImageService:
                     other.names = [n for n in other.names if n not in new]
             target = next(i for i in images if i.id == rec.id)
             target.names += [n for n in new if n not in target.names]
-            return target
+        for t in targets:
+            emit("image", "tag", id_=rec.id, name=t)
+        return target
 
     def untag(self, name: str, targets: list[str]) -> ImageRecord:
         """Remove the given names, or all of them; the image stays (dangling when none is
@@ -281,15 +304,16 @@ class ImageService:
         rec = self.require(name)
         with self.store.transaction() as images:
             target = next(i for i in images if i.id == rec.id)
-            if not targets:
-                target.names = []
-                return target
+            gone = list(target.names) if not targets else []
             for t in targets:
                 full = self._own_name(target, t)
                 if full is None:
                     raise PymanError(f"{t}: tag not known")  # Podman's words
-                target.names.remove(full)
-            return target
+                gone.append(full)
+            target.names = [n for n in target.names if n not in gone]
+        for n in gone:
+            emit("image", "untag", id_=rec.id, name=n)
+        return target
 
     def _own_name(self, rec: ImageRecord, name: str) -> str | None:
         if name in rec.names:
@@ -359,6 +383,7 @@ class ImageService:
                     continue
                 images.remove(rec)
                 removed.append(rec.id)
+                emit("image", "remove", id_=rec.id)
         if removed:
             self.delete_unused_storage()
         return removed

@@ -18,6 +18,7 @@ from pyman.config import Paths
 from pyman.engine.containers import ContainerService
 from pyman.engine.types import ContainerSummary, RunOptions
 from pyman.errors import ContainerRunningError, ContainerStateError, PodNotFoundError, PymanError
+from pyman.eventlog import emit
 from pyman.storage.ids import new_id
 from pyman.storage.pods import PodConfig, PodStore
 
@@ -154,6 +155,7 @@ class PodService:
             raise
         pod.infra_id = infra.id
         self.store.save(pod)
+        emit("pod", "create", id_=pod.id, name=pod.name)
         return pod
 
     def _infra_image(self, opts: PodCreateOptions) -> tuple[str, Any, str | None]:
@@ -271,6 +273,7 @@ class PodService:
             st = self.containers.live_state(pod.infra_id)
             if st.monitor_pid:
                 _write_pidfile(pod.infra_pidfile, st.monitor_pid)
+        emit("pod", "start", id_=pod.id, name=pod.name)
         return pod.id
 
     def stop(self, key: str, timeout: float = 10, ignore: bool = False) -> str:
@@ -281,6 +284,7 @@ class PodService:
             return ""
         for m in reversed(self.members(pod)):
             self.containers.stop(m.id, timeout)
+        emit("pod", "stop", id_=pod.id, name=pod.name)
         return pod.id
 
     def stop_if_no_members_run(self, key: str, timeout: float = 10) -> str:
@@ -343,6 +347,7 @@ class PodService:
             raise ContainerStateError(f"no running containers in pod {pod.name} to kill")
         for m in reversed(running):
             self.containers.kill(m.id, sig)
+        emit("pod", "kill", id_=pod.id, name=pod.name)
         return pod.id
 
     def _find(self, key: str, ignore: bool) -> PodConfig | None:
@@ -378,6 +383,7 @@ class PodService:
         self.store.delete(pod.id)  # the infra may go once its pod has
         if pod.infra_id and self.containers.store.load(pod.infra_id) is not None:
             self.containers.remove(pod.infra_id, force=True, timeout=timeout)
+        emit("pod", "remove", id_=pod.id, name=pod.name)
         return pod.id
 
     def _remove_damaged(self, pid: str, force: bool, timeout: float) -> str:
@@ -387,6 +393,7 @@ class PodService:
         self.store.delete(pid)  # the infra may go once its pod has
         for m in sorted(members, key=lambda m: m.infra):
             self.containers.remove(m.id, force=True, timeout=timeout)
+        emit("pod", "remove", id_=pid)
         return pid
 
     def prune(self) -> list[str]:

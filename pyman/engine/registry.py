@@ -9,6 +9,7 @@ from typing import Any
 from pyman.config import Paths
 from pyman.engine.types import LoginOptions, LoginResult, PushOptions, PushReport
 from pyman.errors import ImageNotFoundError, PymanError, RegistryError, UnauthorizedError
+from pyman.eventlog import emit
 from pyman.image import auth
 from pyman.image.auth import Credentials
 
@@ -145,9 +146,15 @@ class RegistryService:
                              "(push the images it lists by name)")
         dest_text = opts.destination or self._default_destination(opts.image, rec.names)
         dest_text = dest_text.removeprefix("docker://")
+        if dest_text.startswith("dir:"):
+            from pyman.engine.push_dir import push_dir
+
+            report = push_dir(self, rec, dest_text[4:], opts.image, events)
+            emit("image", "push", id_=rec.id, name=dest_text)
+            return report
         if "://" in dest_text or dest_text.split(":", 1)[0] in ("oci", "docker-archive",
                                                                  "oci-archive", "dir"):
-            raise PymanError(f"{dest_text}: only docker:// (registry) destinations are "
+            raise PymanError(f"{dest_text}: only docker:// (registry) and dir: destinations are "
                              "supported by pyman push")
         conf = self._conf()
         ref = conf.resolve(dest_text)[0]
@@ -200,6 +207,7 @@ class RegistryService:
         locations.record(ref.registry, ref.repository, digests)
         if opts.digestfile:
             Path(opts.digestfile).write_text(result.digest)
+        emit("image", "push", id_=rec.id, name=opts.destination or dest_text)
         return PushReport(str(ref), result.digest, result.blobs)
 
     def _rebuild_layers(self, rec: Any, blobs: Any, data: bytes, manifest: Any,

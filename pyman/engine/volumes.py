@@ -14,6 +14,7 @@ from typing import Any
 from pyman.config import Paths
 from pyman.engine.inspect import rfc3339
 from pyman.errors import PymanError
+from pyman.eventlog import emit
 from pyman.names import check_volume_name
 from pyman.storage.atomic import locked
 from pyman.storage.containers import ContainerConfig, ContainerStore
@@ -87,7 +88,11 @@ class VolumeService:
         if "nocopy" in opts:
             rec.needs_copy_up = False
         with self.store.lock():
-            return self.store.create(rec, exist_ok=ignore)
+            existed = ignore and bool(name) and self.exists(rec.name)
+            rec = self.store.create(rec, exist_ok=ignore)
+        if not existed:
+            emit("volume", "create", name=rec.name)
+        return rec
 
     def ensure(self, name: str | None, anonymous: bool) -> VolumeRecord:
         """A volume a container names (created on first use) or a new anonymous one; the
@@ -170,6 +175,7 @@ class VolumeService:
                     f"volume {name} is being used by the following container(s): "
                     f"{', '.join(users)}: volume is being used")
             self.store.delete(name)
+        emit("volume", "remove", name=name)
         return name
 
     def _known(self, name: str) -> None:
@@ -194,6 +200,7 @@ class VolumeService:
             for name in names:
                 if not self.users(name, configs):
                     self.store.delete(name)
+                    emit("volume", "remove", name=name)
 
     def prune(self, filters: list[str] | None = None) -> list[str]:
         """Every volume no container uses (matching ``filters``: label=)."""
@@ -205,6 +212,8 @@ class VolumeService:
                 if rec.name not in used:
                     self.store.delete(rec.name)
                     removed.append(rec.name)
+                    emit("volume", "remove", name=rec.name)
+                    emit("volume", "prune", name=rec.name)
         return removed
 
 
