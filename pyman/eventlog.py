@@ -137,6 +137,14 @@ def from_monitor(cfg: dict[str, Any], status: str, **extra: Any) -> None:
     ev = cfg.get("events")
     if not ev:
         return
+    if status == "died" and cfg.get("container_dir"):  # renamed while it ran?
+        try:
+            with open(os.path.join(cfg["container_dir"], "config.json"), "rb") as f:
+                name = json.load(f).get("name")
+            if isinstance(name, str) and name:
+                ev["ctr"]["name"] = name
+        except (OSError, ValueError, AttributeError):
+            pass
     try:
         append(ev["path"], int(ev.get("max") or 0),
                to_json(record("container", status, **ev["ctr"], **extra)))

@@ -68,7 +68,9 @@ def template_data(ev: dict[str, Any]) -> dict[str, Any]:
                             "HealthStatus": ev.get("health_status", ""), "PodID": "",
                             "Attributes": {}}
     data.update({k: v for k, v in ev.items() if not k.startswith("_")})
-    data["Attributes"] = data["Attributes"] or {}
+    from pyman.cli.template import GoMap
+
+    data["Attributes"] = GoMap(data["Attributes"] or {})
     data["Time"] = GoTime(ev["_ns"], ev["_off"])
     data["Details"] = {"ID": data["ID"], "PodID": data["PodID"],
                        "Attributes": data["Attributes"]}

@@ -117,6 +117,10 @@ from pyman.cli.service import service  # noqa: E402 - registered with the group 
 
 group.command("service", context_settings=CTX, help=service.__doc__)(service)
 
+from pyman.cli.events import events  # noqa: E402 - `system events` is `events`
+
+group.command("events", context_settings=CTX, help=events.__doc__)(events)
+
 
 def _reclaim(part: int, total: int) -> str:
     return f"{go_size(part)} ({round(100 * part / total) if total else 0}%)"

@@ -74,7 +74,14 @@ def _type_name(obj: Any) -> str:
     return type(obj).__name__
 
 
+class GoMap(dict[str, Any]):
+    """A Go map (labels, an event's Attributes), not a struct: a missing key is no error,
+    it prints as <no value>."""
+
+
 def _field(obj: Any, name: str, pos: int) -> Any:
+    if isinstance(obj, GoMap):
+        return obj.get(name)
     if isinstance(obj, dict):
         if name in obj:
             return obj[name]

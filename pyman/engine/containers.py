@@ -181,9 +181,11 @@ class ContainerService:
         from pyman.engine.monitor_client import connect_attach
 
         try:
-            return c, st, connect_attach(str(self.store.run_dir(c.id)))
+            sock = connect_attach(str(self.store.run_dir(c.id)))
         except OSError as exc:
             raise refused from exc
+        eventlog.container(c, "attach")
+        return c, st, sock
 
     def _starting(self, c: ContainerConfig, monitor_pid: int) -> None:
         """Recorded before the monitor runs anything: if it dies now, the reconcile finds it."""

@@ -116,7 +116,7 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             **_network_backend(p),
             "containersConf": conf.files,  # the files read, in order
             "cgroupManager": cgroup_manager or "cgroupfs",
-            "eventLogger": events_backend or "none",  # pyman keeps no events
+            "eventLogger": events_backend or _event_logger(),
             "logDriver": "k8s-file",
             "security": {"rootless": os.getuid() != 0},
             **({"systemCheck": _checks(engine)} if checks else {}),
@@ -140,3 +140,9 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
         },
         "version": {"Version": __version__, "PythonVersion": platform.python_version()},
     }
+
+
+def _event_logger() -> str:
+    from pyman.eventlog import settings
+
+    return settings()[0]

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from pyman.errors import ContainerStateError, PymanError
+from pyman.eventlog import emit
 from pyman.storage.atomic import read_json, write_json
 from pyman.storage.containers import ContainerConfig
 
@@ -55,6 +56,7 @@ def connect(svc: ContainerService, net_key: str, ctr_key: str,
             _plug(svc, c, name, net, per)
         c.networks[name] = per
         _save(svc, c)
+    emit("network", "connect", id_=c.id, name=c.name, network=name)
 
 
 def disconnect(svc: ContainerService, net_key: str, ctr_key: str) -> None:
@@ -73,6 +75,7 @@ def disconnect(svc: ContainerService, net_key: str, ctr_key: str) -> None:
             _unplug(svc, c, name)
         del c.networks[name]
         _save(svc, c)
+    emit("network", "disconnect", id_=c.id, name=c.name, network=name)
 
 
 def _save(svc: ContainerService, c: ContainerConfig) -> None:
