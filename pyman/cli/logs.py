@@ -38,6 +38,7 @@ def logs(
     from pyman.cli.lifecycle import targets
     from pyman.engine.log_config import refuse_reading
     from pyman.engine.logs import LogReader, parse_since
+    from pyman.errors import PymanError
 
     engine = make_engine()
     keys = targets(containers, False, latest)
@@ -49,24 +50,41 @@ def logs(
     since_ns = parse_since(since) if since else None
     until_ns = parse_since(until) if until else None
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+    # several containers: each line after its container's short id, as Podman
+    prefix = len(readers) > 1
+    at_start: dict[tuple[str, str], bool] = {}  # a line's partial entries: one prefix
 
-    at_start = {"stdout": True, "stderr": True}  # a line's partial entries: one timestamp
-
-    def emit(entries: Iterable[tuple[str, str, bool, bytes]]) -> None:
+    def emit(cid: str, entries: Iterable[tuple[str, str, bool, bytes]]) -> None:
         for ts, stream, full, text in entries:  # streamed: one entry held at a time
-            if timestamps and ts and at_start[stream]:
-                out[stream].write(ts.replace("+00:00", "Z").encode() + b" ")
-            out[stream].write(text + (b"\n" if full else b""))
-            at_start[stream] = full
+            head = b""
+            if ts and at_start.get((cid, stream), True):
+                head = (cid[:12].encode() + b" ") if prefix else b""
+                if timestamps:
+                    head += ts.replace("+00:00", "Z").encode() + b" "
+            out[stream].write(head + text + (b"\n" if full else b""))
+            at_start[(cid, stream)] = full
         sys.stdout.flush()
         sys.stderr.flush()
 
-    for cid, reader in readers:
-        emit(reader.read(tail=tail, since_ns=since_ns, until_ns=until_ns))
-        while follow:
-            running = engine.containers.live_state(cid).status in ("running", "starting",
-                                                                     "restarting")
-            emit(reader.read(since_ns=since_ns, until_ns=until_ns))
-            if not running:
-                break
-            time.sleep(0.1)
+    def running(cid: str) -> bool:
+        try:
+            return engine.containers.live_state(cid).status in ("running", "starting",
+                                                                 "restarting")
+        except PymanError:
+            return False  # removed meanwhile (--rm)
+
+    if not follow:
+        for cid, reader in readers:
+            emit(cid, reader.read(tail=tail, since_ns=since_ns, until_ns=until_ns))
+        return
+    # followed together, so that lines come in the order they were written
+    first = True
+    while True:
+        alive = [running(cid) for cid, _ in readers]  # before reading: nothing is lost
+        for cid, reader in readers:
+            emit(cid, reader.read(tail=tail if first else -1, since_ns=since_ns,
+                                  until_ns=until_ns))
+        first = False
+        if not any(alive):
+            break
+        time.sleep(0.1)
