@@ -112,3 +112,16 @@ def test_network_container_shares_the_netns(run_pyman) -> None:
             assert len(r.stderr.splitlines()) == 1
     finally:
         run_pyman("rm", "-f", "-t", "0", "netbase")
+
+
+def test_pause_image_has_podmans_name(run_pyman, fresh_env) -> None:
+    """localhost/podman-pause:<version>-<built>, which `version --format` spells (Podman's
+    system tests remove it by that name)."""
+    env = fresh_env
+    r = run_pyman("pod", "create", "--name", "pn", env=env)
+    assert r.returncode == 0, r.stderr
+    name = run_pyman("version", "--format", "{{.Server.Version}}-{{.Server.Built}}",
+                     env=env).stdout.strip()
+    assert run_pyman("pod", "rm", "pn", env=env).returncode == 0
+    r = run_pyman("rmi", f"localhost/podman-pause:{name}", env=env)
+    assert r.returncode == 0, r.stderr
