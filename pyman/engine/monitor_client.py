@@ -54,7 +54,7 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
             and not cfg.get("netavark") \
             and cfg.get("attach_fd") is None and cfg.get("log_driver") != "passthrough" \
             and attach and (cfg.get("stdin") == "inherit") == early.stdin_inherit \
-            and outputs == (None, None):
+            and outputs == (None, None) and not cfg.get("listen_fds"):
         write_json(run_dir / "monitor.json", cfg, sync=False)
         try:
             early.mapped()
@@ -77,7 +77,8 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     ctl_r, ctl_w = os.pipe()
     devnull = subprocess.DEVNULL
     passthrough = cfg.get("log_driver") == "passthrough"
-    extra = (cfg["attach_fd"],) if cfg.get("attach_fd") is not None else ()
+    extra: tuple[int, ...] = (cfg["attach_fd"],) if cfg.get("attach_fd") is not None else ()
+    extra += tuple(range(3, 3 + int(cfg.get("listen_fds") or 0)))  # socket activation
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", MONITOR_MAIN, str(run_dir), str(sync_w), str(ctl_r)],
         pass_fds=(sync_w, ctl_r, *extra),

@@ -88,6 +88,9 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         cfg["pod_exit"] = _pod_exit(svc, c)
     if c.infra and "ipc" in _pod_share(svc, c):  # the tmpfs its members share as /dev/shm
         cfg["shm_dir"] = str(svc.store.run_dir(c.id) / "shm")
+    from pyman.engine.systemd_opts import add_listen
+
+    add_listen(cfg)
     if c.network == "netavark" and not c.networks:  # disconnected from all: loopback only
         cfg["network"] = "none"
     elif c.network == "netavark":  # last: it counts this container as a user of the netns

@@ -12,6 +12,10 @@ import os
 
 from pyman.errors import PymanError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 SDNOTIFY_MODES = ("container", "conmon", "ignore")
 CGROUP_MODES = ("enabled", "no-conmon", "split", "disabled")
 # where the notify socket appears in a --sdnotify=container container, as Podman puts it
@@ -91,3 +95,25 @@ def container_mount(socket: str) -> dict[str, object] | None:
         return None
     return {"destination": CONTAINER_SOCKET, "type": "bind", "source": socket,
             "options": ["bind", "rprivate"]}
+
+
+def add_listen(cfg: dict[str, Any]) -> None:
+    """Socket activation (systemd's LISTEN_* environment, Podman's #10443): the variables go
+    on to the container with LISTEN_PID=1 (it is pid 1 there), and the sockets, fds 3.., are
+    handed on by the monitor to the runtime (`--preserve-fds`). Only the fds open here go:
+    one that is not would make the runtime fail."""
+    env = [f"{k}={'1' if k == 'LISTEN_PID' else os.environ[k]}"
+           for k in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES") if k in os.environ]
+    if not env:
+        return
+    cfg["spec"]["env"] = [*cfg["spec"]["env"], *env]
+    want = os.environ.get("LISTEN_FDS", "")
+    count = 0
+    for fd in range(3, 3 + (int(want) if want.isdigit() else 0)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            break
+        count += 1
+    if count:
+        cfg["listen_fds"] = count

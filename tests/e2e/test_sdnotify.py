@@ -171,3 +171,41 @@ def test_sdnotify_ignore(run_pyman, pyman_env, notify: NotifyListener) -> None:
     finally:
         run_pyman("rm", "-f", "sdn-ign")
     assert notify.drain() == []  # nor at the end
+
+
+def test_socket_activation_passes_listen_env_and_fds(pyman_bin: Path, pyman_env: dict) -> None:
+    """systemd's LISTEN_* (Podman #10443): the variables reach the container with
+    LISTEN_PID=1, and its fd 3 is the very socket the service was given, through run and
+    start --attach alike; without them nothing is added."""
+    import os
+    import socket
+    import subprocess
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    ino = os.fstat(sock.fileno()).st_ino
+    script = "env | grep ^LISTEN_ | sort; readlink /proc/self/fd/3"
+    env = {**pyman_env, "LISTEN_PID": "100", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "web"}
+
+    def as_service(*args: str) -> str:
+        fd = sock.fileno()  # becomes the service's fd 3, as systemd hands it over
+        r = subprocess.run(["bash", "-c", f'exec "$0" "$@" 3<&{fd} {fd}<&-', str(pyman_bin),
+                            *args], env=env, capture_output=True, text=True, timeout=60,
+                           pass_fds=(fd,), stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    want = f"LISTEN_FDNAMES=web\nLISTEN_FDS=1\nLISTEN_PID=1\nsocket:[{ino}]\n"
+    try:
+        assert as_service("run", "--rm", *NET, "alpine", "sh", "-c", script) == want
+        cid = subprocess.run([str(pyman_bin), "create", *NET, "alpine", "sh", "-c", script],
+                             env=pyman_env, capture_output=True, text=True, timeout=60
+                             ).stdout.strip()
+        assert as_service("start", "--attach", cid) == want
+        r = subprocess.run([str(pyman_bin), "start", "--attach", cid], env=pyman_env,
+                           capture_output=True, text=True, timeout=60)
+        assert (r.returncode, r.stdout) == (1, "")  # no LISTEN_* and no fd 3 without them
+        subprocess.run([str(pyman_bin), "rm", cid], env=pyman_env, capture_output=True)
+    finally:
+        sock.close()
