@@ -97,10 +97,15 @@ class StateKeeper:
                 c = self.store.load(cid)
             except StorageError:  # a damaged record: `rm -f` removes it, nothing to save
                 c = None
+            from pyman import eventlog
+
+            if c is not None and was_running:  # what its monitor would have written
+                eventlog.container(c, "died", exit_code=st.exit_code or 0)
             if c is not None and c.rm:
                 # its anonymous volumes stay (this may run under the names lock, which
                 # their removal takes): `volume prune` removes them
                 self.store.delete(cid)
+                eventlog.container(c, "remove")
             elif c is not None:
                 self.store.save_state(cid, st)
         return st

@@ -59,8 +59,13 @@ def again(run: ContainerRun, code: int) -> int | None:
     run._save(status="restarting", exit_code=code, finished_at=time.time(), pid=0,
               pid_start=None)
     try:
-        return run.relaunch()
+        pid = run.relaunch()
     except Exception as exc:  # noqa: BLE001 - recorded; the container stays exited
         run.state["error"] = f"restart {count} failed: {exc}"
         run.delete_runtime_state()
         return None
+    from pyman.eventlog import from_monitor
+
+    from_monitor(run.cfg, "init")  # as Podman's restart of a container that exited
+    from_monitor(run.cfg, "start")
+    return pid

@@ -175,3 +175,35 @@ def test_rotation_and_concurrent_writers(run_pyman, fresh_env, pyman_bin: Path,
     assert all(p.wait(60) == 0 for p in running)
     events = [json.loads(ln) for ln in log2.read_text().splitlines()]
     assert sorted(e["Name"] for e in events) == names
+
+
+def test_restart_policy_and_a_killed_monitor(run_pyman, fresh_env, tmp_path: Path) -> None:
+    """The monitor writes each run of a restart policy; a monitor killed with -9 cannot, so
+    the reconcile that finds it gone writes the container's died (137)."""
+    import os
+    import signal
+
+    from lifecycle_util import wait_for
+
+    env = fresh_env
+    _conf(env, tmp_path)
+    _ok(run_pyman("run", "-d", *NET, "--restart", "on-failure:1", "--name", "ev-r", "alpine",
+                  "sh", "-c", "exit 2", env=env))
+    assert _ok(run_pyman("wait", "ev-r", env=env)).stdout.strip() == "2"
+
+    def statuses(name: str) -> list[str]:
+        return _events(run_pyman, env, "--filter", f"container={name}", "--format",
+                       "{{.Status}}")
+
+    assert wait_for(lambda: statuses("ev-r")[-1:] == ["cleanup"])
+    assert statuses("ev-r") == ["create", "init", "start", "died", "init", "start", "died",
+                                "cleanup"]
+    _ok(run_pyman("run", "-d", *NET, "--name", "ev-k", "alpine", "sleep", "60", env=env))
+    mon = int(_ok(run_pyman("inspect", "--format", "{{.State.ConmonPid}}", "ev-k",
+                            env=env)).stdout)
+    os.kill(mon, signal.SIGKILL)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{mon}/stat")
+                    or open(f"/proc/{mon}/stat").read().split(")")[1].split()[0] == "Z")
+    _ok(run_pyman("ps", "-a", env=env))  # the reconcile
+    assert _events(run_pyman, env, "--filter", "container=ev-k", "--filter", "event=died",
+                   "--format", "{{.ContainerExitCode}}") == ["137"]
