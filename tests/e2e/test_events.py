@@ -207,3 +207,25 @@ def test_restart_policy_and_a_killed_monitor(run_pyman, fresh_env, tmp_path: Pat
     _ok(run_pyman("ps", "-a", env=env))  # the reconcile
     assert _events(run_pyman, env, "--filter", "container=ev-k", "--filter", "event=died",
                    "--format", "{{.ContainerExitCode}}") == ["137"]
+
+
+def test_follow_across_rotations(run_pyman, fresh_env, pyman_bin: Path,
+                                 tmp_path: Path) -> None:
+    """A follower reads on in the file a rotation renames over the log, each event once."""
+    env = fresh_env
+    _conf(env, tmp_path, "events_logfile_max_size = 600\n")
+    follower = subprocess.Popen([str(pyman_bin), "events", "--filter", "type=volume",
+                                 "--format", "{{.Name}}"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    names = [f"ev-rot{i}" for i in range(12)]  # ~80 bytes an event: several rotations
+    try:
+        time.sleep(1)
+        for n in names:
+            _ok(run_pyman("volume", "create", n, env=env))
+        assert follower.stdout is not None
+        got = [follower.stdout.readline().strip() for _ in names]
+    finally:
+        follower.terminate()
+        follower.wait(10)
+    assert got == names
+    assert '"log-rotation"' in (tmp_path / "ev" / "events.log").read_text()
