@@ -88,6 +88,8 @@ def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, st
     if uri is None and os.environ.get("LISTEN_FDS") == "1" \
             and os.environ.get("LISTEN_PID") == str(os.getpid()):
         sock = socket.socket(fileno=3)  # systemd socket activation: fd 3
+        for key in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):  # ours, as sd_listen_fds
+            os.environ.pop(key, None)  # unsets them: containers started here must not get it
         return sock, "the socket systemd passed"
     if uri is None:
         uri = f"unix://{default_socket(engine)}"
