@@ -155,6 +155,9 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
         size=sum(int(str(layers.info(d).get("size", 0))) for d in all_layers),
         created=json.loads(config)["created"])
     images.add(record)
+    from pyman.eventlog import container
+
+    container(c, "commit")  # Podman's: a container event, not an image one
     return record.id
 
 

@@ -115,6 +115,10 @@ def test_image_volume_pod_events(run_pyman, fresh_env, tmp_path: Path) -> None:
     assert pod == ["create", "remove"]
     human = _events(run_pyman, env, "--filter", "pod=ev-p")[0]
     assert re.search(r" pod create [0-9a-f]{64} \(image=, name=ev-p\)$", human), human
+    _ok(run_pyman("run", *NET, "--name", "ev-cm", "alpine", "true", env=env))
+    _ok(run_pyman("commit", "ev-cm", "ev/cm", env=env))
+    assert _events(run_pyman, env, "--filter", "event=commit", "--format",
+                   "{{.Type}} {{.Name}}") == ["container ev-cm"]
 
 
 def test_follow_until_and_none_backend(run_pyman, fresh_env, pyman_bin: Path,
