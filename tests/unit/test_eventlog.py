@@ -46,3 +46,10 @@ def test_a_write_costs_well_under_a_millisecond(tmp_path: Path) -> None:
         costs.append(time.perf_counter() - t0)
     assert statistics.median(costs) < 0.0005, statistics.median(costs)
     assert len(Path(log).read_text().splitlines()) == 201
+
+
+def test_only_files_that_set_events_keys_are_parsed() -> None:
+    # the shipped containers.conf names every key in comments: no TOML parse for those
+    assert not eventlog._sets_events(b'#events_logger = "journald"\n[engine]\n# events_x\n')
+    assert eventlog._sets_events(b'[engine]\n  events_logfile_path = "/x"\n')
+    assert eventlog._sets_events(b'events_logger = "file"')
