@@ -116,12 +116,12 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         if why:  # kept for whoever wonders why the unit never became ready
             with open(os.path.join(run_dir, "notify.log"), "a") as f:
                 f.write(why + "\n")
+    sync.send(event="started", pid=pid)  # first: the client is waiting for it
     detach = bool(cfg.get("detach"))
-    from_monitor(cfg, "init")  # written here, so that they come before its "died"
+    from_monitor(cfg, "init")  # written by the monitor, so that they come before its "died"
     from_monitor(cfg, "start")
     if not detach:
         from_monitor(cfg, "attach")
-    sync.send(event="started", pid=pid)
     if detach:
         sync.close()  # the client has gone on; stop writing to it
         lean_exec(run, pid, make_relay(run, cfg, None))
