@@ -219,6 +219,24 @@ def _command(create_only: bool) -> Callable[..., None]:
         ] = "none",
         no_healthcheck: Annotated[bool, typer.Option(
             "--no-healthcheck", help="No healthcheck, not even the image's.")] = False,
+        attach_streams: Annotated[list[str] | None, typer.Option(
+            "--attach", "-a", help="Attach to STDIN, STDOUT or STDERR (run: the others are "
+            "not relayed; none of stdout and stderr: the id is printed).")] = None,
+        preserve_fds: Annotated[int, typer.Option(
+            "--preserve-fds", help="Pass N additional file descriptors (3 to 3+N-1) into "
+            "the container.")] = 0,
+        conmon_pidfile: Annotated[str | None, typer.Option(
+            "--conmon-pidfile", help="Write the pid of the container's monitor to this "
+            "file at each start.")] = None,
+        runtime: Annotated[str | None, typer.Option(
+            "--runtime", help="The OCI runtime of this container: a name or a path.")
+                           ] = None,
+        timeout: Annotated[int, typer.Option(
+            "--timeout", help="Kill the container after this many seconds (0: never); "
+            "its exit code is then -1.")] = 0,
+        hostuser: Annotated[list[str] | None, typer.Option(
+            "--hostuser", help="Add this host user (name or uid) to the container's "
+            "/etc/passwd.")] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -288,6 +306,10 @@ def _command(create_only: bool) -> Callable[..., None]:
             opts.rm = True
         opts.restart = restart
         opts.log_driver, opts.log_opt = log_driver, log_opt or []
+        from pyman.cli.run_extras import apply_extras
+
+        apply_extras(opts, attach_streams, preserve_fds, conmon_pidfile, runtime, timeout,
+                     hostuser, create_only)
         attach = size = None
         if tty and not detach and not create_only:
             from pyman.cli.attach_session import parse_detach_keys, terminal_client
@@ -319,10 +341,11 @@ def _command(create_only: bool) -> Callable[..., None]:
             raise
         if result.detached:
             return  # detach keys: the container runs on; Podman prints nothing
-        if result.exit_code is None:
+        if result.exit_code is None or opts.attach_none:  # -a without stdout and stderr
             if opts.log_driver != "passthrough":  # the container owns stdout (as Podman)
                 print(result.id)
-            return
+            if result.exit_code is None:
+                return
         sys.stdout.flush()
         if rmi:
             _remove_image(engine, opts.image)

@@ -44,8 +44,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     default_caps = _default_caps(conf)
     lim = limits_fields(opts)
     icfg: dict[str, Any] = svc.images.config(image).get("config") or {}
-    user_entry = None if opts.entrypoint is None else (
-        [opts.entrypoint] if opts.entrypoint else [])
+    user_entry = None if opts.entrypoint is None else entrypoint_words(opts.entrypoint)
     args = image_process_args(icfg.get("Entrypoint") or [], icfg.get("Cmd") or [],
                               user_entry, opts.command or None)
     if not args:
@@ -147,6 +146,9 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
     config.storage_driver = "overlay" if keep_ids else svc.paths.driver
     config.ipc = opts.ipc
+    config.attach, config.conmon_pidfile = opts.attach, opts.conmon_pidfile or ""
+    config.oci_runtime, config.timeout = opts.runtime or "", opts.timeout
+    config.hostusers, config.workdir_given = list(opts.hostusers), bool(opts.workdir)
     if "keep-groups" in opts.group_add:
         if len(opts.group_add) > 1:
             raise PymanError("the '--group-add keep-groups' option is not allowed with any "
@@ -204,6 +206,21 @@ def _volumes_from(svc: ContainerService, sources: list[str], specs: list[MountSp
     return out
 
 
+def entrypoint_words(text: str) -> list[str]:
+    """--entrypoint: a JSON array of strings is the words themselves (as Podman), anything
+    else one word; "" clears the image's."""
+    if text.startswith("["):
+        import json
+
+        try:
+            words = json.loads(text)
+        except ValueError:
+            words = None
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            return words
+    return [text] if text else []
+
+
 def _image_name(svc: ContainerService, given: str, image: ImageRecord) -> str:
     """Podman's ImageName: the name the container was created from, in full
     (localhost/x:latest for `x`); the image's first name when it was given by id."""
@@ -222,6 +239,9 @@ def limits_fields(opts: RunOptions) -> dict[str, Any]:
         raise PymanError(f"invalid --cpus {opts.cpus}: must be positive")
     nano_cpus = int((opts.cpus or 0) * 1e9)
     pids = opts.pids_limit or 0
+    given = opts.memory is not None or opts.cpus is not None or opts.pids_limit is not None
+    if given and limits.ignored_on_cgroup_v1():
+        memory = nano_cpus = pids = 0
     limits.check_limits(memory, nano_cpus, pids)
     if opts.stop_timeout is not None and opts.stop_timeout < 0:
         raise PymanError(f"invalid --stop-timeout {opts.stop_timeout}: must not be "

@@ -14,7 +14,7 @@ import time
 from signal import SIGKILL
 
 from pyman.config import Paths
-from pyman.errors import StorageError
+from pyman.errors import ContainerRunningError, ContainerStateError, StorageError
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
 
@@ -202,3 +202,10 @@ def drop_runtime_state(paths: Paths, c: ContainerConfig) -> None:
         from pyman.engine.health_state import health_timer_remove
 
         health_timer_remove(c)
+
+
+def running_refusal(cid: str) -> ContainerStateError:
+    """rm of a running container without --force: Podman's words (and exit 2)."""
+    return ContainerRunningError(
+        f"cannot remove container {cid} as it is running - running or paused containers "
+        "cannot be removed without force: container state improper")

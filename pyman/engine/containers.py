@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pyman import eventlog
 from pyman.config import Paths
-from pyman.engine.container_state import ALIVE, StateKeeper, drop_runtime_state
+from pyman.engine.container_state import (
+    ALIVE,
+    StateKeeper,
+    drop_runtime_state,
+    running_refusal,
+)
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.precheck import precheck
 from pyman.engine.sig_proxy import Handlers, forward, restore
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult
 from pyman.errors import (
-    ContainerRunningError,
     ContainerStateError,
     PymanError,
     from_exit_code,
@@ -50,6 +54,7 @@ class ContainerService:
         self.images = images
         self.runtime = runtime
         self.options: dict[str, Any] = {}  # runtime_flags, default_mounts_file (Engine's)
+        self.preserve_fds = 0  # run --preserve-fds: this client's fds 3.. go in
         self.store = ContainerStore(paths.containers, paths.run_containers)
         self.states = StateKeeper(self.store, paths)
         self.volumes = VolumeStore(paths.volumes)
@@ -194,8 +199,11 @@ class ContainerService:
         self.store.save_state(c.id, ContainerState(
             status="starting", monitor_pid=monitor_pid, monitor_start=start_time(monitor_pid),
             boot_id=boot_id()), persist=not c.rm)
-        # conmon.pid's counterpart: the PIDFile= of a `generate systemd` unit without --new
-        (self.store.run_dir(c.id) / "monitor.pid").write_text(f"{monitor_pid}\n")
+        # conmon.pid's counterpart (PIDFile= of generate systemd's units), --conmon-pidfile
+        for path in filter(None, (str(self.store.run_dir(c.id) / "monitor.pid"),
+                                  c.conmon_pidfile)):
+            with open(path, "w") as f:
+                f.write(f"{monitor_pid}\n")
 
     def log_file(self, c: ContainerConfig) -> str:
         """The container's log file; "" when its driver keeps none."""
@@ -216,8 +224,9 @@ class ContainerService:
         elif options:
             raise TypeError(f"run() takes RunOptions or keywords, not both: {sorted(options)}")
         self.precheck(opts)
-        early = None
+        early, self.preserve_fds = None, opts.preserve_fds
         if stdout is None and stderr is None and not (opts.detach or opts.tty or opts.pod
+                                                      or opts.preserve_fds
                 or (opts.network or "").startswith("container:") or is_named(opts.network)):
             from pyman.engine import early_monitor
 
@@ -422,7 +431,7 @@ class ContainerService:
         st = self.live_state(cid)
         if st.status in ALIVE:
             if not force:
-                raise _running_refusal(cid)
+                raise running_refusal(cid)
             self._mark_stopped(cid)
             self.states.signal(st, signal.SIGKILL)
         self.states.wait_monitor_gone(st)
@@ -460,7 +469,7 @@ class ContainerService:
         st = self.live_state(c.id)
         if st.status in ALIVE:
             if not force:
-                raise _running_refusal(c.id)
+                raise running_refusal(c.id)
             self.stop(c.id, timeout)
         else:
             self.states.wait_monitor_gone(st)
@@ -488,10 +497,3 @@ class ContainerService:
             except PymanError:
                 continue
         return removed
-
-
-def _running_refusal(cid: str) -> ContainerStateError:
-    """rm of a running container without --force: Podman's words (and exit 2)."""
-    return ContainerRunningError(
-        f"cannot remove container {cid} as it is running - running or paused containers "
-        "cannot be removed without force: container state improper")

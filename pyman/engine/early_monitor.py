@@ -96,7 +96,8 @@ def prestart(argv: list[str]) -> None:
     from pyman.netns import is_named
 
     for prev, arg in zip(argv, argv[1:], strict=False):
-        if arg.startswith(("--tty", "--detach", "--pod", "--help", "-t=", "-d=")) \
+        if arg.startswith(("--tty", "--detach", "--pod", "--help", "-t=", "-d=",
+                           "--preserve-fds")) \
                 or "container:" in arg:
             return
         if prev in ("--network", "--net") and is_named(arg) or arg.startswith(

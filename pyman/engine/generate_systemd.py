@@ -26,9 +26,9 @@ from pyman.errors import PymanError
 from pyman.storage.containers import ContainerConfig
 from pyman.storage.pods import PodConfig
 
-GLOBAL_WITH_VALUE = ("--log-level", "--runtime", "--root", "--runroot", "--storage-driver",
-                     "--storage-opt", "--tmpdir", "--events-backend", "--cgroup-manager",
-                     "--volumepath")
+GLOBAL_WITH_VALUE = ("--log-level", "--runtime", "--runtime-flag", "--root", "--runroot",
+                     "--storage-driver", "--storage-opt", "--tmpdir", "--events-backend",
+                     "--cgroup-manager", "--volumepath")
 # run/create flags a --new unit sets itself: dropped from the recorded command (with values)
 DROPPED_VALUES = ("--cidfile", "--cgroups", "--conmon-pidfile", "--restart")  # systemd restarts
 DROPPED_FLAGS = ("--rm", "--replace", "--detach", "-d")

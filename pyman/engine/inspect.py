@@ -161,8 +161,8 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
         "HostsPath": f"{run_dir}/hosts",
         "StaticDir": static_dir,
         "OCIConfigPath": f"{run_dir}/config.json",
-        "OCIRuntime": runtime,
-        "ConmonPidFile": f"{run_dir}/monitor.pid",
+        "OCIRuntime": c.oci_runtime or runtime,
+        "ConmonPidFile": c.conmon_pidfile or f"{run_dir}/monitor.pid",
         "PidFile": f"{run_dir}/pid",
         "Name": c.name,
         "RestartCount": st.restart_count,
@@ -206,6 +206,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "Annotations": _annotations(c),
             "StopSignal": c.stop_signal,
             "StopTimeout": 10 if c.stop_timeout is None else c.stop_timeout,
+            "Timeout": c.timeout,
             "CreateCommand": c.create_command or None,
             "SdNotifyMode": c.sdnotify,
             # omitempty, as Go's Schema2HealthConfig: a zero duration is left out

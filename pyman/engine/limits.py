@@ -73,6 +73,34 @@ def parse_memory(text: str) -> int:
     return int(float(m.group(1)) * scale[m.group(2).lower()])
 
 
+def ignored_on_cgroup_v1() -> bool:
+    """Podman's rule: on a cgroup v1 (or hybrid) host a rootless container runs without
+    cgroups, so limits are dropped with its warning rather than refused."""
+    from pyman.runtime.cgroups import CGROUP_ROOT
+
+    try:
+        if fs_type(CGROUP_ROOT) == "cgroup2":  # unified: limits need delegation there
+            return False
+    except OSError:
+        return False
+    import logging
+
+    logging.getLogger("pyman").warning(
+        "Resource limits are not supported and ignored on cgroups V1 rootless systems")
+    return True
+
+
+def fs_type(path: str) -> str:
+    """The filesystem type mounted at ``path`` (/proc/self/mountinfo's last entry for it)."""
+    kind = ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == path and " - " in line:
+                kind = line.split(" - ", 1)[1].split()[0]
+    return kind
+
+
 def check_limits(memory: int, nano_cpus: int, pids_limit: int) -> None:
     """Limits need a delegated cgroup v2 tree; without one, refuse up front with the reason."""
     asked = [flag for flag, v in (("--memory", memory), ("--cpus", nano_cpus),

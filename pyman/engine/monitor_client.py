@@ -51,7 +51,7 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     from pyman.storage.atomic import write_json
 
     if early is not None and not early.used and not cfg.get("join") \
-            and not cfg.get("netavark") \
+            and not cfg.get("netavark") and not cfg.get("preserve_fds") \
             and cfg.get("attach_fd") is None and cfg.get("log_driver") != "passthrough" \
             and attach and (cfg.get("stdin") == "inherit") == early.stdin_inherit \
             and outputs == (None, None) and not cfg.get("listen_fds"):
@@ -78,7 +78,8 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     devnull = subprocess.DEVNULL
     passthrough = cfg.get("log_driver") == "passthrough"
     extra: tuple[int, ...] = (cfg["attach_fd"],) if cfg.get("attach_fd") is not None else ()
-    extra += tuple(range(3, 3 + int(cfg.get("listen_fds") or 0)))  # socket activation
+    extra += tuple(range(3, 3 + max(int(cfg.get("listen_fds") or 0),  # socket activation
+                                    int(cfg.get("preserve_fds") or 0))))  # --preserve-fds
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", MONITOR_MAIN, str(run_dir), str(sync_w), str(ctl_r)],
         pass_fds=(sync_w, ctl_r, *extra),

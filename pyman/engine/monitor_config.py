@@ -19,7 +19,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                  console_size: tuple[int, int] | None = None) -> dict[str, Any]:
     from pyman.runtime.select import select_runtime
 
-    runtime = select_runtime(svc.paths, svc.runtime)
+    runtime = select_runtime(svc.paths, c.oci_runtime or svc.runtime)
     from pyman.engine.container_mounts import chown_sources, for_monitor
 
     mounts, first_use = for_monitor(c.mounts, svc.volumes)
@@ -48,11 +48,17 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "tty_stdin": c.tty and (interactive or c.interactive),  # keys reach the pty
         "runtime": {"path": runtime.path, "root": str(svc.paths.runtime_root),
                     "flags": [f"--{f}" for f in svc.options.get("runtime_flags", [])]},
+        # --attach: the streams an attached run gets (None: all)
+        "attach_streams": c.attach,
+        "timeout": c.timeout,
+        "preserve_fds": svc.preserve_fds,  # run --preserve-fds: fds 3.. go on to runc
+        "containerenv": containerenv(c),
         "network": c.network,
         # a joined netns has its helper already; a joined IPC namespace alone does not
         "network_helper": None if (c.join and "net" in c.share) or c.network == "netavark"
         else check_network(c.network)[1],
         "spec": {"args": c.args, "env": c.env, "cwd": c.workdir, "user": c.user,
+                 "check_cwd": c.workdir_given,
                  "hostname": c.hostname,
                  "cap_add": c.cap_add, "cap_drop": c.cap_drop, "privileged": c.privileged,
                  "default_caps": c.default_caps,
@@ -152,6 +158,21 @@ def _pod_exit(svc: ContainerService, c: ContainerConfig) -> list[str] | None:
     if pod.exit_policy != "stop":
         return None
     return [*pyman_argv(svc), "pod", "stop", "--if-no-members-run", pod.id]
+
+
+def containerenv(c: ContainerConfig) -> str | None:
+    """/run/.containerenv (Podman's): empty, or with --privileged what the container is;
+    None where a mount at /run (or on the file) would hide it, as Podman leaves it out."""
+    dests = {m.get("destination") for m in c.mounts}
+    if dests & {"/run", "/run/.containerenv"} or (c.read_only and c.read_only_tmpfs):
+        return None  # a tmpfs on /run
+    if not c.privileged:
+        return ""
+    from pyman import __version__
+
+    return (f'engine="podman-{__version__}"\nname="{c.name}"\nid="{c.id}"\n'
+            f'image="{c.image_name}"\nimageid="{c.image_id.removeprefix("sha256:")}"\n'
+            "rootless=1\n")
 
 
 def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:

@@ -124,6 +124,13 @@ class RunOptions:
     log_opt: list[str] = field(default_factory=list)  # --log-opt key=value
     tty: bool = False  # -t: a pty (relayed through the monitor's attach socket)
     sig_proxy: bool = True  # attached: signals to pyman go on to the container
+    attach: list[str] | None = None  # --attach: the streams relayed (None: all)
+    attach_none: bool = False  # --attach without stdout and stderr: the id is printed
+    preserve_fds: int = 0  # --preserve-fds: fds 3..3+N-1 go into the container
+    conmon_pidfile: str | None = None  # the monitor's pid, written at each start
+    runtime: str | None = None  # --runtime of this container (a name or a path)
+    timeout: int = 0  # --timeout: seconds before the container is killed (0: never)
+    hostusers: list[str] = field(default_factory=list)  # --hostuser: passwd entries
 
 
 @dataclass

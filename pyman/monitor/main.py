@@ -109,6 +109,10 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         return 125
 
     forward_to(pid)
+    if cfg.get("timeout"):
+        from pyman.monitor import timeout
+
+        timeout.arm(run_dir, pid, int(cfg["timeout"]))
     if cfg.get("notify"):  # systemd's Type=notify: the monitor is the service's main pid
         from pyman.monitor.sdnotify import started
 
@@ -133,7 +137,7 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         if log is not None:
             log.close()
         lean_exec(run, pid, relay, sync.fd)
-    code = run.wait()
+    code = exit_code(run_dir, run.wait())
     relay.stop_listening()
     if log is not None:
         log.close()
@@ -186,7 +190,9 @@ def make_relay(run: ContainerRun, cfg: dict[str, Any], log: K8sFileLog | None) -
     without a terminal) or through a connected attach socket (``attach_fd``)."""
     direct = {}
     if not cfg.get("detach") and cfg.get("attach_fd") is None:
-        direct = {"stdout": 1, "stderr": 2}
+        streams = cfg.get("attach_streams")  # --attach: only these reach the client
+        direct = {k: fd for k, fd in (("stdout", 1), ("stderr", 2))
+                  if streams is None or k in streams}
     clients = [int(cfg["attach_fd"])] if cfg.get("attach_fd") is not None else []
     stdin = -1
     if run.master >= 0 and cfg.get("tty_stdin"):
@@ -246,6 +252,7 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     if exit_w >= 0 or helper_pid:
         run.helper = Helper(None, exit_w if exit_w >= 0 else None, helper_pid)
     sync = Sync(sync_fd if sync_fd >= 0 else None)
+    code = exit_code(run_dir, code)
     restart_or_return(run, code, sync, relay)
     run.cleanup(code)
     after_exit(cfg)
@@ -276,6 +283,15 @@ def after_exit(cfg: dict[str, Any]) -> None:
                              stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError:
             pass  # the pod stays up / the timer's checks fail "not running": both harmless
+
+
+def exit_code(run_dir: str, code: int) -> int:
+    """-1 for a container --timeout killed (monitor/timeout.py)."""
+    if code != 137:
+        return code
+    from pyman.monitor.timeout import exit_code as timed
+
+    return timed(run_dir, code)
 
 
 def reap_children(timeout: float = 5) -> None:

@@ -93,6 +93,8 @@ class ContainerRun:
         self.mounted = True
         if self.cfg.get("volumes_first_use") or self.cfg.get("chown"):
             self._volumes_first_use()
+        if self.cfg["spec"].get("check_cwd"):
+            self._check_workdir()
         if self.cfg.get("passwd_entry"):  # --userns=keep-id
             from pyman.runtime.keep_id import write_files
 
@@ -100,6 +102,26 @@ class ContainerRun:
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         return self._launch(mode, ports, held)
+
+    def _check_workdir(self) -> None:
+        """A --workdir must exist in the image or on a mount (or above one: the runtime
+        makes the mount point); the image's own WORKDIR is made by the runtime (Podman's
+        rules and message, exit 126)."""
+        from pyman.runtime.inroot import is_dir_in_root
+
+        cwd = os.path.normpath(self.cfg["spec"]["cwd"])
+        for m in self.cfg.get("mounts") or []:
+            dest = os.path.normpath(m["destination"])
+            if cwd == dest or cwd.startswith(dest.rstrip("/") + "/") or \
+                    dest.startswith(cwd.rstrip("/") + "/"):
+                return
+        found = is_dir_in_root(self.rootfs, cwd.lstrip("/") or ".")
+        if found is None:
+            raise PymanError(f'workdir "{cwd}" does not exist on container {self.id}',
+                             exit_code=126)
+        if not found:
+            raise PymanError(f'workdir "{cwd}" exists on container {self.id}, but is not a '
+                             "directory", exit_code=126)
 
     def relaunch(self) -> int:
         """The restart policy's new run: the same bundle, rootfs and mounts; a fresh runtime
@@ -241,9 +263,13 @@ class ContainerRun:
         join = self.cfg.get("join")
         if join and "network" in join["ns"]:
             files.update(netfiles.joined_files(join["run_dir"], self.cfg["name"]))
+        if self.cfg.get("containerenv") is not None:  # bound at /run/.containerenv
+            files[".containerenv"] = self.cfg["containerenv"]
         for name, text in files.items():
             with open(os.path.join(self.run_dir, name), "w") as f:
                 f.write(text)
+        if ".containerenv" in files:
+            os.chmod(os.path.join(self.run_dir, ".containerenv"), 0o644)
         write_config(self.cfg, self.rootfs, self.run_dir)
 
     def _create(self, start: bool = False) -> None:
@@ -251,8 +277,10 @@ class ContainerRun:
         runtime process (~5 ms less) when nothing has to happen in between."""
         pid_file = os.path.join(self.run_dir, "pid")
         verb = ["run", "--detach"] if start else ["create"]
-        if self.listen_fds:  # socket activation: the client's fds 3.. (systemd_opts)
-            verb.append(f"--preserve-fds={len(self.listen_fds)}")
+        # the client's fds 3..: socket activation (systemd_opts) and --preserve-fds
+        keep = max(int(self.cfg.get("preserve_fds") or 0), len(self.listen_fds))
+        if keep:
+            verb.append(f"--preserve-fds={keep}")
         argv = self._rt("--log", os.path.join(self.run_dir, "runtime.log"), "--log-format",
                         "json", *verb, "--bundle", self.run_dir, "--pid-file", pid_file,
                         self.id)
@@ -277,9 +305,14 @@ class ContainerRun:
         with open(pid_file) as f:
             self.pid = int(f.read().strip())
 
+    def _kept_fds(self, keep: int) -> list[int]:
+        """The client's fds the runtime hands on: --preserve-fds's and socket activation's."""
+        return sorted({*self.listen_fds, *range(3, 3 + keep)})
+
     def _create_piped(self, argv: list[str], stdin: int) -> None:
+        keep = int(self.cfg.get("preserve_fds") or 0)
         if self.cfg.get("log_driver") == "passthrough":  # the monitor's stdio: the client's
-            proc = subprocess.run(argv, stdin=stdin, check=False, pass_fds=self.listen_fds)
+            proc = subprocess.run(argv, stdin=stdin, check=False, pass_fds=self._kept_fds(keep))
             if proc.returncode != 0:
                 raise self._start_error(self._runtime_error() or f"exit status {proc.returncode}")
             return
@@ -287,7 +320,7 @@ class ContainerRun:
         err_r, err_w = os.pipe()
         self.pipes = {"stdout": out_r, "stderr": err_r}
         proc = subprocess.run(argv, stdin=stdin, stdout=out_w, stderr=err_w, check=False,
-                              pass_fds=self.listen_fds)
+                              pass_fds=self._kept_fds(keep))
         os.close(out_w)
         os.close(err_w)
         if proc.returncode != 0:
@@ -303,7 +336,8 @@ class ContainerRun:
         with ConsoleSocket(self.run_dir) as console:
             proc = subprocess.Popen([*argv[:-1], "--console-socket", console.path, argv[-1]],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err_w, pass_fds=self.listen_fds)
+                                    stderr=err_w, pass_fds=self._kept_fds(
+                                        int(self.cfg.get("preserve_fds") or 0)))
             os.close(err_w)
             pidfd = os.pidfd_open(proc.pid)
             try:

@@ -168,3 +168,17 @@ def read_in_root(root: str, rel: str, limit: int = MAX_SIZE) -> bytes | None:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def is_dir_in_root(root: str, rel: str) -> bool | None:
+    """Whether ``rel`` resolved inside ``root`` is a directory; None when it is missing."""
+    try:
+        fd = _open_in_root(root, rel)
+    except NotReadable:
+        return False
+    if fd is None:
+        return None
+    try:
+        return stat.S_ISDIR(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)

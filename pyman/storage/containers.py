@@ -91,6 +91,12 @@ class ContainerConfig:
     # ns, Retries; {} for none) and --health-on-failure (none | kill | restart | stop)
     healthcheck: dict[str, Any] = field(default_factory=dict)
     health_on_failure: str = "none"
+    attach: list[str] | None = None  # --attach: the streams an attached run relays
+    conmon_pidfile: str = ""  # --conmon-pidfile: the monitor's pid at each start
+    oci_runtime: str = ""  # --runtime as given ("": the engine's)
+    timeout: int = 0  # --timeout seconds (0: none); such a kill records exit code -1
+    hostusers: list[str] = field(default_factory=list)  # --hostuser names or uids
+    workdir_given: bool = False  # --workdir: must exist (the image's is made if missing)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """run/create options seen from inside real containers: --read-only (+ its tmpfs), --init
 (catatonit as pid 1), --ulimit, --add-host, --env-file, --hostname, --stop-signal and
---stop-timeout as stop uses them; the refusals (limits without a delegated cgroup, ulimits
+--stop-timeout as stop uses them; the refusals (limits without a delegated cgroup v2, ulimits
 above the user's own) that leave nothing behind; pause, unpause and rename; inspect."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lifecycle_util import NET
 
+from pyman.engine.limits import fs_type
 from pyman.runtime.cgroups import delegation
 
 
@@ -101,7 +102,7 @@ def test_refusals_leave_nothing(run_pyman) -> None:
                       f"Error: invalid --ulimit nofile=100:{hard + 1}: the hard limit "
                       f"{hard + 1} is above this user's own hard limit {hard}, and only a "
                       f"privileged process may raise it. Use a hard limit of at most {hard}\n"))
-    if not d.ok:
+    if not d.ok and fs_type("/sys/fs/cgroup") == "cgroup2":  # v1: ignored, with a warning
         cases.append((("--memory", "64m", "--pids-limit", "10"),
                       "Error: --memory, --pids-limit: resource limits need a cgroup v2 tree "
                       f"delegated to this user, and {d.why}. Run without --memory and "
