@@ -108,7 +108,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         entrypoint=user_entry if user_entry is not None else icfg.get("Entrypoint") or [],
         cmd=opts.command or icfg.get("Cmd") or [],
         env=merge_env(icfg.get("Env") or [], opts.env, hostname,
-                      home=workdir if keep_ids and opts.user is None else None,
+                      home=keep_id_home(specs, workdir) if keep_ids and opts.user is None
+                      else None,
                       defaults=conf.get("containers", "env"), unset=opts.unsetenv,
                       unset_all=opts.unsetenv_all),
         workdir=workdir,
@@ -204,6 +205,18 @@ def _volumes_from(svc: ContainerService, sources: list[str], specs: list[MountSp
             out.append(m)
             given.add(m.destination)
     return out
+
+
+def keep_id_home(specs: list[Any], workdir: str) -> str:
+    """HOME of a keep-id container: the user's home when a mount brings it (or a dir above
+    it) in, else the working directory (engine/passwd_users.py)."""
+    import os
+    import pwd
+
+    from pyman.engine.passwd_users import home_in_container
+
+    return home_in_container(pwd.getpwuid(os.getuid()).pw_dir,
+                             [m.destination for m in specs], workdir)
 
 
 def entrypoint_words(text: str) -> list[str]:

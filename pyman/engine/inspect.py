@@ -240,6 +240,6 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
             "NanoCpus": c.nano_cpus,
             "PidsLimit": c.pids_limit,
             "Ulimits": _ulimits(c),
-            "UsernsMode": c.userns,
+            "UsernsMode": "private" if c.userns else "",  # as Podman, whatever the mode
         },
     }

@@ -29,7 +29,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
 
     cfg = {
         "events": monitor_settings(c),
-        **monitor_config(c.userns, c.workdir),  # keep-id: idmap for the rootfs, passwd_entry
+        **monitor_config(c.userns, c.workdir),  # keep-id: userns_maps, idmap, group_entry
         "id": c.id,
         "name": c.name,
         "container_dir": str(svc.store.dir(c.id)),
@@ -87,6 +87,12 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "restart": ({"policy": c.restart_policy, "retries": c.restart_retries}
                     if c.restart_policy not in ("", "no") else None),
     }
+    keep_id = c.userns == "keep-id"  # plain: the user's own entry
+    if keep_id or c.hostusers:
+        from pyman.engine.passwd_users import passwd_users
+
+        cfg["passwd_users"] = passwd_users(c.id, keep_id, c.hostusers,
+                                           [m["destination"] for m in c.mounts], c.workdir)
     add_notify(c, cfg)
     if c.healthcheck:
         _health(svc, c, cfg)

@@ -60,7 +60,7 @@ def monitor_config(mode: str, workdir: str) -> dict[str, Any]:
     """Keys for the monitor's config. keep-id: ``userns_maps``, the container's own user
     namespace nested in the monitor's standard one (runc makes it), ``idmap``, how
     fuse-overlayfs shows the layers so their owners look in that namespace as the image
-    says (storage/rootfs.py), and ``passwd_entry`` (runtime/keep_id.py)."""
+    says (storage/rootfs.py), and ``group_entry`` (runtime/keep_id.py)."""
     ids = keep_id_ids(mode)
     if ids is None:
         return {}
@@ -80,6 +80,5 @@ def monitor_config(mode: str, workdir: str) -> dict[str, Any]:
                   for k, v in nested.items()},
     }
     if ":" not in mode:  # plain keep-id: a passwd and group entry for the user
-        extra["passwd_entry"] = {"name": user_name(), "uid": ids[0], "gid": ids[1],
-                                 "home": workdir}
+        extra["group_entry"] = {"name": user_name(), "gid": ids[1]}
     return extra

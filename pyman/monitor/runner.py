@@ -95,10 +95,11 @@ class ContainerRun:
             self._volumes_first_use()
         if self.cfg["spec"].get("check_cwd"):
             self._check_workdir()
-        if self.cfg.get("passwd_entry"):  # --userns=keep-id
+        if self.cfg.get("passwd_users"):  # --userns=keep-id, --hostuser
             from pyman.runtime.keep_id import write_files
 
-            write_files(self.rootfs, self.run_dir, self.cfg["passwd_entry"])
+            write_files(self.rootfs, self.run_dir, self.cfg["passwd_users"],
+                        self.cfg.get("group_entry"))
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         return self._launch(mode, ports, held)

@@ -60,7 +60,7 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
     if cfg.get("containerenv") is not None:  # Podman's marker: tools look for it
         mounts.append((os.path.join(run_dir, ".containerenv"), "/run/.containerenv",
                        list(file_opts)))
-    if cfg.get("passwd_entry"):  # --userns=keep-id: the user's entries (runtime/keep_id.py)
+    if cfg.get("passwd_users"):  # keep-id, --hostuser: the users' entries (runtime/keep_id.py)
         mounts += [(os.path.join(run_dir, name), f"/etc/{name}", list(file_opts))
                    for name in ("passwd", "group")
                    if os.path.exists(os.path.join(run_dir, name))]

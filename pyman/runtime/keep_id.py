@@ -1,8 +1,9 @@
-"""--userns=keep-id's /etc/passwd and /etc/group entries for the user (called by the monitor
-with the rootfs mounted; stdlib only). As Podman: copies of the image's files with a line
-added, written to the run dir and bind-mounted over the originals, so the image and the
-container's writable layer stay untouched. Nothing is added when the id is already there or
-the image has no such file."""
+"""/etc/passwd and /etc/group entries pyman adds (called by the monitor with the rootfs
+mounted; stdlib only): --userns=keep-id's user (and group) and --hostuser's users. As
+Podman: copies of the image's files with the lines added, written to the run dir and
+bind-mounted over the originals, so the image and the container's writable layer stay
+untouched. A user whose name or uid the image has already, a group whose gid it has, and
+files the image lacks get nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 FILES = ("passwd", "group")
 
 
-def _has_id(text: str, field: int, value: int) -> bool:
+def _has(text: str, field: int, value: object) -> bool:
     for line in text.splitlines():
         parts = line.split(":")
         if len(parts) > field and parts[field] == str(value):
@@ -25,11 +26,14 @@ def _has_id(text: str, field: int, value: int) -> bool:
     return False
 
 
-def write_files(rootfs: str, run_dir: str, entry: dict[str, Any]) -> list[str]:
+def passwd_line(e: dict[str, Any]) -> str:
+    """Podman's entry: name:*:uid:gid:gecos:home:/bin/sh."""
+    return f"{e['name']}:*:{e['uid']}:{e['gid']}:{e.get('gecos', '')}:{e['home'] or '/'}:/bin/sh"
+
+
+def write_files(rootfs: str, run_dir: str, users: list[dict[str, Any]],
+                group: dict[str, Any] | None = None) -> list[str]:
     """Write run_dir/passwd and run_dir/group where an entry is needed; their names."""
-    name, uid, gid, home = entry["name"], entry["uid"], entry["gid"], entry["home"] or "/"
-    lines = {"passwd": (2, uid, f"{name}:*:{uid}:{gid}::{home}:/bin/sh"),
-             "group": (2, gid, f"{name}:x:{gid}:{name}")}
     written = []
     for fname in FILES:
         dest = os.path.join(run_dir, fname)
@@ -38,8 +42,15 @@ def write_files(rootfs: str, run_dir: str, entry: dict[str, Any]) -> list[str]:
         except (NotReadable, OSError):
             data = None
         text = None if data is None else data.decode(errors="replace")
-        field, value, line = lines[fname]
-        if text is None or _has_id(text, field, value):
+        lines: list[str] = []
+        if text is not None and fname == "passwd":
+            for u in users:
+                if not (_has(text, 0, u["name"]) or _has(text, 2, u["uid"])
+                        or any(line.split(":")[2] == str(u["uid"]) for line in lines)):
+                    lines.append(passwd_line(u))
+        elif text is not None and group is not None and not _has(text, 2, group["gid"]):
+            lines.append(f"{group['name']}:x:{group['gid']}:{group['name']}")
+        if not lines:
             try:
                 os.unlink(dest)  # a previous start's copy must not hide the image's file
             except FileNotFoundError:
@@ -48,6 +59,6 @@ def write_files(rootfs: str, run_dir: str, entry: dict[str, Any]) -> list[str]:
         if text and not text.endswith("\n"):
             text += "\n"
         with open(dest, "w") as f:
-            f.write(text + line + "\n")
+            f.write((text or "") + "\n".join(lines) + "\n")
         written.append(fname)
     return written

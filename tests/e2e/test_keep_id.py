@@ -75,7 +75,7 @@ def test_keep_id_root_override_inspect_export_and_errors(run_pyman, tmp_path: Pa
     _ok(run_pyman("start", "-a", "kid-x"))
     doc = json.loads(_ok(run_pyman("inspect", "kid-x")).stdout)[0]
     assert doc["Config"]["User"] == f"{uid}:{gid}"
-    assert doc["HostConfig"]["UsernsMode"] == "keep-id"
+    assert doc["HostConfig"]["UsernsMode"] == "private"  # as Podman shows keep-id
     # the writable layer keeps the container's view of owners (export shows them)
     tarball = tmp_path / "kid.tar"
     _ok(run_pyman("export", "-o", str(tarball), "kid-x"))

@@ -1,10 +1,13 @@
 """run options of Podman's 030-run: --runtime (per container) and the global --runtime-flag,
 resource limits on a cgroup v1 host, --preserve-fds, --conmon-pidfile, /run/.containerenv,
---workdir that must exist, --attach, --timeout, a JSON --entrypoint."""
+--workdir that must exist, --attach, --timeout, a JSON --entrypoint, --hostuser and the
+home of keep-id's user."""
 
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
 import subprocess
 import time
@@ -142,3 +145,31 @@ def test_entrypoint_json(run_pyman) -> None:
     assert r.stdout == "a b\n", r.stderr
     r = run_pyman("run", "--rm", *NET, "--entrypoint=[not json", "alpine")
     assert r.returncode == 127 and "[not json" in r.stderr
+
+
+def test_hostuser_and_keep_id_home(run_pyman) -> None:
+    me = pwd.getpwuid(os.getuid())
+    assert run_pyman("run", "--rm", *NET, "alpine", "grep", me.pw_name,
+                     "/etc/passwd").returncode == 1
+    want = f"{me.pw_name}:*:{me.pw_uid}:{me.pw_gid}:{me.pw_gecos.split(',')[0]}:/:/bin/sh\n"
+    for flags in (("--hostuser", me.pw_name), ("--hostuser", str(me.pw_uid)),
+                  ("--hostuser", me.pw_name, "--user", str(me.pw_uid))):
+        r = run_pyman("run", "--rm", *NET, *flags, "alpine", "grep", me.pw_name, "/etc/passwd")
+        assert r.stdout == want, (flags, r.stderr)
+    # a user the image has already gets no second line
+    r = run_pyman("run", "--rm", *NET, "--hostuser", "root", "alpine", "grep", "-c", "^root:",
+                  "/etc/passwd")
+    assert r.stdout == "1\n"
+    for user, what in (("bogus-user", "user bogus-user"), ("4444444", "userid 4444444")):
+        r = run_pyman("run", "--rm", *NET, "--hostuser", user, "alpine", "true")
+        assert r.returncode == 126 and r.stderr.endswith(f": user: unknown {what}\n")
+        assert "creating temporary passwd file for container" in r.stderr
+    assert run_pyman("ps", "-aq").stdout == ""
+    # keep-id: HOME and the passwd home are the user's own when a mount brings it in
+    script = "echo $(pwd; echo $HOME; echo ~)"
+    for vol, want_home in (((), "/"), (("-v", f"/x{me.pw_dir}"), "/"),
+                           (("-v", me.pw_dir), me.pw_dir)):
+        r = run_pyman("run", "--rm", *NET, *vol, "--userns=keep-id", "alpine", "sh", "-c",
+                      script)
+        assert r.stdout == f"/ {want_home} {want_home}\n", (vol, r.stderr)
+    run_pyman("volume", "prune", "-f")
