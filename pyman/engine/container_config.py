@@ -150,6 +150,9 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     config.attach, config.conmon_pidfile = opts.attach, opts.conmon_pidfile or ""
     config.oci_runtime, config.timeout = opts.runtime or "", opts.timeout
     config.hostusers, config.workdir_given = list(opts.hostusers), bool(opts.workdir)
+    from pyman.engine.root_mode import image_root_mode
+
+    config.root_mode = image_root_mode(svc.images, image)
     if "keep-groups" in opts.group_add:
         if len(opts.group_add) > 1:
             raise PymanError("the '--group-add keep-groups' option is not allowed with any "

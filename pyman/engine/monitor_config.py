@@ -35,6 +35,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "container_dir": str(svc.store.dir(c.id)),
         "lowers": [str(svc.images.layers.diff(d)) for d in reversed(c.layers)],
         "storage_driver": c.storage_driver,
+        "root_mode": c.root_mode,
         "mount_program": svc.paths.mount_program,
         "rm": c.rm,
         "detach": detach,

@@ -91,6 +91,9 @@ class ContainerRun:
                      self.cfg.get("storage_driver") or "overlay",
                      self.cfg.get("mount_program") or "")
         self.mounted = True
+        root_mode = int(self.cfg.get("root_mode") or 0o755)
+        if os.stat(self.rootfs).st_mode & 0o777 != root_mode:  # the image's / (in upper)
+            os.chmod(self.rootfs, root_mode)
         if self.cfg.get("volumes_first_use") or self.cfg.get("chown"):
             self._volumes_first_use()
         if self.cfg["spec"].get("check_cwd"):

@@ -104,7 +104,9 @@ class LayerStore:
         try:
             with open(src.blob, "rb") as blob:
                 result = unpack_layer(blob, str(tmp / "diff"), src.diff_id)
-            write_json(tmp / "layer.json", {"diff_id": result.diff_id, "size": result.size})
+            write_json(tmp / "layer.json", {
+                "diff_id": result.diff_id, "size": result.size,
+                "root_mode": -1 if result.root_mode is None else result.root_mode})
             try:
                 os.rename(tmp, final)
             except OSError:

@@ -41,6 +41,7 @@ class UnpackResult:
     diff_id: str
     size: int
     warnings: list[str] = field(default_factory=list)
+    root_mode: int | None = None  # the root entry's permissions (the rootfs root's)
 
 
 def shown(name: str) -> str:
@@ -143,6 +144,7 @@ class _Unpacker:
         self.warnings: list[str] = []
         self.devices: list[str] = []
         self.whiteouts: set[tuple[str, ...]] = set()
+        self.root_mode: int | None = None
 
     def entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         try:
@@ -155,9 +157,11 @@ class _Unpacker:
         parts = split_name(m.name)
         if not parts:
             # the root entry ("./", "/"): only its time. Its mode and owner would be the
-            # layer dir's, which is ours (a 07777 root would open it to everyone)
+            # layer dir's, which is ours (a 07777 root would open it to everyone); its
+            # permissions are recorded for the container's root (storage/rootfs.py)
             if m.isdir():
                 self.dir_times.append(((), m.mtime))
+                self.root_mode = m.mode & 0o777
             return
         base = parts[-1]
         parent = self.tree.dir_fd(parts[:-1])
@@ -336,4 +340,4 @@ def unpack_layer(blob: BinaryIO, dest: str, expected_diff_id: str | None) -> Unp
             f"layer content has digest {stream.digest} but the image config promises "
             f"{expected_diff_id}: the image is corrupt"
         )
-    return UnpackResult(stream.digest, stream.size, unpacker.warnings)
+    return UnpackResult(stream.digest, stream.size, unpacker.warnings, unpacker.root_mode)

@@ -1,7 +1,7 @@
 """run options of Podman's 030-run: --runtime (per container) and the global --runtime-flag,
 resource limits on a cgroup v1 host, --preserve-fds, --conmon-pidfile, /run/.containerenv,
 --workdir that must exist, --attach, --timeout, a JSON --entrypoint, --hostuser and the
-home of keep-id's user."""
+home of keep-id's user, the root directory's mode."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -173,3 +174,22 @@ def test_hostuser_and_keep_id_home(run_pyman) -> None:
                       script)
         assert r.stdout == f"/ {want_home} {want_home}\n", (vol, r.stderr)
     run_pyman("volume", "prune", "-f")
+
+
+def test_root_dir_mode_is_the_images(run_pyman, tmp_path: Path) -> None:
+    # containers/storage's rule: 0555 unless a layer's root entry says otherwise
+    r = run_pyman("run", "--rm", *NET, "alpine", "sh", "-c", "stat -c %a /; touch /x && ls /x")
+    assert r.stdout == "555\n/x\n", r.stderr  # root still writes there
+    tarball = tmp_path / "rootfs.tar"
+    with tarfile.open(tarball, "w") as tf:
+        root = tarfile.TarInfo(".")
+        root.type, root.mode = tarfile.DIRTYPE, 0o751
+        tf.addfile(root)
+        tf.add("/bin/busybox", "bin/busybox")
+        link = tarfile.TarInfo("bin/stat")
+        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+        tf.addfile(link)
+    assert run_pyman("import", str(tarball), "rf-root751").returncode == 0
+    r = run_pyman("run", "--rm", *NET, "rf-root751", "/bin/stat", "-c", "%a", "/")
+    assert r.stdout == "751\n", r.stderr
+    assert run_pyman("rmi", "rf-root751").returncode == 0
