@@ -106,7 +106,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         layers=list(image.layers),
         args=args,
         entrypoint=user_entry if user_entry is not None else icfg.get("Entrypoint") or [],
-        cmd=opts.command or icfg.get("Cmd") or [],
+        # an --entrypoint of its own drops the image's CMD, as Podman (commit keeps that)
+        cmd=opts.command or ([] if user_entry is not None else icfg.get("Cmd") or []),
         env=merge_env(icfg.get("Env") or [], opts.env, hostname,
                       home=keep_id_home(specs, workdir) if keep_ids and opts.user is None
                       else None,

@@ -14,6 +14,8 @@ from pyman.eventlog import emit
 from pyman.storage.images import ImageRecord, ImageStore
 from pyman.storage.layers import LayerSource, LayerStore
 
+ARCHIVE_TRANSPORTS = ("docker-archive:", "oci-archive:")  # run/create from an archive
+
 if TYPE_CHECKING:
     from pyman.engine.image_reports import ImageView
     from pyman.image.manifest import LayerDescriptor
@@ -150,6 +152,8 @@ class ImageService:
 
     def get_or_pull(self, name: str, policy: str = "missing",
                     events: PullEvents | None = None) -> ImageRecord:
+        if name.startswith(ARCHIVE_TRANSPORTS):
+            return self._from_archive(name, events)
         if policy != "always":
             rec = self.find_local(name)
             if rec is not None:
@@ -157,6 +161,24 @@ class ImageService:
             if policy == "never":
                 raise ImageNotFoundError(f"{name}: image not known")  # Podman's words, --pull=never
         return self.pull(PullOptions(name), events)
+
+    def _from_archive(self, name: str, events: PullEvents | None) -> ImageRecord:
+        """run/create docker-archive:PATH or oci-archive:PATH: the archive is loaded (as
+        `load` does) and its first image used, with Podman's copy lines."""
+        from pyman.engine.archives import ArchiveService
+
+        path = name.partition(":")[2]
+        if name.startswith("docker-archive:") and not os.path.isfile(path):
+            path = path.rpartition(":")[0] or path  # docker-archive:PATH:REFERENCE
+        report = ArchiveService(self.paths).load(path)
+        rec = self.store.find(report.ids[0]) if report.ids else None
+        if rec is None:
+            raise ImageNotFoundError(f"{name}: the archive holds no image")
+        if events is not None:
+            for diff_id in rec.layers:
+                events(diff_id, 0, 0)
+            events.finished(rec.config_digest)
+        return rec
 
     def config(self, rec: ImageRecord) -> dict[str, Any]:
         """The image's OCI config JSON (from the blob store)."""

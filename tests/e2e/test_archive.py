@@ -263,3 +263,33 @@ def test_pyman_loads_podman_archive(run_pyman, fresh_env, podman, registry: str,
     r = run_pyman("run", "--rm", "--network", "none", f"{registry}/library/busybox:latest",
                   "echo", "ok", env=fresh_env)
     assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
+
+
+def test_run_and_create_from_an_archive(run_pyman, tmp_path: Path) -> None:
+    """run/create docker-archive:PATH (and oci-archive:): loaded, with the copy lines."""
+    r = run_pyman("run", "--name", "ar-src", "--network", "none",
+                  '--entrypoint=["/bin/echo","from the archive"]', "alpine")
+    assert r.stdout == "from the archive\n", r.stderr
+    doc = json.loads(run_pyman("inspect", "ar-src").stdout)[0]
+    assert doc["Config"]["Cmd"] is None or doc["Config"]["Cmd"] == []  # dropped by it
+    assert run_pyman("commit", "-q", "ar-src", "ar-img").returncode == 0
+    for fmt in ("docker-archive", "oci-archive"):
+        archive = tmp_path / f"{fmt}.tar"
+        assert run_pyman("save", "--quiet", "--format", fmt, "-o", str(archive),
+                         "ar-img").returncode == 0
+        assert run_pyman("rmi", "-f", "ar-img").returncode == 0
+        r = run_pyman("run", "--rm", "--network", "none", f"{fmt}:{archive}")
+        lines = r.stderr.splitlines()
+        assert r.stdout == "from the archive\n", r.stderr
+        assert lines[0] == "Getting image source signatures"
+        assert any(x.startswith("Copying blob ") for x in lines)
+        assert lines[-3:-1] == [lines[-3], "Writing manifest to image destination"]
+        assert lines[-3].startswith("Copying config ")
+        assert run_pyman("rmi", "ar-img").returncode == 0
+        cid = run_pyman("create", "--network", "none", f"{fmt}:{archive}").stdout.strip()
+        r = run_pyman("start", "--attach", cid)
+        assert r.stdout == "from the archive\n", r.stderr
+        assert run_pyman("rm", cid).returncode == 0
+    r = run_pyman("run", "--rm", f"docker-archive:{tmp_path}/nosuch.tar")
+    assert r.returncode == 125 and "nosuch.tar: no such archive file" in r.stderr
+    assert run_pyman("rm", "ar-src").returncode == 0
