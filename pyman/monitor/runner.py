@@ -96,6 +96,7 @@ class ContainerRun:
             os.chmod(self.rootfs, root_mode)
         if self.cfg.get("volumes_first_use") or self.cfg.get("chown"):
             self._volumes_first_use()
+        _ensure_mtab(self.rootfs)
         if self.cfg["spec"].get("check_cwd"):
             self._check_workdir()
         if self.cfg.get("passwd_users"):  # --userns=keep-id, --hostuser
@@ -509,6 +510,20 @@ def _keep_exit_code(run_dir: str, cid: str, code: int) -> None:
         os.rename(tmp, os.path.join(exits, cid))
     except OSError:
         pass  # only a waiter's answer is lost: it says 0, as before
+
+
+def _ensure_mtab(rootfs: str) -> None:
+    """/etc/mtab -> /proc/mounts where the image has none (as Podman adds it): tools read
+    it. Only under a real /etc dir (a symlinked one may lead anywhere)."""
+    import stat
+
+    etc = os.path.join(rootfs, "etc")
+    try:
+        if not stat.S_ISDIR(os.lstat(etc).st_mode):
+            return
+        os.symlink("/proc/mounts", os.path.join(etc, "mtab"))
+    except OSError:
+        pass  # there already (a file or a link), or no /etc
 
 
 def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:
