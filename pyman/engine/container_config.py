@@ -89,11 +89,11 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
                   for d in SYSTEMD_TMPFS if d not in taken]
     from pyman.engine import userns
 
-    userns_mode = userns.parse(opts.userns)
+    userns_mode = userns.parse(opts.userns or conf.get("containers", "userns") or "")
     keep_ids = userns.keep_id_ids(userns_mode)
-    if keep_ids and network == "netavark":  # its netns must be its own user namespace's
-        raise PymanError("--userns=keep-id on a user-defined network is not supported yet: "
-                         "use --network pasta (or another mode) with keep-id")
+    if userns_mode and network == "netavark":  # its netns must be its own user namespace's
+        raise PymanError(f"--userns={userns_mode.partition(':')[0]} on a user-defined network "
+                         "is not supported yet: use --network pasta (or another mode) with it")
     workdir = opts.workdir or icfg.get("WorkingDir") or "/"
     cid = new_id()
     hostname = opts.hostname or hostname_default or cid[:12]
@@ -144,9 +144,14 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         log_tag=str(log_opts.get("tag", "")),
     )
     config.userns = userns_mode
+    if userns_mode.startswith("auto"):
+        from pyman.engine.userns_auto import allocate
+
+        config.userns, config.userns_base = allocate(svc, image, userns_mode)
     config.default_caps = default_caps
-    # keep-id shows the layers id-mapped through fuse-overlayfs whatever the driver
-    config.storage_driver = "overlay" if keep_ids else svc.paths.driver
+    # a namespace of its own (keep-id, nomap, auto) shows the layers id-mapped through
+    # fuse-overlayfs whatever the driver
+    config.storage_driver = "overlay" if userns_mode else svc.paths.driver
     config.ipc = opts.ipc
     config.attach, config.conmon_pidfile = opts.attach, opts.conmon_pidfile or ""
     config.oci_runtime, config.timeout = opts.runtime or "", opts.timeout

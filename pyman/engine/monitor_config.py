@@ -29,7 +29,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
 
     cfg = {
         "events": monitor_settings(c),
-        **monitor_config(c.userns, c.workdir),  # keep-id: userns_maps, idmap, group_entry
+        **monitor_config(c.userns, c.workdir, c.userns_base),  # userns_maps, idmap, ....
         "id": c.id,
         "name": c.name,
         "container_dir": str(svc.store.dir(c.id)),

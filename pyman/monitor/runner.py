@@ -108,6 +108,28 @@ class ContainerRun:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         return self._launch(mode, ports, held)
 
+    def _reachable_rootfs(self) -> str:
+        """The rootfs as the runtime's init reaches it. In a user namespace that does not
+        map the user (--userns=nomap, auto), the user's own private dirs above the store
+        cannot be searched: the rootfs is bound (in this monitor's mount namespace only)
+        on /tmp/pyman-rootfs-<uid>, an empty dir of the user's that anyone may search."""
+        where = str(self.cfg.get("reachable_rootfs") or "")
+        if not where:
+            return self.rootfs
+        import stat
+
+        try:
+            os.mkdir(where, 0o711)
+        except FileExistsError:
+            pass
+        st = os.lstat(where)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise PymanError(f"{where} is not a directory of this user's that only it may "
+                             "write: remove it and run again")
+        os.chmod(where, 0o711)
+        libc.mount(self.rootfs, where, None, libc.MS_BIND | libc.MS_REC)
+        return where
+
     def _check_workdir(self) -> None:
         """A --workdir must exist in the image or on a mount (or above one: the runtime
         makes the mount point); the image's own WORKDIR is made by the runtime (Podman's
@@ -275,7 +297,7 @@ class ContainerRun:
                 f.write(text)
         if ".containerenv" in files:
             os.chmod(os.path.join(self.run_dir, ".containerenv"), 0o644)
-        write_config(self.cfg, self.rootfs, self.run_dir)
+        write_config(self.cfg, self._reachable_rootfs(), self.run_dir)
 
     def _create(self, start: bool = False) -> None:
         """`runtime create`; ``start``: `runtime run --detach`, created and started by one

@@ -59,7 +59,8 @@ class ContainerConfig:
     pids_limit: int = 0
     # -v/--mount/--tmpfs and the image's volumes: engine.mounts.MountSpec as dicts
     mounts: list[dict[str, Any]] = field(default_factory=list)
-    userns: str = ""  # "" (container root = the user) | keep-id[:uid=N,gid=N]
+    userns: str = ""  # "" (root = the user) | keep-id[:uid=N,gid=N] | nomap | auto:size=N
+    userns_base: int = 0  # auto: its first id in the monitor's namespace
     pod: str = ""  # the pod's id: its infra's namespaces are joined (pod.share of them)
     infra: bool = False  # this is the pod's infra container
     join: str = ""  # a container whose namespaces this one joins (the pod's infra, or

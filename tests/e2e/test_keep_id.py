@@ -87,7 +87,7 @@ def test_keep_id_root_override_inspect_export_and_errors(run_pyman, tmp_path: Pa
 
     r = run_pyman("run", "--rm", *NET, "--userns=bogus", "alpine", "true")
     assert (r.returncode, r.stderr) == (125, "Error: unrecognized namespace mode bogus passed\n")
-    r = run_pyman("run", "--rm", *NET, "--userns=auto", "alpine", "true")
+    r = run_pyman("run", "--rm", *NET, "--userns=private", "alpine", "true")
     assert r.returncode == 125 and "not supported" in r.stderr
     r = run_pyman("run", "--rm", *NET, "--userns=keep-id:size=5", "alpine", "true")
     assert r.returncode == 125 and "keep-id takes uid=N and gid=N" in r.stderr
