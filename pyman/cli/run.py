@@ -237,6 +237,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         hostuser: Annotated[list[str] | None, typer.Option(
             "--hostuser", help="Add this host user (name or uid) to the container's "
             "/etc/passwd.")] = None,
+        secret: Annotated[list[str] | None, typer.Option(
+            "--secret", help="A secret: NAME[,type=mount|env,target=,uid=,gid=,mode=] "
+            "(at /run/secrets/NAME by default).")] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.env import expand_env
@@ -309,7 +312,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         from pyman.cli.run_extras import apply_extras
 
         apply_extras(opts, attach_streams, preserve_fds, conmon_pidfile, runtime, timeout,
-                     hostuser, create_only)
+                     hostuser, create_only, secret)
         attach = size = None
         if tty and not detach and not create_only:
             from pyman.cli.attach_session import parse_detach_keys, terminal_client

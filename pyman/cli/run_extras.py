@@ -14,7 +14,8 @@ STREAMS = ("stdin", "stdout", "stderr")
 
 def apply_extras(opts: RunOptions, attach: list[str] | None, preserve_fds: int,
                  conmon_pidfile: str | None, runtime: str | None, timeout: int,
-                 hostuser: list[str] | None, create_only: bool) -> None:
+                 hostuser: list[str] | None, create_only: bool,
+                 secret: list[str] | None = None) -> None:
     if attach:
         if opts.log_driver == "passthrough":
             raise PymanError("cannot specify --attach with --log-driver=passthrough: invalid "
@@ -49,3 +50,4 @@ def apply_extras(opts: RunOptions, attach: list[str] | None, preserve_fds: int,
         raise PymanError(f'invalid argument "{timeout}" for "--timeout" flag')
     opts.timeout = timeout
     opts.hostusers = list(hostuser or [])
+    opts.secrets = list(secret or [])

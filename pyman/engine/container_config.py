@@ -159,6 +159,10 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     from pyman.engine.root_mode import image_root_mode
 
     config.root_mode = image_root_mode(svc.images, image)
+    if opts.secrets:
+        from pyman.engine.secrets import SecretStore, parse_specs
+
+        config.secrets = parse_specs(opts.secrets, SecretStore(svc.paths.data))
     if "keep-groups" in opts.group_add:
         if len(opts.group_add) > 1:
             raise PymanError("the '--group-add keep-groups' option is not allowed with any "

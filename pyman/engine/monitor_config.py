@@ -94,6 +94,12 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
 
         cfg["passwd_users"] = passwd_users(c.id, keep_id, c.hostusers,
                                            [m["destination"] for m in c.mounts], c.workdir)
+    if c.secrets:
+        from pyman.engine import secrets
+
+        cfg["secrets"], env = secrets.for_monitor(c.secrets,
+                                                  secrets.SecretStore(svc.paths.data))
+        cfg["spec"]["env"] = [*cfg["spec"]["env"], *env]
     add_notify(c, cfg)
     if c.healthcheck:
         _health(svc, c, cfg)

@@ -131,6 +131,7 @@ class RunOptions:
     runtime: str | None = None  # --runtime of this container (a name or a path)
     timeout: int = 0  # --timeout: seconds before the container is killed (0: never)
     hostusers: list[str] = field(default_factory=list)  # --hostuser: passwd entries
+    secrets: list[str] = field(default_factory=list)  # --secret specs (engine/secrets.py)
 
 
 @dataclass

@@ -108,6 +108,28 @@ class ContainerRun:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         return self._launch(mode, ports, held)
 
+    def _write_secrets(self) -> None:
+        """Each mount secret copied to <run>/secrets/<name>, owned by the uid and gid it
+        asks for as the container's namespace maps them, with its mode (bound read-only by
+        runtime/bundle.py)."""
+        from pyman.storage.volume_copy import to_outer
+
+        where = os.path.join(self.run_dir, "secrets")
+        os.makedirs(where, mode=0o700, exist_ok=True)
+        maps = self.cfg.get("userns_maps")
+        for s in self.cfg["secrets"]:
+            with open(s["data"], "rb") as f:
+                data = f.read()
+            dest = os.path.join(where, s["name"])
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            uid, gid = int(s["uid"]), int(s["gid"])
+            if maps:
+                uid, gid = to_outer(maps["uid"], uid), to_outer(maps["gid"], gid)
+            os.chown(dest, uid, gid)
+            os.chmod(dest, int(s["mode"]))
+
     def _reachable_rootfs(self) -> str:
         """The rootfs as the runtime's init reaches it. In a user namespace that does not
         map the user (--userns=nomap, auto), the user's own private dirs above the store
@@ -295,6 +317,8 @@ class ContainerRun:
         for name, text in files.items():
             with open(os.path.join(self.run_dir, name), "w") as f:
                 f.write(text)
+        if self.cfg.get("secrets"):
+            self._write_secrets()
         if ".containerenv" in files:
             os.chmod(os.path.join(self.run_dir, ".containerenv"), 0o644)
         write_config(self.cfg, self._reachable_rootfs(), self.run_dir)

@@ -57,6 +57,9 @@ def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
         "bind", "rprivate"]
     mounts = [(os.path.join(run_dir, name), f"/etc/{name}", list(file_opts))
               for name in RUN_DIR_FILES if os.path.exists(os.path.join(run_dir, name))]
+    for s in cfg.get("secrets") or []:  # --secret (monitor/runner.py wrote the copies)
+        mounts.append((os.path.join(run_dir, "secrets", s["name"]), s["target"],
+                       ["bind", "rprivate", "ro", "nosuid", "nodev", "noexec"]))
     if cfg.get("containerenv") is not None:  # Podman's marker: tools look for it
         mounts.append((os.path.join(run_dir, ".containerenv"), "/run/.containerenv",
                        list(file_opts)))
