@@ -103,7 +103,8 @@ class ContainerRun:
             from pyman.runtime.keep_id import write_files
 
             write_files(self.rootfs, self.run_dir, self.cfg["passwd_users"],
-                        self.cfg.get("group_entry"))
+                        self.cfg.get("group_entry"),
+                        in_place=not self.cfg["spec"].get("read_only"))
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         return self._launch(mode, ports, held)

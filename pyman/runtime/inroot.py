@@ -27,7 +27,7 @@ class NotReadable(Exception):
     """The file exists but is not something to read (a FIFO, a device, too big, a loop)."""
 
 
-def _openat2(root_fd: int, rel: str) -> int | None:
+def _openat2(root_fd: int, rel: str, flags: int = _OPEN_FLAGS) -> int | None:
     """An fd of ``rel`` resolved in ``root_fd``; None when openat2 is not available."""
     global _openat2_works
     if _openat2_works is False:
@@ -39,7 +39,7 @@ def _openat2(root_fd: int, rel: str) -> int | None:
     import ctypes
 
     # struct open_how: three u64 (flags, mode, resolve)
-    how = (ctypes.c_uint64 * 3)(_OPEN_FLAGS, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+    how = (ctypes.c_uint64 * 3)(flags, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
     from pyman.rootless.libc import libc
 
     syscall = libc().syscall
@@ -59,7 +59,7 @@ def _openat2(root_fd: int, rel: str) -> int | None:
     raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN), rel)
 
 
-def _walk(root_fd: int, rel: str) -> int:
+def _walk(root_fd: int, rel: str, flags: int = _OPEN_FLAGS) -> int:
     """Without openat2: component by component with O_PATH|O_NOFOLLOW from ``root_fd``;
     symlinks are read and their targets resolved the same way, ``/`` and ``..`` stop at the
     root. The last component is opened with O_NOFOLLOW, so a swap after the check fails."""
@@ -98,7 +98,7 @@ def _walk(root_fd: int, rel: str) -> int:
             finally:
                 if fd >= 0:
                     os.close(fd)
-            return os.open(part, _OPEN_FLAGS | os.O_NOFOLLOW, dir_fd=cur)
+            return os.open(part, flags | os.O_NOFOLLOW, dir_fd=cur)
         raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), rel)
     finally:
         for fd in stack:
@@ -122,14 +122,15 @@ def not_regular(root: str, rel: str) -> bool:
         os.close(fd)
 
 
-def _open_in_root(root: str, rel: str) -> int | None:
-    """An fd (non-blocking, read-only) of ``rel`` resolved in ``root``; None when missing."""
+def _open_in_root(root: str, rel: str, flags: int = _OPEN_FLAGS) -> int | None:
+    """An fd (non-blocking, read-only unless ``flags`` say) of ``rel`` resolved in ``root``;
+    None when missing."""
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
-            fd = _openat2(root_fd, rel)
+            fd = _openat2(root_fd, rel, flags)
             if fd is None:
-                fd = _walk(root_fd, rel)
+                fd = _walk(root_fd, rel, flags)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None
@@ -180,5 +181,26 @@ def is_dir_in_root(root: str, rel: str) -> bool | None:
         return None
     try:
         return stat.S_ISDIR(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+
+
+def append_in_root(root: str, rel: str, text: str) -> bool:
+    """Append ``text`` to the regular file ``rel`` resolved inside ``root``; False when it
+    is missing or not a regular file (nothing written)."""
+    try:
+        fd = _open_in_root(root, rel, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK |
+                           os.O_NOCTTY | os.O_CLOEXEC)
+    except (NotReadable, OSError):
+        return False
+    if fd is None:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data):]
+        return True
     finally:
         os.close(fd)

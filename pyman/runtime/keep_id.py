@@ -1,15 +1,15 @@
 """/etc/passwd and /etc/group entries pyman adds (called by the monitor with the rootfs
 mounted; stdlib only): --userns=keep-id's user (and group) and --hostuser's users. As
-Podman: copies of the image's files with the lines added, written to the run dir and
-bind-mounted over the originals, so the image and the container's writable layer stay
-untouched. A user whose name or uid the image has already, a group whose gid it has, and
-files the image lacks get nothing."""
+Podman: appended to the container's own files (its writable layer), so tools that replace
+them by rename (adduser, useradd) still work; with a read-only rootfs, copies with the lines
+added are written to the run dir and bind-mounted over them. A user whose name or uid the
+image has already, a group whose gid it has, and files the image lacks get nothing."""
 
 from __future__ import annotations
 
 import os
 
-from pyman.runtime.inroot import NotReadable, read_in_root
+from pyman.runtime.inroot import NotReadable, append_in_root, read_in_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,8 +32,9 @@ def passwd_line(e: dict[str, Any]) -> str:
 
 
 def write_files(rootfs: str, run_dir: str, users: list[dict[str, Any]],
-                group: dict[str, Any] | None = None) -> list[str]:
-    """Write run_dir/passwd and run_dir/group where an entry is needed; their names."""
+                group: dict[str, Any] | None = None, in_place: bool = True) -> list[str]:
+    """Add the entries needed: to the rootfs's files (``in_place``), else to run_dir/passwd
+    and run_dir/group to bind over them; the names of the run dir copies written."""
     written = []
     for fname in FILES:
         dest = os.path.join(run_dir, fname)
@@ -50,14 +51,17 @@ def write_files(rootfs: str, run_dir: str, users: list[dict[str, Any]],
                     lines.append(passwd_line(u))
         elif text is not None and group is not None and not _has(text, 2, group["gid"]):
             lines.append(f"{group['name']}:x:{group['gid']}:{group['name']}")
+        added = "\n".join(lines) + "\n"
+        if text and not text.endswith("\n"):
+            added, text = "\n" + added, text + "\n"
+        if lines and in_place and append_in_root(rootfs, f"etc/{fname}", added):
+            lines = []  # in the container's own file now
         if not lines:
             try:
                 os.unlink(dest)  # a previous start's copy must not hide the image's file
             except FileNotFoundError:
                 pass
             continue
-        if text and not text.endswith("\n"):
-            text += "\n"
         with open(dest, "w") as f:
             f.write((text or "") + "\n".join(lines) + "\n")
         written.append(fname)

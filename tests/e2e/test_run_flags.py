@@ -193,3 +193,28 @@ def test_root_dir_mode_is_the_images(run_pyman, tmp_path: Path) -> None:
     r = run_pyman("run", "--rm", *NET, "rf-root751", "/bin/stat", "-c", "%a", "/")
     assert r.stdout == "751\n", r.stderr
     assert run_pyman("rmi", "rf-root751").returncode == 0
+
+
+def test_keep_id_passwd_is_modifiable(run_pyman) -> None:
+    """The added entries are in the container's own /etc/passwd (not a bind mount), so
+    adduser can replace the file (Podman's 030 'passwd file is modifiable'); with --read-only they come as a bound copy."""
+    r = run_pyman("run", "-d", "--name", "rf-kid", *NET, "--userns=keep-id",
+                  "--cap-add=dac_override", "alpine", "sleep", "60")
+    assert r.returncode == 0, r.stderr
+    # what adduser does: a new file renamed over the old (EBUSY over a bind mount)
+    r = run_pyman("exec", "--user", "root", "rf-kid", "sh", "-c",
+                  "cp /etc/passwd /etc/passwd.new && echo 'newuser3:x:4242:4242:a b:"
+                  "/home/newuser3:/bin/sh' >> /etc/passwd.new && mv /etc/passwd.new /etc/passwd")
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr
+    r = run_pyman("exec", "rf-kid", "tail", "-1", "/etc/passwd")
+    assert r.stdout == "newuser3:x:4242:4242:a b:/home/newuser3:/bin/sh\n"
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert run_pyman("exec", "rf-kid", "grep", "-c", f"^{me}:",
+                     "/etc/passwd").stdout == "1\n"
+    assert run_pyman("restart", "-t", "0", "rf-kid").returncode == 0  # no second entry
+    assert run_pyman("exec", "rf-kid", "grep", "-c", f"^{me}:",
+                     "/etc/passwd").stdout == "1\n"
+    assert run_pyman("rm", "-f", "-t", "0", "rf-kid").returncode == 0
+    r = run_pyman("run", "--rm", *NET, "--userns=keep-id", "--read-only", "alpine", "sh",
+                  "-c", f"grep -c ^{me}: /etc/passwd; grep ' /etc/passwd ' /proc/mounts | wc -l")
+    assert r.stdout == "1\n1\n", r.stderr
