@@ -222,14 +222,16 @@ class TopService:
         except ContainerNotFoundError as exc:
             raise ContainerNotFoundError(f"unable to look up requested container: {exc}"
                                          ) from None
-        fds = open_namespaces(t.monitor_pid, ("user",))
+        # the init's own user namespace: the monitor's, or one nested in it (keep-id, nomap,
+        # auto), where /proc shows the ids as the container knows them
+        fds = open_namespaces(t.pid, ("user",))
         try:
             if not t.alive():
                 raise PymanError("top can only be used on running containers")
             procs, users, groups = call_in(fds, lambda: _snapshot(t.pid),
                                            _decode_snapshot)
-            uid_map = _read(f"/proc/{t.monitor_pid}/uid_map").decode()
-            gid_map = _read(f"/proc/{t.monitor_pid}/gid_map").decode()
+            uid_map = _read(f"/proc/{t.pid}/uid_map").decode()  # read from here: host ids
+            gid_map = _read(f"/proc/{t.pid}/gid_map").decode()
         finally:
             for fd in fds:
                 os.close(fd)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 from pathlib import Path
 
 from lifecycle_util import NET
@@ -64,3 +65,16 @@ def test_auto_sizes_and_ranges(run_pyman, pyman_env, tmp_path: Path) -> None:
                   "/proc/self/uid_map", "/proc/self/gid_map", env=env)
     assert r.returncode == 0, r.stderr
     assert run_pyman("ps", "-aq").stdout == ""
+
+
+def test_top_names_users_as_the_container_does(run_pyman) -> None:
+    me = os.getuid()
+    for mode, user, host_is_me in (("keep-id", None, True), ("nomap", "root", False),
+                                   ("", "root", True)):
+        flags = (f"--userns={mode}",) if mode else ()
+        r = run_pyman("run", "-d", "--name", "un-top", *NET, *flags, "alpine", "sleep", "60")
+        assert r.returncode == 0, r.stderr
+        row = run_pyman("top", "un-top", "user", "huser").stdout.splitlines()[1].split()
+        assert row[0] == (user or pwd.getpwuid(me).pw_name), (mode, row)
+        assert (row[1] == str(me)) == host_is_me, (mode, row)
+        assert run_pyman("rm", "-f", "-t", "0", "un-top").returncode == 0
