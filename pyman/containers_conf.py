@@ -52,6 +52,7 @@ KEYS: dict[tuple[str, str], str] = {
     ("engine", "events_logger"): STR,
     ("engine", "events_logfile_path"): STR,
     ("engine", "events_logfile_max_size"): SIZE,
+    ("containers", "userns"): STR,  # the default --userns
 }
 
 

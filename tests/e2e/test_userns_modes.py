@@ -61,9 +61,18 @@ def test_auto_sizes_and_ranges(run_pyman, pyman_env, tmp_path: Path) -> None:
     conf = tmp_path / "containers.conf"
     conf.write_text('[containers]\nuserns = "auto"\n')
     env = {**pyman_env, "CONTAINERS_CONF": str(conf)}
-    r = run_pyman("run", "--rm", *NET, "alpine", "awk", '{if($2 == "0"){exit 1}}',
-                  "/proc/self/uid_map", "/proc/self/gid_map", env=env)
+    r = run_pyman("run", "--rm", *NET, "alpine", "cat", "/proc/self/uid_map", env=env)
+    maps = _maps(r)
+    assert len(maps) == 1 and maps[0][1] != 0 and maps[0][2] >= 1024  # not the user's map
+    r = run_pyman("create", "--name", "un-conf", *NET, "alpine", "true", env=env)
     assert r.returncode == 0, r.stderr
+    mode = run_pyman("inspect", "--format", "{{.HostConfig.UsernsMode}}", "un-conf").stdout
+    assert mode == "private\n"
+    assert run_pyman("rm", "un-conf").returncode == 0
+    r = run_pyman("create", "--name", "un-conf", *NET, "alpine", "true")  # the default
+    assert run_pyman("inspect", "--format", "{{.HostConfig.UsernsMode}}",
+                     "un-conf").stdout == "\n"
+    assert run_pyman("rm", "un-conf").returncode == 0
     assert run_pyman("ps", "-aq").stdout == ""
 
 
