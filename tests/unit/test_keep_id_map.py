@@ -28,6 +28,26 @@ def test_parse_userns() -> None:
     with pytest.raises(PymanError, match="^unrecognized namespace mode bogus passed$"):
         parse("bogus")
     with pytest.raises(PymanError, match="not supported by pyman"):
-        parse("auto")
+        parse("private")
+    assert (parse("nomap"), parse("auto"), parse("auto:size=1000")) == (
+        "nomap", "auto:size=0", "auto:size=1000")
+    with pytest.raises(PymanError, match="invalid option 'size=x' for auto userns"):
+        parse("auto:size=x")
     with pytest.raises(PymanError, match="keep-id takes uid=N and gid=N"):
         parse("keep-id:uid=x")
+
+
+def test_auto_ranges_and_nested_maps() -> None:
+    from pyman.engine.userns import image_size, nested_maps, pick_auto_base
+
+    assert pick_auto_base(1000, 65537, []) == 1
+    assert pick_auto_base(1000, 65537, [(1, 1024)]) == 1025
+    assert pick_auto_base(1000, 65537, [(2000, 1024), (1, 500)]) == 501  # a gap that fits
+    with pytest.raises(PymanError, match="not enough free sub-ids"):
+        pick_auto_base(70000, 65537, [])
+    assert image_size([0, 65534, 1200]) == 1201 and image_size([]) == 1024
+    uid_map, _ = nested_maps("nomap", 65537) or ([], [])
+    assert [(m.inside, m.outside, m.count) for m in uid_map] == [(0, 1, 65536)]
+    uid_map, _ = nested_maps("auto:size=1000", 65537, 1025) or ([], [])
+    assert [(m.inside, m.outside, m.count) for m in uid_map] == [(0, 1025, 1000)]
+    assert nested_maps("", 65537) is None
