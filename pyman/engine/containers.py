@@ -16,12 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pyman import eventlog
 from pyman.config import Paths
-from pyman.engine.container_state import (
-    ALIVE,
-    StateKeeper,
-    drop_runtime_state,
-    running_refusal,
-)
+from pyman.engine.container_state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
 from pyman.engine.images import ImageService, PullEvents
 from pyman.engine.precheck import precheck
 from pyman.engine.sig_proxy import Handlers, forward, restore

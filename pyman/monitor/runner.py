@@ -9,6 +9,7 @@ import time
 
 from pyman.errors import PymanError
 from pyman.eventlog import from_monitor
+from pyman.monitor import rootfs_prep
 from pyman.netns import files as netfiles
 from pyman.netns.helpers import (
     Helper,
@@ -91,87 +92,13 @@ class ContainerRun:
                      self.cfg.get("storage_driver") or "overlay",
                      self.cfg.get("mount_program") or "")
         self.mounted = True
-        root_mode = int(self.cfg.get("root_mode") or 0o755)
-        if os.stat(self.rootfs).st_mode & 0o777 != root_mode:  # the image's / (in upper)
-            os.chmod(self.rootfs, root_mode)
+        rootfs_prep.prepare(self.cfg, self.rootfs)  # /'s mode, /etc/mtab, --workdir
         if self.cfg.get("volumes_first_use") or self.cfg.get("chown"):
             self._volumes_first_use()
-        _ensure_mtab(self.rootfs)
-        if self.cfg["spec"].get("check_cwd"):
-            self._check_workdir()
-        if self.cfg.get("passwd_users"):  # --userns=keep-id, --hostuser
-            from pyman.runtime.keep_id import write_files
-
-            write_files(self.rootfs, self.run_dir, self.cfg["passwd_users"],
-                        self.cfg.get("group_entry"),
-                        in_place=not self.cfg["spec"].get("read_only"))
+        rootfs_prep.passwd(self.cfg, self.rootfs, self.run_dir)  # keep-id, --hostuser
         self._write_bundle()
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         return self._launch(mode, ports, held)
-
-    def _write_secrets(self) -> None:
-        """Each mount secret copied to <run>/secrets/<name>, owned by the uid and gid it
-        asks for as the container's namespace maps them, with its mode (bound read-only by
-        runtime/bundle.py)."""
-        from pyman.storage.volume_copy import to_outer
-
-        where = os.path.join(self.run_dir, "secrets")
-        os.makedirs(where, mode=0o700, exist_ok=True)
-        maps = self.cfg.get("userns_maps")
-        for s in self.cfg["secrets"]:
-            with open(s["data"], "rb") as f:
-                data = f.read()
-            dest = os.path.join(where, s["name"])
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            uid, gid = int(s["uid"]), int(s["gid"])
-            if maps:
-                uid, gid = to_outer(maps["uid"], uid), to_outer(maps["gid"], gid)
-            os.chown(dest, uid, gid)
-            os.chmod(dest, int(s["mode"]))
-
-    def _reachable_rootfs(self) -> str:
-        """The rootfs as the runtime's init reaches it. In a user namespace that does not
-        map the user (--userns=nomap, auto), the user's own private dirs above the store
-        cannot be searched: the rootfs is bound (in this monitor's mount namespace only)
-        on /tmp/pyman-rootfs-<uid>, an empty dir of the user's that anyone may search."""
-        where = str(self.cfg.get("reachable_rootfs") or "")
-        if not where:
-            return self.rootfs
-        import stat
-
-        try:
-            os.mkdir(where, 0o711)
-        except FileExistsError:
-            pass
-        st = os.lstat(where)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-            raise PymanError(f"{where} is not a directory of this user's that only it may "
-                             "write: remove it and run again")
-        os.chmod(where, 0o711)
-        libc.mount(self.rootfs, where, None, libc.MS_BIND | libc.MS_REC)
-        return where
-
-    def _check_workdir(self) -> None:
-        """A --workdir must exist in the image or on a mount (or above one: the runtime
-        makes the mount point); the image's own WORKDIR is made by the runtime (Podman's
-        rules and message, exit 126)."""
-        from pyman.runtime.inroot import is_dir_in_root
-
-        cwd = os.path.normpath(self.cfg["spec"]["cwd"])
-        for m in self.cfg.get("mounts") or []:
-            dest = os.path.normpath(m["destination"])
-            if cwd == dest or cwd.startswith(dest.rstrip("/") + "/") or \
-                    dest.startswith(cwd.rstrip("/") + "/"):
-                return
-        found = is_dir_in_root(self.rootfs, cwd.lstrip("/") or ".")
-        if found is None:
-            raise PymanError(f'workdir "{cwd}" does not exist on container {self.id}',
-                             exit_code=126)
-        if not found:
-            raise PymanError(f'workdir "{cwd}" exists on container {self.id}, but is not a '
-                             "directory", exit_code=126)
 
     def relaunch(self) -> int:
         """The restart policy's new run: the same bundle, rootfs and mounts; a fresh runtime
@@ -313,16 +240,12 @@ class ContainerRun:
         join = self.cfg.get("join")
         if join and "network" in join["ns"]:
             files.update(netfiles.joined_files(join["run_dir"], self.cfg["name"]))
-        if self.cfg.get("containerenv") is not None:  # bound at /run/.containerenv
-            files[".containerenv"] = self.cfg["containerenv"]
         for name, text in files.items():
             with open(os.path.join(self.run_dir, name), "w") as f:
                 f.write(text)
-        if self.cfg.get("secrets"):
-            self._write_secrets()
-        if ".containerenv" in files:
-            os.chmod(os.path.join(self.run_dir, ".containerenv"), 0o644)
-        write_config(self.cfg, self._reachable_rootfs(), self.run_dir)
+        rootfs_prep.run_dir_extras(self.cfg, self.run_dir)  # .containerenv, secrets
+        write_config(self.cfg, rootfs_prep.reachable_rootfs(self.cfg, self.rootfs),
+                     self.run_dir)
 
     def _create(self, start: bool = False) -> None:
         """`runtime create`; ``start``: `runtime run --detach`, created and started by one
@@ -557,20 +480,6 @@ def _keep_exit_code(run_dir: str, cid: str, code: int) -> None:
         os.rename(tmp, os.path.join(exits, cid))
     except OSError:
         pass  # only a waiter's answer is lost: it says 0, as before
-
-
-def _ensure_mtab(rootfs: str) -> None:
-    """/etc/mtab -> /proc/mounts where the image has none (as Podman adds it): tools read
-    it. Only under a real /etc dir (a symlinked one may lead anywhere)."""
-    import stat
-
-    etc = os.path.join(rootfs, "etc")
-    try:
-        if not stat.S_ISDIR(os.lstat(etc).st_mode):
-            return
-        os.symlink("/proc/mounts", os.path.join(etc, "mtab"))
-    except OSError:
-        pass  # there already (a file or a link), or no /etc
 
 
 def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:
