@@ -71,7 +71,8 @@ class Containers:
         o = self.opts
         run = RunOptions(
             image=rec.id, command=argv, entrypoint="", env=env, user=user or None,
-            workdir=workdir or None, network=network or o.network or None,
+            workdir=workdir or None, make_workdir=True,  # WORKDIR: made when missing
+            network=network or o.network or None,
             labels={BUILD_LABEL: _me()}, image_volume="ignore", pull="never",
             dns=list(o.dns), dns_search=list(o.dns_search), dns_option=list(o.dns_option),
             add_host=list(o.add_host), ulimit=list(o.ulimit), security_opt=list(o.security_opt),

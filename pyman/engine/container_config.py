@@ -155,7 +155,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     config.ipc = opts.ipc
     config.attach, config.conmon_pidfile = opts.attach, opts.conmon_pidfile or ""
     config.oci_runtime, config.timeout = opts.runtime or "", opts.timeout
-    config.hostusers, config.workdir_given = list(opts.hostusers), bool(opts.workdir)
+    config.hostusers = list(opts.hostusers)
+    config.workdir_given = bool(opts.workdir) and not opts.make_workdir
     from pyman.engine.root_mode import image_root_mode
 
     config.root_mode = image_root_mode(svc.images, image)

@@ -132,6 +132,7 @@ class RunOptions:
     timeout: int = 0  # --timeout: seconds before the container is killed (0: never)
     hostusers: list[str] = field(default_factory=list)  # --hostuser: passwd entries
     secrets: list[str] = field(default_factory=list)  # --secret specs (engine/secrets.py)
+    make_workdir: bool = False  # a missing workdir is made, as an image's (build's WORKDIR)
 
 
 @dataclass
