@@ -34,6 +34,7 @@ EVENTS_LOGGERS = ("file", "journald", "none")
 # (table, key) -> the type a value must have; every other key is ignored
 STR, STR_LIST, RUNTIMES = "string", "array of strings", "table of string arrays"
 INT, SIZE = "integer", "size (bytes, or a string such as \"1mb\")"
+BOOL = "boolean"
 KEYS: dict[tuple[str, str], str] = {
     ("engine", "runtime"): STR,
     ("engine", "runtimes"): RUNTIMES,
@@ -53,6 +54,13 @@ KEYS: dict[tuple[str, str], str] = {
     ("engine", "events_logfile_path"): STR,
     ("engine", "events_logfile_max_size"): SIZE,
     ("containers", "userns"): STR,  # the default --userns
+    ("engine", "network_cmd_options"): STR_LIST,  # slirp4netns's (netns/slirp.py)
+    ("containers", "dns_servers"): STR_LIST,
+    ("containers", "dns_searches"): STR_LIST,
+    ("containers", "dns_options"): STR_LIST,
+    ("containers", "base_hosts_file"): STR,
+    ("containers", "host_containers_internal_ip"): STR,
+    ("containers", "no_hosts"): BOOL,
 }
 
 
@@ -173,6 +181,7 @@ def _checked(path: str, table: str, key: str, value: Any) -> Any:
         return _size(path, key, value)
     ok = (isinstance(value, str) if kind == STR else
           isinstance(value, int) and not isinstance(value, bool) if kind == INT else
+          isinstance(value, bool) if kind == BOOL else
           isinstance(value, list) and all(isinstance(v, str) for v in value) if kind == STR_LIST
           else isinstance(value, dict) and all(
               isinstance(v, list) and all(isinstance(p, str) for p in v)

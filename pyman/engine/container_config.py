@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyman.engine.networking import check_network, default_network, published_ports
+from pyman.engine.networking import (
+    check_network,
+    default_network,
+    published_ports,
+    split_options,
+)
 from pyman.engine.types import RunOptions
 from pyman.errors import PymanError
 from pyman.netns import is_named
@@ -53,6 +58,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         )
     join, share, hostname_default, pod_id = joined(svc, opts)
     networks: dict[str, Any] = {}
+    network_options: list[str] = []
     if "net" in share:
         network = f"container:{join}"
     elif is_named(opts.network):
@@ -61,7 +67,8 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         network, networks = "netavark", plan(opts.network or "", opts.network_aliases,
                                              opts.ip, opts.mac_address)
     else:
-        network = check_network(opts.network or default_network()[0])[0]
+        mode, network_options = split_options(opts.network or default_network()[0])
+        network = check_network(mode)[0]
     if (opts.network_aliases or opts.ip or opts.mac_address) and not networks:
         raise PymanError("invalid config provided: networks and static ip/mac address can "
                          "only be used with Bridge mode networking (--network-alias, --ip and "
@@ -119,6 +126,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
             f"{keep_ids[0]}:{keep_ids[1]}" if keep_ids else icfg.get("User") or ""),
         hostname=hostname,
         network=network,
+        network_options=network_options,
         rm=opts.rm,
         labels={**dict(icfg.get("Labels") or {}), **opts.labels},
         cap_add=sec.cap_add, cap_drop=sec.cap_drop, privileged=sec.privileged,

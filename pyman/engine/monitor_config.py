@@ -69,7 +69,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
                  "ipc": c.ipc,
                  "group_add": c.group_add,
                  "init": c.init, "extra_hosts": c.extra_hosts, "ulimits": c.ulimits,
-                 "dns": {"servers": c.dns, "search": c.dns_search, "options": c.dns_options},
+                 "dns": _dns(c),
                  "memory": c.memory, "nano_cpus": c.nano_cpus,
                  "pids_limit": c.pids_limit, "terminal": c.tty,
                  "console_size": list(console_size) if console_size else None},
@@ -110,6 +110,11 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
     from pyman.engine.systemd_opts import add_listen
 
     add_listen(cfg)
+    cfg["etc"] = _etc_files()
+    if c.network == "slirp4netns" and not (c.join and "net" in c.share):
+        from pyman.engine.networking import slirp_options
+
+        cfg["slirp"] = slirp_options(c.network_options)
     if c.network == "netavark" and not c.networks:  # disconnected from all: loopback only
         cfg["network"] = "none"
     elif c.network == "netavark":  # last: it counts this container as a user of the netns
@@ -186,6 +191,33 @@ def containerenv(c: ContainerConfig) -> str | None:
     return (f'engine="podman-{__version__}"\nname="{c.name}"\nid="{c.id}"\n'
             f'image="{c.image_name}"\nimageid="{c.image_id.removeprefix("sha256:")}"\n'
             "rootless=1\n")
+def _dns(c: ContainerConfig) -> dict[str, list[str]]:
+    """containers.conf's dns_servers, dns_searches, dns_options, then the container's own
+    (as Podman: read at each start; given servers replace the network's and the host's)."""
+    from pyman.containers_conf import current
+
+    conf = current()
+
+    def conf_list(key: str) -> list[str]:
+        value = conf.get("containers", key, None) or []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    return {"servers": conf_list("dns_servers") + c.dns,
+            "search": conf_list("dns_searches") + c.dns_search,
+            "options": conf_list("dns_options") + c.dns_options}
+
+
+def _etc_files() -> dict[str, Any]:
+    """containers.conf's say on /etc/hosts (netns/files.py for_container)."""
+    from pyman.containers_conf import current
+
+    conf = current()
+    return {"base_hosts_file": str(conf.get("containers", "base_hosts_file", "") or ""),
+            "host_containers_internal_ip": str(
+                conf.get("containers", "host_containers_internal_ip", "") or ""),
+            "no_hosts": conf.get("containers", "no_hosts", False) is True}
+
+
 
 
 def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:

@@ -25,6 +25,29 @@ def default_network() -> tuple[str, str]:
     return "slirp4netns", "pasta is not installed"
 
 
+def split_options(mode: str) -> tuple[str, list[str]]:
+    """``slirp4netns:cidr=10.1.2.0/24,port_handler=slirp4netns`` -> the mode and its options,
+    checked (Podman's words) together with containers.conf's network_cmd_options."""
+    base, colon, rest = mode.partition(":")
+    if not colon or base in ("container", "ns"):
+        return mode, []
+    if base != "slirp4netns":
+        raise PymanError(f"--network {mode}: only slirp4netns takes options "
+                         "(slirp4netns:cidr=...,port_handler=...,allow_host_loopback=...)")
+    options = [o for o in rest.split(",") if o]
+    slirp_options(options)
+    return base, options
+
+
+def slirp_options(options: list[str]) -> dict[str, object]:
+    """A slirp4netns container's options: containers.conf's, then the container's own."""
+    from pyman.containers_conf import current
+    from pyman.netns import slirp
+
+    conf = list(current().get("engine", "network_cmd_options", None) or [])
+    return slirp.parse([str(o) for o in conf] + options)
+
+
 def check_network(mode: str) -> tuple[str, str | None]:
     """Validate the mode; for pasta and slirp4netns also find the helper binary."""
     if mode in ("private", "bridge"):

@@ -148,22 +148,35 @@ class ContainerRun:
             self.helper = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid,
                                      ports).ready()
         if mode == "slirp4netns":
-            udp = [m for m in ports if m["protocol"] == "udp"]
-            api = os.path.join(self.run_dir, "slirp.sock") if udp else None
-            self.helper = start_slirp4netns(self.cfg["network_helper"], self.pid, log, api)
-            for sock, m in zip(held, ports, strict=True):
-                if m["protocol"] == "udp":
-                    sock.close()  # slirp4netns binds it itself, just below
-            for m in udp:
-                slirp_add_hostfwd(api or "", m)
-            tcp = [(s, m) for s, m in zip(held, ports, strict=True) if m["protocol"] == "tcp"]
-            if tcp:
-                self._start_forwarder(tcp)
+            self._start_slirp(log, ports, held)
         if mode in ("slirp4netns", "pasta"):
             self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    exit_code=None, started_at=time.time())
         return self.pid
+
+    def _start_slirp(self, log: str, ports: list[dict[str, Any]], held: list[Any]) -> None:
+        """slirp4netns with the container's options; UDP ports (all of them with
+        port_handler=slirp4netns) forwarded by slirp4netns itself, TCP by the forwarder."""
+        opts = self.cfg.get("slirp") or {}
+        own = [opts.get("port_handler") == "slirp4netns" or m["protocol"] == "udp"
+               for m in ports]
+        api = os.path.join(self.run_dir, "slirp.sock") if any(own) else None
+        argv = addr = None
+        if opts:
+            from pyman.netns import slirp
+
+            argv, addr = slirp.argv(opts), slirp.addresses(opts)[0]
+        self.helper = start_slirp4netns(self.cfg["network_helper"], self.pid, log, api,
+                                        options=argv)
+        for sock, m, by_slirp in zip(held, ports, own, strict=True):
+            if by_slirp:
+                sock.close()  # slirp4netns binds it itself, just below
+                slirp_add_hostfwd(api or "", m)
+        tcp = [(s, m) for s, m, by_slirp in zip(held, ports, own, strict=True)
+               if not by_slirp]
+        if tcp:
+            self._start_forwarder(tcp, addr or netfiles.SLIRP_ADDR)
 
     def _start_forwarder(self, tcp: list[tuple[Any, dict[str, Any]]],
                          addr: str = netfiles.SLIRP_ADDR) -> None:
@@ -219,27 +232,16 @@ class ContainerRun:
     def _write_bundle(self) -> None:
         from pyman.runtime.bundle import write_config
 
-        spec = self.cfg["spec"]
-        mode = self.cfg["network"]
-        gateway = addr = None
-        if mode == "slirp4netns":
-            gateway, addr = netfiles.SLIRP_GATEWAY, netfiles.SLIRP_ADDR
-        elif mode == "pasta":
-            gateway, addr = netfiles.default_gateway(), netfiles.default_address()
-        resolv = None
-        if self.plug is not None:
-            addr, gateway, resolv = self.plug.files()
-        hostname = spec["hostname"]
-        files = {
-            "hosts": netfiles.hosts_file(self.cfg["name"], hostname, mode, addr, gateway,
-                                         spec.get("extra_hosts")),
-            "resolv.conf": netfiles.with_dns(resolv or netfiles.resolv_conf(mode, gateway),
-                                             spec.get("dns")),
-            "hostname": hostname + "\n",
-        }
+        files = netfiles.for_container(self.cfg, self.rootfs,
+                                       self.plug.files() if self.plug is not None else None)
         join = self.cfg.get("join")
         if join and "network" in join["ns"]:
             files.update(netfiles.joined_files(join["run_dir"], self.cfg["name"]))
+        if "hosts" not in files:  # containers.conf no_hosts: the image's own
+            try:
+                os.unlink(os.path.join(self.run_dir, "hosts"))
+            except FileNotFoundError:
+                pass
         for name, text in files.items():
             with open(os.path.join(self.run_dir, name), "w") as f:
                 f.write(text)

@@ -27,13 +27,11 @@ class Plug:
         self.up = False  # set up (or half set up): to be torn down
         self.ended = False  # the rootless netns ended with this, its last container
 
-    def files(self) -> tuple[str, str | None, str | None]:
-        """(address, gateway, resolv.conf text or None) on the first network: the
-        addresses are handed out now, so that hosts and resolv.conf can name them."""
+    def files(self) -> tuple[list[str], str | None]:
+        """(its addresses, resolv.conf text or None): handed out now, so that hosts and
+        resolv.conf can name them."""
         self.ips = netavark.allocate(self.nv, self.cid)
-        first = next(iter(self.nv["networks"]))
-        gateway = self.nv["network_info"][first]["subnets"][0].get("gateway")
-        return self.ips[first], gateway, netavark.resolv_conf(self.nv)
+        return list(self.ips.values()), netavark.resolv_conf(self.nv)
 
     def setup(self) -> str:
         """The container's netns made and plugged in; its first address."""

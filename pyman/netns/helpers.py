@@ -116,11 +116,13 @@ def _last_line(path: str) -> str:
 
 
 def start_slirp4netns(binary: str, pid: int, log_path: str, api_socket: str | None = None,
-                      timeout: float = 10) -> Helper:
+                      timeout: float = 10, options: list[str] | None = None) -> Helper:
+    """``options``: its flags for the container's slirp4netns options (netns/slirp.py)."""
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
     os.set_inheritable(exit_w, False)
-    argv = [binary, "--configure", "--mtu=65520", "--disable-host-loopback",
+    argv = [binary, "--configure",
+            *(options if options is not None else ["--mtu=65520", "--disable-host-loopback"]),
             f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", str(pid), "tap0"]
     if api_socket:  # relative: a socket path (sun_path) holds only 108 bytes
         argv[1:1] = [f"--api-socket={os.path.basename(api_socket)}"]

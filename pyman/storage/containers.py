@@ -100,6 +100,7 @@ class ContainerConfig:
     secrets: list[dict[str, Any]] = field(default_factory=list)  # engine/secrets.py
     root_mode: int = 0o755  # its root dir's permissions (engine/root_mode.py; older: 0755)
     workdir_given: bool = False  # --workdir: must exist (the image's is made if missing)
+    network_options: list[str] = field(default_factory=list)  # slirp4netns:k=v,... as given
 
 
 @dataclass

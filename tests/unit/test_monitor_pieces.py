@@ -21,11 +21,25 @@ def test_timestamp_has_nanoseconds() -> None:
     assert timestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789+00:00"
 
 
-def test_hosts_file_names_container_and_host() -> None:
-    text = files.hosts_file("web", "abc123", "slirp4netns", files.SLIRP_ADDR, files.SLIRP_GATEWAY)
-    assert "10.0.2.100\tabc123 web" in text
-    assert "10.0.2.2\thost.containers.internal" in text
-    assert text.startswith("127.0.0.1\tlocalhost")
+def test_hosts_file_names_container_and_host(tmp_path: Path) -> None:
+    base = tmp_path / "hosts"
+    base.write_text("10.1.1.1 web # the user's own\n127.0.0.1 localhost\n10.9.9.9\n")
+    text = files.hosts_file(["abc123", "web"], [files.SLIRP_ADDR], "192.0.2.9",
+                            ["db:10.3.3.3"], str(base))
+    # Podman's order and rule: --add-host, the base file, then ours with only new names
+    # (localhost is the base file's: no ::1 line of ours)
+    assert text.splitlines() == [
+        "10.3.3.3\tdb", "10.1.1.1\tweb", "127.0.0.1\tlocalhost",
+        "192.0.2.9\thost.containers.internal host.docker.internal", "10.0.2.100\tabc123"]
+    same = files.hosts_file(["web", "web"], ["10.0.2.100"], None, base="")
+    assert same.splitlines()[-1] == "10.0.2.100\tweb web"
+
+
+def test_resolv_conf_search_first_and_given_values_replace() -> None:
+    text = "nameserver 10.0.2.3\nsearch a.example\noptions ndots:2\n"
+    out = files.with_dns(text, {"servers": ["1.1.1.1", "8.8.8.8"], "search": ["b.example"],
+                                "options": []})
+    assert out == "search b.example\nnameserver 1.1.1.1\nnameserver 8.8.8.8\noptions ndots:2\n"
 
 
 def test_resolv_conf_for_slirp_uses_its_dns() -> None:
