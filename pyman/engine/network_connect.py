@@ -125,6 +125,8 @@ def _plug(svc: ContainerService, c: ContainerConfig, name: str, net: dict[str, A
     write_json(run_dir / "monitor.json", cfg, sync=False)
     write_json(run_dir / "networks.json", {**_status(run_dir), **status}, sync=False)
     _rewrite_resolv(run_dir, nv)
+    _rewrite_hosts(run_dir, [c.hostname, c.name], add=ips[name])
+    _retarget(run_dir, nv, ips)
 
 
 def _unplug(svc: ContainerService, c: ContainerConfig, name: str) -> None:
@@ -133,8 +135,9 @@ def _unplug(svc: ContainerService, c: ContainerConfig, name: str) -> None:
     cfg, netns = _running_netns(svc, c)
     nv = cfg["netavark"]
     ips = netavark.allocate(nv, c.id)
+    gone = ips.pop(name)
     netavark.run(nv, "teardown", netns,
-                 netavark.options(nv, c.id, c.name, {name: ips[name]}), outside=True)
+                 netavark.options(nv, c.id, c.name, {name: gone}), outside=True)
     netavark.free(nv, c.id, name)
     del nv["networks"][name]
     del nv["network_info"][name]
@@ -144,6 +147,8 @@ def _unplug(svc: ContainerService, c: ContainerConfig, name: str) -> None:
     done.pop(name, None)
     write_json(run_dir / "networks.json", done, sync=False)
     _rewrite_resolv(run_dir, nv)
+    _rewrite_hosts(run_dir, [c.hostname, c.name], remove=gone)
+    _retarget(run_dir, nv, ips)
 
 
 def _status(run_dir: Any) -> dict[str, Any]:
@@ -164,6 +169,46 @@ def _rewrite_resolv(run_dir: os.PathLike[str], nv: dict[str, Any]) -> None:
         f.write(text)
 
 
+def _rewrite_hosts(run_dir: os.PathLike[str], names: list[str], add: str = "",
+                   remove: str = "") -> None:
+    """The container's own lines, in place, as Podman: a network's address left goes (a line
+    with it and one of the names), one joined is added with them."""
+    path = os.path.join(run_dir, "hosts")
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return  # no_hosts: the image's own file
+    if remove:
+        lines = [ln for ln in lines if not (ln.split()[:1] == [remove] and set(
+            ln.partition("#")[0].split()[1:]) & set(names))]
+    if add:
+        lines.append(f"{add}\t{' '.join(names)}")
+    with open(path, "w") as f:
+        f.write("".join(ln + "\n" for ln in lines))
+
+
+def _retarget(run_dir: os.PathLike[str], nv: dict[str, Any], ips: dict[str, str]) -> None:
+    """Published ports follow the container to its first network now (none: refused)."""
+    path = os.path.join(run_dir, "forward-to")
+    if not os.path.exists(path):
+        return  # no published ports
+    first = next((ips[n] for n in nv["networks"] if n in ips), "")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(first)
+    os.replace(tmp, path)
+
+
+def _keep_macs(opts: dict[str, Any], status: dict[str, Any]) -> None:
+    """A reload makes the interfaces again with the MAC addresses they had (Podman's)."""
+    for net, entry in opts["networks"].items():
+        ifaces = (status.get(net) or {}).get("interfaces") or {}
+        mac = (ifaces.get(entry["interface_name"]) or {}).get("mac_address")
+        if mac and not entry.get("static_mac"):
+            entry["static_mac"] = mac
+
+
 def reload(svc: ContainerService, ctr_key: str) -> str:
     """The firewall rules and interfaces of a running container on networks, made again:
     netavark teardown, then setup, for every network it has (Podman's reload)."""
@@ -179,6 +224,7 @@ def reload(svc: ContainerService, ctr_key: str) -> str:
         nv = cfg["netavark"]
         if nv["networks"]:
             opts = netavark.options(nv, c.id, c.name, netavark.allocate(nv, c.id))
+            _keep_macs(opts, _status(svc.store.run_dir(c.id)))
             try:
                 netavark.run(nv, "teardown", netns, opts, outside=True)
             except PymanError:

@@ -134,7 +134,10 @@ class ContainerRun:
         if self.plug is not None:  # interfaces made by netavark before the runtime creates
             first = self.plug.setup()
             if held:  # TCP only (refused at create otherwise): to its first address
-                self._start_forwarder(list(zip(held, ports, strict=True)), first)
+                target = os.path.join(self.run_dir, "forward-to")
+                with open(target, "w") as f:
+                    f.write(first)
+                self._start_forwarder(list(zip(held, ports, strict=True)), "@" + target)
         try:  # a network helper joins between create and start; otherwise one call
             self._create(start=mode not in ("slirp4netns", "pasta"))
         except BaseException:

@@ -8,8 +8,10 @@ so the data never enters Python. Sockets keep the namespace they were created in
 what lets one process accept on the host and connect in the container.
 
 Run as ``python -I -S forwarder.py <netns> <container addr> <fd>:<port>...`` by the monitor,
-inside its user namespace (root there may join the container's netns). It exits when the
-monitor dies (PDEATHSIG) or is told to (SIGTERM) at the container's exit.
+inside its user namespace (root there may join the container's netns); ``@<file>`` for the
+address: read at each connection (a container on networks: its first address on them now,
+"" on none; network connect/disconnect rewrite it). It exits when the monitor dies
+(PDEATHSIG) or is told to (SIGTERM) at the container's exit.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def pump(src: socket.socket, dst: socket.socket, done: threading.Event) -> None:
 def serve(conn: socket.socket, addr: tuple[str, int]) -> None:
     """One accepted host connection to the container port; the container side is created
     here, in the container's namespace (this process joined it)."""
+    if addr[0].startswith("@"):  # a file naming it: changed by network connect/disconnect
+        try:
+            with open(addr[0][1:]) as f:
+                addr = (f.read().strip(), addr[1])
+        except OSError:
+            addr = ("", addr[1])
+        if not addr[0]:  # on no network now: the client sees the close
+            conn.close()
+            return
     family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
     peer = socket.socket(family, socket.SOCK_STREAM)
     try:

@@ -27,11 +27,38 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
-    """An IPv4 address per network for ``cid`` (the same again if it has one): the first
-    free host address of the network's first subnet after its gateway."""
+LAST = "-last"  # ipam.json: the address last handed out per network (no network's name)
+
+
+def _next_free(sub: dict[str, Any], taken: dict[str, str], last: str | None) -> str | None:
+    """Podman's IPAM order: the next free address after the last one handed out, wrapping
+    around, within the subnet's lease range (--ip-range), never the gateway: an address
+    given back is not the next one handed out (a reconnect gets a new one)."""
     import ipaddress
 
+    net = ipaddress.ip_network(sub["subnet"], strict=False)
+    lease = sub.get("lease_range") or {}
+    lo = int(ipaddress.ip_address(lease.get("start_ip") or net.network_address + 1))
+    hi = int(ipaddress.ip_address(lease.get("end_ip") or net.broadcast_address - 1))
+    if hi < lo:
+        return None
+    try:
+        start = int(ipaddress.ip_address(last)) + 1 if last else lo
+    except ValueError:  # a damaged ipam.json: from the start
+        start = lo
+    if not lo <= start <= hi:
+        start = lo
+    gateway = sub.get("gateway")
+    for n in range(hi - lo + 1):
+        ip = str(ipaddress.ip_address(lo + (start - lo + n) % (hi - lo + 1)))
+        if ip != gateway and ip not in taken:
+            return ip
+    return None
+
+
+def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
+    """An IPv4 address per network for ``cid`` (the same again if it has one): the next
+    free one of the network's first subnet (_next_free)."""
     directory = nv["dir"]
     with _Lock(directory):
         path = os.path.join(directory, "ipam.json")
@@ -39,6 +66,9 @@ def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
         if not isinstance(ipam, dict):
             ipam = {}  # none yet, or torn: the netns's users hold on to what they have
         out: dict[str, str] = {}
+        last = ipam.get(LAST)
+        if not isinstance(last, dict):
+            last = ipam[LAST] = {}
         for name, info in nv["network_info"].items():
             if not isinstance(ipam.get(name), dict):
                 ipam[name] = {}
@@ -55,16 +85,11 @@ def allocate(nv: dict[str, Any], cid: str) -> dict[str, str]:
                 taken[wanted] = cid
                 out[name] = wanted
                 continue
-            sub = info["subnets"][0]
-            net = ipaddress.ip_network(sub["subnet"], strict=False)
-            gateway = sub.get("gateway")
-            for host in net.hosts():
-                ip = str(host)
-                if ip != gateway and ip not in taken:
-                    break
-            else:
+            ip = _next_free(info["subnets"][0], taken, last.get(name))
+            if ip is None:
                 raise PymanError(f"IPAM error: failed to find free IP in network {name}: "
-                                 f"its subnet {net} is full")
+                                 f"its subnet {info['subnets'][0]['subnet']} is full")
+            last[name] = ip
             taken[ip] = cid
             out[name] = ip
         _write_json(path, ipam)
@@ -81,7 +106,8 @@ def free(nv: dict[str, Any], cid: str, network: str | None = None) -> None:
         if not isinstance(ipam, dict):
             return
         for net, taken in ipam.items():
-            if not isinstance(taken, dict) or (network is not None and net != network):
+            if not isinstance(taken, dict) or net == LAST or (
+                    network is not None and net != network):
                 continue
             for ip in [ip for ip, owner in taken.items() if owner == cid]:
                 del taken[ip]

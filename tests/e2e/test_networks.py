@@ -328,7 +328,7 @@ def test_connect_and_disconnect_a_running_container(run_pyman, fresh_env) -> Non
         again = pm("network", "disconnect", "n1", "cl")
         assert (again.returncode, again.stderr) == (
             125, "Error: container cl is not connected to network n1\n")
-        assert "10.89.0.3" not in (netns_dir() / "ipam.json").read_text()
+        assert "10.89.0.3" not in json.loads((netns_dir() / "ipam.json").read_text())["n1"]
         bad = pm("network", "connect", "n1", "plain")
         assert bad.returncode == 125 and '"pasta" is not supported' in bad.stderr
     finally:
