@@ -99,6 +99,9 @@ def create(
                       ] = None,
     gateway: Annotated[list[str] | None, typer.Option("--gateway", help="Gateway address.")
                        ] = None,
+    ip_range: Annotated[list[str] | None, typer.Option(
+        "--ip-range", help="Hand out addresses from this CIDR only (one per --subnet).")
+                        ] = None,
     internal: Annotated[bool, typer.Option("--internal", help="No route out.")] = False,
     disable_dns: Annotated[bool, typer.Option("--disable-dns", help="No aardvark-dns.")
                            ] = False,
@@ -124,7 +127,7 @@ def create(
         name = next(f"podman{i}" for i in range(1, 100000) if f"podman{i}" not in taken)
     doc = store.create(name, driver=driver, subnets=subnet, gateways=gateway,
                        internal=internal, dns=not disable_dns, labels=labels, ignore=ignore,
-                       options=options)
+                       options=options, ranges=ip_range)
     print(doc["name"])
 
 

@@ -66,11 +66,10 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--entrypoint", help="Override the image's entrypoint.")] = None,
         user: Annotated[str | None, typer.Option("--user", "-u", help="user[:group]")] = None,
         hostname: Annotated[str | None, typer.Option("--hostname", "-h")] = None,
-        network: Annotated[str | None, typer.Option("--network", "--net",
-                                                    help="pasta, slirp4netns, host, none or "
-                                                    "a network's name.",
-                                                    autocompletion=cv.networks)
-                           ] = None,
+        network: Annotated[list[str] | None, typer.Option(
+            "--network", "--net", help="pasta, slirp4netns[:options], host, none or a "
+            "network's name[:alias=A,ip=IP,mac=MAC,interface_name=I]; again for more "
+            "networks.", autocompletion=cv.networks)] = None,
         label: Annotated[list[str] | None, typer.Option("--label", "-l",
                                                         help="key=value metadata.")] = None,
         rm: Annotated[bool, typer.Option("--rm", help="Remove the container when it exits.")
@@ -256,7 +255,9 @@ def _command(create_only: bool) -> Callable[..., None]:
             labels[key] = value
         opts = RunOptions(image=image, command=list(command or []), name=name,
                           env=expand_env(env or []), workdir=workdir, entrypoint=entrypoint,
-                          user=user, hostname=hostname, network=network, rm=rm,
+                          user=user, hostname=hostname,
+                          network=network[0] if network else None,
+                          network_extra=list(network or [])[1:], rm=rm,
                           network_aliases=list(network_alias or []), ip=ip,
                           mac_address=mac_address,
                           detach=detach, interactive=interactive, replace=replace,

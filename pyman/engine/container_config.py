@@ -65,7 +65,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         from pyman.engine.user_networks import plan
 
         network, networks = "netavark", plan(opts.network or "", opts.network_aliases,
-                                             opts.ip, opts.mac_address)
+                                             opts.ip, opts.mac_address, opts.network_extra)
     else:
         mode, network_options = split_options(opts.network or default_network()[0])
         network = check_network(mode)[0]
@@ -75,10 +75,6 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
                          "--mac-address need --network NAME of a network: pyman network "
                          "create NAME)")
     ports = published_ports(opts, icfg, network)
-    if network == "netavark" and any(m["protocol"] != "tcp" for m in ports):
-        raise PymanError("publishing UDP ports of a container on a user-defined network is "
-                         "not supported yet: publish TCP ports only, or use the default "
-                         "network (pasta) for UDP")
     from pyman.engine import container_mounts
 
     specs = container_mounts.plan(opts.volumes, opts.mounts, opts.tmpfs,

@@ -25,8 +25,24 @@ def precheck(opts: RunOptions) -> None:
         from pyman.engine import log_config
 
         log_config.check_passthrough(log_config.parse(opts.log_driver, opts.log_opt)[0])
+    if opts.network_extra:
+        _more_networks(opts)
     if opts.publish:
         from pyman.netns.ports import parse_publish
 
         for spec in opts.publish:
             parse_publish(spec)
+
+
+def _more_networks(opts: RunOptions) -> None:
+    """--network given again: more networks, only after a network (or bridge: the default
+    network, podman) as Podman."""
+    from pyman.errors import PymanError
+    from pyman.netns import is_named
+
+    if opts.network == "bridge":
+        opts.network = "podman"
+    if not is_named(opts.network):
+        mode = (opts.network or "").split(":")[0]
+        raise PymanError(f"cannot set multiple networks without bridge network mode, selected "
+                         f"mode {mode}: invalid argument")

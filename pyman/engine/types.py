@@ -72,6 +72,7 @@ class RunOptions:
     user: str | None = None
     hostname: str | None = None
     network: str | None = None
+    network_extra: list[str] = field(default_factory=list)  # --network given again
     network_aliases: list[str] = field(default_factory=list)  # --network-alias
     ip: str | None = None  # --ip, on a user-defined network
     mac_address: str | None = None  # --mac-address, on a user-defined network

@@ -20,27 +20,40 @@ NETAVARK = ("/usr/libexec/podman/netavark", "/usr/lib/podman/netavark")
 AARDVARK = ("/usr/libexec/podman/aardvark-dns", "/usr/lib/podman/aardvark-dns")
 
 
+MODE_WORDS = ("bridge", "slirp4netns", "pod", "none", "default", "private", "ns",
+              "container", "host", "pasta")
+
+
 def plan(spec: str, aliases: list[str], ip: str | None = None,
-         mac: str | None = None) -> dict[str, Any]:
-    """``--network n1[,n2]``, ``--network-alias``, ``--ip``, ``--mac-address``: every
-    network must exist; the aliases apply on each; an address needs a single network and
-    must lie in its subnet."""
+         mac: str | None = None, extra: list[str] | None = None) -> dict[str, Any]:
+    """``--network n1[,n2]`` or ``--network n1:alias=a,ip=...,mac=...,interface_name=...``,
+    more networks by repeating --network (Podman's syntax), ``--network-alias``, ``--ip``,
+    ``--mac-address``: every network must exist; the flags' aliases apply on each; an
+    address needs a single network and must lie in its subnet."""
     from pyman.netns.networks import NetworkNotFound, NetworkStore
 
     for alias in aliases:
-        if not ALIAS_RE.match(alias):
-            raise PymanError(f"invalid network alias {alias!r}: an alias is a DNS name "
-                             "([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
-    store = NetworkStore()
-    out: dict[str, Any] = {}
-    names = [n for n in spec.split(",") if n]
-    if (ip or mac) and len(names) > 1:
+        _check_alias(alias)
+    wanted: list[tuple[str, dict[str, Any]]] = []
+    name, colon, rest = spec.partition(":")
+    if colon:
+        wanted.append((name, _per_network(name, rest)))
+    else:  # a comma separated list, for backwards compatibility (Podman's)
+        wanted += [(n, {}) for n in spec.split(",") if n]
+    for more in extra or []:
+        name, _, rest = more.partition(":")
+        if not name:
+            raise PymanError("network name cannot be empty: invalid argument")
+        if name in MODE_WORDS:
+            raise PymanError(f"can only set extra network names, selected mode {name} "
+                             "conflicts with bridge: invalid argument")
+        wanted.append((name, _per_network(name, rest)))
+    if (ip or mac) and len(wanted) > 1:
         raise PymanError(f"--{'ip' if ip else 'mac-address'} can only be set for a single "
                          "network: invalid argument")
-    for name in names:
-        if ":" in name:
-            raise PymanError(f"--network {name}: per-network options (name:alias=...) are "
-                             "not supported yet: use --network-alias")
+    store = NetworkStore()
+    out: dict[str, Any] = {}
+    for name, opts in wanted:
         try:
             net = store.find(name)
         except NetworkNotFound as exc:
@@ -48,10 +61,49 @@ def plan(spec: str, aliases: list[str], ip: str | None = None,
                 f"{exc} (--network takes a network's name, see `pyman network ls`, or a "
                 "mode: pasta, slirp4netns, host, none, container:<name|id>, ns:<path>)"
             ) from None
-        out[str(net["name"])] = {"aliases": list(aliases),
-                                 "interface_name": f"eth{len(out)}"}
-        if ip or mac:
-            _static(out[str(net["name"])], net, ip, mac)
+        per = {"aliases": [*opts.get("aliases", []), *aliases],
+               "interface_name": opts.get("interface_name") or f"eth{len(out)}"}
+        if str(net["name"]) in out:
+            raise PymanError(f"network {net['name']} is given twice: name it once, with all "
+                             "of its options")
+        if ip or mac or opts.get("ip") or opts.get("mac"):
+            _static(per, net, opts.get("ip") or ip, opts.get("mac") or mac)
+        out[str(net["name"])] = per
+    ifaces = [per["interface_name"] for per in out.values()]
+    if len(set(ifaces)) != len(ifaces):
+        raise PymanError(f"interface names must differ between networks: {', '.join(ifaces)}")
+    return out
+
+
+def _check_alias(alias: str) -> None:
+    if not ALIAS_RE.match(alias):
+        raise PymanError(f"invalid network alias {alias!r}: an alias is a DNS name "
+                         "([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+
+
+def _per_network(name: str, text: str) -> dict[str, Any]:
+    """Podman's per-network options: alias= (repeatable), ip=, mac=, interface_name=."""
+    out: dict[str, Any] = {"aliases": []}
+    for opt in text.split(",") if text else []:
+        key, eq, value = opt.partition("=")
+        if key == "alias":
+            if not value:
+                raise PymanError(f"invalid option for network {name}: alias cannot be empty")
+            _check_alias(value)
+            out["aliases"].append(value)
+        elif key in ("ip", "mac", "interface_name") and eq:
+            if not value:
+                raise PymanError(f"invalid option for network {name}: {key} cannot be empty")
+            if key in out:
+                raise PymanError(f"invalid option for network {name}: {key} given twice "
+                                 "(pyman gives a container one address per network)")
+            out[key] = value
+        elif key == "ip6":
+            raise PymanError(f"invalid option for network {name}: ip6: IPv6 networks are not "
+                             "supported by pyman yet")
+        else:
+            raise PymanError(f"invalid option for network {name}: unknown bridge network "
+                             f"option: {key}")
     return out
 
 

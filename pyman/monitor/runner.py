@@ -133,7 +133,7 @@ class ContainerRun:
             pasta = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid, ports)
         if self.plug is not None:  # interfaces made by netavark before the runtime creates
             first = self.plug.setup()
-            if held:  # TCP only (refused at create otherwise): to its first address
+            if held:  # TCP and UDP: to its first address
                 target = os.path.join(self.run_dir, "forward-to")
                 with open(target, "w") as f:
                     f.write(first)
@@ -192,7 +192,8 @@ class ContainerRun:
             bind_netns(self.pid, netns)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         fds = [s.fileno() for s, _ in tcp]
-        args = [f"{s.fileno()}:{m['container_port']}" for s, m in tcp]
+        args = [f"{s.fileno()}:{m['container_port']}"
+                f"{'/udp' if m['protocol'] == 'udp' else ''}" for s, m in tcp]
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", os.path.join(here, "netns", "forwarder.py"), netns,
              addr, *args],

@@ -171,8 +171,8 @@ class NetworkStore:
     def create(self, name: str, *, driver: str = "bridge", subnets: list[str] | None = None,
                gateways: list[str] | None = None, internal: bool = False,
                dns: bool = True, labels: dict[str, str] | None = None,
-               ignore: bool = False, options: dict[str, str] | None = None
-               ) -> dict[str, Any]:
+               ignore: bool = False, options: dict[str, str] | None = None,
+               ranges: list[str] | None = None) -> dict[str, Any]:
         """A new bridge network, written only when everything about it is right."""
         check_name(name)
         check_options(options or {})
@@ -185,10 +185,13 @@ class NetworkStore:
             raise PymanError(f"unsupported driver {driver}: invalid argument")
         nets_wanted = [parse_subnet(s) for s in subnets or []]
         gws = [ipaddress.ip_address(g) if _is_ip(g) else _bad_ip(g) for g in gateways or []]
-        if gws and not nets_wanted:
+        if (gws or ranges) and not nets_wanted:
             raise PymanError("cannot set gateway or range without subnet")
         if len(gws) > len(nets_wanted):
             raise PymanError("cannot set more gateways than subnets")
+        if len(ranges or []) > len(nets_wanted):
+            raise PymanError("cannot set more ranges than subnets")
+        leases = [lease_range(r) for r in ranges or []]
         with self.lock():
             nets = self.all()
             for n in nets:
@@ -200,7 +203,7 @@ class NetworkStore:
             used: list[Any] = [parse_subnet(s["subnet"]) for n in nets
                                for s in n.get("subnets") or []]
             host = host_subnets()
-            out_subnets = []
+            out_subnets: list[dict[str, Any]] = []
             for i, net in enumerate(nets_wanted):
                 if any(net.overlaps(u) for u in used + host if u.version == net.version):
                     raise PymanError(f"subnet {net} is already used on the host or by "
@@ -210,6 +213,12 @@ class NetworkStore:
                     raise PymanError(f"gateway {gw} not in subnet {net}")
                 used.append(net)
                 out_subnets.append({"subnet": str(net), "gateway": str(gw)})
+                if i < len(leases):
+                    for end in ("start_ip", "end_ip"):
+                        if ipaddress.ip_address(leases[i][end]) not in net:
+                            raise PymanError(f"lease range {end.split('_')[0]} ip "
+                                             f"{leases[i][end]} not in subnet {net}")
+                    out_subnets[-1]["lease_range"] = leases[i]
             if not out_subnets:
                 net4 = free_subnet(used + host)
                 out_subnets.append({"subnet": str(net4), "gateway": str(next(net4.hosts()))})
@@ -245,6 +254,18 @@ class NetworkStore:
             except FileNotFoundError:
                 pass
             return str(net["name"])
+
+
+def lease_range(text: str) -> dict[str, str]:
+    """--ip-range CIDR: its first and last host addresses (Podman's parseRange)."""
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise PymanError(f"invalid CIDR address: {text}") from None
+    first, last = net.network_address + 1, net.broadcast_address - 1
+    if net.prefixlen >= net.max_prefixlen - 1:
+        first, last = net.network_address, net.broadcast_address
+    return {"start_ip": str(first), "end_ip": str(last)}
 
 
 def free_subnet(used: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:

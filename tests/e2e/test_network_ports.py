@@ -6,6 +6,7 @@ MAC, as Podman's IPAM hands out the next free one), kept when another network re
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 from lifecycle_util import wait_for
@@ -13,6 +14,11 @@ from net_util import fetch, free_port
 from test_networks import netns_dir
 
 SERVE = "echo hi-from-web > /index.html && exec httpd -f -p 80 -h /"
+HOST_PYTHON = ("-v", "/usr:/usr:ro", "-v", "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro",
+               "-v", "/usr/lib64:/lib64:ro", "alpine", "/usr/bin/python3")
+UDP_ECHO = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('0.0.0.0', 7000))\nwhile True:\n d, a = s.recvfrom(100)\n"
+            " s.sendto(d, a)\n")
 
 
 def test_ports_and_hosts_follow_connect_and_disconnect(run_pyman, fresh_env) -> None:
@@ -75,5 +81,90 @@ def test_an_address_given_back_is_not_the_next_handed_out(run_pyman, fresh_env) 
         ips = [pm("run", "--rm", "--network", "n1", "alpine", "sh", "-c",
                   "ip -o -4 addr show eth0").stdout.split()[3] for _ in range(2)]
         assert ips == ["10.77.5.3/24", "10.77.5.4/24"]
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+
+
+def test_udp_published_on_a_network(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    import socket
+
+    assert pm("network", "create", "n1").returncode == 0
+    port = free_port()
+    try:
+        # the image's busybox nc has no UDP: the host's python (its /usr and libraries
+        # bound in read-only) echoes datagrams
+        r = pm("run", "-d", "--name", "echo", "--network", "n1", "-p", f"{port}:7000/udp",
+               *HOST_PYTHON, "-c", UDP_ECHO)
+        assert r.returncode == 0, r.stderr
+
+        def echoed() -> bool:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(1)
+                s.sendto(b"dgram\n", ("127.0.0.1", port))
+                try:
+                    return s.recv(100) == b"dgram\n"
+                except OSError:
+                    return False
+
+        assert wait_for(echoed, 15)
+        assert pm("port", "echo").stdout == f"7000/udp -> 0.0.0.0:{port}\n"
+    finally:
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+
+
+def test_per_network_options_and_repeated_network_flags(run_pyman, fresh_env) -> None:
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    assert pm("network", "create", "--subnet", "10.78.1.0/24", "n1").returncode == 0
+    assert pm("network", "create", "--subnet", "10.78.2.0/24", "--ip-range",
+              "10.78.2.128/25", "n2").returncode == 0
+    info = json.loads(pm("network", "inspect", "n2").stdout)[0]
+    assert info["subnets"][0]["lease_range"] == {"start_ip": "10.78.2.129",
+                                                 "end_ip": "10.78.2.254"}
+    try:
+        r = pm("run", "-d", "--name", "multi",
+               "--network", "n1:alias=web,alias=www,ip=10.78.1.50,mac=02:00:00:00:00:50",
+               "--network", "n2:interface_name=second", "alpine", "sleep", "120")
+        assert r.returncode == 0, r.stderr
+        addrs = pm("exec", "multi", "ip", "-o", "addr").stdout
+        # the lease range's first address, with the subnet's prefix; the interface named
+        assert "inet 10.78.1.50/24" in addrs and "inet 10.78.2.129/24" in addrs, addrs
+        links = pm("exec", "multi", "ip", "-o", "link").stdout
+        assert re.search(r"^\d+: second[@:]", links, re.M), links
+        assert "02:00:00:00:00:50" in pm("exec", "multi", "ip", "link", "show", "eth0").stdout
+        for name in ("web", "www", "multi"):
+            got = pm("run", "--rm", "--network", "n1", "alpine", "nslookup", name)
+            assert "10.78.1.50" in got.stdout, (name, got.stdout)
+        nets = json.loads(pm("inspect", "multi").stdout)[0]["NetworkSettings"]["Networks"]
+        assert sorted(nets) == ["n1", "n2"]
+        assert nets["n1"]["Aliases"][:2] == ["web", "www"]
+        for args, why in (
+                (("--network", "n1:color=red"),
+                 "invalid option for network n1: unknown bridge network option: color"),
+                (("--network", "n1:alias="),
+                 "invalid option for network n1: alias cannot be empty"),
+                (("--network", "n1", "--network", "host"),
+                 "can only set extra network names, selected mode host conflicts with bridge"),
+                (("--network", "host", "--network", "n1"),
+                 "cannot set multiple networks without bridge network mode, selected mode "
+                 "host"),
+                (("--network", "n1:interface_name=x", "--network", "n2:interface_name=x"),
+                 "interface names must differ between networks"),
+                (("--network", "n1:ip=10.9.9.9"),
+                 "requested static ip 10.9.9.9 is not in any subnet on network n1")):
+            bad = pm("create", *args, "alpine", "true")
+            assert (bad.returncode, why in bad.stderr) == (125, True), (args, bad.stderr)
+        bad = pm("network", "create", "--ip-range", "10.1.0.0/24", "n3")
+        assert (bad.returncode, bad.stderr) == (
+            125, "Error: cannot set gateway or range without subnet\n")
+        bad = pm("network", "create", "--subnet", "10.79.0.0/24", "--ip-range",
+                 "10.80.0.0/25", "n3")
+        assert (bad.returncode, bad.stderr) == (
+            125, "Error: lease range start ip 10.80.0.1 not in subnet 10.79.0.0/24\n")
+        assert pm("ps", "-aq").stdout.split() == [r.stdout.strip()[:12]]
     finally:
         assert pm("rm", "-af", "-t", "0").returncode == 0
