@@ -141,16 +141,46 @@ def ensure(runtime: str, cid: str, pasta: str) -> dict[str, Any]:
             st = _start_holder(directory, pasta)
             _write_json(os.path.join(directory, "holder.json"), st)
         elif not _is_pasta(int(st.get("pasta_pid") or 0)):
-            import logging  # said, not fixed: its containers keep their names, lose the way out
-
-            logging.getLogger("pyman").warning(
-                "the uplink of the rootless network namespace (pasta, pid %s) is gone: "
-                "containers on networks reach each other but not the outside until the last "
-                "of them stops", st.get("pasta_pid"))
+            _restart_uplink(directory, st, pasta)
         os.makedirs(os.path.join(directory, "users"), exist_ok=True)
         with open(os.path.join(directory, "users", cid), "w"):
             pass
         return dict(st)
+
+
+def _restart_uplink(directory: str, st: dict[str, Any], pasta: str) -> None:
+    """A killed uplink (pasta) is started again into the holder's namespaces (its user
+    namespace is ours to join): the containers on networks get their way out back. When
+    that fails, it is said, with what still works."""
+    import logging
+    import subprocess
+
+    pid = int(st["pid"])
+    old = st.get("pasta_pid")
+    argv = [pasta, "--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none",
+            "-U", "none", "--log-file", os.path.join(directory, "pasta.log"), "--pid",
+            os.path.join(directory, "pasta.pid"), "--userns", f"/proc/{pid}/ns/user",
+            "--netns", f"/proc/{pid}/ns/net"]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=10)
+        with open(os.path.join(directory, "pasta.pid")) as f:
+            new = int(f.read().strip() or 0)
+        ok = proc.returncode == 0 and _is_pasta(new)
+        why = proc.stderr.decode(errors="replace").strip()
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        ok, new, why = False, 0, str(exc)
+    if ok:
+        st["pasta_pid"] = new
+        _write_json(os.path.join(directory, "holder.json"), st)
+        logging.getLogger("pyman").info(  # repaired: nothing to say at the default level
+            "the uplink of the rootless network namespace (pasta, pid %s) was gone: started "
+            "again (pid %s)", old, new)
+        return
+    logging.getLogger("pyman").warning(
+        "the uplink of the rootless network namespace (pasta, pid %s) is gone and could not "
+        "be started again (%s): containers on networks reach each other but not the outside "
+        "until the last of them stops", old, why or "no reason given")
 
 
 def release(runtime: str, cid: str) -> None:

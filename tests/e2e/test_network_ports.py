@@ -16,6 +16,9 @@ from test_networks import netns_dir
 SERVE = "echo hi-from-web > /index.html && exec httpd -f -p 80 -h /"
 HOST_PYTHON = ("-v", "/usr:/usr:ro", "-v", "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro",
                "-v", "/usr/lib64:/lib64:ro", "alpine", "/usr/bin/python3")
+HOST_SERVER = ("import socket, sys\ns = socket.socket()\n"
+               "s.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen(8)\nwhile True:\n"
+               " c, _ = s.accept()\n c.sendall(b'host-here\\n')\n c.close()\n")
 UDP_ECHO = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             "s.bind(('0.0.0.0', 7000))\nwhile True:\n d, a = s.recvfrom(100)\n"
             " s.sendto(d, a)\n")
@@ -168,3 +171,61 @@ def test_per_network_options_and_repeated_network_flags(run_pyman, fresh_env) ->
         assert pm("ps", "-aq").stdout.split() == [r.stdout.strip()[:12]]
     finally:
         assert pm("rm", "-af", "-t", "0").returncode == 0
+
+
+def test_killed_uplink_and_dns_server_are_started_again(run_pyman, fresh_env) -> None:
+    """pasta (the rootless netns's way out) and aardvark-dns killed while containers run:
+    the next container start on a network brings both back."""
+    import os
+    import sys
+    import time
+
+    from test_networks import alive
+
+    def pm(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_pyman(*args, env=fresh_env)
+
+    gateway = None
+    for row in open("/proc/net/route").read().splitlines()[1:]:
+        f = row.split()
+        if f[1] == "00000000":
+            gateway = ".".join(str(b) for b in bytes.fromhex(f[2])[::-1])
+    assert gateway, "the host has no default route"
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", HOST_SERVER, str(port)])
+    assert pm("network", "create", "n1").returncode == 0
+    # pasta takes its gateway address to the host's loopback
+    out = f"timeout 5 nc -w 2 {gateway} {port}"
+
+    def reaches_host() -> bool:
+        return "host-here" in pm("exec", "a1", "sh", "-c", out).stdout
+
+    try:
+        assert pm("run", "-d", "--name", "a1", "--network", "n1", "alpine", "sleep",
+                  "120").returncode == 0
+        assert wait_for(reaches_host, 20)
+        holder = json.loads((netns_dir() / "holder.json").read_text())
+        dns_pid = int((netns_dir() / "conf" / "aardvark-dns" / "aardvark.pid").read_text())
+        for pid in (holder["pasta_pid"], dns_pid):
+            os.kill(pid, 9)
+        assert wait_for(lambda: not alive(holder["pasta_pid"]) and not alive(dns_pid), 5)
+        assert not reaches_host()
+        t0 = time.monotonic()
+        r = pm("run", "-d", "--name", "a2", "--network", "n1", "alpine", "sleep", "120")
+        assert (r.returncode, r.stderr, time.monotonic() - t0 < 20) == (0, "", True)
+        now = json.loads((netns_dir() / "holder.json").read_text())
+        assert now["pid"] == holder["pid"] and now["pasta_pid"] != holder["pasta_pid"]
+        assert alive(now["pasta_pid"])
+        assert wait_for(reaches_host, 20)
+        got = pm("exec", "a2", "nslookup", "a1")
+        ip = json.loads(pm("inspect", "a1").stdout)[0]["NetworkSettings"]["Networks"]["n1"][
+            "IPAddress"]
+        conf = netns_dir() / "conf" / "aardvark-dns"
+        assert got.returncode == 0 and f"Address: {ip}" in got.stdout, (
+            got.stdout, {p.name: p.read_text() for p in conf.iterdir()})
+    finally:
+        server.kill()
+        server.wait()
+        assert pm("rm", "-af", "-t", "0").returncode == 0
+    assert wait_for(lambda: not (netns_dir() / "holder.json").exists(), 5)
+    assert not alive(now["pasta_pid"])
