@@ -119,9 +119,9 @@ def _command(create_only: bool) -> Callable[..., None]:
         env_host: Annotated[bool, typer.Option(
             "--env-host", help="Use all current host environment variables in container")
                             ] = False,
-        http_proxy: Annotated[bool, typer.Option(
-            "--http-proxy", help="Set proxy environment variables in the container based "
-            "on the host proxy vars")] = True,
+        http_proxy: Annotated[bool, typer.Option(  # --http-proxy=false needs the off form
+            "--http-proxy/--no-http-proxy", help="Set proxy environment variables in the "
+            "container based on the host proxy vars")] = True,
         add_host: Annotated[list[str] | None, typer.Option(
             "--add-host", help="Add host:ip to the container's /etc/hosts.")] = None,
         stop_signal: Annotated[str | None, typer.Option(

@@ -17,6 +17,7 @@ def norm(*args: str) -> list[str]:
     (["run", "--rm=false", "alpine"], ["run", "alpine"]),
     (["run", "-i=false", "-t=TRUE", "alpine"], ["run", "--tty", "alpine"]),
     (["run", "--sig-proxy=false", "alpine"], ["run", "--no-sig-proxy", "alpine"]),
+    (["run", "--http-proxy=false", "alpine"], ["run", "--no-http-proxy", "alpine"]),
     (["run", "--sig-proxy=true", "alpine"], ["run", "--sig-proxy", "alpine"]),
     # the container's own arguments are left alone, and so are option values
     (["run", "--rm", "alpine", "echo", "--rm=true"], ["run", "--rm", "alpine", "echo",
