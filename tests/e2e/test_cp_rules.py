@@ -26,7 +26,9 @@ def pair(pyman_bin, pyman_env) -> Iterator[tuple[str, str]]:  # type: ignore[no-
                               text=True, timeout=120, stdin=subprocess.DEVNULL)
 
     pyman("rm", "-f", SRC, DST)
-    r = pyman("run", "-d", "--name", SRC, "--workdir", "/srv", *NET, "alpine", "sh", "-c",
+    # /srv: not in the image (a --workdir must exist, as Podman checks), so a tmpfs
+    r = pyman("run", "-d", "--name", SRC, "--workdir", "/srv", "--tmpfs", "/srv", *NET,
+              "alpine", "sh", "-c",
               "mkdir -p /srv/d/sub; echo f > /tmp/file; echo in > /srv/d/sub/g;"
               " echo rel > /srv/rel; chown 1000:1000 /tmp/file; sleep 1000")
     assert r.returncode == 0, r.stderr
