@@ -258,4 +258,10 @@ def diff(paths: Paths, key: str) -> dict[str, list[str]]:
             "/etc/localtime", *(m.get("destination", "") for m in c.mounts)}
     found["added"] = [p for p in found["added"]
                       if p not in ours and not any(o.startswith(p + "/") for o in ours)]
-    return found
+    # libpod's initInodes: what the engine itself makes in every container, in any list
+    return {k: [p for p in v if p not in INIT_INODES] for k, v in found.items()}
+
+
+INIT_INODES = frozenset(("/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc",
+                         "/run", "/run/notify", "/run/.containerenv", "/run/secrets",
+                         "/run/podman-init", "/sys", "/etc/mtab"))

@@ -31,9 +31,12 @@ def run(args: list[str], paths: Paths) -> int:
             child_enter(libc.CLONE_NEWNS, up_w, down_r)
             os.close(up_w)
             os.close(down_r)
+            # the user's own runtime dir (root's here): pyman run inside must not fall
+            # back to /tmp/pyman-run-0, which any user's unshare would share
             env = dict(os.environ, _CONTAINERS_USERNS_CONFIGURED="done",
                        CONTAINERS_GRAPHROOT=str(paths.data),
-                       CONTAINERS_RUNROOT=str(paths.runtime))
+                       CONTAINERS_RUNROOT=str(paths.runtime),
+                       XDG_RUNTIME_DIR=str(paths.runtime_base))
             try:
                 os.execvpe(args[0], args, env)
             except FileNotFoundError:

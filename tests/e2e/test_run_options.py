@@ -198,8 +198,9 @@ def test_dns_servers_search_and_options(run_pyman) -> None:
                       "2001:db8::53", "--dns-search", "example.com", "--dns-opt", "ndots:2",
                       "--dns-option", "timeout:1", "alpine", "cat", "/etc/resolv.conf")
         assert r.returncode == 0, r.stderr
-        assert r.stdout.splitlines() == ["nameserver 192.0.2.53", "nameserver 2001:db8::53",
-                                         "search example.com", "options ndots:2 timeout:1"]
+        # Podman's order: search, then the servers, then options
+        assert r.stdout.splitlines() == ["search example.com", "nameserver 192.0.2.53",
+                                         "nameserver 2001:db8::53", "options ndots:2 timeout:1"]
     r = run_pyman("create", "--name", "dns-inspect", "--dns", "192.0.2.53", "--dns-search",
                   "a.example", "alpine", "true")
     assert r.returncode == 0, r.stderr

@@ -124,7 +124,7 @@ def test_no_oci_runtime(pyman_bin, env) -> None:
     ln = line(r.stdout, "OCI runtime")
     # not found: the one containers.conf names (the test ground's runc), or any
     assert ln.startswith("fail") and ("neither crun nor runc is installed" in ln
-                                      or "'runc' not found" in ln), r.stdout
+                                      or 'default OCI runtime "runc" not found' in ln), r.stdout
     assert "apt-get install crun" in ln and r.returncode == 125
 
 
