@@ -75,7 +75,7 @@ class ContainerRun:
         mode = self.cfg["network"]
         ports = self.cfg.get("ports") or []
         # bound first: a port in use is reported before anything is mounted or created
-        held = _bind_ports(ports) if mode in PUBLISHING else []
+        held = _bind(ports) if mode in PUBLISHING else []
         try:
             return self._start(mode, ports, held)
         finally:
@@ -112,7 +112,7 @@ class ContainerRun:
             pass
         mode = self.cfg["network"]
         ports = self.cfg.get("ports") or []
-        held = _bind_ports(ports) if mode in PUBLISHING else []
+        held = _bind(ports) if mode in PUBLISHING else []
         try:
             return self._launch(mode, ports, held)
         finally:
@@ -461,7 +461,9 @@ class ContainerRun:
             import shutil
 
             if code is not None:  # outlives the record: a waiter asks for it (Podman's too)
-                _keep_exit_code(self.run_dir, self.cfg["id"], code)
+                from pyman.monitor.exit_codes import keep
+
+                keep(self.run_dir, self.cfg["id"], code)
             shutil.rmtree(self.cdir, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
             for vol in self.cfg.get("rm_volumes") or ():  # --rm takes its anonymous volumes
@@ -475,32 +477,6 @@ class ContainerRun:
             from_monitor(self.cfg, "cleanup")
 
 
-def _keep_exit_code(run_dir: str, cid: str, code: int) -> None:
-    """<runtime>/exits/<id> (config.Paths.exits): written whole or not at all."""
-    exits = os.path.join(os.path.dirname(os.path.dirname(run_dir)), "exits")
-    try:
-        os.makedirs(exits, mode=0o700, exist_ok=True)
-        tmp = os.path.join(exits, f".{cid}.{os.getpid()}")
-        with open(tmp, "w") as f:
-            f.write(str(code))
-        os.rename(tmp, os.path.join(exits, cid))
-    except OSError:
-        pass  # only a waiter's answer is lost: it says 0, as before
-
-
-def _bind_ports(ports: list[dict[str, Any]]) -> list[Any]:
-    from pyman.netns.ports import bind
-
-    held: list[Any] = []
-    try:
-        for m in ports:
-            held.append(bind(m))
-    except PymanError as exc:
-        for sock in held:
-            sock.close()
-        exc.exit_code = 126  # as Podman: the container could not be started
-        raise
-    return held
 
 
 
@@ -513,3 +489,9 @@ def _drain(fd: int) -> str:
         data = b""
     lines = data.decode(errors="replace").strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def _bind(ports: list[dict[str, Any]]) -> list[Any]:
+    from pyman.netns.ports import bind_all  # socket and ipaddress: only when publishing
+
+    return bind_all(ports)

@@ -213,3 +213,18 @@ def fold(mappings: Iterable[Mapping]) -> list[dict[str, Any]]:
     return [{"host_ip": m["host_ip"], "container_port": m["container_port"],
              "host_port": m["host_port"], "range": n, "protocol": m["protocol"]}
             for m, n in _groups(mappings)]
+
+
+def bind_all(mappings: list[dict[str, Any]]) -> list[Any]:
+    """Bind every published port (the monitor holds them for the container's life); one
+    that cannot be bound closes the others and fails the start with 126, as Podman's."""
+    held: list[Any] = []
+    try:
+        for m in mappings:
+            held.append(bind(m))
+    except PymanError as exc:
+        for sock in held:
+            sock.close()
+        exc.exit_code = 126  # as Podman: the container could not be started
+        raise
+    return held
