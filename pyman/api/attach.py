@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 
 from aiohttp import web
 
-from pyman.api.common import blocking, engine, flag, frame
+from pyman.api.common import blocking, engine, flag, frame, hijack, release
 from pyman.api.containers import settled_status
 from pyman.api.errors import BadRequest, answer
 from pyman.engine.logs import _parse as parse_record
@@ -78,21 +77,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if st.status not in (*ALIVE, "created"):
         raise ContainerStateError("you cannot attach to a stopped container, start it first")
     follower = LogFollower(path, from_start=st.status == "created")
-    kind = "raw-stream" if c.tty else "multiplexed-stream"
-    transport = request.transport
-    raw = transport.get_extra_info("socket") if transport is not None else None
-    if raw is None:
-        raise BadRequest("attach needs a stream connection (a unix or TCP socket)")
-    # our own descriptor of the connection, taken before the 101 goes out: the client
-    # half-closes its side once its input is done (docker's CloseWrite), and the HTTP
-    # server then closes its transport; the output goes on through this one
-    conn = socket.socket(fileno=os.dup(raw.fileno()))
-    conn.setblocking(False)
+    conn = await hijack(request, "raw-stream" if c.tty else "multiplexed-stream")
     loop = asyncio.get_running_loop()
-    # the 101 written here, at once (the HTTP server would hold headers back until a body)
-    await loop.sock_sendall(conn, (
-        "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker."
-        f"{kind}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").encode())
     cid = c.id
 
     def state() -> str:
@@ -116,7 +102,5 @@ async def attach(request: web.Request) -> web.StreamResponse:
         pass  # the client went away: nothing to tell it
     finally:
         follower.close()
-        conn.close()
-        if transport is not None:
-            transport.close()
+        release(request, conn)
     return web.Response(status=101)  # nothing more goes out: the connection is closed

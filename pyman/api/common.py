@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -79,3 +81,31 @@ def filters(request: web.Request) -> dict[str, list[str]]:
 def frame(stream: int, data: bytes) -> bytes:
     """One frame of Docker's multiplexed stream: 1 stdout, 2 stderr."""
     return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+async def hijack(request: web.Request, kind: str) -> socket.socket:
+    """Take the connection over (attach, exec start): our own descriptor of its socket,
+    taken before anything is sent (the client half-closes its side once its input is done,
+    docker's CloseWrite, and the HTTP server then closes its transport: the output goes on
+    through this one), and the status line written at once (the server would hold headers
+    back until a body): 101 when the client asked for the upgrade, else 200."""
+    transport = request.transport
+    raw = transport.get_extra_info("socket") if transport is not None else None
+    if raw is None:
+        raise BadRequest(f"{request.path}: needs a stream connection (a unix or TCP socket)")
+    conn = socket.socket(fileno=os.dup(raw.fileno()))
+    conn.setblocking(False)
+    upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
+    status = "101 UPGRADED" if upgrade else "200 OK"
+    extra = "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else ""
+    await asyncio.get_running_loop().sock_sendall(conn, (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/vnd.docker.{kind}\r\n{extra}\r\n"
+    ).encode())
+    return conn
+
+
+def release(request: web.Request, conn: socket.socket) -> None:
+    """The hijacked connection's end: ours and the server's descriptors closed."""
+    conn.close()
+    if request.transport is not None:
+        request.transport.close()

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 from typing import Any
 
 from aiohttp import web
 
-from pyman.api.common import blocking, body, engine, frame
+from pyman.api.common import blocking, body, engine, frame, hijack, release
 from pyman.api.errors import BadRequest, answer
 from pyman.engine.exec import ExecOptions
 from pyman.errors import ContainerStateError, PymanError
@@ -101,18 +100,8 @@ async def start(request: web.Request) -> web.StreamResponse:
 
 async def _attached(request: web.Request, session: dict[str, Any], run: Any, finished: Any
                     ) -> web.StreamResponse:
-    transport = request.transport
-    raw = transport.get_extra_info("socket") if transport is not None else None
-    if raw is None:
-        raise BadRequest("exec start needs a stream connection")
-    conn = socket.socket(fileno=os.dup(raw.fileno()))
-    conn.setblocking(False)
+    conn = await hijack(request, "multiplexed-stream")
     loop = asyncio.get_running_loop()
-    upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
-    status = "101 UPGRADED" if upgrade else "200 OK"
-    extra = "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else ""
-    await loop.sock_sendall(conn, (f"HTTP/1.1 {status}\r\nContent-Type: application/vnd."
-                                   f"docker.multiplexed-stream\r\n{extra}\r\n").encode())
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
     pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
 
@@ -145,7 +134,5 @@ async def _attached(request: web.Request, session: dict[str, Any], run: Any, fin
         pass
     finally:
         finished(await task)
-        conn.close()
-        if transport is not None:
-            transport.close()
+        release(request, conn)
     return web.Response(status=200)
