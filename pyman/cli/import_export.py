@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
@@ -59,17 +58,9 @@ def export(
         sys.stdout.flush()
         svc.export(container, sys.stdout.fileno())
         return
-    tmp = f"{output}.pyman-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        svc.export(container, fd)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, output)
+    from pyman.cli.output_file import write_whole
+
+    write_whole(output, lambda fd: svc.export(container, fd))
 
 
 @app.command("commit", context_settings=CTX)

@@ -196,7 +196,6 @@ def export(
         "redirected).")] = None,
 ) -> None:
     """Export volumes."""
-    import os
 
     from pyman.cli.context import engine as make_engine
     from pyman.engine.volume_archive import export_volume
@@ -213,16 +212,9 @@ def export(
         export_volume(store, name, sys.stdout.fileno())
         return
     store.get(name)  # a missing volume leaves no file behind
-    tmp = f"{output}.pyman-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        export_volume(store, name, fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, output)
+    from pyman.cli.output_file import write_whole
+
+    write_whole(output, lambda fd: export_volume(store, name, fd))
 
 
 @group.command("import", context_settings=CTX)
