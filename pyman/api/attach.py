@@ -17,7 +17,7 @@ from aiohttp import web
 from pyman.api.common import blocking, engine, flag, frame, hijack, release
 from pyman.api.containers import settled_status
 from pyman.api.errors import BadRequest, answer
-from pyman.engine.logs import _parse as parse_record
+from pyman.engine.containers.logs import _parse as parse_record
 from pyman.errors import ContainerStateError
 
 STREAMS = {"stdout": 1, "stderr": 2}

@@ -148,7 +148,7 @@ def _kept_exit_code(eng: Any, cid: str) -> int | None:
 
 
 async def logs(request: web.Request) -> web.StreamResponse:
-    from pyman.engine.logs import LogReader, parse_since
+    from pyman.engine.containers.logs import LogReader, parse_since
 
     eng = engine(request)
     key = request.match_info["id"]
@@ -270,7 +270,7 @@ def _matches(c: Any, wanted: dict[str, list[str]]) -> bool:
 
 
 async def inspect(request: web.Request) -> web.Response:
-    from pyman.engine.inspect import container_inspect
+    from pyman.engine.containers.inspect import container_inspect
 
     eng = engine(request)
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from pyman.api.common import blocking, body, engine, frame, hijack, release
 from pyman.api.errors import BadRequest, answer
-from pyman.engine.exec import ExecOptions
+from pyman.engine.containers.exec import ExecOptions
 from pyman.errors import ContainerStateError, PymanError
 
 SESSIONS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("exec_sessions", dict)

@@ -24,7 +24,7 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    from pyman.engine.image_reports import images_json
+    from pyman.engine.images.reports import images_json
 
     eng = engine(request)
     specs = [f"{k}={v}" for k, vs in filters(request).items() for v in vs]

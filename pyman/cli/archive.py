@@ -38,7 +38,7 @@ def save(
 ) -> None:
     """Save image(s) to an archive."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.archives import SaveOptions
+    from pyman.engine.images.archives import SaveOptions
     from pyman.errors import PymanError
 
     stream = None

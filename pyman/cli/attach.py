@@ -61,7 +61,7 @@ def attach_running(engine: Engine, key: str, keys: bytes, *, stdin: bool, sig_pr
 
     c, st, sock = engine.containers.attach(key)
     if sig_proxy:
-        from pyman.engine import sig_proxy as proxy
+        from pyman.engine.containers import sig_proxy as proxy
 
         proxy.forward(st.monitor_pid)  # the monitor passes them on to the container
     sys.stdout.flush()

@@ -1,4 +1,5 @@
-"""pyman build (also `image build`, `buildx build`): the flags; the work is engine/build.py."""
+"""pyman build (also `image build`, `buildx build`): the flags; the work is
+engine/build/builder.py."""
 
 from __future__ import annotations
 
@@ -99,8 +100,8 @@ def build(
     """Build an image from a Containerfile"""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
-    from pyman.engine.build import Builder, BuildOptions
-    from pyman.engine.build_context import prepare, read_arg_file
+    from pyman.engine.build.builder import Builder, BuildOptions
+    from pyman.engine.build.context import prepare, read_arg_file
     from pyman.errors import PymanError
 
     if fmt not in ("oci", "docker"):

@@ -196,7 +196,7 @@ def ps(
     # as Podman: only a status filter looks past the running ones without --all
     svc = make_engine().containers
     items = svc.summaries(all_ or "status" in wanted or last >= 0 or latest)
-    from pyman.engine.health_state import health_status
+    from pyman.engine.health.state import health_status
 
     pod_ports = {c.pod: c.ports for c in items if c.infra}
     for c in items:  # STATUS's (healthy), --filter health=; a member shows its pod's ports

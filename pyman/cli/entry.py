@@ -25,7 +25,7 @@ def entry() -> None:
             pass
         os._exit(0)
     gc.disable()
-    from pyman.engine import early_monitor
+    from pyman.engine.containers import early_monitor
 
     early_monitor.prestart(sys.argv[1:])  # `run`: the monitor starts while we import
     from pyman.cli.main import main

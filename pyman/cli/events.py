@@ -96,7 +96,7 @@ def events(
     """Show pyman events"""
     from pyman import eventlog
     from pyman.cli.context import engine
-    from pyman.engine.events import make_filters, parse_input_time, read
+    from pyman.engine.system.events import make_filters, parse_input_time, read
     from pyman.errors import PymanError
 
     engine()  # the store's checks, as every command

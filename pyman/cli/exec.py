@@ -47,7 +47,7 @@ def exec_(
     """Run a process in a running container."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.env import expand_env, read_env_file
-    from pyman.engine.exec import ExecOptions
+    from pyman.engine.containers.exec import ExecOptions
 
     engine = make_engine()
     args = list(command or [])

@@ -1,4 +1,4 @@
-"""pyman generate systemd: units for a container or a pod (engine/generate_systemd.py)."""
+"""pyman generate systemd: units for a container or a pod (engine/systemd/generate.py)."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def generate_systemd(
     """Generate systemd units for a container or a pod."""
     from pyman import __version__
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.generate_systemd import SystemdGenerator
-    from pyman.engine.systemd_units import UnitOptions, check_restart_policy
+    from pyman.engine.systemd.generate import SystemdGenerator
+    from pyman.engine.systemd.units import UnitOptions, check_restart_policy
     from pyman.errors import PymanError
 
     if template and new is False:

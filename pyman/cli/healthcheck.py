@@ -20,7 +20,7 @@ def run(container: Annotated[str, typer.Argument(
         help="Container (name or id).", autocompletion=cv.running_containers)]) -> None:
     """Run the health check of a container."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.healthcheck import run_check
+    from pyman.engine.health.check import run_check
 
     status = run_check(make_engine().paths, container)
     if status == "unhealthy":  # as Podman: healthy prints nothing

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyman.cli.humanize import ago, human_size
-from pyman.engine.image_reports import ImageView, go_time, parse_created, rfc3339, split_name_tag
+from pyman.engine.images.reports import ImageView, go_time, parse_created, rfc3339, split_name_tag
 
 
 def since(ts: float | None) -> str:

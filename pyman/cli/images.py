@@ -90,7 +90,7 @@ def images(
     from pyman.cli.context import engine as make_engine
     from pyman.cli.image_rows import table_rows
     from pyman.cli.template import render_list
-    from pyman.engine.image_reports import images_json
+    from pyman.engine.images.reports import images_json
     from pyman.errors import PymanError
 
     if sort not in SORT_KEYS:
@@ -107,7 +107,7 @@ def images(
         return
     rows = [r for v in views for r in table_rows(v, no_trunc=no_trunc)]
     if reference:  # as podman: only the names that match, unless an id was given
-        from pyman.engine.image_reports import reference_matches
+        from pyman.engine.images.reports import reference_matches
 
         named = [r for r in rows
                  if reference_matches(reference, [f"{r['Repository']}:{r['Tag']}"])]

@@ -25,7 +25,7 @@ def import_(
 ) -> None:
     """Import a tarball as a one-layer image."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.import_export import ImportExport, ImportOptions
+    from pyman.engine.images.import_export import ImportExport, ImportOptions
 
     svc = ImportExport(make_engine().paths)
     image_id, layer = svc.import_tarball(
@@ -47,7 +47,7 @@ def export(
 ) -> None:
     """Export a container's filesystem as a tar archive."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.import_export import ImportExport
+    from pyman.engine.images.import_export import ImportExport
     from pyman.errors import PymanError
 
     if output is None and sys.stdout.isatty():
@@ -82,8 +82,8 @@ def commit(
 ) -> None:
     """Create a new image from a container's changes"""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.commit import CommitOptions
-    from pyman.engine.commit import commit as do_commit
+    from pyman.engine.images.commit import CommitOptions
+    from pyman.engine.images.commit import commit as do_commit
 
     engine = make_engine()
     paused = False
@@ -119,7 +119,7 @@ def diff(
     import json
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.commit import diff as changes
+    from pyman.engine.images.commit import diff as changes
     from pyman.errors import PymanError
 
     engine = make_engine()

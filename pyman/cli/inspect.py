@@ -28,7 +28,7 @@ def inspect(
     """Display the configuration of containers or images."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.lifecycle import targets
-    from pyman.engine.inspect import container_inspect
+    from pyman.engine.containers.inspect import container_inspect
     from pyman.errors import ContainerNotFoundError, PymanError
 
     if type_ not in ("all", "container", "image", "volume"):

@@ -31,7 +31,7 @@ def generate_yaml(
 ) -> None:
     """Generate Kubernetes YAML from containers or a pod."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.kube_generate import generate
+    from pyman.engine.kube.generate import generate
     from pyman.errors import PymanError
 
     text = generate(make_engine(), names, service)
@@ -67,7 +67,7 @@ def play(
         return
     from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
-    from pyman.engine.kube_play import play as play_file
+    from pyman.engine.kube.play import play as play_file
 
     with PullProgress(quiet) as progress:
         report = play_file(make_engine(), file, start=start, events=progress,
@@ -87,7 +87,7 @@ def down(
 ) -> None:
     """Stop and remove the pods a Kubernetes YAML file describes."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.kube_play import down as down_file
+    from pyman.engine.kube.play import down as down_file
 
     report = down_file(make_engine(), file)
     if report.stopped:

@@ -32,7 +32,7 @@ def from_cidfiles(keys: list[str] | None, cidfiles: list[str], latest: bool, ign
     """The ids --cidfile files name. A missing file is an error, or nothing with --ignore
     (as Podman 4.4 on; 4.3 failed even then, which made a unit's ExecStopPost fail when its
     start never got as far as writing the file)."""
-    from pyman.engine.systemd_opts import missing_cidfile, read_cidfile
+    from pyman.engine.specgen.systemd_opts import missing_cidfile, read_cidfile
     from pyman.errors import PymanError
 
     if keys or latest:
@@ -49,7 +49,7 @@ def from_cidfiles(keys: list[str] | None, cidfiles: list[str], latest: bool, ign
 
 def parse_signal(text: str) -> int:
     """TERM, SIGTERM, term or 15, as Podman accepts them."""
-    from pyman.engine.limits import parse_signal as parse
+    from pyman.engine.specgen.limits import parse_signal as parse
 
     return parse(text)
 

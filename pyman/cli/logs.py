@@ -36,8 +36,8 @@ def logs(
     """Fetch the logs of one or more containers."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.lifecycle import targets
-    from pyman.engine.log_config import refuse_reading
-    from pyman.engine.logs import LogReader, parse_since
+    from pyman.engine.containers.logs import LogReader, parse_since
+    from pyman.engine.specgen.log_config import refuse_reading
     from pyman.errors import PymanError
 
     engine = make_engine()

@@ -19,7 +19,7 @@ app.add_typer(group, name="manifest")
 
 def _service() -> Any:
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.manifests import ManifestService
+    from pyman.engine.images.manifests import ManifestService
 
     engine = make_engine()
     return ManifestService(engine.paths, engine.images)
@@ -68,7 +68,7 @@ def add(
                        ] = "",
 ) -> None:
     """Add images to a manifest list or image index."""
-    from pyman.engine.manifests import AddOptions
+    from pyman.engine.images.manifests import AddOptions
 
     svc = _service()
     opts = AddOptions(arch=arch, os=os_, variant=variant,

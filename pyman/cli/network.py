@@ -204,7 +204,7 @@ def rm(
 ) -> None:
     """Remove one or more networks."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.user_networks import users
+    from pyman.engine.network.user_networks import users
     from pyman.errors import PymanError
     from pyman.netns.networks import NetworkInUse, NetworkNotFound, NetworkStore
 
@@ -253,7 +253,7 @@ def prune(
 ) -> None:
     """Remove the networks no container uses (never the default one)."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.user_networks import users
+    from pyman.engine.network.user_networks import users
     from pyman.errors import PymanError
     from pyman.netns.networks import DEFAULT_NAME, NetworkStore
 
@@ -285,7 +285,7 @@ def connect(
 ) -> None:
     """Connect a container to a network (a running one at once)."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network_connect import connect as do_connect
+    from pyman.engine.network.connect import connect as do_connect
 
     do_connect(make_engine().containers, network, container, list(alias or []))
 
@@ -301,7 +301,7 @@ def disconnect(
 ) -> None:
     """Disconnect a container from a network (a running one at once)."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network_connect import disconnect as do_disconnect
+    from pyman.engine.network.connect import disconnect as do_disconnect
 
     do_disconnect(make_engine().containers, network, container)
 
@@ -315,7 +315,7 @@ def reload(
 ) -> None:
     """Make a running container's interfaces and firewall rules on its networks again."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network_connect import reload as do_reload
+    from pyman.engine.network.connect import reload as do_reload
     from pyman.errors import PymanError
 
     svc = make_engine().containers

@@ -102,7 +102,7 @@ def create(
 
 
 def _ps_json(s: PodSummary) -> dict[str, Any]:
-    from pyman.engine.inspect import rfc3339
+    from pyman.engine.containers.inspect import rfc3339
 
     return {"Containers": [{"Id": c.id, "Names": c.name, "Status": c.status}
                            for c in s.containers],
@@ -259,7 +259,7 @@ def kill(
                                      autocompletion=cv.signals)] = "KILL",
 ) -> None:
     """Send a signal to the running containers of pods"""
-    from pyman.engine.limits import parse_signal
+    from pyman.engine.specgen.limits import parse_signal
 
     number = parse_signal(sig)  # a bad signal is refused before any pod is looked up
     _each(pods, all_, lambda s, k: s.kill(k, number))
@@ -355,7 +355,7 @@ def logs(
                           ] = False,
 ) -> None:
     """The logs of a pod's containers, each line after its container's id."""
-    from pyman.engine.logs import LogReader
+    from pyman.engine.containers.logs import LogReader
     from pyman.errors import PymanError
 
     service = _pods()
@@ -417,7 +417,7 @@ def top(
         help="Format descriptors, as `pyman top` takes them.")] = None,
 ) -> None:
     """Display the running processes of containers in a pod."""
-    from pyman.engine.top import parse_descriptors, tabulate
+    from pyman.engine.containers.top import parse_descriptors, tabulate
     from pyman.errors import PymanError
 
     wanted = parse_descriptors(list(descriptors or []))

@@ -93,7 +93,7 @@ def _command(create_only: bool) -> Callable[..., None]:
                         ] = "missing",
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress pull output.")
                          ] = False,
-        # -- security and limits (engine/security.py) --
+        # -- security and limits (engine/specgen/security.py) --
         cap_add: Annotated[list[str] | None, typer.Option(
             "--cap-add", help="Add capabilities (NAME, CAP_NAME or ALL).")] = None,
         cap_drop: Annotated[list[str] | None, typer.Option(
@@ -155,7 +155,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         publish_all: Annotated[bool, typer.Option(
             "--publish-all", "-P", help="Publish every EXPOSEd port to a free host port.")
                                ] = False,
-        # -- volumes and mounts (engine/mounts.py parses them) --
+        # -- volumes and mounts (engine/specgen/mounts.py parses them) --
         volume: Annotated[list[str] | None, typer.Option(
             "--volume", "-v",
             help="Bind mount or volume: host-dir|volume:ctr-dir:options, or ctr-dir.",
@@ -178,7 +178,7 @@ def _command(create_only: bool) -> Callable[..., None]:
             "--pod", help="Run in this pod: share its network, IPC and UTS namespaces.",
             autocompletion=cv.pods)
                        ] = None,
-        # -- systemd (engine/systemd_opts.py)
+        # -- systemd (engine/specgen/systemd_opts.py)
         cidfile: Annotated[str | None, typer.Option(
             "--cidfile", help="Write the container's id to this file (must not exist).")
                            ] = None,
@@ -198,7 +198,7 @@ def _command(create_only: bool) -> Callable[..., None]:
             autocompletion=cv.log_drivers)] = "",
         log_opt: Annotated[list[str] | None, typer.Option(
             "--log-opt", help="Log options: max-size=N[kmg], path=FILE, tag=T.")] = None,
-        # -- healthcheck (engine/health_config.py)
+        # -- healthcheck (engine/health/config.py)
         health_cmd: Annotated[str | None, typer.Option(
             "--health-cmd", help="Command to check health: a command line (run with "
             "/bin/sh -c) or a JSON array; none disables the image's.")] = None,
@@ -290,7 +290,7 @@ def _command(create_only: bool) -> Callable[..., None]:
         if any(v is not None for v in (health_cmd, health_interval, health_retries,
                                        health_start_period, health_timeout)) \
                 or no_healthcheck or health_on_failure != "none":
-            from pyman.engine.health_config import HealthOptions
+            from pyman.engine.health.config import HealthOptions
 
             opts.health = HealthOptions(health_cmd, health_interval, health_retries,
                                         health_start_period, health_timeout,

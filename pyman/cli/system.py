@@ -65,7 +65,7 @@ def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")]
     """Display pyman and host information."""
     from pyman.cli.context import GLOBAL
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.info import host_info
+    from pyman.engine.system.info import host_info
 
     data = host_info(make_engine(), GLOBAL.get("cgroup_manager"), GLOBAL.get("events_backend"),
                      checks=fmt is None or fmt == "json" or "SystemCheck" in fmt)
@@ -138,7 +138,7 @@ def df(
 
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import ago, table
-    from pyman.engine.system_df import disk_usage
+    from pyman.engine.system.df import disk_usage
 
     use = disk_usage(make_engine())
     if verbose:

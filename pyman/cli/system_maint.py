@@ -18,7 +18,7 @@ def check(
     """Check this host's prerequisites for rootless containers, each with its fix"""
     from pyman.cli.context import GLOBAL
     from pyman.config import paths
-    from pyman.engine.syscheck_host import run_checks
+    from pyman.engine.system.check_host import run_checks
 
     checks = run_checks(paths(), GLOBAL.get("runtime"))
     if fmt == "json":
@@ -51,7 +51,7 @@ def reset(
     import sys
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system_ops import reset as do_reset
+    from pyman.engine.system.ops import reset as do_reset
 
     if not force and not _confirm(
             "WARNING! This will remove:\n        - all containers\n        - all pods\n"
@@ -107,7 +107,7 @@ def prune(
 
 
 def _usage(engine: Any) -> int:
-    from pyman.engine.system_df import disk_usage
+    from pyman.engine.system.df import disk_usage
 
     use = disk_usage(engine)
     return int(sum(i["size"] for i in use.images) + sum(c["size"] for c in use.containers)
@@ -118,7 +118,7 @@ def _prune_all(engine: Any, all_: bool, volumes: bool, wanted: dict[str, list[st
                specs: list[str]) -> list[tuple[str, list[str]]]:
     """Podman's order: pods, containers, volumes, images, networks; containers and images
     again while a round frees more (a removed container frees its image)."""
-    from pyman.engine.volumes import parse_when
+    from pyman.engine.volumes.operations import parse_when
 
     until = [parse_when(v) for v in wanted.get("until", [])]
 
@@ -154,7 +154,7 @@ def _prune_all(engine: Any, all_: bool, volumes: bool, wanted: dict[str, list[st
 
 def _prune_networks(engine: Any, labels_ok: Any, old_enough: Any) -> list[str]:
     from pyman.cli.humanize import parse_time
-    from pyman.engine.user_networks import users
+    from pyman.engine.network.user_networks import users
     from pyman.netns.networks import DEFAULT_NAME, NetworkStore
 
     store = NetworkStore()
@@ -176,7 +176,7 @@ def migrate(
 ) -> None:
     """Migrate the store after the user's sub-id range changed"""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system_ops import migrate as do_migrate
+    from pyman.engine.system.ops import migrate as do_migrate
 
     done = do_migrate(make_engine())
     if not (done.stale_layers or done.stale_containers):

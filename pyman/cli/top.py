@@ -27,7 +27,7 @@ def top(
 ) -> None:
     """Display the running processes of a container."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.top import parse_descriptors, tabulate
+    from pyman.engine.containers.top import parse_descriptors, tabulate
 
     engine = make_engine()
     words = list(descriptors or [])
@@ -41,7 +41,7 @@ def top(
         container = items[-1].id
     wanted = parse_descriptors(words)
     if wanted is None:  # as Podman: descriptors psgo does not know go to ps(1) inside
-        from pyman.engine.exec import ExecOptions
+        from pyman.engine.containers.exec import ExecOptions
 
         sys.stdout.flush()
         result = engine.exec.run(container, ExecOptions(command=["ps", *words]))

@@ -22,7 +22,7 @@ def unshare(
 ) -> None:
     """Run a command in a modified user namespace."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.unshare import run
+    from pyman.engine.system.unshare import run
     from pyman.errors import PymanError
 
     if rootless_netns:

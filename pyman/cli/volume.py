@@ -36,7 +36,7 @@ def create(
 ) -> None:
     """Create a new volume."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.volumes import parse_kv
+    from pyman.engine.volumes.operations import parse_kv
 
     rec = make_engine().volumes.create(name, labels=parse_kv(label or []),
                                        options=parse_kv(opt or []), driver=driver,
@@ -198,7 +198,7 @@ def export(
     """Export volumes."""
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.volume_archive import export_volume
+    from pyman.engine.volumes.archive import export_volume
     from pyman.errors import PymanError
 
     if output == "":
@@ -226,7 +226,7 @@ def import_(
     import os
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.volume_archive import import_volume
+    from pyman.engine.volumes.archive import import_volume
     from pyman.errors import PymanError
 
     store = make_engine().volumes.store

@@ -1,4 +1,4 @@
-"""The engine: what the CLI (and a future REST service) calls. Returns plain dataclasses."""
+"""The engine: what the CLI, the API service and Python programs call. Returns plain dataclasses."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ class Engine:
 
     @cached_property
     def images(self) -> "ImageService":  # noqa: UP037 - imported lazily below
-        from pyman.engine.images import ImageService
+        from pyman.engine.images.operations import ImageService
 
         return ImageService(self.paths)
 
     @cached_property
     def containers(self) -> "ContainerService":  # noqa: UP037
-        from pyman.engine.containers import ContainerService
+        from pyman.engine.containers.operations import ContainerService
 
         svc = ContainerService(self.paths, self.images, runtime=self.runtime)
         svc.options.update(runtime_flags=self.runtime_flags,
@@ -35,7 +35,7 @@ class Engine:
 
     @cached_property
     def volumes(self) -> "VolumeService":  # noqa: UP037
-        from pyman.engine.volumes import VolumeService
+        from pyman.engine.volumes.operations import VolumeService
 
         return VolumeService(self.paths)
 
@@ -47,31 +47,31 @@ class Engine:
 
     @cached_property
     def registry(self) -> "RegistryService":  # noqa: UP037
-        from pyman.engine.registry import RegistryService
+        from pyman.engine.images.registry import RegistryService
 
         return RegistryService(self.paths)
 
     @cached_property
     def exec(self) -> "ExecService":  # noqa: UP037
-        from pyman.engine.exec import ExecService
+        from pyman.engine.containers.exec import ExecService
 
         return ExecService(self.paths)
 
     @cached_property
     def copy(self) -> "CopyService":  # noqa: UP037
-        from pyman.engine.copy import CopyService
+        from pyman.engine.copy.cp import CopyService
 
         return CopyService(self.paths)
 
     @cached_property
     def archives(self) -> "ArchiveService":  # noqa: UP037
-        from pyman.engine.archives import ArchiveService
+        from pyman.engine.images.archives import ArchiveService
 
         return ArchiveService(self.paths)
 
     @cached_property
     def top(self) -> "TopService":  # noqa: UP037
-        from pyman.engine.top import TopService
+        from pyman.engine.containers.top import TopService
 
         return TopService(self.paths)
 
@@ -79,12 +79,12 @@ class Engine:
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
-    from pyman.engine.archives import ArchiveService
-    from pyman.engine.containers import ContainerService
-    from pyman.engine.copy import CopyService
-    from pyman.engine.exec import ExecService
-    from pyman.engine.images import ImageService
+    from pyman.engine.containers.exec import ExecService
+    from pyman.engine.containers.operations import ContainerService
+    from pyman.engine.containers.top import TopService
+    from pyman.engine.copy.cp import CopyService
+    from pyman.engine.images.archives import ArchiveService
+    from pyman.engine.images.operations import ImageService
+    from pyman.engine.images.registry import RegistryService
     from pyman.engine.pods import PodService
-    from pyman.engine.registry import RegistryService
-    from pyman.engine.top import TopService
-    from pyman.engine.volumes import VolumeService
+    from pyman.engine.volumes.operations import VolumeService

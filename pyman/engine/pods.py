@@ -15,7 +15,7 @@ from typing import Any
 
 from pyman.build_info import pause_image
 from pyman.config import Paths
-from pyman.engine.containers import ContainerService
+from pyman.engine.containers.operations import ContainerService
 from pyman.engine.types import ContainerSummary, RunOptions
 from pyman.errors import ContainerRunningError, ContainerStateError, PodNotFoundError, PymanError
 from pyman.eventlog import emit
@@ -182,7 +182,7 @@ class PodService:
         import tarfile
         import tempfile
 
-        from pyman.engine.limits import init_binary
+        from pyman.engine.specgen.limits import init_binary
 
         try:  # Podman's rule: containers.conf init_path, helper_binaries_dir, $PATH
             binary = init_binary(None)
@@ -191,7 +191,7 @@ class PodService:
 
             raise PymanError("catatonit not found (the pods' infra process): install it "
                              f"with `{install_command('catatonit')}`") from None
-        from pyman.engine.import_export import ImportExport, ImportOptions
+        from pyman.engine.images.import_export import ImportExport, ImportOptions
 
         self.paths.data.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self.paths.data, suffix=".tar") as tmp:
@@ -237,7 +237,7 @@ class PodService:
         return next(s for s in self.summaries() if s.id == pod.id)
 
     def inspect(self, key: str) -> dict[str, Any]:
-        from pyman.engine.inspect import inspect_ports, rfc3339
+        from pyman.engine.containers.inspect import inspect_ports, rfc3339
 
         s = self.get(key)
         infra_cfg = self.containers.store.load(s.infra_id) if s.infra_id else None
@@ -314,7 +314,7 @@ class PodService:
 
     def top(self, key: str, descriptors: list[str]) -> list[list[str]]:
         """`pod top`: the rows of every running container, one header."""
-        from pyman.engine.top import TopService
+        from pyman.engine.containers.top import TopService
 
         _, running = self.running_members(key, "show")
         top = TopService(self.paths)

@@ -102,7 +102,7 @@ class SecretStore:
         return s
 
     def inspect(self, s: Secret) -> dict[str, Any]:
-        from pyman.engine.inspect import rfc3339
+        from pyman.engine.containers.inspect import rfc3339
 
         return {"ID": s.id, "CreatedAt": rfc3339(s.created), "UpdatedAt": rfc3339(s.updated),
                 "Spec": {"Name": s.name, "Driver": {"Name": s.driver, "Options": {

@@ -82,7 +82,7 @@ class RunOptions:
     pull: str = "missing"  # always | missing | never | newer
     replace: bool = False  # remove a container holding the name first
     labels: dict[str, str] = field(default_factory=dict)
-    # security (engine/security.py checks them)
+    # security (engine/specgen/security.py checks them)
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
@@ -90,7 +90,7 @@ class RunOptions:
     # networking (issue 6)
     publish: list[str] = field(default_factory=list)  # -p specs
     publish_all: bool = False  # -P: every EXPOSEd port to a free host port
-    # rootfs, init, hosts, stop, limits (engine/limits.py checks them)
+    # rootfs, init, hosts, stop, limits (engine/specgen/limits.py checks them)
     read_only: bool = False
     read_only_tmpfs: bool = True
     init: bool = False
@@ -104,7 +104,7 @@ class RunOptions:
     memory: str | None = None
     cpus: float | None = None
     pids_limit: int | None = None
-    # -v/--volume, --mount and --tmpfs as given (engine/mounts.py parses them)
+    # -v/--volume, --mount and --tmpfs as given (engine/specgen/mounts.py parses them)
     volumes: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
@@ -112,7 +112,7 @@ class RunOptions:
     # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore; "": containers.conf's
     # image_volume_mode, else bind
     image_volume: str = ""
-    userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/userns.py)
+    userns: str = ""  # --userns: "", host or keep-id[:uid=N,gid=N] (engine/specgen/userns.py)
     pod: str | None = None  # --pod: join this pod's namespaces
     infra: bool = False  # the pod's own infra container (engine/pods.py creates it)
     # systemd (engine/sdnotify.py): --cidfile, --sdnotify, --cgroups, the argv recorded
@@ -121,7 +121,7 @@ class RunOptions:
     cgroups: str = "enabled"  # enabled | no-conmon | split | disabled
     create_command: list[str] = field(default_factory=list)  # inspect Config.CreateCommand
     restart: str = ""  # --restart: no | on-failure[:N] | always | unless-stopped
-    log_driver: str = ""  # --log-driver (engine/log_config.py); "": k8s-file
+    log_driver: str = ""  # --log-driver (engine/specgen/log_config.py); "": k8s-file
     log_opt: list[str] = field(default_factory=list)  # --log-opt key=value
     tty: bool = False  # -t: a pty (relayed through the monitor's attach socket)
     sig_proxy: bool = True  # attached: signals to pyman go on to the container

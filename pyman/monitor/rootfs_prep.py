@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def prepare(cfg: dict[str, Any], rootfs: str) -> None:
-    """The image's permissions of / (engine/root_mode.py: set on the mount, so in the upper
-    dir), /etc/mtab, and a --workdir that must exist."""
+    """The image's permissions of / (engine/containers/root_mode.py: set on the mount, so in
+    the upper dir), /etc/mtab, and a --workdir that must exist."""
     mode = int(cfg.get("root_mode") or 0o755)
     if os.stat(rootfs).st_mode & 0o777 != mode:
         os.chmod(rootfs, mode)

@@ -195,7 +195,7 @@ def checked(unit: UnitFile, e: Entry, kind: str, value: str) -> str:
     systemd specifier (%h, %i ...) is left to pyman: only systemd knows what it becomes."""
     if "%" in value:
         return value
-    from pyman.engine import mounts
+    from pyman.engine.specgen import mounts
     from pyman.errors import PymanError
     from pyman.netns.ports import parse_publish
 

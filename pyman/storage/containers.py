@@ -98,7 +98,8 @@ class ContainerConfig:
     timeout: int = 0  # --timeout seconds (0: none); such a kill records exit code -1
     hostusers: list[str] = field(default_factory=list)  # --hostuser names or uids
     secrets: list[dict[str, Any]] = field(default_factory=list)  # engine/secrets.py
-    root_mode: int = 0o755  # its root dir's permissions (engine/root_mode.py; older: 0755)
+    # its root dir's permissions (engine/containers/root_mode.py; older records: 0755)
+    root_mode: int = 0o755
     workdir_given: bool = False  # --workdir: must exist (the image's is made if missing)
     network_options: list[str] = field(default_factory=list)  # slirp4netns:k=v,... as given
 

@@ -1,4 +1,4 @@
-"""A container's mount as its record keeps it (engine/mounts.py parses -v/--mount/--tmpfs
+"""A container's mount as its record keeps it (engine/specgen/mounts.py parses -v/--mount/--tmpfs
 into these; the monitor mounts them)."""
 
 from __future__ import annotations

@@ -11,15 +11,15 @@ import pytest
 HEAVY = {"ssl", "http.client", "urllib.request", "tarfile", "gzip", "zstandard", "rich",
          "yaml", "asyncio", "email", "xml", "concurrent.futures", "argparse", "pydantic",
          "pyman.image.registry_client", "pyman.image.pull", "pyman.storage.unpack",
-         "pyman.engine.kube_yaml", "pyman.engine.kube_generate", "pyman.quadlet",
-         "pyman.engine.generate_systemd", "pyman.cli.images", "pyman.cli.template"}
+         "pyman.engine.kube.spec", "pyman.engine.kube.generate", "pyman.quadlet",
+         "pyman.engine.systemd.generate", "pyman.cli.images", "pyman.cli.template"}
 # and per command, what it has no use for
 NOT_FOR = {
     "ps": {"pyman.runtime.spec", "pyman.runtime.detect", "pyman.netns.helpers",
-           "pyman.image.reference", "pyman.engine.container_config"},
-    "exec": {"pyman.engine.containers", "pyman.netns.helpers", "pyman.engine.images",
+           "pyman.image.reference", "pyman.engine.containers.config"},
+    "exec": {"pyman.engine.containers.operations", "pyman.netns.helpers", "pyman.engine.images.operations",
              "pyman.storage.layers", "hashlib"},
-    "run": {"pyman.engine.exec", "pyman.engine.copy", "pyman.engine.logs"},
+    "run": {"pyman.engine.containers.exec", "pyman.engine.copy.cp", "pyman.engine.containers.logs"},
 }
 
 

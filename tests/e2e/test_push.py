@@ -246,7 +246,7 @@ def test_blobs_pushed_before_are_mounted_in_another_repository(run_pyman, env, s
 def test_chunked_upload(env, source, basic_reg, pyman_env):
     """Blobs above the chunk size go up in PATCHes with Content-Range, then PUT ?digest=."""
     from pyman.config import Paths
-    from pyman.engine.registry import RegistryService
+    from pyman.engine.images.registry import RegistryService
     from pyman.engine.types import PushOptions
 
     data = Path(env["XDG_DATA_HOME"]) / "pyman"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lifecycle_util import NET
 
-from pyman.engine.limits import fs_type
+from pyman.engine.specgen.limits import fs_type
 
 
 def test_runtime_flag_and_runtime_path(run_pyman, tmp_path: Path) -> None:

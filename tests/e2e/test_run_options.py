@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lifecycle_util import NET
 
-from pyman.engine.limits import fs_type
+from pyman.engine.specgen.limits import fs_type
 from pyman.runtime.cgroups import delegation
 
 

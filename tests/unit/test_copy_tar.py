@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyman.engine.copy_tar import GetOptions, write_tar
+from pyman.engine.copy.tar import GetOptions, write_tar
 
 
 class _NoLookups:
@@ -52,8 +52,8 @@ def test_write_tar_never_looks_names_up(tmp_path: Path, monkeypatch: pytest.Monk
 def test_host_extraction_is_confined_to_its_dir(tmp_path: Path) -> None:
     """A link in the destination to a host path (a running container sharing the dir can
     plant one at any moment) leads into the destination, never out of it."""
-    from pyman.engine.copy_enter import host_put
-    from pyman.engine.copy_tar import PutOptions, extract_tar
+    from pyman.engine.copy.enter import host_put
+    from pyman.engine.copy.tar import PutOptions, extract_tar
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -84,7 +84,7 @@ def test_host_extraction_is_confined_to_its_dir(tmp_path: Path) -> None:
 
 
 def test_write_tar_top_entries(tmp_path: Path) -> None:
-    from pyman.engine.copy_tar import GetOptions, write_tar
+    from pyman.engine.copy.tar import GetOptions, write_tar
 
     (tmp_path / "d" / "sub").mkdir(parents=True)
     (tmp_path / "d" / "sub" / "f").write_text("f")

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from pyman.cli.env import read_env_file
-from pyman.engine.exec import last_runtime_error
+from pyman.engine.containers.exec import last_runtime_error
 from pyman.errors import PymanError
 from pyman.runtime.capabilities import kernel_caps
 from pyman.runtime.exec_process import exec_env, exec_process
@@ -80,7 +80,13 @@ def test_runtime_errors() -> None:
 
 
 def test_top_formats() -> None:
-    from pyman.engine.top import DEFAULT, go_duration, parse_descriptors, tabulate, tty_name
+    from pyman.engine.containers.top import (
+        DEFAULT,
+        go_duration,
+        parse_descriptors,
+        tabulate,
+        tty_name,
+    )
 
     assert go_duration(0) == "0s"
     assert go_duration(3_039_222_231) == "3.039222231s"
@@ -96,8 +102,8 @@ def test_top_formats() -> None:
 
 
 def test_cp_locations_and_names() -> None:
-    from pyman.engine.copy import parse_location
-    from pyman.engine.copy_tar import go_base, go_dir, preserve_base, renamed
+    from pyman.engine.copy.cp import parse_location
+    from pyman.engine.copy.tar import go_base, go_dir, preserve_base, renamed
 
     assert parse_location("c:/etc") == ("c", "/etc")
     assert parse_location("c:") == ("c", "")  # Podman: "you must specify paths"
@@ -117,7 +123,7 @@ def test_extract_refuses_members_through_links(tmp_path) -> None:
     import io
     import tarfile
 
-    from pyman.engine.copy_tar import PutOptions, extract_tar
+    from pyman.engine.copy.tar import PutOptions, extract_tar
 
     outside = tmp_path / "outside"
     outside.mkdir()

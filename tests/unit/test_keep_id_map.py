@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyman.engine.userns import keep_id_ids, parse
+from pyman.engine.specgen.userns import keep_id_ids, parse
 from pyman.errors import PymanError
 from pyman.rootless.subid import IdMapping, keep_id_nested
 
@@ -38,7 +38,7 @@ def test_parse_userns() -> None:
 
 
 def test_auto_ranges_and_nested_maps() -> None:
-    from pyman.engine.userns import image_size, nested_maps, pick_auto_base
+    from pyman.engine.specgen.userns import image_size, nested_maps, pick_auto_base
 
     assert pick_auto_base(1000, 65537, []) == 1
     assert pick_auto_base(1000, 65537, [(1, 1024)]) == 1025

@@ -6,8 +6,8 @@ import pytest
 
 from pyman.cli.containers import matches, parse_filters, status_text
 from pyman.cli.lifecycle import parse_signal
-from pyman.engine.inspect import rfc3339
-from pyman.engine.logs import LogReader, parse_since, timestamp_ns
+from pyman.engine.containers.inspect import rfc3339
+from pyman.engine.containers.logs import LogReader, parse_since, timestamp_ns
 from pyman.engine.types import ContainerSummary
 from pyman.errors import PymanError
 from pyman.monitor.k8slog import K8sFileLog

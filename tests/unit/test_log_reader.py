@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from pyman.engine import logs
-from pyman.engine.logs import LogReader, timestamp_ns
+from pyman.engine.containers import logs
+from pyman.engine.containers.logs import LogReader, timestamp_ns
 from pyman.monitor.k8slog import K8sFileLog
 
 TS = "2026-01-02T03:04:05.000000000+00:00"

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from pyman.engine.container_mounts import inspect as inspect_mounts
-from pyman.engine.container_mounts import plan
-from pyman.engine.mounts import parse_all, parse_mount, parse_tmpfs, parse_volume
+from pyman.engine.containers.mounts import inspect as inspect_mounts
+from pyman.engine.containers.mounts import plan
+from pyman.engine.specgen.mounts import parse_all, parse_mount, parse_tmpfs, parse_volume
 from pyman.errors import PymanError
 from pyman.storage.mount_spec import MountSpec
 from pyman.storage.volumes import VolumeStore

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pyman.engine.registry import registry_key
+from pyman.engine.images.registry import registry_key
 from pyman.errors import PymanError
 from pyman.image.manifest import DOCKER_MANIFEST, OCI_MANIFEST, parse_manifest
 from pyman.image.push import convert_manifest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyman.engine import log_config, restart_policy
+from pyman.engine.specgen import log_config, restart_policy
 from pyman.errors import PymanError
 from pyman.monitor.k8slog import K8sFileLog
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pyman.engine.security import parse
+from pyman.engine.specgen.security import parse
 from pyman.errors import PymanError
 from pyman.runtime import seccomp
 from pyman.runtime.capabilities import (

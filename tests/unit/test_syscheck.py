@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyman.config import Paths
-from pyman.engine.syscheck_host import check_store_fs, mount_of
+from pyman.engine.system.check_host import check_store_fs, mount_of
 from pyman.rootless.packages import install_command
 from pyman.rootless.subid import free_range
 
@@ -52,7 +52,7 @@ def test_store_on_nfs_warns_with_the_storage_conf_fix() -> None:
 
 def test_apparmor_restriction_is_named() -> None:
     """Ubuntu 24.04: unshare succeeds, the mount inside fails; the sysctl says why."""
-    from pyman.engine.syscheck import check_userns
+    from pyman.engine.system.check import check_userns
 
     probe = {"userns": "", "mount": "EPERM: mount tmpfs: Operation not permitted",
              "overlay": "-"}
@@ -69,7 +69,7 @@ def test_apparmor_restriction_is_named() -> None:
 def test_migrate_finds_files_of_another_range(tmp_path: Path) -> None:
     import os
 
-    from pyman.engine.system_ops import _foreign
+    from pyman.engine.system.ops import _foreign
 
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_text("x")

@@ -7,9 +7,9 @@ import shlex
 
 import pytest
 
-from pyman.engine.generate_systemd import new_run_command, parse_create
-from pyman.engine.systemd_opts import check_cgroups, check_sdnotify, container_mount
-from pyman.engine.systemd_units import (
+from pyman.engine.specgen.systemd_opts import check_cgroups, check_sdnotify, container_mount
+from pyman.engine.systemd.generate import new_run_command, parse_create
+from pyman.engine.systemd.units import (
     ContainerUnit,
     PodUnit,
     UnitOptions,

@@ -1,0 +1,1 @@
+"""`pyman build`: Containerfile stages executed into images, with a layer cache."""

@@ -1,0 +1,1 @@
+"""Containers: their records, lifecycle through the monitor, exec, logs, inspect."""

@@ -1,0 +1,1 @@
+"""cp: between host and containers, and tar streams on stdin/stdout."""

@@ -1,0 +1,1 @@
+"""Healthchecks: their config, runs, results and timers."""

@@ -1,0 +1,1 @@
+"""Images: pull, list, remove, reports, registries, archives, commit, manifests."""

@@ -1,0 +1,1 @@
+"""`kube play`, `kube down` and `kube generate`."""

@@ -1,0 +1,1 @@
+"""Network modes at create and user-defined networks of containers."""

@@ -1,0 +1,1 @@
+"""A new container's options checked and normalized at create (Podman's specgen)."""

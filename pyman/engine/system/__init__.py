@@ -1,0 +1,1 @@
+"""`info`, `system check/df/reset/migrate`, `unshare` and the events log."""

@@ -1,0 +1,1 @@
+"""`generate systemd`: unit files in Podman's shape."""

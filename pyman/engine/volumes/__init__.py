@@ -1,0 +1,1 @@
+"""Volumes: create, list, inspect, remove, prune, export and import."""
