@@ -40,20 +40,47 @@ def _scalar(value: Any) -> str:
         return "{}" if isinstance(value, dict) else "[]" if isinstance(value, list) else "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and (not value or any(c in value for c in ":#{}[]'\"")):
+    if isinstance(value, str) and _needs_quotes(value):
         return json.dumps(value)
     return str(value)
 
 
+def _needs_quotes(text: str) -> bool:
+    """Go's YAML writer's rule, for block context: quoted when a plain scalar would read
+    differently (`127.0.0.1:5000` stays plain, `a: b` does not)."""
+    return (not text or text[0] in "-?:,[]{}#&*!|>'\"%@`" or text != text.strip()
+            or ": " in text or " #" in text or text.endswith(":") or "\n" in text
+            or _reads_as_other(text))
+
+
+# Words YAML 1.1 reads as booleans or null: Go's YAML writer quotes such strings
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"}
+
+
+def _reads_as_other(text: str) -> bool:
+    """Whether a plain ``text`` would read back as a number, boolean or null (Podman's
+    `version: "12"`, `Native Overlay Diff: "true"`)."""
+    if text.lower() in _YAML_WORDS:
+        return True
+    try:
+        float(text.replace("_", "x"))
+    except ValueError:
+        return False
+    return True
+
+
 # Podman's Go field names where they are not the JSON key with its first letter raised
 GO_NAMES = {"ociRuntime": "OCIRuntime", "cgroupVersion": "CgroupsVersion",
-            "idMappings": "IDMappings", "uidmap": "UIDMap", "gidmap": "GIDMap"}
+            "idMappings": "IDMappings", "uidmap": "UIDMap", "gidmap": "GIDMap", "cpus": "CPUs"}
+# Go maps, not structs: their keys (registry prefixes, filesystem facts) stay as they are
+GO_MAPS = ("registries", "graphStatus")
 
 
 def go_names(data: Any) -> Any:
     """info's document with the field names `--format '{{.Host.OCIRuntime.Name}}'` uses."""
     if isinstance(data, dict):
-        return {GO_NAMES.get(k, k[:1].upper() + k[1:]): go_names(v) for k, v in data.items()}
+        return {GO_NAMES.get(k, k[:1].upper() + k[1:]): v if k in GO_MAPS else go_names(v)
+                for k, v in data.items()}
     if isinstance(data, list):
         return [go_names(v) for v in data]
     return data

@@ -89,6 +89,7 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
     left out when a --format template does not ask for them)."""
     from pyman.containers_conf import current
     from pyman.engine.network.modes import default_network
+    from pyman.engine.system import info_facts as facts
     from pyman.runtime.select import runtime_report
 
     p = engine.paths
@@ -102,6 +103,10 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
                                                                 platform.machine()),
             "os": "linux",
             "buildahVersion": BUILDAH_COMPAT,
+            "conmon": facts.monitor(),
+            "cpus": os.cpu_count() or 1,
+            **facts.memory(),
+            "uptime": facts.uptime(),
             "kernel": platform.release(),
             "hostname": platform.node(),
             "cgroupVersion": _cgroup_version(),
@@ -121,13 +126,16 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             "security": {"rootless": os.getuid() != 0},
             **({"systemCheck": _checks(engine)} if checks else {}),
         },
+        "registries": facts.registries(),
         "store": {
             "graphRoot": str(p.data),
+            **facts.space(str(p.data)),
             "runRoot": str(p.runtime),
             "runRootFallback": p.runtime_fallback,
             "graphDriverName": p.driver,
             "graphOptions": {"overlay.mount_program": p.mount_program} if p.mount_program
             else {},
+            "graphStatus": facts.graph_status(str(p.data), p.driver),
             "configFile": p.storage_conf,
             "imageStore": {"number": len(engine.images.store.all())},
             "containerStore": {
