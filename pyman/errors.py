@@ -134,3 +134,9 @@ class ImageInUseError(PymanError):
     def __init__(self, container_id: str) -> None:
         super().__init__(f"image used by {container_id}: image is in use by a container: "
                          "consider listing external containers and force-removing image")
+
+
+class Interrupted(PymanError):
+    """SIGTERM or SIGINT stopped a long operation (a build): raised by the CLI's handler
+    and passed through unchanged, so the clean-up on the way out runs and the exit code is
+    128 + the signal's number."""

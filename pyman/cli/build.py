@@ -3,11 +3,15 @@ engine/build/builder.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
+
+from pyman.errors import Interrupted, PymanError
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -19,8 +23,6 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     for v in values or []:
         k, eq, val = v.partition("=")
         if not k:
-            from pyman.errors import PymanError
-
             raise PymanError(f"{what} {v!r}: KEY=VALUE expected")
         out[k] = val if eq else os.environ.get(k, "") if what == "--build-arg" else ""
     return out
@@ -37,6 +39,29 @@ def bare_pull(args: list[str]) -> list[str]:
         if word == "--pull" and (i + 1 >= len(out) or out[i + 1].lower() not in POLICIES):
             out[i] = "--pull=always"
     return out
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the build (as `timeout` and Ctrl-C mean): the exception
+    unwinds through the steps, whose clean-up kills and removes the step's container, so
+    nothing of the build goes on running. A second signal during that clean-up is ignored.
+    The RUN containers get no signals proxied: a container's init (`sleep`) would ignore
+    SIGTERM and the build would hang until killed."""
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        name = signal.Signals(signum).name
+        raise Interrupted(f"build interrupted by {name}", exit_code=128 + signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def build(
@@ -102,7 +127,6 @@ def build(
     from pyman.cli.progress import PullProgress
     from pyman.engine.build.builder import Builder, BuildOptions
     from pyman.engine.build.context import prepare, read_arg_file
-    from pyman.errors import PymanError
 
     if fmt not in ("oci", "docker"):
         raise PymanError(f"unrecognized image type {fmt!r}: --format oci or docker")
@@ -138,7 +162,7 @@ def build(
             add_host=list(add_host or []), ulimit=list(ulimit or []),
             security_opt=list(security_opt or []), cap_add=list(cap_add or []),
             cap_drop=list(cap_drop or []))
-        with PullProgress(quiet) as progress:
+        with PullProgress(quiet) as progress, _interruptible():
             image_id = Builder(make_engine(), opts, events=progress).build()
     finally:
         prepared.cleanup()

@@ -376,6 +376,43 @@ RUN echo quick
     assert r.stdout == "step-one\na\n", r.stderr
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_signalled_build_stops_its_step_at_once(run_pyman, fresh_env, pyman_bin,
+                                                 tmp_path: Path, signame: str) -> None:
+    """`timeout pyman build` and Ctrl-C: the build stops at once (not after the step: a
+    container's init ignores SIGTERM, so proxying it would hang), kills and removes the
+    step's container, and exits 128 + the signal; the finished steps stay cached."""
+    import signal
+    import time
+
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+RUN echo step-one > /one
+RUN echo started-slow && sleep 300
+""")
+    proc = subprocess.Popen([str(pyman_bin), "build", "-t", "stopped", str(ctx)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if line.strip() == "started-slow" or time.monotonic() > deadline:
+            break
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, signame))
+    assert proc.wait(timeout=30) == 128 + getattr(signal, signame)
+    assert time.monotonic() - sent < 10
+    assert proc.stderr.read().endswith(f"\nError: build interrupted by {signame}\n")
+    _no_build_containers(run_pyman, env)
+    mine = subprocess.run(["pgrep", "-u", str(os.getuid()), "-f", "sleep 300"],
+                          capture_output=True, text=True)
+    assert mine.stdout == ""  # the step's process was killed, not left to run
+    assert "stopped" not in run_pyman("images", env=env).stdout
+    (ctx / "Containerfile").write_text(f"FROM {BASE}\nRUN echo step-one > /one\n")
+    r = run_pyman("build", "-t", "stopped", str(ctx), env=env)
+    assert r.returncode == 0 and r.stdout.count("--> Using cache") == 1, r.stderr
+
+
 def test_context_tarball_on_stdin(run_pyman, fresh_env, pyman_bin, tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, f"FROM {BASE}\nCOPY data.txt /data.txt\n", {"data.txt": "tarred\n"})
     tarball = tmp_path / "ctx.tar.gz"

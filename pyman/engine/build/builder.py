@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pyman.build.parser import Containerfile, Instruction, expand, key_values, parse, split_words
 from pyman.build.plan import PROXY_ARGS, Plan, Stage, check_platform, make_plan, predefined_args
 from pyman.engine.build.state import State, StateStore, now, scratch
-from pyman.errors import PymanError
+from pyman.errors import Interrupted, PymanError
 
 if TYPE_CHECKING:
     from pyman.build.ignore import Matcher
@@ -134,6 +134,8 @@ class Builder:
             self._say(f"{prefix}STEP {n}/{total}: {inst.original}")
             try:
                 state = self._step(cf, stage, inst, state, scope)
+            except Interrupted:
+                raise
             except PymanError as exc:
                 err = StepFailed(f'building at STEP "{inst.original}": '
                                  f"{cf.name}:{inst.line}: {exc}")

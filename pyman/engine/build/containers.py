@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pyman.engine.types import RunOptions
-from pyman.errors import PymanError
+from pyman.errors import Interrupted, PymanError
 
 if TYPE_CHECKING:
     from pyman.engine import Engine
@@ -118,8 +118,11 @@ class Containers:
             sys.stderr.flush()
             quiet = open(os.devnull, "wb") if self.opts.quiet else None  # -q: no output
             try:
-                result = self.engine.containers.start(c, detach=False, sig_proxy=True,
+                # no signals proxied: the CLI stops the build on SIGTERM/SIGINT
+                result = self.engine.containers.start(c, detach=False, sig_proxy=False,
                                                       stdout=quiet, stderr=quiet)
+            except Interrupted:
+                raise
             except PymanError as exc:  # the runtime failed: exit status 1, as Buildah's
                 err = BuildStepError(f"while running runtime: {exc}")
                 err.exit_code = 1
