@@ -159,7 +159,7 @@ def _remove_containers(pyman_bin: Path, env: dict[str, str]) -> None:
         # pods first: a pod's infra container is removed only with its pod
         subprocess.run([str(pyman_bin), "pod", "rm", "-a", "-f"], env=env, capture_output=True,
                        text=True, timeout=60)
-        ids = subprocess.run([str(pyman_bin), "ps", "-aq"], env=env, capture_output=True,
+        ids = subprocess.run([str(pyman_bin), "ps", "-aq", "--external"], env=env, capture_output=True,
                              text=True, timeout=30).stdout.split()
         if ids:
             subprocess.run([str(pyman_bin), "rm", "-f", *ids], env=env, capture_output=True,

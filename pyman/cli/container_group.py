@@ -41,12 +41,17 @@ for _info in importlib.import_module("pyman.cli.containers").prune_app.registere
 @group.command("exists", context_settings={"help_option_names": ["--help"]})
 def exists(
     container: str = typer.Argument(..., help="Container name or id."),
+    external: bool = typer.Option(
+        False, "--external", help="Count the containers of builds too (Podman's external)."),
 ) -> None:
     """Exit 0 if the container exists, 1 if not (as Podman)."""
     from pyman.cli.context import engine as make_engine
+    from pyman.engine.types import is_build_container
     from pyman.errors import ContainerNotFoundError
 
     try:
-        make_engine().containers.store.find(container)
+        c = make_engine().containers.store.find(container)
     except ContainerNotFoundError:
         raise typer.Exit(1) from None
+    if not external and is_build_container(c.labels):
+        raise typer.Exit(1)

@@ -177,7 +177,7 @@ def ps(
         "--sort", help="Sort by command, created, id, image, names, runningfor or status.")
                     ] = None,
     external: Annotated[bool, typer.Option(
-        "--external", help="Also show containers of other tools (pyman has none: no change).")
+        "--external", help="Also show the containers of builds (Podman's external ones).")
                         ] = False,
 ) -> None:
     """List containers."""
@@ -195,7 +195,12 @@ def ps(
     wanted = parse_filters(filters or [])
     # as Podman: only a status filter looks past the running ones without --all
     svc = make_engine().containers
-    items = svc.summaries(all_ or "status" in wanted or last >= 0 or latest)
+    show_all = all_ or "status" in wanted or last >= 0 or latest
+    items = svc.summaries(show_all or external, external=external)
+    if external and not show_all:  # as Podman: external ones in any state, others running
+        from pyman.engine.types import is_build_container
+
+        items = [c for c in items if c.status == "running" or is_build_container(c.labels)]
     from pyman.engine.health.state import health_status
 
     pod_ports = {c.pod: c.ports for c in items if c.infra}
@@ -286,12 +291,12 @@ def rm(
     engine = make_engine()
     names = list(containers or [])
     if latest:
-        names = [c.id for c in engine.containers.summaries(True)][-1:]
+        names = [c.id for c in engine.containers.summaries(True, external=False)][-1:]
         if not names:
             raise PymanError("no containers to remove")
     damaged: list[str] = []
     if all_:  # damaged records too: they are named, and rm is their cure
-        names = [c.id for c in engine.containers.summaries(True)]
+        names = [c.id for c in engine.containers.summaries(True, external=False)]
         damaged = [e.cid for e in engine.containers.store.scan()[1]]
         names += damaged
         depend = True  # as Podman: --all takes the dependents first

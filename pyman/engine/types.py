@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The label on `pyman build`'s containers (the build's pid and start time). They are what
+# Podman calls external containers: `ps`, `rm --all`, `container prune` and `container
+# exists` leave them out unless asked (--external), as Podman leaves out Buildah's.
+BUILD_LABEL = "io.pyman.build"
+
+
+def is_build_container(labels: dict[str, str] | None) -> bool:
+    return labels is not None and BUILD_LABEL in labels
+
 
 @dataclass
 class PullOptions:

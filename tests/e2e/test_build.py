@@ -30,7 +30,7 @@ def _ctx(tmp_path: Path, containerfile: str, files: dict[str, str] | None = None
 
 
 def _no_build_containers(run_pyman, env) -> None:
-    r = run_pyman("ps", "-a", "-q", env=env)
+    r = run_pyman("ps", "-a", "--external", "-q", env=env)
     assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
 
 
@@ -411,6 +411,56 @@ RUN echo started-slow && sleep 300
     (ctx / "Containerfile").write_text(f"FROM {BASE}\nRUN echo step-one > /one\n")
     r = run_pyman("build", "-t", "stopped", str(ctx), env=env)
     assert r.returncode == 0 and r.stdout.count("--> Using cache") == 1, r.stderr
+
+
+def test_build_containers_are_external(run_pyman, fresh_env, pyman_bin,
+                                       tmp_path: Path) -> None:
+    """A build's containers are what Podman calls external: `ps -a`, `rm -a`, `container
+    prune` and `container exists` leave them out, `--external` shows them; so a clean-up
+    run meanwhile does not break the build."""
+    import time
+
+    env = fresh_env
+    assert run_pyman("create", "--name", "plain", BASE, "true", env=env).returncode == 0
+    flag = tmp_path / "go"
+    flag.mkdir()
+    ctx = _ctx(tmp_path, f"""FROM {BASE}
+RUN echo waiting && while [ ! -e /go/now ]; do sleep 0.1; done && echo built > /out
+""")
+    proc = subprocess.Popen([str(pyman_bin), "build", "-v", f"{flag}:/go", "-t", "ext",
+                             str(ctx)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            if line.strip() == "waiting" or time.monotonic() > deadline:
+                break
+        plain = run_pyman("ps", "-a", "-q", "--no-trunc", env=env).stdout.split()
+        assert len(plain) == 1  # only `plain`
+        ext = run_pyman("ps", "--external", "--format", "{{.ID}} {{.Status}}",
+                        "--no-trunc", env=env).stdout.splitlines()
+        # --external alone: the build's (running) container, not the created `plain`
+        assert len(ext) == 1 and ext[0].split()[1] == "Up", ext
+        build_id = ext[0].split()[0]
+        both = run_pyman("ps", "-a", "--external", "-q", "--no-trunc", env=env).stdout
+        assert set(both.split()) == {plain[0], build_id}
+        assert run_pyman("container", "exists", build_id, env=env).returncode == 1
+        assert run_pyman("container", "exists", "--external", build_id,
+                         env=env).returncode == 0
+        r = run_pyman("rm", "-a", "-f", env=env)
+        assert r.returncode == 0 and r.stdout.split() == [plain[0]], r.stdout
+        assert run_pyman("container", "prune", "-f", env=env).returncode == 0
+        (flag / "now").write_text("")
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    r = run_pyman("run", "--rm", "ext", "cat", "/out", env=env)
+    assert r.stdout == "built\n", r.stderr
+    _no_build_containers(run_pyman, env)
 
 
 def test_context_tarball_on_stdin(run_pyman, fresh_env, pyman_bin, tmp_path: Path) -> None:

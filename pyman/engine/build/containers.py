@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from pyman.engine.types import RunOptions
+from pyman.engine.types import BUILD_LABEL, RunOptions
 from pyman.errors import Interrupted, PymanError
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from pyman.storage.containers import ContainerConfig
     from pyman.storage.images import ImageRecord
 
-BUILD_LABEL = "io.pyman.build"
 # mount points the runtime makes for pyman's own mounts: children before their parents
 MOUNT_POINTS = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/localtime",
                 "/run/.containerenv", "/run/secrets", "/dev/shm", "/dev/mqueue", "/dev/pts",

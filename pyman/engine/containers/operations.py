@@ -20,7 +20,7 @@ from pyman.engine.containers.sig_proxy import Handlers, forward, restore
 from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
 from pyman.engine.images.operations import ImageService, PullEvents
 from pyman.engine.specgen.precheck import precheck
-from pyman.engine.types import ContainerSummary, RunOptions, RunResult
+from pyman.engine.types import ContainerSummary, RunOptions, RunResult, is_build_container
 from pyman.errors import (
     ContainerStateError,
     PymanError,
@@ -378,12 +378,15 @@ class ContainerService:
     def live_state(self, cid: str) -> ContainerState:
         return self.states.live(cid)
 
-    def summaries(self, all_: bool) -> list[ContainerSummary]:
+    def summaries(self, all_: bool, external: bool = True) -> list[ContainerSummary]:
+        """``external``: with the build's containers (Podman's external ones)."""
         from pyman.engine.network.modes import fold_ports
 
         out: list[ContainerSummary] = []
         pod_names: dict[str, str] | None = None
         for c in self.store.all():
+            if not external and is_build_container(c.labels):
+                continue
             st = self.live_state(c.id)
             if not all_ and st.status != "running":
                 continue
@@ -486,7 +489,7 @@ class ContainerService:
         """Remove every container that is not running, and what killed commands left."""
         self.store.sweep()
         removed = []
-        for s in self.summaries(True):
+        for s in self.summaries(True, external=False):
             if s.status in ALIVE or (keep is not None and keep(s)):
                 continue
             try:
