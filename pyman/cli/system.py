@@ -21,7 +21,8 @@ def _yaml(data: Any, indent: int = 0) -> list[str]:
         for key, value in data.items():
             if isinstance(value, dict | list) and value:
                 lines.append(f"{pad}{key}:")
-                lines += _yaml(value, indent + 1)
+                # Go's YAML writer puts a list's dashes under its key, not indented
+                lines += _yaml(value, indent + (0 if isinstance(value, list) else 1))
             else:
                 lines.append(f"{pad}{key}: {_scalar(value)}")
     elif isinstance(data, list):

@@ -66,7 +66,10 @@ def test_registries_section_from_registries_conf(run_pyman, fresh_env) -> None:
     assert "Location:quay.io" in r.stdout
     text = run_pyman("info", env=fresh_env).stdout
     assert "\nregistries:\n  blocked.example:\n    Blocked: true\n" in text
-    assert re.search(r"\n +Location: 127\.0\.0\.1:5000\n", text)  # a colon alone: unquoted
+    # a colon alone needs no quotes; a list's dashes sit under its key, as Go writes them
+    assert "\n    Mirrors:\n    - Insecure: true\n      Location: 127.0.0.1:5000\n" in text
+    assert "\n  search:\n  - reg.example:5000\n  - docker.io\n" in text
+    assert "\n    uidmap:\n    - container_id: 0\n      host_id: " in text
 
 
 def test_store_and_host_facts(run_pyman, fresh_env) -> None:
