@@ -191,10 +191,10 @@ def _help_words(args: list[str]) -> list[str]:
 
 
 def _fast(args: list[str]) -> Any:
-    """run/create's everyday command lines, answered without typer (cli/run_fast.py)."""
-    if args[:1] not in (["run"], ["create"]):
+    """run/create/ps's everyday command lines, answered without typer (cli/fast.py)."""
+    if args[:1] not in (["run"], ["create"], ["ps"]):
         return None
-    from pyman.cli.run_fast import runner
+    from pyman.cli.fast import runner
 
     return runner(args)
 
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         else:  # only the command being completed, or those the word being typed can be
             command = build_app(name, "" if name is not None else incomplete)
     elif (fast := _fast(args)) is not None:
-        command = None  # no typer: the command line is one cli/run_fast.py takes
+        command = None  # no typer: the command line is one cli/fast.py takes
     else:
         if invoked_command(args) == "help":
             if args[args.index("help") + 1:] in (["--help"], ["-h"]):

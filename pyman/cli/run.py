@@ -1,5 +1,5 @@
 """pyman run and pyman create: their typer registration (the functions and their options are
-cli/run_command.py's, shared with the fast path of cli/run_fast.py)."""
+cli/run_command.py's, shared with the fast path of cli/fast.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 No typer at run time here: cli/run.py registers these functions with typer (which reads
 their annotations, strings naming typer, cv and complete_paths, in this module's namespace:
-run.py puts those names in it first), and cli/run_fast.py calls them directly for the
+run.py puts those names in it first), and cli/fast.py calls them directly for the
 everyday command lines, without building the command tree (issue 14)."""
 
 from __future__ import annotations

@@ -1,25 +1,29 @@
-"""cli/run_fast.py, run's command lines without typer: its option table is typer's, and the
-values it hands run_command's function are those click parses and typer converts."""
+"""cli/fast.py, run/create/ps command lines without typer: its option tables are typer's, and
+the values it hands the commands' functions are those click parses and typer converts."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from pyman.cli.fast import PS_OPTIONS, RUN_OPTIONS, parse, runner
 from pyman.cli.main import build_app
+from pyman.cli.ps_command import ps
 from pyman.cli.run_command import make_command
-from pyman.cli.run_fast import OPTIONS, parse, runner
 
 
-def _click_command(name: str = "run") -> Any:
+def _click_command(name: str) -> Any:
     return build_app(name, args=[name]).commands[name]
 
 
-def test_the_table_is_typers() -> None:
-    params = {opt: p for p in _click_command().params for opt in p.opts}
-    for word, (param, kind) in OPTIONS.items():
+@pytest.mark.parametrize(("name", "table"), [("run", RUN_OPTIONS), ("create", RUN_OPTIONS),
+                                             ("ps", PS_OPTIONS)])
+def test_the_tables_are_typers(name: str, table: dict[str, tuple[str, str]]) -> None:
+    params = {opt: p for p in _click_command(name).params for opt in p.opts}
+    for word, (param, kind) in table.items():
         p = params[word]
         assert p.name == param, word
         if kind == "flag":
@@ -30,10 +34,10 @@ def test_the_table_is_typers() -> None:
             assert p.multiple == (kind == "many"), word
 
 
-def _typer_values(args: list[str]) -> dict[str, object]:
+def _typer_values(name: str, args: list[str]) -> dict[str, object]:
     """What typer calls the function with: click's parse, its tuples made lists (None when
     empty and the default is None)."""
-    ctx = _click_command().make_context("run", list(args))
+    ctx = _click_command(name).make_context(name, list(args))
     out: dict[str, object] = {}
     for key, value in ctx.params.items():
         if isinstance(value, tuple):
@@ -42,11 +46,10 @@ def _typer_values(args: list[str]) -> dict[str, object]:
     return out
 
 
-def _fast_values(args: list[str]) -> dict[str, object]:
-    kwargs = parse(args)
-    assert kwargs is not None, args
-    defaults = {name: p.default for name, p in
-                inspect.signature(make_command(False)).parameters.items()
+def _fast_values(func: Callable[..., None], kwargs: dict[str, object] | None
+                 ) -> dict[str, object]:
+    assert kwargs is not None
+    defaults = {name: p.default for name, p in inspect.signature(func).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     return {**defaults, **kwargs}
 
@@ -64,8 +67,17 @@ def _fast_values(args: list[str]) -> dict[str, object]:
     ["--init", "--privileged", "--read-only", "--env-host", "--tmpfs", "/t", "--mount",
      "type=tmpfs,dst=/m", "--cap-add", "ALL", "--security-opt", "label=disable", "alpine"],
 ])
-def test_values_are_clicks(args: list[str]) -> None:
-    assert _fast_values(args) == _typer_values(args)
+def test_run_values_are_clicks(args: list[str]) -> None:
+    assert _fast_values(make_command(False), parse(args)) == _typer_values("run", args)
+
+
+@pytest.mark.parametrize("args", [
+    [], ["-a"], ["--all"], ["-aq"], ["-qa", "--no-trunc"], ["-a", "--format", "json"],
+    ["--format={{.Names}}", "-a"], ["-f", "status=exited", "--filter=label=a", "-a"],
+    ["-l"], ["--sort", "names", "--noheading", "-p", "--external"], ["--pod", "--latest"],
+])
+def test_ps_values_are_clicks(args: list[str]) -> None:
+    assert _fast_values(ps, parse(args, PS_OPTIONS, False)) == _typer_values("ps", args)
 
 
 @pytest.mark.parametrize("args", [
@@ -75,12 +87,21 @@ def test_values_are_clicks(args: list[str]) -> None:
     ["", "true"], ["-itx", "alpine"], ["-ite", "A", "alpine"], ["--no-sig-proxy", "alpine"],
     ["--pull", "never", "alpine"], ["--replace", "--name", "x", "alpine"],
 ])
-def test_other_lines_go_to_typer(args: list[str]) -> None:
+def test_other_run_lines_go_to_typer(args: list[str]) -> None:
     assert parse(args) is None
 
 
-def test_only_run_and_create_and_no_global_options() -> None:
-    assert runner(["ps", "-a"]) is None
+@pytest.mark.parametrize("args", [
+    ["x"], ["-a", "x"], ["--help"], ["-n", "2"], ["--last=2"], ["-a=true"], ["--all=false"],
+    ["--format"], ["-f"], ["--", "-a"], ["-ax"], ["--size"],
+])
+def test_other_ps_lines_go_to_typer(args: list[str]) -> None:
+    assert parse(args, PS_OPTIONS, False) is None
+
+
+def test_only_these_commands_and_no_global_options() -> None:
+    assert runner(["images"]) is None
     assert runner(["--log-level", "debug", "run", "alpine"]) is None
-    assert runner(["run", "alpine"]) is not None
-    assert runner(["create", "alpine"]) is not None
+    assert runner(["--root", "/x", "ps"]) is None
+    for args in (["run", "alpine"], ["create", "alpine"], ["ps"], ["ps", "-a"]):
+        assert runner(args) is not None
