@@ -7,7 +7,10 @@ import gc
 import importlib
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs `--help` ~5 ms (cli/root_help.py imports this module)
+if TYPE_CHECKING:
+    from typing import Any
 
 # command name -> module whose typer app defines it
 COMMANDS = {
