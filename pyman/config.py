@@ -27,6 +27,8 @@ from pyman.errors import StorageError
 
 @dataclass(frozen=True)
 class Paths:
+    """Where the store, the runtime state and the configuration live."""
+
     data: Path  # persistent store: blobs, layers, images, containers
     runtime: Path  # transient state: container state, sockets, runc root, locks
     config: Path  # $XDG_CONFIG_HOME/containers (Podman's user config dir)

@@ -24,6 +24,17 @@ def entry() -> None:
         except OSError:  # a reader gone
             pass
         os._exit(0)
+    from pyman.cli import root_help
+
+    if root_help.applies(sys.argv[1:], dict(os.environ)):  # the root's help, without typer
+        try:
+            name = os.path.basename(sys.argv[0])
+            name = "pyman" if not name or name.endswith(".py") else name
+            sys.stdout.write(root_help.text(name))
+            sys.stdout.flush()
+        except OSError:  # a reader gone
+            pass
+        os._exit(0)
     gc.disable()
     from pyman.engine.containers import early_monitor
 

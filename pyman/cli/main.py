@@ -7,7 +7,10 @@ import gc
 import importlib
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs `--help` ~5 ms (cli/root_help.py imports this module)
+if TYPE_CHECKING:
+    from typing import Any
 
 # command name -> module whose typer app defines it
 COMMANDS = {
@@ -190,6 +193,15 @@ def _help_words(args: list[str]) -> list[str]:
     return [*args[:i], *args[i + 1:], "--help"]
 
 
+def _fast(args: list[str]) -> Any:
+    """run/create/ps's everyday command lines, answered without typer (cli/fast.py)."""
+    if args[:1] not in (["run"], ["create"], ["ps"]):
+        return None
+    from pyman.cli.fast import runner
+
+    return runner(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     from pyman.errors import PymanError
 
@@ -214,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
             cv.add_command_names(command, [n for n in COMMANDS if n.startswith(incomplete)])
         else:  # only the command being completed, or those the word being typed can be
             command = build_app(name, "" if name is not None else incomplete)
+    elif (fast := _fast(args)) is not None:
+        command = None  # no typer: the command line is one cli/fast.py takes
     else:
         if invoked_command(args) == "help":
             if args[args.index("help") + 1:] in (["--help"], ["-h"]):
@@ -236,7 +250,11 @@ def main(argv: list[str] | None = None) -> None:
         gc.enable()
     try:
         # without standalone mode, click returns the code of an Exit instead of raising it
-        rc = command.main(args=args, prog_name=_prog_name(argv), standalone_mode=False)
+        if command is None:
+            fast()
+            rc = 0
+        else:
+            rc = command.main(args=args, prog_name=_prog_name(argv), standalone_mode=False)
     except PymanError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -250,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(getattr(exc, "exit_code", 0))
         if "Abort" in kinds:
             sys.exit(130)
-        if "ClickException" in kinds:
+        if "ClickException" in kinds and command is not None:
             # Podman reports flag and argument errors as engine errors: exit 125
             from pyman.cli.cobra_help import path_in, usage_error_message
 

@@ -29,6 +29,8 @@ EXIT_POLICIES = ("continue", "stop")
 
 @dataclass
 class PodCreateOptions:
+    """What `pod create` is asked for."""
+
     name: str | None = None
     publish: list[str] = field(default_factory=list)
     network: str | None = None
@@ -50,6 +52,8 @@ class PodCreateOptions:
 
 @dataclass
 class PodSummary:
+    """One pod as `pod ps` lists it."""
+
     id: str
     name: str
     status: str  # Created | Running | Degraded | Stopped | Exited

@@ -17,6 +17,8 @@ def is_build_container(labels: dict[str, str] | None) -> bool:
 
 @dataclass
 class PullOptions:
+    """What `pull` is asked for: the reference, platform and registry options."""
+
     reference: str
     platform: str | None = None  # os/arch[/variant]
     tls_verify: bool | None = None
@@ -27,6 +29,8 @@ class PullOptions:
 
 @dataclass
 class LoginOptions:
+    """What `login` is asked for: the registry, the credentials and where they go."""
+
     registry: str  # host[:port], or host/namespace/repository for scoped credentials
     username: str | None = None
     password: str | None = None
@@ -37,6 +41,8 @@ class LoginOptions:
 
 @dataclass
 class LoginResult:
+    """Where `login` stored the credentials, and whether they were there already."""
+
     registry: str
     authfile: str
     already: bool = False  # stored credentials were valid and are kept
@@ -44,6 +50,8 @@ class LoginResult:
 
 @dataclass
 class PushOptions:
+    """What `push` is asked for: the image, its destination and the upload options."""
+
     image: str
     destination: str | None = None
     tls_verify: bool | None = None
@@ -57,6 +65,8 @@ class PushOptions:
 
 @dataclass
 class PushReport:
+    """What `push` did: the destination, the manifest digest, each blob's fate."""
+
     destination: str
     digest: str
     blobs: dict[str, str] = field(default_factory=dict)  # digest -> exists|mounted|uploaded
@@ -64,6 +74,8 @@ class PushReport:
 
 @dataclass
 class RunOptions:
+    """Everything `run` and `create` were told, as the engine takes it."""
+
     image: str
     command: list[str] = field(default_factory=list)
     name: str | None = None
@@ -147,6 +159,8 @@ class RunOptions:
 
 @dataclass
 class ContainerSummary:
+    """One container as `ps` lists it: its record and state together."""
+
     id: str
     name: str
     image: str
@@ -171,6 +185,8 @@ class ContainerSummary:
 
 @dataclass
 class RunResult:
+    """How a run ended: the container, its exit code, whether the client detached."""
+
     id: str
     exit_code: int | None  # None for a detached run
     detached: bool = False  # the client detached (detach keys); the container runs on

@@ -35,6 +35,8 @@ DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 @dataclass(frozen=True)
 class Reference:
+    """A parsed image reference: registry, repository, tag and digest."""
+
     registry: str  # host[:port], e.g. docker.io, quay.io, 127.0.0.1:5000
     repository: str  # path inside the registry, e.g. library/alpine
     tag: str | None

@@ -32,6 +32,8 @@ SHORT_NAME_MODES = ("", "enforcing", "permissive", "disabled")
 
 @dataclass(frozen=True)
 class Mirror:
+    """A [[registry.mirror]] of registries.conf."""
+
     location: str
     insecure: bool = False
     pull_from_mirror: str = ""  # "", all, digest-only, tag-only
@@ -39,6 +41,8 @@ class Mirror:
 
 @dataclass(frozen=True)
 class Registry:
+    """A [[registry]] of registries.conf: where a prefix goes and how."""
+
     prefix: str
     location: str  # "" only for a wildcard prefix: no rewrite
     insecure: bool = False
@@ -59,6 +63,8 @@ class Endpoint:
 
 @dataclass
 class RegistriesConf:
+    """registries.conf and its drop-ins, merged."""
+
     search: list[str] | None = None  # None: not configured anywhere
     registries: dict[str, Registry] = field(default_factory=dict)  # by prefix
     aliases: dict[str, str] = field(default_factory=dict)

@@ -12,6 +12,11 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--lean"]:  # the detached container's long wait, re-exec'ed
         from pyman.monitor.lean import main
     else:
+        if sys.argv[1:2] == ["-"]:  # started early: unshare first, so that the engine maps
+            from pyman.rootless import libc  # the ids while the rest (~15 ms) imports
+            from pyman.rootless.enter import unshare_early
+
+            unshare_early(libc.CLONE_NEWNS, int(sys.argv[2]))
         from pyman.monitor.main import main
 
     sys.exit(main(sys.argv[2:] if sys.argv[1:2] == ["--lean"] else sys.argv[1:]))

@@ -48,14 +48,38 @@ def explain_unshare_error(err: OSError) -> RootlessSetupError:
     return RootlessSetupError(f"cannot create a user namespace: {os.strerror(err.errno or 0)}")
 
 
-def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
-    """Child half: unshare, tell the parent, wait for the maps, become root inside."""
+def _unshare(flags: int, to_parent: int) -> None:
     try:
         libc.unshare(libc.CLONE_NEWUSER | flags)
     except OSError as exc:
         os.write(to_parent, b"E" + str(exc.errno).encode())
         raise explain_unshare_error(exc) from None
     os.write(to_parent, b"U")
+
+
+# unshare_early's outcome: False (not done), True, or the error child_enter raises
+_unshared: bool | BaseException = False
+
+
+def unshare_early(flags: int, to_parent: int) -> None:
+    """child_enter's first half, done by a process before its other imports: the parent
+    writes the id maps while they load. child_enter then only waits (or raises the error)."""
+    global _unshared
+    try:
+        _unshare(flags, to_parent)
+        _unshared = True
+    except Exception as exc:  # noqa: BLE001 - raised again by child_enter
+        _unshared = exc
+
+
+def child_enter(flags: int, to_parent: int, from_parent: int) -> None:
+    """Child half: unshare, tell the parent, wait for the maps, become root inside."""
+    global _unshared
+    early, _unshared = _unshared, False  # used once: a later call unshares again
+    if isinstance(early, BaseException):
+        raise early
+    if not early:
+        _unshare(flags, to_parent)
     if os.read(from_parent, 1) != b"M":
         raise RootlessSetupError("the id maps for the user namespace were not written")
     os.setresgid(0, 0, 0)

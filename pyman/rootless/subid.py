@@ -13,6 +13,8 @@ from pyman.errors import RootlessSetupError
 
 @dataclass(frozen=True)
 class IdRange:
+    """A range of subordinate ids (/etc/subuid, /etc/subgid)."""
+
     start: int
     count: int
 

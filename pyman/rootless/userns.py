@@ -29,6 +29,8 @@ SUBGID = Path("/etc/subgid")
 
 @dataclass(frozen=True)
 class IdMaps:
+    """The uid and gid maps of a user namespace."""
+
     uid: list[IdMapping]
     gid: list[IdMapping]
 

@@ -12,6 +12,8 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 
 @dataclass
 class Delegation:
+    """Whether the user's cgroup v2 tree is delegated, and which controllers."""
+
     ok: bool
     why: str  # when not ok: the reason, worded to follow "because"
     path: str = ""  # the user's own cgroup directory, when ok

@@ -36,6 +36,8 @@ def install_hint() -> str:
 
 @dataclass
 class RuntimeStatus:
+    """One OCI runtime found on the host, and whether it works here."""
+
     name: str
     path: str
     version: str
@@ -45,6 +47,8 @@ class RuntimeStatus:
 
 @dataclass
 class Detection:
+    """The OCI runtimes found on the host (cached between commands)."""
+
     statuses: list[RuntimeStatus] = field(default_factory=list)
     cached: bool = False
 

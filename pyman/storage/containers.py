@@ -21,6 +21,8 @@ from pyman.storage.records import CorruptRecord, salvaged_name, warn
 
 @dataclass
 class ContainerConfig:
+    """A container's record (containers/<id>/config.json), fixed at create."""
+
     id: str
     name: str
     image_id: str
@@ -131,6 +133,8 @@ def _check_nested(config: ContainerConfig, path: Path) -> None:
 
 @dataclass
 class ContainerState:
+    """A container's changing state (state.json), written by its monitor."""
+
     status: str = "created"  # created | starting | running | restarting | paused | exited
     pid: int = 0
     pid_start: int | None = None

@@ -17,6 +17,8 @@ from pyman.storage.atomic import locked, write_json
 
 @dataclass
 class ImageRecord:
+    """An image of images.json: its names, manifest, config and layers."""
+
     id: str  # hex of the config digest
     names: list[str]  # full references: docker.io/library/alpine:latest
     digest: str  # manifest digest

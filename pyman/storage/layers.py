@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LayerSource:
+    """A layer to unpack: its blob and the diff id it must hash to."""
+
     blob: Path  # the (compressed) blob in the blob store
     diff_id: str  # sha256 of the uncompressed tar, from the image config
 

@@ -9,6 +9,8 @@ from typing import Any
 
 @dataclass
 class MountSpec:
+    """One mount of a container (bind, volume or tmpfs), as recorded."""
+
     type: str  # bind | volume | tmpfs
     destination: str
     source: str = ""  # host path (bind), volume name (volume; "" until an anonymous one is named)

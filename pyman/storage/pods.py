@@ -21,6 +21,8 @@ from pyman.storage.records import CorruptRecord, salvaged_name, warn
 
 @dataclass
 class PodConfig:
+    """A pod's record: its name, infra container and shared namespaces."""
+
     id: str
     name: str
     infra_id: str = ""

@@ -23,6 +23,8 @@ META = "volume.json"
 
 @dataclass
 class VolumeRecord:
+    """A named volume's record."""
+
     name: str
     driver: str = "local"
     created: float = field(default_factory=time.time)

@@ -59,6 +59,8 @@ def go_duration_text(ns: int) -> str:
 
 @dataclass
 class HealthOptions:
+    """The --health-* options as given."""
+
     cmd: str | None = None  # --health-cmd: a command line (CMD-SHELL) or a JSON array
     interval: str | None = None  # Go duration, or "disable"
     retries: int | None = None

@@ -39,11 +39,16 @@ class ImageService:
         self.paths = paths
         self.store = ImageStore(paths.data)
         self.layers = LayerStore(paths.layers)
+        self._registries: Any = None
 
     def _conf(self) -> Any:
-        from pyman.image.registries_conf import load_registries_conf
+        """registries.conf, read once per service (as containers/image caches it per process):
+        a run resolves its image name more than once."""
+        if self._registries is None:
+            from pyman.image.registries_conf import load_registries_conf
 
-        return load_registries_conf(self.paths.config)
+            self._registries = load_registries_conf(self.paths.config)
+        return self._registries
 
     def candidates(self, name: str) -> list[str]:
         """The full names ``name`` may mean, in the order Podman tries them."""

@@ -14,6 +14,8 @@ IGNORED_KEYS = ("label", "apparmor", "proc-opts")
 
 @dataclass
 class Security:
+    """A container's capabilities, seccomp, masks and labels, as asked."""
+
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
