@@ -5,6 +5,7 @@ streamed. The service runs as the unprivileged test user on a socket of the test
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -160,3 +161,33 @@ def test_events_filtered_and_streamed(client: Any) -> None:
     # (docker-py's event stream ends quietly on an error: asked without it)
     bad = client.api._get(client.api._url("/events"), params={"filters": '{"swarm": ["x"]}'})
     assert bad.status_code == 400 and "swarm" in bad.json()["message"]
+
+
+def test_info_names_the_service_socket(pyman_bin: Path, fresh_env: dict[str, str]) -> None:
+    """As Podman's remoteSocket: where `system service` listens without an address (what
+    DOCKER_HOST names), and whether a service listens there now."""
+    def info() -> list[str]:
+        out = subprocess.run([str(pyman_bin), "info", "--format",
+                              "{{.Host.RemoteSocket.Path}} {{.Host.RemoteSocket.Exists}}"],
+                             env=fresh_env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    path, exists = info()
+    assert path == f"/tmp/pyman-run-{os.getuid()}/pyman/pyman.sock"  # XDG_RUNTIME_DIR unset
+    assert exists == "false"
+    proc = subprocess.Popen([str(pyman_bin), "system", "service", "--time", "0"],
+                            env=fresh_env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not Path(path).exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert info() == [path, "true"]
+        c = docker.DockerClient(base_url=f"unix://{path}")
+        assert c.ping()
+        c.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert info() == [path, "false"]
