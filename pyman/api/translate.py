@@ -108,6 +108,26 @@ def _anonymous(volumes: Any, binds: list[str], mounts: list[str]) -> list[str]:
     return [str(path) for path in volumes if str(path) not in taken]
 
 
+def _health(check: dict[str, Any] | None) -> Any:
+    """Config.Healthcheck (Test, Interval/Timeout/StartPeriod in ns, Retries) as the
+    --health-* options; Test ["NONE"] is --no-healthcheck, no Test keeps the image's."""
+    from pyman.engine.health.config import HealthOptions
+
+    if check is None:
+        return None
+    test = _strings(check, "Test", "Healthcheck.")
+    if test[:1] == ["NONE"]:
+        return HealthOptions(disabled=True)
+
+    def duration(key: str) -> str | None:
+        ns = _typed(check, key, int, "Healthcheck.")
+        return f"{ns}ns" if ns else None
+
+    return HealthOptions(cmd=json.dumps(test) if test else None, interval=duration("Interval"),
+                         retries=_typed(check, "Retries", int, "Healthcheck.") or None,
+                         start_period=duration("StartPeriod"), timeout=duration("Timeout"))
+
+
 def _restart(policy: dict[str, Any] | None) -> str:
     if not policy or not policy.get("Name") or policy.get("Name") == "no":
         return ""
@@ -171,5 +191,6 @@ def run_options(body: Any, name: str | None) -> RunOptions:
     nano = _typed(host, "NanoCpus", int, "HostConfig.")
     if nano:
         opts.cpus = nano / 1e9
+    opts.health = _health(_typed(body, "Healthcheck", dict, ""))
     opts.create_command = ["docker-api", "create", json.dumps(image)]
     return opts

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from lifecycle_util import wait_for
+from net_util import fetch, free_port
 
 DOCKER_COMPOSE = "/usr/bin/docker-compose"  # Debian's docker-compose package (1.29)
 # the test image's busybox wget crashes (static glibc without NSS files): nc speaks HTTP
@@ -24,7 +25,14 @@ version: "3"
 services:
   web:
     image: busybox
-    command: ["sh", "-c", "echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "echo $$GREETING > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    environment:
+      GREETING: hello-from-web
+    ports:
+      - "127.0.0.1:{port}:8080"
+    healthcheck:
+      test: ["CMD", "test", "-e", "/www/index.html"]
+      interval: 1s
     stop_signal: SIGKILL
     volumes:
       - www:/www
@@ -76,8 +84,13 @@ def left_behind(pyman_bin: Path, env: dict[str, str], project: str) -> list[str]
 def project(tmp_path: Path) -> Path:
     d = tmp_path / "proj"
     d.mkdir()
-    (d / "docker-compose.yml").write_text(COMPOSE_FILE)
+    (d / "docker-compose.yml").write_text(COMPOSE_FILE.format(port=free_port()))
     return d
+
+
+def published(project: Path) -> int:
+    text = (project / "docker-compose.yml").read_text()
+    return int(text.split('"127.0.0.1:')[1].split(":")[0])
 
 
 @pytest.fixture
@@ -113,6 +126,9 @@ def test_docker_compose_over_the_api(pyman_bin: Path, fresh_env: dict[str, str],
         assert wait_for(lambda: "client-done" in compose("logs", "client").stdout, 60)
         logs = compose("logs", "--no-color")
         assert "hello-from-web" in logs.stdout, logs.stdout + logs.stderr
+        assert fetch(published(project)) == "hello-from-web\n"  # its published port
+        # the healthcheck compose asked for runs: ps reads State.Health
+        assert wait_for(lambda: "Up (healthy)" in compose("ps", "web").stdout, 30)
         ps = compose("ps")
         assert ps.returncode == 0, ps.stderr
         rows = [r for r in ps.stdout.splitlines() if r.startswith("dctest_")]
@@ -148,6 +164,8 @@ def test_podman_compose_with_pyman(pyman_bin: Path, fresh_env: dict[str, str],
         listed = json.loads(ps.stdout)
         assert sorted(c["Names"][0] for c in listed) == ["pctest_client_1", "pctest_web_1"]
         assert all(c["State"] == "running" for c in listed)
+        assert fetch(published(project)) == "hello-from-web\n"
+        assert wait_for(lambda: "(healthy)" in compose("ps").stdout, 30)
     finally:
         down = compose("down", "-v")
     assert down.returncode == 0 and "Error" not in down.stderr, down.stdout + down.stderr
@@ -190,3 +208,23 @@ def test_logs_color_and_names(run_pyman, fresh_env: dict[str, str]) -> None:  # 
                             "\033[37mone b\033[0m"]
     plain = pm("logs", "-n", "one", "two").stdout.splitlines()
     assert sorted(plain) == ["one a", "one b", "two c"]
+
+
+def test_attach_to_a_stopped_container_waits_for_its_next_run(api_socket: Path) -> None:
+    """What compose's `up` does with a service that has exited: attach, then start it
+    again; the attach gets that run's output and ends at its exit (Docker's server waits;
+    only docker's own client refuses a stopped container)."""
+    docker = pytest.importorskip("docker", reason="docker-py is in the test extra")
+    client = docker.APIClient(base_url=f"unix://{api_socket}", timeout=60)
+    uuid = "cat /proc/sys/kernel/random/uuid"
+    cid = client.create_container("alpine", ["sh", "-c", f"echo run-$({uuid})"])["Id"]
+    client.start(cid)
+    assert client.wait(cid)["StatusCode"] == 0
+    first = client.logs(cid)
+    stream = client.attach(cid, stream=True, logs=False)
+    client.start(cid)
+    got = b"".join(stream)  # ends with the run
+    assert got.startswith(b"run-") and got != first, (first, got)
+    assert client.logs(cid).count(b"run-") == 2
+    client.remove_container(cid)
+    client.close()
