@@ -77,6 +77,12 @@ class Paths:
         return self.runtime / "exits"
 
     @property
+    def service_socket(self) -> Path:
+        """`pyman system service`'s default socket: pyman's own, never Podman's
+        podman.sock (`info` shows it as host.remoteSocket)."""
+        return self.runtime_base / "pyman" / "pyman.sock"
+
+    @property
     def locks(self) -> Path:
         return self.runtime / "locks"
 

@@ -3,7 +3,7 @@
 #
 #  - Debian packages: runtimes (runc, crun), uidmap, fuse-overlayfs, slirp4netns, passt,
 #    netavark + aardvark-dns (user-defined networks, Debian 12: 1.4.0), docker-registry, busybox-static, catatonit (--init, pod infra), podman + skopeo (the
-#    reference), python3-venv
+#    reference), python3-venv, docker.io and docker-compose (clients of the API service)
 #  - /dev/net/tun and /dev/fuse mode 0666, as distributions ship them
 #  - the unprivileged user pymanci with a 65536 sub-uid/sub-gid range
 #  - a loopback registry on 127.0.0.1:5000 (Debian's docker-registry) holding the test images
@@ -28,7 +28,8 @@ PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busy
           netavark aardvark-dns  # user-defined networks (pyman network, run --network NAME)
           fish   # fish: tests/e2e/test_completion.py
           sudo   # sudo: the CI user plays a second local user, the neighbour (below)
-          docker.io)  # its client only (no daemon is started): tests of pyman's API service
+          docker.io  # its client only (no daemon is started): tests of pyman's API service
+          docker-compose)  # compose over pyman's API service (tests/e2e/test_compose.py)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }

@@ -18,7 +18,6 @@ from pyman.api.common import blocking, engine, flag, frame, hijack, release
 from pyman.api.containers import settled_status
 from pyman.api.errors import BadRequest, answer
 from pyman.engine.containers.logs import _parse as parse_record
-from pyman.errors import ContainerStateError
 
 STREAMS = {"stdout": 1, "stderr": 2}
 ALIVE = ("running", "starting", "restarting", "paused")
@@ -74,15 +73,18 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if not path:
         raise BadRequest(f"container {c.name} keeps no log (log driver {c.log_driver}): "
                          "attach needs one")
-    if st.status not in (*ALIVE, "created"):
-        raise ContainerStateError("you cannot attach to a stopped container, start it first")
+    # a stopped container too: the output of its next run comes (Docker's server waits; it
+    # is docker's client that refuses; compose's `up` attaches before it starts one again)
     follower = LogFollower(path, from_start=st.status == "created")
+    first_start = st.started_at
     conn = await hijack(request, "raw-stream" if c.tty else "multiplexed-stream")
     loop = asyncio.get_running_loop()
     cid = c.id
 
-    def state() -> str:
-        return settled_status(eng, cid)
+    def state() -> tuple[str, bool]:
+        """Its status, and whether it has started since the attach."""
+        status = settled_status(eng, cid)
+        return status, eng.containers.store.state(cid).started_at != first_start
 
     async def send(chunks: list[bytes]) -> None:
         for chunk in chunks:
@@ -92,8 +94,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             await send(await blocking(follower.read, wanted, c.tty))
-            status = await blocking(state)
-            seen_running = seen_running or status in ALIVE
+            status, restarted = await blocking(state)
+            seen_running = seen_running or status in ALIVE or restarted
             if status == "removed" or (status == "exited" and seen_running):
                 await send(await blocking(follower.read, wanted, c.tty))  # the exit's last
                 break

@@ -289,6 +289,11 @@ async def inspect(request: web.Request) -> web.Response:
             config["StopSignal"] = signal.Signals(config["StopSignal"]).name
         except ValueError:
             config["StopSignal"] = str(config["StopSignal"])
+    state = doc.get("State")
+    if isinstance(state, dict) and not (state.get("Health") or {}).get("Status"):
+        # no healthcheck: Docker leaves Health out (docker-compose ps shows "Up ()" for
+        # an empty one)
+        state.pop("Health", None)
     log = doc.get("HostConfig", {}).get("LogConfig")
     if isinstance(log, dict) and log.get("Type") == "k8s-file":
         # the same thing to a Docker client: a file the logs endpoint reads (docker-py

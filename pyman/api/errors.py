@@ -12,6 +12,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def status_of(exc: errors.PymanError) -> int:
+    if isinstance(exc, ApiError):
+        return exc.status
     if isinstance(exc, (errors.ContainerNotFoundError, errors.ImageNotFoundError,
                         errors.VolumeNotFoundError, errors.PodNotFoundError)):
         return 404
@@ -27,6 +29,14 @@ def answer(status: int, message: str) -> web.Response:
 
 class BadRequest(errors.PymanError):
     """A request the API cannot take as it is (400)."""
+
+
+class ApiError(errors.PymanError):
+    """An error with the status the API gives it (404 for a network, 409 in use ...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @web.middleware

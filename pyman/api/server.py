@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import attach, containers, exec, images, system
+from pyman.api import attach, containers, events, exec, images, networks, system, volumes
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/exec/{id}/start", exec.start), ("GET", "/exec/{id}/json", exec.inspect),
     ("DELETE", "/containers/{id}", containers.delete),
 ]
+ROUTES += networks.ROUTES + volumes.ROUTES + events.ROUTES  # each module lists its own
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413
 
 
@@ -81,7 +82,7 @@ def make_app(engine: Engine, idle: Idle) -> web.Application:
 
 def default_socket(engine: Engine) -> Path:
     """$XDG_RUNTIME_DIR/pyman/pyman.sock: pyman's own, never Podman's podman.sock."""
-    return engine.paths.runtime_base / "pyman" / "pyman.sock"
+    return engine.paths.service_socket
 
 
 def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, str]:

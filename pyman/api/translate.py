@@ -58,10 +58,74 @@ def _mounts(items: list[Any]) -> list[str]:
     return out
 
 
-def _network(mode: str | None) -> str | None:
-    if mode in (None, "", "default", "bridge"):
-        return None  # the default rootless network (Docker's "bridge")
-    return mode
+def _network(mode: str | None, endpoints: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """HostConfig.NetworkMode and NetworkingConfig.EndpointsConfig (what docker-compose
+    sends: the project's network with the service's name as an alias) as --network in
+    Podman's syntax: the first network with its options, the others as more --network."""
+    endpoints = {k: v for k, v in endpoints.items() if k not in ("default", "bridge")}
+    if mode in (None, "", "default", "bridge") and not endpoints:
+        return None, []  # the default rootless network (Docker's "bridge")
+    if mode and (mode in ("host", "none") or mode.startswith(("container:", "ns:"))
+                 or not endpoints):
+        return mode, []
+    names = list(endpoints)
+    if mode and mode not in ("default", "bridge") and mode in names:
+        names.remove(mode)
+        names.insert(0, mode)
+    elif mode and mode not in ("default", "bridge"):
+        names.insert(0, mode)
+    specs = [_endpoint(name, endpoints.get(name) or {}) for name in names]
+    return (specs[0], specs[1:]) if specs else (None, [])
+
+
+def _endpoint(name: str, conf: Any) -> str:
+    """One network with its EndpointSettings: Aliases, IPAMConfig.IPv4Address,
+    MacAddress."""
+    where = f"NetworkingConfig.EndpointsConfig.{name}."
+    if not isinstance(conf, dict):
+        raise BadRequest(f"{where[:-1]}: an object is expected")
+    opts = [f"alias={a}" for a in _strings(conf, "Aliases", where)]
+    ipam = _typed(conf, "IPAMConfig", dict, where) or {}
+    ip = _typed(ipam, "IPv4Address", str, f"{where}IPAMConfig.")
+    if ip:
+        opts.append(f"ip={ip}")
+    mac = _typed(conf, "MacAddress", str, where)
+    if mac:
+        opts.append(f"mac={mac}")
+    return f"{name}:{','.join(opts)}" if opts else name
+
+
+def _anonymous(volumes: Any, binds: list[str], mounts: list[str]) -> list[str]:
+    """Config.Volumes {"/data": {}}: an anonymous volume at each path no bind or mount
+    already covers (Docker's rule)."""
+    if volumes is None:
+        return []
+    if not isinstance(volumes, dict):
+        raise BadRequest("Volumes: an object {\"/path\": {}} is expected")
+    taken = {(b.split(":") * 2)[1] for b in binds}  # SRC:DST[:OPT] or just DST
+    taken |= {part.partition("=")[2] for m in mounts for part in m.split(",")
+              if part.startswith("target=")}
+    return [str(path) for path in volumes if str(path) not in taken]
+
+
+def _health(check: dict[str, Any] | None) -> Any:
+    """Config.Healthcheck (Test, Interval/Timeout/StartPeriod in ns, Retries) as the
+    --health-* options; Test ["NONE"] is --no-healthcheck, no Test keeps the image's."""
+    from pyman.engine.health.config import HealthOptions
+
+    if check is None:
+        return None
+    test = _strings(check, "Test", "Healthcheck.")
+    if test[:1] == ["NONE"]:
+        return HealthOptions(disabled=True)
+
+    def duration(key: str) -> str | None:
+        ns = _typed(check, key, int, "Healthcheck.")
+        return f"{ns}ns" if ns else None
+
+    return HealthOptions(cmd=json.dumps(test) if test else None, interval=duration("Interval"),
+                         retries=_typed(check, "Retries", int, "Healthcheck.") or None,
+                         start_period=duration("StartPeriod"), timeout=duration("Timeout"))
 
 
 def _restart(policy: dict[str, Any] | None) -> str:
@@ -86,6 +150,12 @@ def run_options(body: Any, name: str | None) -> RunOptions:
         entrypoint = words[0] if words else ""
         command = words[1:] + command  # the process is entrypoint + cmd either way
     labels = _typed(body, "Labels", dict, "") or {}
+    netconf = _typed(body, "NetworkingConfig", dict, "") or {}
+    network, extra = _network(_typed(host, "NetworkMode", str, "HostConfig."),
+                              _typed(netconf, "EndpointsConfig", dict, "NetworkingConfig.")
+                              or {})
+    binds = _strings(host, "Binds", "HostConfig.")
+    mounts = _mounts(_typed(host, "Mounts", list, "HostConfig.") or [])
     opts = RunOptions(
         image=image, command=command, name=name or None, entrypoint=entrypoint,
         env=_strings(body, "Env", ""), labels={str(k): str(v) for k, v in labels.items()},
@@ -95,8 +165,7 @@ def run_options(body: Any, name: str | None) -> RunOptions:
         tty=bool(body.get("Tty")), interactive=bool(body.get("OpenStdin")),
         stop_signal=_typed(body, "StopSignal", str, "") or None,
         stop_timeout=_typed(body, "StopTimeout", int, ""),
-        rm=bool(host.get("AutoRemove")), network=_network(
-            _typed(host, "NetworkMode", str, "HostConfig.")),
+        rm=bool(host.get("AutoRemove")), network=network, network_extra=extra,
         privileged=bool(host.get("Privileged")),
         cap_add=_strings(host, "CapAdd", "HostConfig."),
         cap_drop=_strings(host, "CapDrop", "HostConfig."),
@@ -107,8 +176,7 @@ def run_options(body: Any, name: str | None) -> RunOptions:
         add_host=_strings(host, "ExtraHosts", "HostConfig."),
         init=bool(host.get("Init")),
         pids_limit=_typed(host, "PidsLimit", int, "HostConfig.") or None,
-        volumes=_strings(host, "Binds", "HostConfig."),
-        mounts=_mounts(_typed(host, "Mounts", list, "HostConfig.") or []),
+        volumes=binds + _anonymous(body.get("Volumes"), binds, mounts), mounts=mounts,
         tmpfs=[f"{k}:{v}" if v else k
                for k, v in (_typed(host, "Tmpfs", dict, "HostConfig.") or {}).items()],
         dns=_strings(host, "Dns", "HostConfig."),
@@ -123,5 +191,6 @@ def run_options(body: Any, name: str | None) -> RunOptions:
     nano = _typed(host, "NanoCpus", int, "HostConfig.")
     if nano:
         opts.cpus = nano / 1e9
+    opts.health = _health(_typed(body, "Healthcheck", dict, ""))
     opts.create_command = ["docker-api", "create", json.dumps(image)]
     return opts

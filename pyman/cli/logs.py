@@ -13,6 +13,9 @@ from pyman.cli import complete_values as cv
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
+# libpod's log colours: light gray, red, yellow, blue, magenta, cyan, green
+COLORS = [f"\033[{n}m".encode() for n in (37, 31, 33, 34, 35, 36, 32)]
+RESET = b"\033[0m"
 
 
 @app.command("logs", context_settings=CTX)
@@ -32,6 +35,10 @@ def logs(
                           ] = False,
     latest: Annotated[bool, typer.Option("--latest", "-l", help="The last created.")
                       ] = False,
+    names: Annotated[bool, typer.Option("--names", "-n", help="Prefix lines with the "
+                                        "container's name, not its id.")] = False,
+    color: Annotated[bool, typer.Option("--color", help="Each container's lines in a "
+                                        "colour of their own.")] = False,
 ) -> None:
     """Fetch the logs of one or more containers."""
     from pyman.cli.context import engine as make_engine
@@ -46,7 +53,8 @@ def logs(
     for key in keys:  # every name resolves before anything is printed
         c = engine.containers.store.find(key)
         refuse_reading(c.log_driver)
-        readers.append((c.id, LogReader(engine.containers.log_file(c))))
+        label = c.name if names else c.id[:12]
+        readers.append((c.id, label, LogReader(engine.containers.log_file(c))))
     since_ns = parse_since(since) if since else None
     until_ns = parse_since(until) if until else None
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
@@ -54,14 +62,18 @@ def logs(
     prefix = len(readers) > 1
     at_start: dict[tuple[str, str], bool] = {}  # a line's partial entries: one prefix
 
-    def emit(cid: str, entries: Iterable[tuple[str, str, bool, bytes]]) -> None:
+    def emit(cid: str, label: str, entries: Iterable[tuple[str, str, bool, bytes]]) -> None:
+        # --color: Podman's colours, one per container in the order named, from the
+        # line's start (prefix included) to its end
+        paint = COLORS[[r[0] for r in readers].index(cid) % len(COLORS)] if color else b""
         for ts, stream, full, text in entries:  # streamed: one entry held at a time
             head = b""
             if ts and at_start.get((cid, stream), True):
-                head = (cid[:12].encode() + b" ") if prefix else b""
+                head = paint + ((label.encode() + b" ") if prefix else b"")
                 if timestamps:
                     head += ts.replace("+00:00", "Z").encode() + b" "
-            out[stream].write(head + text + (b"\n" if full else b""))
+            end = (RESET if color else b"") + b"\n" if full else b""
+            out[stream].write(head + text + end)
             at_start[(cid, stream)] = full
         sys.stdout.flush()
         sys.stderr.flush()
@@ -74,15 +86,15 @@ def logs(
             return False  # removed meanwhile (--rm)
 
     if not follow:
-        for cid, reader in readers:
-            emit(cid, reader.read(tail=tail, since_ns=since_ns, until_ns=until_ns))
+        for cid, label, reader in readers:
+            emit(cid, label, reader.read(tail=tail, since_ns=since_ns, until_ns=until_ns))
         return
     # followed together, so that lines come in the order they were written
     first = True
     while True:
-        alive = [running(cid) for cid, _ in readers]  # before reading: nothing is lost
-        for cid, reader in readers:
-            emit(cid, reader.read(tail=tail if first else -1, since_ns=since_ns,
+        alive = [running(cid) for cid, _, _ in readers]  # before reading: nothing lost
+        for cid, label, reader in readers:
+            emit(cid, label, reader.read(tail=tail if first else -1, since_ns=since_ns,
                                   until_ns=until_ns))
         first = False
         if not any(alive):

@@ -188,6 +188,9 @@ def make_command(create_only: bool) -> Callable[..., None]:
             "--pod", help="Run in this pod: share its network, IPC and UTS namespaces.",
             autocompletion=cv.pods)
                        ] = None,
+        requires: Annotated[list[str] | None, typer.Option(
+            "--requires", help="Containers started before this one (comma separated).",
+            autocompletion=cv.containers)] = None,
         # -- systemd (engine/specgen/systemd_opts.py)
         cidfile: Annotated[str | None, typer.Option(
             "--cidfile", help="Write the container's id to this file (must not exist).")
@@ -289,6 +292,7 @@ def make_command(create_only: bool) -> Callable[..., None]:
         opts.env = _host_env(env_host, http_proxy) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
         opts.volumes_from = list(volumes_from or [])
+        opts.requires = [r for item in requires or [] for r in item.split(",") if r]
         if tz:
             opts.mounts = [*opts.mounts,
                            f"type=bind,src={_zoneinfo(tz)},dst=/etc/localtime,ro=true"]

@@ -102,6 +102,7 @@ def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")]
     elif fmt is not None:  # a Go template; an empty one prints nothing, as Podman
         from pyman.cli.template import Template
 
+        data["host"]["remoteSocket"].setdefault("exists", False)  # Go's zero value
         out = Template(fmt).render(go_names(data))
         if out:
             print(out)

@@ -130,6 +130,7 @@ class RunOptions:
     mounts: list[str] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)
     volumes_from: list[str] = field(default_factory=list)  # CONTAINER[:ro|rw]
+    requires: list[str] = field(default_factory=list)  # --requires: containers started first
     # the image's VOLUMEs: bind (anonymous volumes) | tmpfs | ignore; "": containers.conf's
     # image_volume_mode, else bind
     image_volume: str = ""

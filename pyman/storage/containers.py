@@ -104,6 +104,7 @@ class ContainerConfig:
     root_mode: int = 0o755
     workdir_given: bool = False  # --workdir: must exist (the image's is made if missing)
     network_options: list[str] = field(default_factory=list)  # slirp4netns:k=v,... as given
+    requires: list[str] = field(default_factory=list)  # --requires: ids started before it
 
 
 @dataclass

@@ -160,6 +160,7 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
     config.attach, config.conmon_pidfile = opts.attach, opts.conmon_pidfile or ""
     config.oci_runtime, config.timeout = opts.runtime or "", opts.timeout
     config.hostusers = list(opts.hostusers)
+    config.requires = [_dependency(svc, key) for key in opts.requires]
     config.workdir_given = bool(opts.workdir) and not opts.make_workdir
     from pyman.engine.containers.root_mode import image_root_mode
 
@@ -192,6 +193,17 @@ def build(svc: ContainerService, opts: RunOptions, image: ImageRecord
         except PymanError:
             pass
     return config, specs
+
+
+def _dependency(svc: ContainerService, key: str) -> str:
+    """A --requires container's id (Podman's words when there is none)."""
+    from pyman.errors import ContainerNotFoundError
+
+    try:
+        return svc.store.find(key).id
+    except ContainerNotFoundError as exc:
+        raise ContainerNotFoundError(f'"{key}" is not a valid container, cannot be used as '
+                                     f"a dependency: {exc}") from None
 
 
 def _volumes_from(svc: ContainerService, sources: list[str], specs: list[MountSpec],

@@ -178,7 +178,7 @@ def container_inspect(c: ContainerConfig, st: ContainerState, *, static_dir: str
                                         "WorkDir": f"{static_dir}/work",
                                         "MergedDir": f"{static_dir}/merged"}},
         "Mounts": mounts,
-        "Dependencies": [],
+        "Dependencies": list(c.requires),
         "NetworkSettings": {"IPAddress": "", "Gateway": "", "MacAddress": "",
                             "Ports": inspect_ports(c.ports),
                             "SandboxKey": "",

@@ -105,6 +105,9 @@ class ContainerService:
         ``console_size`` (rows, cols) sizes the terminal from the start; ``stdout`` and
         ``stderr`` (binary file objects) take an attached container's output instead of
         ours (engine/containers/output_streams.py)."""
+        for dep in map(self.store.find, c.requires):  # --requires: run first, as Podman's
+            if self.live_state(dep.id).status not in ("running", "starting"):
+                self.start(dep, detach=True)
         st = self.live_state(c.id)  # reconciles under the lock itself: not inside ours
         self.states.wait_monitor_gone(st)
         client = mine = None
@@ -451,7 +454,7 @@ class ContainerService:
         return [*removed, self._remove(c, force, timeout, volumes)]
 
     def _dependents(self, c: ContainerConfig) -> list[ContainerConfig]:
-        return [o for o in self.store.all() if o.join == c.id and o.id != c.id]
+        return [o for o in self.store.all() if c.id in (o.join, *o.requires) and o.id != c.id]
 
     def _remove(self, c: ContainerConfig, force: bool, timeout: float | None = None,
                 volumes: bool = False) -> str:

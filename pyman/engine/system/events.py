@@ -186,8 +186,11 @@ class Tail:
 
 
 def read(path: str, groups: list[list[Filter]], *, stream: bool, from_start: bool,
-         until_ns: int | None = None) -> Iterator[Event]:
-    """Matching events in log order; with ``stream``, wait for more until ``until_ns``."""
+         until_ns: int | None = None, stopped: Callable[[], bool] | None = None
+         ) -> Iterator[Event]:
+    """Matching events in log order; with ``stream``, wait for more until ``until_ns``
+    or until ``stopped()`` says the reader has gone (asked between waits: the API's
+    streams end with their clients)."""
     if stream:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     tail = Tail(path, from_start)
@@ -202,7 +205,7 @@ def read(path: str, groups: list[list[Filter]], *, stream: bool, from_start: boo
                 return
             assert watch is not None
             left = None if until_ns is None else (until_ns - time.time_ns()) / 1e9
-            if left is not None and left <= 0:
+            if (left is not None and left <= 0) or (stopped is not None and stopped()):
                 return
             watch.wait(left)
     finally:

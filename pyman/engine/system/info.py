@@ -124,6 +124,10 @@ def host_info(engine: Engine, cgroup_manager: str | None = None,
             "eventLogger": events_backend or _event_logger(),
             "logDriver": "k8s-file",
             "security": {"rootless": os.getuid() != 0},
+            # where `pyman system service` listens by default (Podman's remoteSocket:
+            # DOCKER_HOST=unix://<path>); exists while a service listens there
+            "remoteSocket": {"path": str(p.service_socket),
+                             **({"exists": True} if p.service_socket.is_socket() else {})},
             **({"systemCheck": _checks(engine)} if checks else {}),
         },
         "registries": facts.registries(),
