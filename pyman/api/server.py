@@ -5,6 +5,7 @@ idle exit (--time)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import attach, containers, exec, images, system
+from pyman.api import archive, attach, containers, exec, images, system, top_stats
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -39,6 +40,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/exec/{id}/start", exec.start), ("GET", "/exec/{id}/json", exec.inspect),
     ("DELETE", "/containers/{id}", containers.delete),
 ]
+ROUTES += archive.ROUTES + top_stats.ROUTES  # each module's own list: fewer hands on this one
+log = logging.getLogger("pyman")
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413
 
 
@@ -93,6 +96,9 @@ def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, st
         return sock, "the socket systemd passed"
     if uri is None:
         uri = f"unix://{default_socket(engine)}"
+    for scheme in ("unix", "tcp"):  # Podman also takes tcp:HOST:PORT and unix:/path
+        if uri.startswith(f"{scheme}:") and not uri.startswith(f"{scheme}://"):
+            uri = f"{scheme}://{uri.removeprefix(f'{scheme}:')}"
     if uri.startswith("unix://"):
         path = Path(uri.removeprefix("unix://"))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -125,10 +131,18 @@ def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, st
     raise PymanError(f"{uri}: not a service address: unix:///path.sock or tcp://127.0.0.1:PORT")
 
 
-async def serve(uri: str | None, seconds: int, engine: Engine) -> None:
+async def serve(uri: str | None, seconds: int, engine: Engine, cors: str = "") -> None:
     sock, where = listening_socket(uri, engine)
     idle = Idle(seconds)
-    runner = web.AppRunner(make_app(engine, idle), access_log=None, handle_signals=True)
+    app = make_app(engine, idle)
+    if cors:
+        from pyman.api.cors import enable
+
+        enable(app, cors)
+        log.debug('CORS Headers were set to \\"%s\\"', cors)  # Podman's %q, in logrus' quotes
+    else:
+        log.debug("CORS Headers were not set")
+    runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
@@ -144,8 +158,8 @@ async def serve(uri: str | None, seconds: int, engine: Engine) -> None:
             Path(where.removeprefix("unix://")).unlink(missing_ok=True)
 
 
-def run(uri: str | None, seconds: int, engine: Engine) -> None:
+def run(uri: str | None, seconds: int, engine: Engine, cors: str = "") -> None:
     try:
-        asyncio.run(serve(uri, seconds, engine))
+        asyncio.run(serve(uri, seconds, engine, cors))
     except KeyboardInterrupt:
         pass

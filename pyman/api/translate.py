@@ -68,6 +68,9 @@ def _restart(policy: dict[str, Any] | None) -> str:
     if not policy or not policy.get("Name") or policy.get("Name") == "no":
         return ""
     name = str(policy["Name"])
+    if name not in ("always", "unless-stopped", "on-failure"):
+        raise BadRequest(f"HostConfig.RestartPolicy.Name: invalid restart policy {name!r}: "
+                         "no, always, unless-stopped or on-failure")
     retries = policy.get("MaximumRetryCount") or 0
     return f"{name}:{retries}" if name == "on-failure" and retries else name
 

@@ -15,6 +15,9 @@ def service(
     time_: Annotated[int, typer.Option(
         "--time", "-t", help="Seconds without a request before the service exits; 0: "
         "never.")] = 5,
+    cors: Annotated[str, typer.Option(
+        "--cors", help="Cross-origin resource sharing: the Access-Control-Allow-Origin "
+        "header's value (e.g. \"*\").")] = "",
 ) -> None:
     """Run the API service (Docker-compatible: DOCKER_HOST=unix://...)."""
     from pyman.cli.context import engine as make_engine
@@ -27,4 +30,4 @@ def service(
     except ImportError as exc:  # aiohttp is a dependency; a broken install says so
         raise PymanError(f"the API service needs aiohttp ({exc}): pip install aiohttp"
                          ) from None
-    run(uri, time_, make_engine())
+    run(uri, time_, make_engine(), cors)
