@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import archive, attach, containers, exec, images, system, top_stats
+from pyman.api import archive, attach, containers, exec, images, interactive, system, top_stats
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -40,7 +40,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/exec/{id}/start", exec.start), ("GET", "/exec/{id}/json", exec.inspect),
     ("DELETE", "/containers/{id}", containers.delete),
 ]
-ROUTES += archive.ROUTES + top_stats.ROUTES  # each module's own list: fewer hands on this one
+# each module's own list: fewer hands on this one
+ROUTES += archive.ROUTES + top_stats.ROUTES + interactive.ROUTES
 log = logging.getLogger("pyman")
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413
 
