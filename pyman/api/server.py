@@ -13,7 +13,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import archive, attach, containers, exec, images, interactive, system, top_stats
+from pyman.api import (
+    archive,
+    attach,
+    containers,
+    exec,
+    image_io,
+    images,
+    interactive,
+    system,
+    top_stats,
+)
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -41,7 +51,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/containers/{id}", containers.delete),
 ]
 # each module's own list: fewer hands on this one
-ROUTES += archive.ROUTES + top_stats.ROUTES + interactive.ROUTES
+ROUTES += archive.ROUTES + top_stats.ROUTES + interactive.ROUTES + image_io.ROUTES
 log = logging.getLogger("pyman")
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413
 

@@ -117,9 +117,10 @@ class Containers:
             sys.stdout.flush()
             sys.stderr.flush()
             quiet = open(os.devnull, "wb") if self.opts.quiet else None  # -q: no output
+            out = quiet or self.opts.output
             try:
                 result = self.engine.containers.start(c, detach=False, sig_proxy=True,
-                                                      stdout=quiet, stderr=quiet)
+                                                      stdout=out, stderr=out)
             except PymanError as exc:  # the runtime failed: exit status 1, as Buildah's
                 err = BuildStepError(f"while running runtime: {exc}")
                 err.exit_code = 1
