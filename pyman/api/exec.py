@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pyman.api.common import blocking, body, engine, frame, hijack, release
 from pyman.api.errors import BadRequest
+from pyman.api.fields import check
 from pyman.engine.containers.exec import ExecOptions
 from pyman.errors import ContainerStateError, PymanError
 
@@ -23,6 +24,7 @@ SESSIONS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("exec_sessions", di
 async def create(request: web.Request) -> web.Response:
     eng = engine(request)
     doc = await body(request)
+    check(doc, "exec create: ")
     cmd = doc.get("Cmd") if isinstance(doc, dict) else None
     if not isinstance(cmd, list) or not cmd or not all(isinstance(w, str) for w in cmd):
         raise BadRequest("Cmd: a non-empty list of strings is required")
@@ -65,6 +67,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     eng = engine(request)
     session = _session(request)
     doc = await body(request)
+    check(doc, "exec start: ")
     if session["Running"] or session["ExitCode"] is not None:
         raise ContainerStateError(f"exec session {session['ID']} has already run")
     opts: ExecOptions = session["_opts"]

@@ -143,7 +143,13 @@ def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, st
 
 
 async def serve(uri: str | None, seconds: int, engine: Engine, cors: str = "") -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     sock, where = listening_socket(uri, engine)
+    # the engine's calls wait on locks and children: more of them than cores may wait at
+    # once (threads are made as needed)
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"))
     idle = Idle(seconds)
     app = make_app(engine, idle)
     if cors:
