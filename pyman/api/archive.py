@@ -45,13 +45,13 @@ def _path(request: web.Request) -> str:
 
 
 def _archives(request: web.Request) -> Any:
-    from pyman.engine.copy_archive import PathArchive
+    from pyman.engine.copy.archive import PathArchive
 
     return PathArchive(engine(request).paths)
 
 
 async def _refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
-    from pyman.engine.copy_archive import NotADirectory, PathMissing
+    from pyman.engine.copy.archive import NotADirectory, PathMissing
 
     try:
         return await handler(request)

@@ -128,7 +128,7 @@ async def push(request: web.Request) -> web.StreamResponse:
 
 async def get(request: web.Request) -> web.StreamResponse:
     """One image (/images/{name}/get) or several (/images/get?names=...), docker-archive."""
-    from pyman.engine.archives import ArchiveService, SaveOptions
+    from pyman.engine.images.archives import ArchiveService, SaveOptions
 
     eng = engine(request)
     names = [request.match_info["name"]] if "name" in request.match_info \
@@ -178,7 +178,7 @@ async def _streamed_in(request: web.Request, consume: Callable[[IO[bytes]], Any]
 
 
 async def load(request: web.Request) -> web.Response:
-    from pyman.engine.archives import ArchiveService
+    from pyman.engine.images.archives import ArchiveService
 
     eng = engine(request)
     try:
@@ -212,7 +212,7 @@ def _unpack_context(stream: IO[bytes], into: str) -> None:
     import io
     import tarfile
 
-    from pyman.engine.copy_tar import extract_tar
+    from pyman.engine.copy.tar import extract_tar
 
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
         stream)  # type: ignore[arg-type,type-var]
@@ -257,8 +257,8 @@ class _Output:
 
 
 async def build(request: web.Request) -> web.StreamResponse:
-    from pyman.engine.build import Builder, BuildOptions
-    from pyman.engine.build_context import prepare
+    from pyman.engine.build.builder import Builder, BuildOptions
+    from pyman.engine.build.context import prepare
 
     eng = engine(request)
     q = request.query

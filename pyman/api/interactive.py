@@ -113,7 +113,7 @@ def container_stdin(run_dir: str, conn: socket.socket, done: threading.Event) ->
     """A container's input: once it runs, through its monitor's attach socket (the relay
     there passes it to the pipe or the pty); the output the monitor sends there too is
     dropped (the attach streams it from the log, from the moment of the attach)."""
-    from pyman.engine.monitor_client import connect_attach
+    from pyman.engine.containers.monitor_client import connect_attach
 
     sock = None
     while not done.is_set():
@@ -186,7 +186,7 @@ async def exec_resize(request: web.Request) -> web.Response:
 
 async def container_resize(request: web.Request) -> web.Response:
     """The window size to the container's terminal, through its monitor's attach socket."""
-    from pyman.engine.monitor_client import connect_attach
+    from pyman.engine.containers.monitor_client import connect_attach
     from pyman.errors import ContainerStateError
 
     eng = engine(request)

@@ -15,7 +15,7 @@ from pyman.errors import ContainerStateError, PymanError
 
 
 async def top(request: web.Request) -> web.Response:
-    from pyman.engine.top import parse_descriptors
+    from pyman.engine.containers.top import parse_descriptors
 
     eng = engine(request)
     key = request.match_info["id"]
@@ -31,7 +31,7 @@ def _ps(eng: Any, key: str, words: list[str]) -> dict[str, Any]:
     """ps(1) with the client's arguments in the container, its table as Titles/Processes."""
     import os
 
-    from pyman.engine.exec import ExecOptions
+    from pyman.engine.containers.exec import ExecOptions
 
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
@@ -52,7 +52,7 @@ def _ps(eng: Any, key: str, words: list[str]) -> dict[str, Any]:
 async def stats(request: web.Request) -> web.StreamResponse:
     """stream=false: one document; with one-shot=false (Docker's default) after a second
     reading, so precpu_stats lets the client compute a CPU percentage."""
-    from pyman.engine.stats import StatsService
+    from pyman.engine.containers.stats import StatsService
 
     service = StatsService(engine(request).paths)
     key = request.match_info["id"]

@@ -10,9 +10,9 @@ import stat
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from pyman.engine import copy_tar as ct
-from pyman.engine.copy import CopyService, _decode_info, stat_here
-from pyman.engine.copy_enter import ContainerSide
+from pyman.engine.copy import tar as ct
+from pyman.engine.copy.cp import CopyService, _decode_info, stat_here
+from pyman.engine.copy.enter import ContainerSide
 from pyman.errors import PymanError
 
 # Go's os.FileMode type bits: Docker's clients read the mode with them (IsDir, symlinks)
@@ -94,7 +94,7 @@ class PathArchive(CopyService):
             chown: bool) -> None:
         """A tar (possibly compressed) extracted into the container directory ``path``:
         spooled first (a broken archive is refused before anything is written)."""
-        from pyman.engine.copy_stdin import spooled_archive
+        from pyman.engine.copy.stdin import spooled_archive
 
         side = self._side(key)
         try:

@@ -86,7 +86,7 @@ class StatsService:
 
     def sample(self, key: str) -> dict[str, Any]:
         """One reading of the running container ``key``."""
-        from pyman.engine.exec import ExecService
+        from pyman.engine.containers.exec import ExecService
 
         try:
             t = ExecService(self.paths).target(key, "container is not running", 125)
