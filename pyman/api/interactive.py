@@ -66,28 +66,43 @@ def _drain(master: int) -> bytes:
 
 def tty_relay(conn: socket.socket, master: int, pidfd: int, stdin: bool) -> None:
     """An exec's terminal: keys to the pty, its output to the client, until the process
-    exits. A client that goes away hangs the terminal up (SIGHUP), as closing a terminal
-    does, so a shell left behind ends."""
+    exits. A client that goes away (its connection hung up, not only its input ended)
+    hangs the terminal up (SIGHUP), as closing a terminal does, so a shell left behind ends."""
     os.set_blocking(master, False)
-    reading, sending = stdin, True
+    poller = select.poll()
+    for fd in (master, pidfd):
+        poller.register(fd, select.POLLIN)
+    # without input wanted, only the hang-up is watched (poll reports it unasked)
+    poller.register(conn, select.POLLIN if stdin else 0)
+    watching, reading = True, stdin
+
+    def gone() -> None:
+        nonlocal watching, reading
+        if watching:
+            poller.unregister(conn)
+            watching = reading = False
+            signal.pidfd_send_signal(pidfd, signal.SIGHUP)
+
     while True:
-        watch = [master, pidfd] + ([conn] if reading else [])
-        ready, _, _ = select.select(watch, [], [])
-        if conn in ready:
+        events = dict(poller.poll())
+        ev = events.get(conn.fileno(), 0) if watching else 0
+        if ev & select.POLLIN and reading:
             data = recv(conn)
-            if data == b"":
-                reading = False  # no more input: a terminal has no end-of-file to pass on
+            if data == b"":  # no more input: a terminal has no end-of-file to pass on
+                reading = False
+                poller.modify(conn, 0)
             elif data:
                 write_all(master, data)
-        if master in ready or pidfd in ready:
+        elif ev & (select.POLLHUP | select.POLLERR):
+            gone()
+        if master in events or pidfd in events:
             out = _drain(master)
-            if out and sending:
+            if out and watching:
                 try:
                     send_all(conn, out)
                 except OSError:
-                    sending = reading = False
-                    signal.pidfd_send_signal(pidfd, signal.SIGHUP)
-        if pidfd in ready:
+                    gone()
+        if pidfd in events:
             return
 
 
@@ -203,6 +218,14 @@ async def container_resize(request: web.Request) -> web.Response:
             with socket.socket(fileno=connect_attach(str(eng.containers.store.run_dir(c.id)))
                                ) as sock:
                 sock.send(f"w{rows} {cols}".encode())
+                # answered once the monitor has read our end (and so the size before it):
+                # the docker CLI sends two sizes in a row, the last must win
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(2)
+                while sock.recv(CHUNK + 1):
+                    pass  # its output to attach clients: not ours to read
+        except TimeoutError:
+            pass  # a monitor this busy still gets it
         except OSError as exc:
             raise ContainerStateError(f"container {c.name}: its terminal cannot be "
                                       f"reached: {exc.strerror}") from None

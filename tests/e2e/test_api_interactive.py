@@ -8,6 +8,7 @@ import fcntl
 import os
 import pty
 import select
+import socket
 import struct
 import subprocess
 import termios
@@ -87,6 +88,16 @@ def test_docker_exec_and_run_with_a_terminal(service, fresh_env: dict[str, str],
     listed = subprocess.run([DOCKER_CLI, "ps", "-a", "--format", "{{.Names}}"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert listed.stdout.split() == ["tty-ctr"]  # run -it --rm left nothing
+    # docker attach to a running container's terminal: it sends two sizes in a row (one
+    # larger, to force a redraw), the last must win
+    started = subprocess.run([DOCKER_CLI, "run", "-dit", "--name", "att-ctr", "alpine", "sh"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    term = Terminal([DOCKER_CLI, "attach", "att-ctr"], env)
+    term.type(b"echo $((5*5)); stty size\r")
+    term.wait_for(b"25\r\n33 101\r\n")
+    term.type(b"exit 4\r")
+    assert term.exit_code() == 4, term.screen
 
 
 def test_piped_stdin_with_i(service, fresh_env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -127,6 +138,20 @@ def test_docker_py_exec_socket_and_resizes(client) -> None:  # type: ignore[no-u
             out += raw.recv(4096)
     raw.close()
     assert client.api.exec_inspect(exec_id)["ExitCode"] == 7
+    # a client that goes away hangs its terminal up: the shell it left ends
+    exec_id = client.api.exec_create(ctr.id, ["sh"], stdin=True, tty=True)["Id"]
+    sock = client.api.exec_start(exec_id, socket=True, tty=True)
+    deadline = time.monotonic() + 30
+    while not client.api.exec_inspect(exec_id)["Running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sock._sock.sendall(b"echo still-here\n")
+    time.sleep(0.5)
+    sock._sock.shutdown(socket.SHUT_RDWR)  # gone, whatever else holds the descriptor
+    sock._sock.close()
+    while client.api.exec_inspect(exec_id)["Running"]:
+        assert time.monotonic() < deadline, "the shell outlived its client"
+        time.sleep(0.1)
     # the container's own terminal, sized through its monitor
     client.api.resize(ctr.id, height=40, width=120)
     assert ctr.exec_run(["stty", "-F", "/dev/console", "size"]).output in (
