@@ -46,7 +46,11 @@ def _stat_child(path: str) -> dict[str, Any]:
     info = stat_here(path)
     if info["exists"]:
         st = os.stat(os.path.normpath(info["target"]))
-        info["details"] = [st.st_size, st.st_mode, st.st_mtime_ns]
+        link = os.lstat(os.path.normpath(path))
+        # a symlink's own mode and size, its target's name (as Podman: the client sees
+        # the link bit and may ask for the target)
+        shown = link if stat.S_ISLNK(link.st_mode) else st
+        info["details"] = [shown.st_size, shown.st_mode, st.st_mtime_ns, stat.S_ISDIR(st.st_mode)]
     return info
 
 
@@ -67,16 +71,15 @@ class PathArchive(CopyService):
         info = _decode_info(report)
         if not info.exists:
             raise PathMissing(f"Could not find the file {path} in container {side.key}")
-        if not (isinstance(details, list) and len(details) == 3
+        if not (isinstance(details, list) and len(details) == 4
                 and all(isinstance(v, int) for v in details)):
             raise PymanError("cp: the helper's report on a path is malformed: refused")
         target = where.outside(info.target)
-        size, mode, mtime_ns = details
+        size, mode, mtime_ns, is_dir = details
         when = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
-        return {"name": os.path.basename(os.path.normpath(target)) or "/",
-                "size": size, "mode": go_mode(mode), "mtime": when.isoformat()
-                .replace("+00:00", "Z"), "isDir": stat.S_ISDIR(mode),
-                "linkTarget": target}, target
+        return {"name": ct.go_base(target) if target != "/" else ".", "size": size,
+                "mode": go_mode(mode), "mtime": when.isoformat().replace("+00:00", "Z"),
+                "isDir": bool(is_dir), "linkTarget": target}, target
 
     def stat(self, key: str, path: str) -> dict[str, Any]:
         """Docker's PathStat of a container path (a final symlink followed, as Podman)."""
