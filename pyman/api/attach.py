@@ -4,19 +4,20 @@ stream (101 UPGRADED, then Docker's multiplexed frames, or raw bytes with a term
 `docker run` attaches before it starts the container, so the output is read from the
 container's log as it is written, from where the log ended at the attach: nothing written
 between the start and the first read is lost, and the file is held open, so an --rm
-container removed at its exit is still read to its end. Input (stdin=1) is not relayed yet:
-refused with 501 rather than a client left waiting on a prompt."""
+container removed at its exit is still read to its end. Input (stdin=1) goes to the
+container through its monitor's attach socket once it runs (api/interactive.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 from aiohttp import web
 
 from pyman.api.common import blocking, engine, flag, frame, hijack, release
 from pyman.api.containers import settled_status
-from pyman.api.errors import BadRequest, answer
+from pyman.api.errors import BadRequest
 from pyman.engine.containers.logs import _parse as parse_record
 
 STREAMS = {"stdout": 1, "stderr": 2}
@@ -65,9 +66,6 @@ async def attach(request: web.Request) -> web.StreamResponse:
     eng = engine(request)
     key = request.match_info["id"]
     c, st = await blocking(eng.containers.get, key)
-    if flag(request, "stdin"):
-        return answer(501, "attach with stdin is not supported by pyman's API yet: run "
-                      "without -i, or use `pyman attach`")
     wanted = {s for s in STREAMS if flag(request, s)}
     path = eng.containers.log_file(c)
     if not path:
@@ -91,6 +89,11 @@ async def attach(request: web.Request) -> web.StreamResponse:
             await loop.sock_sendall(conn, chunk)
 
     seen_running = st.status in ALIVE
+    done = threading.Event()
+    if flag(request, "stdin") and (c.interactive or c.tty):
+        from pyman.api.interactive import container_stdin, start_thread
+
+        start_thread(container_stdin, str(eng.containers.store.run_dir(cid)), conn, done)
     try:
         while True:
             await send(await blocking(follower.read, wanted, c.tty))
@@ -103,6 +106,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     except (BrokenPipeError, ConnectionResetError):
         pass  # the client went away: nothing to tell it
     finally:
+        done.set()
         follower.close()
         release(request, conn)
     return web.Response(status=101)  # nothing more goes out: the connection is closed

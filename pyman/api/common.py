@@ -95,6 +95,8 @@ async def hijack(request: web.Request, kind: str) -> socket.socket:
         raise BadRequest(f"{request.path}: needs a stream connection (a unix or TCP socket)")
     conn = socket.socket(fileno=os.dup(raw.fileno()))
     conn.setblocking(False)
+    if transport is not None:
+        transport.pause_reading()  # what the client sends now is the process's input: ours
     upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
     status = "101 UPGRADED" if upgrade else "200 OK"
     extra = "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else ""
@@ -105,7 +107,32 @@ async def hijack(request: web.Request, kind: str) -> socket.socket:
 
 
 def release(request: web.Request, conn: socket.socket) -> None:
-    """The hijacked connection's end: ours and the server's descriptors closed."""
-    conn.close()
+    """The hijacked connection's end: our side shut (the client reads the end of the
+    output), the server's descriptor closed, and ours once the client's unread input is
+    read away (closing a socket with input unread resets the connection: the client would
+    lose the output's end)."""
+    import threading
+
+    try:
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
     if request.transport is not None:
         request.transport.close()
+    threading.Thread(target=_linger, args=(conn,), daemon=True).start()
+
+
+def _linger(conn: socket.socket, seconds: float = 10) -> None:
+    import select
+    import time
+
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([conn], [], [], left)
+            if ready and not conn.recv(1 << 16):
+                break
+    except OSError:
+        pass
+    finally:
+        conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -24,7 +25,9 @@ def status_of(exc: errors.PymanError) -> int:
 
 
 def answer(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+    # "application/json" exactly, no charset: the docker CLI decodes the message only then
+    return web.Response(body=json.dumps({"message": message}).encode(), status=status,
+                        headers={"Content-Type": "application/json"})
 
 
 class BadRequest(errors.PymanError):

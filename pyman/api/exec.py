@@ -1,6 +1,7 @@
 """Exec sessions: create (kept in this service's memory, as a session exists only until it
-has run), start (attached: the connection hijacked for the multiplexed output; detached: run
-in the background) and inspect. A terminal or input (-it) is not relayed yet: 501."""
+has run), start (attached: the connection hijacked for the multiplexed output and the
+client's input; with a terminal, raw both ways; detached: run in the background) and
+inspect. Resizes: api/interactive.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from pyman.api.common import blocking, body, engine, frame, hijack, release
-from pyman.api.errors import BadRequest, answer
+from pyman.api.errors import BadRequest
+from pyman.api.fields import check
 from pyman.engine.containers.exec import ExecOptions
 from pyman.errors import ContainerStateError, PymanError
 
@@ -22,6 +24,7 @@ SESSIONS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("exec_sessions", di
 async def create(request: web.Request) -> web.Response:
     eng = engine(request)
     doc = await body(request)
+    check(doc, "exec create: ")
     cmd = doc.get("Cmd") if isinstance(doc, dict) else None
     if not isinstance(cmd, list) or not cmd or not all(isinstance(w, str) for w in cmd):
         raise BadRequest("Cmd: a non-empty list of strings is required")
@@ -64,17 +67,15 @@ async def start(request: web.Request) -> web.StreamResponse:
     eng = engine(request)
     session = _session(request)
     doc = await body(request)
+    check(doc, "exec start: ")
     if session["Running"] or session["ExitCode"] is not None:
         raise ContainerStateError(f"exec session {session['ID']} has already run")
-    if session["OpenStdin"] or session["ProcessConfig"]["tty"] or (
-            isinstance(doc, dict) and doc.get("Tty")):
-        return answer(501, "exec with a terminal or input (-it) is not supported by pyman's "
-                      "API yet: use `pyman exec -it`")
     opts: ExecOptions = session["_opts"]
     session["Running"] = True
 
-    def run(out: int | None, err: int | None) -> int:
+    def run(out: int | None, err: int | None, stdin: int | None = None) -> int:
         opts.stdout_fd, opts.stderr_fd = out, err
+        opts.interactive, opts.stdin_fd = stdin is not None, stdin
         try:
             return eng.exec.run(session["ContainerID"], opts).exit_code or 0
         except PymanError as exc:
@@ -95,7 +96,72 @@ async def start(request: web.Request) -> web.StreamResponse:
 
         asyncio.get_running_loop().run_in_executor(None, background)
         return web.Response(status=200)
+    if session["ProcessConfig"]["tty"] or (isinstance(doc, dict) and doc.get("Tty")):
+        return await _terminal(request, session, finished)
     return await _attached(request, session, run, finished)
+
+
+async def _terminal(request: web.Request, session: dict[str, Any], finished: Any
+                    ) -> web.StreamResponse:
+    """-t: the process on a pty whose master is relayed raw over the connection."""
+    from pyman.api.interactive import resize_fd, send_all, tty_relay
+
+    eng = engine(request)
+    opts: ExecOptions = session["_opts"]
+    opts.tty, opts.interactive = True, bool(session["OpenStdin"])
+    conn = await hijack(request, "raw-stream")
+
+    def attach(master: int, pidfd: int) -> None:
+        session["_master"] = master
+        if session.get("_size"):  # a resize that came before the terminal
+            resize_fd(master, *session["_size"])
+        try:
+            tty_relay(conn, master, pidfd, opts.interactive)
+        finally:
+            session["_master"] = -1
+
+    def work() -> None:
+        try:
+            code = eng.exec.run(session["ContainerID"], opts, attach=attach,
+                                console_size=session.get("_size")).exit_code or 0
+        except PymanError as exc:
+            try:
+                send_all(conn, f"{exc}\r\n".encode())
+            except OSError:
+                pass
+            code = exc.exit_code
+        finished(code)
+
+    try:
+        await in_thread(work)
+    finally:
+        release(request, conn)
+    return web.Response(status=200)
+
+
+async def in_thread(fn: Any) -> None:
+    """``fn`` in a thread of its own (a session lasts as long as its user wants: it must
+    not hold one of the engine's workers), awaited."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(exc: BaseException | None) -> None:
+        if not done.done():
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+    def body() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting side
+            loop.call_soon_threadsafe(settle, exc)
+        else:
+            loop.call_soon_threadsafe(settle, None)
+
+    threading.Thread(target=body, daemon=True).start()
+    await done
 
 
 async def _attached(request: web.Request, session: dict[str, Any], run: Any, finished: Any
@@ -114,14 +180,25 @@ async def _attached(request: web.Request, session: dict[str, Any], run: Any, fin
     for (r, _), stream in zip(pipes, (1, 2), strict=True):
         threading.Thread(target=pump, args=(r, stream), daemon=True).start()
 
+    stdin_r = -1
+    stop_stdin = threading.Event()
+    if session["OpenStdin"]:
+        from pyman.api.interactive import pump_stdin
+
+        stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+        threading.Thread(target=pump_stdin, args=(conn, stdin_w, stop_stdin),
+                         daemon=True).start()
+
     def work() -> int:
         try:
-            return int(run(pipes[0][1], pipes[1][1]))
+            return int(run(pipes[0][1], pipes[1][1], None if stdin_r < 0 else stdin_r))
         finally:
-            for _, w in pipes:
-                os.close(w)
+            for fd in (pipes[0][1], pipes[1][1], stdin_r):
+                if fd >= 0:
+                    os.close(fd)  # the last read end of stdin: a blocked pump gets EPIPE
+            stop_stdin.set()
 
-    task = loop.run_in_executor(None, work)
+    task = asyncio.ensure_future(_in_thread_value(work))
     open_pipes = 2
     try:
         while open_pipes:
@@ -136,3 +213,9 @@ async def _attached(request: web.Request, session: dict[str, Any], run: Any, fin
         finished(await task)
         release(request, conn)
     return web.Response(status=200)
+
+
+async def _in_thread_value(fn: Any) -> int:
+    box: list[int] = []
+    await in_thread(lambda: box.append(fn()))
+    return box[0]

@@ -5,6 +5,7 @@ idle exit (--time)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import sys
@@ -12,7 +13,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pyman.api import attach, containers, events, exec, images, networks, system, volumes
+from pyman.api import (
+    archive,
+    attach,
+    containers,
+    events,
+    exec,
+    image_io,
+    images,
+    interactive,
+    networks,
+    system,
+    top_stats,
+    volumes,
+)
 from pyman.api.common import ENGINE
 from pyman.api.errors import Handler, errors_as_json
 from pyman.engine import Engine
@@ -39,7 +53,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/exec/{id}/start", exec.start), ("GET", "/exec/{id}/json", exec.inspect),
     ("DELETE", "/containers/{id}", containers.delete),
 ]
-ROUTES += networks.ROUTES + volumes.ROUTES + events.ROUTES  # each module lists its own
+# each module's own list: fewer hands on this one
+ROUTES += networks.ROUTES + volumes.ROUTES + events.ROUTES
+ROUTES += archive.ROUTES + top_stats.ROUTES + interactive.ROUTES + image_io.ROUTES
+log = logging.getLogger("pyman")
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413
 
 
@@ -94,6 +111,9 @@ def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, st
         return sock, "the socket systemd passed"
     if uri is None:
         uri = f"unix://{default_socket(engine)}"
+    for scheme in ("unix", "tcp"):  # Podman also takes tcp:HOST:PORT and unix:/path
+        if uri.startswith(f"{scheme}:") and not uri.startswith(f"{scheme}://"):
+            uri = f"{scheme}://{uri.removeprefix(f'{scheme}:')}"
     if uri.startswith("unix://"):
         path = Path(uri.removeprefix("unix://"))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -126,10 +146,24 @@ def listening_socket(uri: str | None, engine: Engine) -> tuple[socket.socket, st
     raise PymanError(f"{uri}: not a service address: unix:///path.sock or tcp://127.0.0.1:PORT")
 
 
-async def serve(uri: str | None, seconds: int, engine: Engine) -> None:
+async def serve(uri: str | None, seconds: int, engine: Engine, cors: str = "") -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     sock, where = listening_socket(uri, engine)
+    # the engine's calls wait on locks and children: more of them than cores may wait at
+    # once (threads are made as needed)
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"))
     idle = Idle(seconds)
-    runner = web.AppRunner(make_app(engine, idle), access_log=None, handle_signals=True)
+    app = make_app(engine, idle)
+    if cors:
+        from pyman.api.cors import enable
+
+        enable(app, cors)
+        log.debug('CORS Headers were set to \\"%s\\"', cors)  # Podman's %q, in logrus' quotes
+    else:
+        log.debug("CORS Headers were not set")
+    runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
@@ -145,8 +179,8 @@ async def serve(uri: str | None, seconds: int, engine: Engine) -> None:
             Path(where.removeprefix("unix://")).unlink(missing_ok=True)
 
 
-def run(uri: str | None, seconds: int, engine: Engine) -> None:
+def run(uri: str | None, seconds: int, engine: Engine, cors: str = "") -> None:
     try:
-        asyncio.run(serve(uri, seconds, engine))
+        asyncio.run(serve(uri, seconds, engine, cors))
     except KeyboardInterrupt:
         pass

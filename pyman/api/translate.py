@@ -1,7 +1,8 @@
 """A Docker `POST /containers/create` body as pyman's RunOptions.
 
-Docker clients send more than pyman uses; unknown fields are ignored, as Docker ignores them.
-A field of the wrong type is a 400 naming it, never a half-made container."""
+Docker clients send more than pyman uses: Docker's fields pyman does not use are ignored; a
+field Docker does not have either is a 400 naming it (api/fields.py), as is a field of the
+wrong type: never a half-made container."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from typing import Any
 
 from pyman.api.errors import BadRequest
+from pyman.api.fields import check_create
 from pyman.engine.types import RunOptions
 
 
@@ -132,6 +134,9 @@ def _restart(policy: dict[str, Any] | None) -> str:
     if not policy or not policy.get("Name") or policy.get("Name") == "no":
         return ""
     name = str(policy["Name"])
+    if name not in ("always", "unless-stopped", "on-failure"):
+        raise BadRequest(f"HostConfig.RestartPolicy.Name: invalid restart policy {name!r}: "
+                         "no, always, unless-stopped or on-failure")
     retries = policy.get("MaximumRetryCount") or 0
     return f"{name}:{retries}" if name == "on-failure" and retries else name
 
@@ -139,6 +144,7 @@ def _restart(policy: dict[str, Any] | None) -> str:
 def run_options(body: Any, name: str | None) -> RunOptions:
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
+    check_create(body)
     image = body.get("Image")
     if not isinstance(image, str) or not image:
         raise BadRequest("Image: a string naming the image is required")

@@ -57,6 +57,7 @@ class BuildOptions:
     security_opt: list[str] = field(default_factory=list)
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
+    output: Any = None  # where RUN steps write (a binary file object); None: our stdout
 
 
 class StepFailed(PymanError):

@@ -116,10 +116,11 @@ class Containers:
             sys.stdout.flush()
             sys.stderr.flush()
             quiet = open(os.devnull, "wb") if self.opts.quiet else None  # -q: no output
+            out = quiet or self.opts.output
             try:
                 # no signals proxied: the CLI stops the build on SIGTERM/SIGINT
                 result = self.engine.containers.start(c, detach=False, sig_proxy=False,
-                                                      stdout=quiet, stderr=quiet)
+                                                      stdout=out, stderr=out)
             except Interrupted:
                 raise
             except PymanError as exc:  # the runtime failed: exit status 1, as Buildah's

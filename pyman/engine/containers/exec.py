@@ -50,6 +50,7 @@ class ExecOptions:
     # pipes); None: ours
     stdout_fd: int | None = None
     stderr_fd: int | None = None
+    stdin_fd: int | None = None  # with ``interactive``: the session's input (the API's pipe)
 
 
 @dataclass
@@ -331,6 +332,8 @@ def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_f
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.close(null)
+        elif opts.stdin_fd is not None:
+            os.dup2(opts.stdin_fd, 0)
         if not (opts.detach or tty):
             for given, target in ((opts.stdout_fd, 1), (opts.stderr_fd, 2)):
                 if given is not None:

@@ -1,0 +1,131 @@
+"""The API's archive endpoints (docker cp): a container path looked at (Docker's PathStat),
+copied out as tar, and a tar extracted into a container directory, through cp's own code:
+every child's root is the container's (copy_enter.py), so no path, symlink or archive member
+leads out of it, and the members are checked as cp checks them (copy_tar.extract_tar)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from pyman.engine.copy import tar as ct
+from pyman.engine.copy.cp import CopyService, _decode_info, stat_here
+from pyman.engine.copy.enter import ContainerSide
+from pyman.errors import PymanError
+
+# Go's os.FileMode type bits: Docker's clients read the mode with them (IsDir, symlinks)
+_GO_TYPES = ((stat.S_ISDIR, 1 << 31), (stat.S_ISLNK, 1 << 27), (stat.S_ISFIFO, 1 << 25),
+             (stat.S_ISSOCK, 1 << 24), (stat.S_ISBLK, 1 << 26),
+             (stat.S_ISCHR, (1 << 26) | (1 << 21)))
+
+
+class PathMissing(PymanError):
+    """The container has no such path (the API's 404)."""
+
+
+class NotADirectory(PymanError):
+    """An archive is extracted into a directory only (the API's 400)."""
+
+
+def go_mode(mode: int) -> int:
+    out = mode & 0o777
+    for test, bit in _GO_TYPES:
+        if test(mode):
+            out |= bit
+    for flag, bit in ((stat.S_ISUID, 1 << 23), (stat.S_ISGID, 1 << 22), (stat.S_ISVTX, 1 << 20)):
+        if mode & flag:
+            out |= bit
+    return out
+
+
+def _stat_child(path: str) -> dict[str, Any]:
+    """In the container's root: cp's look at the path (a final symlink followed inside it),
+    plus what Docker's PathStat carries."""
+    info = stat_here(path)
+    if info["exists"]:
+        st = os.stat(os.path.normpath(info["target"]))
+        link = os.lstat(os.path.normpath(path))
+        # a symlink's own mode and size, its target's name (as Podman: the client sees
+        # the link bit and may ask for the target)
+        shown = link if stat.S_ISLNK(link.st_mode) else st
+        info["details"] = [shown.st_size, shown.st_mode, st.st_mtime_ns, stat.S_ISDIR(st.st_mode)]
+    return info
+
+
+class PathArchive(CopyService):
+    def _side(self, key: str) -> ContainerSide:
+        side = ContainerSide(self.paths, key)
+        side.hold()
+        return side
+
+    def _lookup(self, side: ContainerSide, path: str) -> tuple[dict[str, Any], str]:
+        full = side.absolute("/." if path == "/" else path)
+        where = side.where(full)
+        inner = where.path
+        report = side.run(where, lambda: _stat_child(inner), None, writable=False)
+        if not isinstance(report, dict):
+            raise PymanError("cp: the helper's report on a path is malformed: refused")
+        details = report.pop("details", None)
+        info = _decode_info(report)
+        if not info.exists:
+            raise PathMissing(f"Could not find the file {path} in container {side.key}")
+        if not (isinstance(details, list) and len(details) == 4
+                and all(isinstance(v, int) for v in details)):
+            raise PymanError("cp: the helper's report on a path is malformed: refused")
+        target = where.outside(info.target)
+        size, mode, mtime_ns, is_dir = details
+        when = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
+        return {"name": ct.go_base(target) if target != "/" else ".", "size": size,
+                "mode": go_mode(mode), "mtime": when.isoformat().replace("+00:00", "Z"),
+                "isDir": bool(is_dir), "linkTarget": target}, target
+
+    def stat(self, key: str, path: str) -> dict[str, Any]:
+        """Docker's PathStat of a container path (a final symlink followed, as Podman)."""
+        side = self._side(key)
+        try:
+            return self._lookup(side, path)[0]
+        finally:
+            side.release()
+
+    def get(self, key: str, path: str, out_fd: int) -> None:
+        """The path as tar into ``out_fd`` (cp's CONTAINER:PATH - stream)."""
+        self.copy(f"{key}:{path}", "-", stdout_fd=out_fd)
+
+    def put(self, key: str, path: str, archive: IO[bytes], *, overwrite: bool,
+            chown: bool) -> None:
+        """A tar (possibly compressed) extracted into the container directory ``path``:
+        spooled first (a broken archive is refused before anything is written)."""
+        from pyman.engine.copy.stdin import spooled_archive
+
+        side = self._side(key)
+        try:
+            found, target = self._lookup(side, path)
+            if not found["isDir"]:
+                raise NotADirectory(f"{path}: extraction point must be a directory")
+            spool = spooled_archive(archive)
+            try:
+                where = side.where(target)
+                put = ct.PutOptions(overwrite=overwrite, keep_owners=True,
+                                    chown=self._user_ids(side) if chown else None)
+                r, w = os.pipe()
+
+                def child() -> object:
+                    with os.fdopen(r, "rb") as raw:
+                        ct.extract_tar(raw, where.path, put)
+                    return None
+
+                def parent() -> None:
+                    try:
+                        with os.fdopen(w, "wb") as out:
+                            spool.feed(out)
+                    except BrokenPipeError:
+                        pass  # the child stopped reading: it says why
+
+                side.run(where, child, parent, writable=True, close_in_parent=r,
+                         close_in_child=w)
+            finally:
+                spool.close()
+        finally:
+            side.release()
