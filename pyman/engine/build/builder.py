@@ -78,6 +78,7 @@ class Builder:
         self.ctrs: Containers = Containers(engine, opts)
         self.matcher: Matcher = load(opts.context, opts.ignorefile)
         self.stage_states: dict[int, State] = {}
+        self.stage_bases: dict[int, tuple[str, str]] = {}  # the image a stage starts from
         self.records: dict[str, ImageRecord] = {}
         self.plan_stages: list[Stage] = []
         self.base_layers = 0
@@ -106,7 +107,7 @@ class Builder:
         for i in plan.needed:
             self.stage_states[i] = self._stage(cf, plan, plan.stages[i], last=i == final)
         state = self._finish(self.stage_states[final])
-        return self._commit(state)
+        return self._commit(state, self.stage_bases.get(final, ("", "")))
 
     def _stage(self, cf: Containerfile, plan: Plan, stage: Stage, last: bool) -> State:
         state = self._base(stage, plan)
@@ -149,12 +150,15 @@ class Builder:
         by_name: dict[str, Stage] = {s.name: s for s in plan.stages if s.name}
         ref = stage_ref(stage.base, stage.index, by_name)
         if ref is not None:
+            self.stage_bases[stage.index] = self.stage_bases.get(ref, ("", ""))
             return self.stage_states[ref]
         if stage.base == "scratch":
+            self.stage_bases[stage.index] = ("", "")
             state = scratch()
             self._save(state)
             return state
         rec = self._image(stage.base)
+        self.stage_bases[stage.index] = (rec.names[0] if rec.names else stage.base, rec.digest)
         return self.states.from_image(rec)
 
     def _image(self, name: str) -> ImageRecord:
@@ -249,16 +253,19 @@ class Builder:
             state = cached or self._store(key, squash(self, state, keep))
         return state
 
-    def _commit(self, state: State) -> str:
+    def _commit(self, state: State, base: tuple[str, str]) -> str:
         from pyman.engine.images.operations import tag_name
         from pyman.storage.images import ImageStore
 
         o = self.opts
         names = [tag_name(t) for t in o.tags]
         self._say("COMMIT " + (o.tags[0] if o.tags else "") if o.tags else "COMMIT")
-        rec = self.states.save(state, o.fmt, dict(o.annotations))
+        # Buildah's manifest annotations: the user's, then the base image's name and digest
+        notes = {**o.annotations, "org.opencontainers.image.base.digest": base[1],
+                 "org.opencontainers.image.base.name": base[0]}
+        rec = self.states.save(state, o.fmt, notes)
         rec.names = names
-        ImageStore(self.engine.paths.data).add(rec)
+        ImageStore(self.engine.paths.data).add(rec, newest_manifest=True)
         self._say(f"--> {rec.id[:11]}")
         for n in names:
             self._say(f"Successfully tagged {n}")

@@ -164,8 +164,9 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
         if _URL.match(s):
             if what == "COPY":
                 raise PymanError("source can't be a URL for COPY")
-            raise PymanError(f"ADD {s}: remote URLs are not supported by pyman build: "
-                             "download the file into the context and ADD it from there")
+            if not build_copy.is_url(s) or inst.flag("from"):
+                raise PymanError(f"ADD {s}: only http:// and https:// URLs can be added "
+                                 "(and not with --from)")
     chmod = inst.flag("chmod")
     mode = None
     if chmod:
