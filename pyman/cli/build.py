@@ -68,8 +68,9 @@ def build(
     iidfile: Annotated[str | None, typer.Option("--iidfile", help="Write the id here.")
                        ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the image id.")] = False,
-    rm: Annotated[bool, typer.Option("--rm", help="Remove build containers (always).")
-                  ] = True,
+    rm: Annotated[bool, typer.Option(
+        "--rm/--no-rm", help="Remove intermediate containers (--rm=false is accepted; "
+        "pyman's build containers are always removed).")] = True,
     force_rm: Annotated[bool, typer.Option("--force-rm", help="Also after a failure.")
                         ] = False,
     network: Annotated[str | None, typer.Option("--network", "--net", help="RUN's network.")

@@ -70,12 +70,11 @@ class Builder:
     def __init__(self, engine: Engine, opts: BuildOptions, say: Say | None = None,
                  events: Any = None) -> None:
         from pyman.build.ignore import load
-        from pyman.engine.build.containers import Containers
 
         self.engine, self.opts, self.events = engine, opts, events
         self.say: Say = say or (lambda line: print(line, flush=True))
         self.states = StateStore(engine.paths)
-        self.ctrs: Containers = Containers(engine, opts)
+        self._ctrs: Containers | None = None
         self.matcher: Matcher = load(opts.context, opts.ignorefile)
         self.stage_states: dict[int, State] = {}
         self.stage_bases: dict[int, tuple[str, str]] = {}  # the image a stage starts from
@@ -83,15 +82,23 @@ class Builder:
         self.plan_stages: list[Stage] = []
         self.base_layers = 0
 
+    @property
+    def ctrs(self) -> Containers:
+        """The build's containers; made (and those of dead builds removed) only when a step
+        needs one: a build served by the cache runs no container code at all."""
+        if self._ctrs is None:
+            from pyman.engine.build.containers import Containers, remove_stale
+
+            remove_stale(self.engine)
+            self._ctrs = Containers(self.engine, self.opts)
+        return self._ctrs
+
     # -- the whole build -------------------------------------------------------------------
     def build(self) -> str:
-        from pyman.engine.build.containers import remove_stale
-
         o = self.opts
         if o.platform:
             for plat in o.platform.split(","):
                 check_platform(plat.strip())
-        remove_stale(self.engine)
         from pyman.runtime.select import select_runtime
 
         select_runtime(self.engine.paths, self.engine.runtime)  # a bad --runtime: at once
@@ -185,7 +192,7 @@ class Builder:
 
             return build_steps.layer_step(self, cf, inst, parent, scope.args(), env)
         text = inst.original
-        key = self.states.key(parent, text, scope.args(), _expand_meta(inst, env, cf.escape))
+        key = self.states.key(parent, text, {}, _expand_meta(inst, env, cf.escape))
         cached = self._cached(key)
         if cached is not None:
             return cached
@@ -265,7 +272,10 @@ class Builder:
                  "org.opencontainers.image.base.name": base[0]}
         rec = self.states.save(state, o.fmt, notes)
         rec.names = names
-        ImageStore(self.engine.paths.data).add(rec, newest_manifest=True)
+        store = ImageStore(self.engine.paths.data)
+        have = store.find(rec.id)  # a rebuild of the same image: images.json stays as it is
+        if have is None or have.digest != rec.digest or not set(names) <= set(have.names):
+            store.add(rec, newest_manifest=True)
         self._say(f"--> {rec.id[:11]}")
         for n in names:
             self._say(f"Successfully tagged {n}")

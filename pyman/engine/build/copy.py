@@ -268,8 +268,12 @@ def unpack(fd: int, dest: str, workdir: str, chown: str | None) -> None:
         ids: tuple[int, int] | None = (u.uid, u.gid)
     else:
         ids = None
+    # "dir/", ".", "dir/." and ".." name a directory (the workdir itself for "."), as Docker's
+    dir_named = dest.endswith("/") or os.path.basename(dest) in (".", "..")
     if not dest.startswith("/"):
         dest = os.path.join(workdir or "/", dest)
+    if dir_named:
+        dest = os.path.normpath(dest).rstrip("/") + "/"
     with os.fdopen(fd, "rb") as raw, tarfile.open(fileobj=raw, mode="r|") as tf:
         targets: dict[str, str] = {}
         keep: set[str] = set()

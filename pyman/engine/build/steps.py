@@ -183,7 +183,7 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
     try:
         if from_:  # keyed by what the source is: nothing read on a cache hit
             src_state = _from_state(b, cf, inst, expand(from_, env))
-            key = b.states.key(parent, inst.original, args,
+            key = b.states.key(parent, inst.original, {},
                                f"from:{src_state.id}|{sources}|{dest}|{chown}|{chmod}")
             cached = b._cached(key)
             if cached is not None:
@@ -200,7 +200,7 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
                 payload = build_copy.write_payload(
                     root, sources, out, excluded=excluded, walk_dir=walk_dir, chmod=mode,
                     extract_tars=what == "ADD", what=what)
-            key = b.states.key(parent, inst.original, args,
+            key = b.states.key(parent, inst.original, {},
                                f"{payload.digest}|{dest}|{chown}")
             cached = b._cached(key)
             if cached is not None:
