@@ -93,7 +93,8 @@ def build(
     cap_add: Annotated[ListOpt, typer.Option("--cap-add")] = None,
     cap_drop: Annotated[ListOpt, typer.Option("--cap-drop")] = None,
     authfile: Annotated[str | None, typer.Option("--authfile")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", hidden=True)] = 1,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="Stages built at once (0: no limit).")] = 1,
     load: Annotated[bool, typer.Option("--load", hidden=True)] = False,
     tls_verify: Annotated[bool | None, typer.Option("--tls-verify/--no-tls-verify",
                                                     hidden=True)] = None,
@@ -105,6 +106,8 @@ def build(
     from pyman.engine.build.context import prepare, read_arg_file
     from pyman.errors import PymanError
 
+    if jobs < 0:
+        raise PymanError(f"--jobs {jobs}: a number of stages, 0 or more")
     if fmt not in ("oci", "docker"):
         raise PymanError(f"unrecognized image type {fmt!r}: --format oci or docker")
     if authfile and not os.path.exists(authfile):
@@ -138,7 +141,7 @@ def build(
             dns_search=list(dns_search or []), dns_option=list(dns_option or []),
             add_host=list(add_host or []), ulimit=list(ulimit or []),
             security_opt=list(security_opt or []), cap_add=list(cap_add or []),
-            cap_drop=list(cap_drop or []))
+            cap_drop=list(cap_drop or []), jobs=jobs)
         with PullProgress(quiet) as progress:
             image_id = Builder(make_engine(), opts, events=progress).build()
     finally:
