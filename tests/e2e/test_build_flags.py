@@ -59,6 +59,28 @@ RUN echo "A=$A B=$B E1=$E1"; cat /vol/in.txt; ip -o link | grep -vc ': lo:' || t
     assert r.returncode == 125 and "--jobs" in r.stderr
 
 
+def test_deletions_and_opaque_dirs_across_layers(run_pyman, fresh_env, tmp_path: Path
+                                                 ) -> None:
+    """A RUN's removals become whiteouts and a recreated dir hides what was below it, in the
+    next step, in a later stage and in the image; the cache serves the same layers."""
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE} AS base
+RUN mkdir -p /d/sub && echo a > /d/sub/f && echo x > /gone && echo keep > /etc/kept
+RUN rm /gone /bin/vi && rm -rf /d && mkdir /d && echo b > /d/new && echo more >> /etc/kept
+RUN test ! -e /gone && test ! -e /d/sub && cat /d/new /etc/kept
+FROM base
+RUN ls -A /d && test ! -e /bin/vi
+""")
+    r = run_pyman("build", "-t", "wh", str(ctx), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "b" in r.stdout.splitlines() and "more" in r.stdout.splitlines()
+    r = run_pyman("run", "--rm", "wh", "sh", "-c",
+                  "ls -A /d; test ! -e /gone && test ! -e /bin/vi && cat /etc/kept", env=env)
+    assert (r.returncode, r.stdout) == (0, "new\nkeep\nmore\n"), r.stderr
+    r = run_pyman("build", "-t", "wh", str(ctx), env=env)
+    assert r.returncode == 0 and r.stdout.count("--> Using cache") == 4, r.stdout
+
+
 def test_independent_stages_build_at_once(run_pyman, fresh_env, tmp_path: Path) -> None:
     """Each stage waits for the other's mark in a shared bind mount: with --jobs 2 both
     finish; one at a time, the first would give up."""
