@@ -3,7 +3,8 @@
 #
 #  - Debian packages: runtimes (runc, crun), uidmap, fuse-overlayfs, slirp4netns, passt,
 #    netavark + aardvark-dns (user-defined networks, Debian 12: 1.4.0), docker-registry, busybox-static, catatonit (--init, pod infra), podman + skopeo (the
-#    reference), python3-venv, docker.io and docker-compose (clients of the API service)
+#    reference), python3-venv, docker.io and docker-compose (clients of the API service),
+#    debootstrap
 #  - /dev/net/tun and /dev/fuse mode 0666, as distributions ship them
 #  - the unprivileged user pymanci with a 65536 sub-uid/sub-gid range
 #  - a loopback registry on 127.0.0.1:5000 (Debian's docker-registry) holding the test images
@@ -29,7 +30,8 @@ PACKAGES=(runc crun uidmap fuse-overlayfs slirp4netns passt docker-registry busy
           fish   # fish: tests/e2e/test_completion.py
           sudo   # sudo: the CI user plays a second local user, the neighbour (below)
           docker.io  # its client only (no daemon is started): tests of pyman's API service
-          docker-compose)  # compose over pyman's API service (tests/e2e/test_compose.py)
+          docker-compose  # compose over pyman's API service (tests/e2e/test_compose.py)
+          debootstrap)  # tests/e2e/test_build_debian.py: a Debian base with gcc, built rootless
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
@@ -179,6 +181,11 @@ else
     done
     registry_up || die "docker-registry did not come up on $REGISTRY: see $GROUND/registry.log"
 fi
+
+# ------------------------------------------------------------------ the CI user's cache
+# Things the tests make once and keep between runs (test_build_debian.py's debootstrapped
+# base image tarball): writable by the CI user only.
+install -d -m 0755 -o "$CI_USER" -g "$CI_USER" "$GROUND/cache-$CI_USER"
 
 # ------------------------------------------------------------------ test images
 say "test images (tests/images/build_images.py)"

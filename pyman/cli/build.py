@@ -93,8 +93,9 @@ def build(
     iidfile: Annotated[str | None, typer.Option("--iidfile", help="Write the id here.")
                        ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the image id.")] = False,
-    rm: Annotated[bool, typer.Option("--rm", help="Remove build containers (always).")
-                  ] = True,
+    rm: Annotated[bool, typer.Option(
+        "--rm/--no-rm", help="Remove intermediate containers (--rm=false is accepted; "
+        "pyman's build containers are always removed).")] = True,
     force_rm: Annotated[bool, typer.Option("--force-rm", help="Also after a failure.")
                         ] = False,
     network: Annotated[str | None, typer.Option("--network", "--net", help="RUN's network.")
@@ -117,7 +118,8 @@ def build(
     cap_add: Annotated[ListOpt, typer.Option("--cap-add")] = None,
     cap_drop: Annotated[ListOpt, typer.Option("--cap-drop")] = None,
     authfile: Annotated[str | None, typer.Option("--authfile")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", hidden=True)] = 1,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="Stages built at once (0: no limit).")] = 1,
     load: Annotated[bool, typer.Option("--load", hidden=True)] = False,
     tls_verify: Annotated[bool | None, typer.Option("--tls-verify/--no-tls-verify",
                                                     hidden=True)] = None,
@@ -128,6 +130,8 @@ def build(
     from pyman.engine.build.builder import Builder, BuildOptions
     from pyman.engine.build.context import prepare, read_arg_file
 
+    if jobs < 0:
+        raise PymanError(f"--jobs {jobs}: a number of stages, 0 or more")
     if fmt not in ("oci", "docker"):
         raise PymanError(f"unrecognized image type {fmt!r}: --format oci or docker")
     if authfile and not os.path.exists(authfile):
@@ -161,7 +165,7 @@ def build(
             dns_search=list(dns_search or []), dns_option=list(dns_option or []),
             add_host=list(add_host or []), ulimit=list(ulimit or []),
             security_opt=list(security_opt or []), cap_add=list(cap_add or []),
-            cap_drop=list(cap_drop or []))
+            cap_drop=list(cap_drop or []), jobs=jobs)
         with PullProgress(quiet) as progress, _interruptible():
             image_id = Builder(make_engine(), opts, events=progress).build()
     finally:

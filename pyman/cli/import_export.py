@@ -79,20 +79,31 @@ def commit(
     iidfile: Annotated[str | None, typer.Option(
         "--iidfile", help="Write the new image's id to this file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="oci | docker")] = "oci",
 ) -> None:
     """Create a new image from a container's changes"""
     from pyman.cli.context import engine as make_engine
     from pyman.engine.images.commit import CommitOptions
     from pyman.engine.images.commit import commit as do_commit
+    from pyman.errors import PymanError
 
+    if message and fmt == "oci":  # before anything is paused: Podman's check
+        raise PymanError("messages are only compatible with the docker image format "
+                         "(-f docker)")
     engine = make_engine()
     paused = False
-    if pause and engine.containers.get(container)[1].status == "running":
-        engine.containers.pause(container)
+    ctr, state = engine.containers.get(container)
+    if pause and state.status == "running":
+        try:
+            engine.containers.pause(container)
+        except PymanError as exc:
+            err = PymanError(f'pausing container "{ctr.id}" to commit: {exc}')
+            err.exit_code = exc.exit_code
+            raise err from None
         paused = True
     try:
         image_id = do_commit(engine.paths, CommitOptions(container, image, list(changes or []),
-                                                         message, author))
+                                                         message, author, fmt))
     finally:
         if paused:
             engine.containers.pause(container, on=False)

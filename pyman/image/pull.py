@@ -95,6 +95,34 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
     raise _not_found(candidates, failures)
 
 
+def has_newer(candidates: list[Reference], conf: RegistriesConf, have: set[str], *,
+              credentials: CredentialsFor | None = None) -> bool:
+    """--pull=newer (libimage's rule): does any candidate's registry serve a manifest for
+    this platform whose digest is none of ``have``? A candidate that cannot be reached or
+    read counts as not newer (the local image is used then)."""
+    for ref in candidates:
+        try:
+            endpoints = conf.endpoints(ref)
+        except RegistryError:
+            continue
+        for ep in endpoints:
+            creds = credentials(ep.host, ep.repository) if credentials else None
+            client = RegistryClient(ep.host, ep.repository, insecure=ep.insecure,
+                                    credentials=creds, insecure_host=conf.insecure_host)
+            try:
+                got = client.get_manifest(ref.digest or ref.tag or "latest")
+                parsed = parse_manifest(got.data, got.media_type)
+                digest = got.digest
+                if isinstance(parsed, ManifestList):
+                    digest = choose_platform(parsed, None).digest
+            except PymanError:
+                continue
+            if digest not in have:
+                return True
+            break  # this candidate is up to date; the next may not be
+    return False
+
+
 def _insecure(ep: Endpoint, tls_verify: bool | None) -> bool:
     return ep.insecure if tls_verify is None else not tls_verify
 

@@ -87,8 +87,10 @@ class ImageStore:
             yield images
             self._save(images)
 
-    def add(self, record: ImageRecord) -> ImageRecord:
-        """Record an image; names it takes are removed from other images (they get re-tagged)."""
+    def add(self, record: ImageRecord, newest_manifest: bool = False) -> ImageRecord:
+        """Record an image; names it takes are removed from other images (they get re-tagged).
+        ``newest_manifest``: an image with this id already there takes the record's manifest
+        (a build or commit writing it again, e.g. with other annotations or format)."""
         with self.transaction() as images:
             for other in images:
                 if other.id != record.id:
@@ -100,6 +102,9 @@ class ImageStore:
             existing.names += [n for n in record.names if n not in existing.names]
             existing.digests += [d for d in record.digests if d not in existing.digests]
             existing.list_digest = record.list_digest or existing.list_digest
+            if newest_manifest:
+                existing.digest = record.digest
+                existing.manifest_media_type = record.manifest_media_type
             return existing
 
     def find(self, key: str) -> ImageRecord | None:

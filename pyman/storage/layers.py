@@ -97,6 +97,27 @@ class LayerStore:
             results = list(pool.map(self._unpack_one, sources))
         return [w for ws in results for w in ws]
 
+    def adopt(self, tree: str, diff_id: str, size: int) -> None:
+        """In the user namespace: ``tree`` (a build container's overlay upper dir, already in
+        the layer store's form) becomes the layer ``diff_id`` by renames, as an unpacked
+        layer becomes one (complete, then renamed into place)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.dir(diff_id)
+        tmp = self.root / f".tmp-{_hex(diff_id)}-{os.getpid()}-adopt"
+        tmp.mkdir()
+        try:
+            os.rename(tree, tmp / "diff")
+            write_json(tmp / "layer.json", {"diff_id": diff_id, "size": size,
+                                            "root_mode": -1})
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not self.has(diff_id):
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
     def _unpack_one(self, src: LayerSource) -> list[str]:
         from pyman.storage.unpack import unpack_layer
 

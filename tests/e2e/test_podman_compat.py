@@ -234,8 +234,8 @@ def test_commit_adds_the_containers_changes_as_a_layer(run_pyman, fresh_env) -> 
     r = run_pyman("run", *NET, "--name", "src", "-e", "FOO=bar", "alpine", "sh", "-c", script,
                   env=env)
     assert r.returncode == 0, r.stderr
-    r = run_pyman("commit", "-q", "-c", "CMD [\"cat\", \"/new.txt\"]", "-m", "hello", "src",
-                  "committed", env=env)
+    r = run_pyman("commit", "-q", "-f", "docker", "-c", "CMD [\"cat\", \"/new.txt\"]", "-m",
+                  "hello", "src", "committed", env=env)
     assert r.returncode == 0, r.stderr
     image_id = r.stdout.strip()
     assert len(image_id) == 64 and r.stderr == ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,7 @@ class BuildOptions:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     output: Any = None  # where RUN steps write (a binary file object); None: our stdout
+    jobs: int = 1  # stages built at once (Podman's --jobs; its default is 1 too)
 
 
 class StepFailed(PymanError):
@@ -71,27 +73,38 @@ class Builder:
     def __init__(self, engine: Engine, opts: BuildOptions, say: Say | None = None,
                  events: Any = None) -> None:
         from pyman.build.ignore import load
-        from pyman.engine.build.containers import Containers
 
         self.engine, self.opts, self.events = engine, opts, events
         self.say: Say = say or (lambda line: print(line, flush=True))
         self.states = StateStore(engine.paths)
-        self.ctrs: Containers = Containers(engine, opts)
+        self._ctrs: Containers | None = None
         self.matcher: Matcher = load(opts.context, opts.ignorefile)
         self.stage_states: dict[int, State] = {}
+        self.stage_bases: dict[int, tuple[str, str]] = {}  # the image a stage starts from
         self.records: dict[str, ImageRecord] = {}
         self.plan_stages: list[Stage] = []
-        self.base_layers = 0
+        self.final = -1  # the stage that becomes the image
+        self.base_layers: dict[int, int] = {}  # per stage: what --squash keeps as it is
+        self._lock = threading.Lock()  # --jobs: one pull and one container set-up at a time
+
+    @property
+    def ctrs(self) -> Containers:
+        """The build's containers; made (and those of dead builds removed) only when a step
+        needs one: a build served by the cache runs no container code at all."""
+        with self._lock:
+            if self._ctrs is None:
+                from pyman.engine.build.containers import Containers, remove_stale
+
+                remove_stale(self.engine)
+                self._ctrs = Containers(self.engine, self.opts)
+            return self._ctrs
 
     # -- the whole build -------------------------------------------------------------------
     def build(self) -> str:
-        from pyman.engine.build.containers import remove_stale
-
         o = self.opts
         if o.platform:
             for plat in o.platform.split(","):
                 check_platform(plat.strip())
-        remove_stale(self.engine)
         from pyman.runtime.select import select_runtime
 
         select_runtime(self.engine.paths, self.engine.runtime)  # a bad --runtime: at once
@@ -103,15 +116,46 @@ class Builder:
                 if name not in PROXY_ARGS:
                     print(f"[Warning] one or more build args were not consumed: [{name}]",
                           file=sys.stderr)
-        final = plan.needed[-1]
-        for i in plan.needed:
-            self.stage_states[i] = self._stage(cf, plan, plan.stages[i], last=i == final)
+        final = self.final = plan.needed[-1]
+        if self.opts.jobs != 1 and len(plan.needed) > 1:
+            self._parallel(cf, plan)
+        else:
+            for i in plan.needed:
+                self.stage_states[i] = self._stage(cf, plan, plan.stages[i], last=i == final)
         state = self._finish(self.stage_states[final])
-        return self._commit(state)
+        return self._commit(state, self.stage_bases.get(final, ("", "")))
+
+    def _parallel(self, cf: Containerfile, plan: Plan) -> None:
+        """--jobs N: each stage starts once the stages it needs are built, up to N at once;
+        the first failure is the build's (the stages running then finish first)."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        todo = list(plan.needed)
+        running: dict[Future[State], int] = {}
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(self.opts.jobs if self.opts.jobs > 0 else len(todo)) as pool:
+            while todo or running:
+                ready = [i for i in todo if plan.stages[i].deps <= set(self.stage_states)]
+                for i in ready if failure is None else []:
+                    todo.remove(i)
+                    running[pool.submit(self._stage, cf, plan, plan.stages[i],
+                                        i == self.final)] = i
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = running.pop(fut)
+                    exc = fut.exception()
+                    if exc is not None:
+                        failure = failure or exc
+                    else:
+                        self.stage_states[i] = fut.result()
+        if failure is not None:
+            raise failure
 
     def _stage(self, cf: Containerfile, plan: Plan, stage: Stage, last: bool) -> State:
         state = self._base(stage, plan)
-        self.base_layers = len(state.diff_ids)  # what --squash keeps as it is
+        self.base_layers[stage.index] = len(state.diff_ids)
         steps = list(stage.steps)
         triggers = [t for t in (state.cfg.get("OnBuild") or []) if isinstance(t, str)]
         if triggers:  # ONBUILD of the base: run first, then dropped (never inherited twice)
@@ -152,12 +196,15 @@ class Builder:
         by_name: dict[str, Stage] = {s.name: s for s in plan.stages if s.name}
         ref = stage_ref(stage.base, stage.index, by_name)
         if ref is not None:
+            self.stage_bases[stage.index] = self.stage_bases.get(ref, ("", ""))
             return self.stage_states[ref]
         if stage.base == "scratch":
+            self.stage_bases[stage.index] = ("", "")
             state = scratch()
             self._save(state)
             return state
         rec = self._image(stage.base)
+        self.stage_bases[stage.index] = (rec.names[0] if rec.names else stage.base, rec.digest)
         return self.states.from_image(rec)
 
     def _image(self, name: str) -> ImageRecord:
@@ -165,7 +212,8 @@ class Builder:
 
         policy = {"true": "always", "false": "missing"}.get(self.opts.pull, self.opts.pull)
         try:
-            rec = self.engine.images.get_or_pull(name, policy, self.events)
+            with self._lock:
+                rec = self.engine.images.get_or_pull(name, policy, self.events)
         except ImageNotFoundError as exc:
             raise PymanError(f"creating build container: {exc}") from None
         self.records[rec.id] = rec
@@ -184,7 +232,7 @@ class Builder:
 
             return build_steps.layer_step(self, cf, inst, parent, scope.args(), env)
         text = inst.original
-        key = self.states.key(parent, text, scope.args(), _expand_meta(inst, env, cf.escape))
+        key = self.states.key(parent, text, {}, _expand_meta(inst, env, cf.escape))
         cached = self._cached(key)
         if cached is not None:
             return cached
@@ -246,22 +294,28 @@ class Builder:
         if o.squash or o.squash_all:
             from pyman.engine.build.squash import squash
 
-            keep = 0 if o.squash_all else self.base_layers
+            keep = 0 if o.squash_all else self.base_layers.get(self.final, 0)
             key = self.states.key(state, f"squash {keep}", {})
             cached = self._cached(key)
             state = cached or self._store(key, squash(self, state, keep))
         return state
 
-    def _commit(self, state: State) -> str:
+    def _commit(self, state: State, base: tuple[str, str]) -> str:
         from pyman.engine.images.operations import tag_name
         from pyman.storage.images import ImageStore
 
         o = self.opts
         names = [tag_name(t) for t in o.tags]
         self._say("COMMIT " + (o.tags[0] if o.tags else "") if o.tags else "COMMIT")
-        rec = self.states.save(state, o.fmt, dict(o.annotations))
+        # Buildah's manifest annotations: the user's, then the base image's name and digest
+        notes = {**o.annotations, "org.opencontainers.image.base.digest": base[1],
+                 "org.opencontainers.image.base.name": base[0]}
+        rec = self.states.save(state, o.fmt, notes)
         rec.names = names
-        ImageStore(self.engine.paths.data).add(rec)
+        store = ImageStore(self.engine.paths.data)
+        have = store.find(rec.id)  # a rebuild of the same image: images.json stays as it is
+        if have is None or have.digest != rec.digest or not set(names) <= set(have.names):
+            store.add(rec, newest_manifest=True)
         self._say(f"--> {rec.id[:11]}")
         for n in names:
             self._say(f"Successfully tagged {n}")

@@ -10,6 +10,7 @@ them: a build killed meanwhile leaves one behind, and the next build removes it.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pyman.engine.types import BUILD_LABEL, RunOptions
@@ -63,6 +64,9 @@ class Containers:
     def __init__(self, engine: Engine, opts: Any) -> None:
         self.engine = engine
         self.opts = opts  # BuildOptions: network, dns, ulimits, security options, volumes
+        # --jobs: forks of this process into a user namespace or a container's root one at
+        # a time (a child must not inherit another thread's half-done work)
+        self.fork_lock = threading.Lock()
 
     def _create(self, rec: ImageRecord, argv: list[str], env: list[str], user: str,
                 workdir: str, mounts: list[str] | None = None, network: str | None = None
@@ -90,7 +94,8 @@ class Containers:
                              "container keeps no overlay upper dir with the vfs driver)")
         lowers = self._lowers(c)
         drop = [*MOUNT_POINTS, *(m.get("destination", "") for m in c.mounts)]
-        return upper_layer(self.engine.paths, str(upper), lowers, drop)
+        with self.fork_lock:
+            return upper_layer(self.engine.paths, str(upper), lowers, drop, move=True)
 
     def _lowers(self, c: ContainerConfig) -> list[str]:
         from pyman.storage.layers import LayerStore
@@ -100,7 +105,8 @@ class Containers:
 
     def _remove(self, c: ContainerConfig) -> None:
         try:
-            self.engine.containers.remove(c.id, force=True)
+            with self.fork_lock:
+                self.engine.containers.remove(c.id, force=True)
         except PymanError:
             pass
 
@@ -150,7 +156,8 @@ class Containers:
             def child() -> None:
                 build_copy.unpack(payload_fd, dest, workdir, chown)
 
-            CopyService(self.engine.paths).in_container(c.id, child, writable=True)
+            with self.fork_lock:
+                CopyService(self.engine.paths).in_container(c.id, child, writable=True)
             return self._layer(c)
         finally:
             self._remove(c)
@@ -167,6 +174,7 @@ class Containers:
                 with os.fdopen(out_fd, "wb", closefd=False) as out:
                     build_copy.write_payload("/", sources, out, chmod=chmod, what=what)
 
-            CopyService(self.engine.paths).in_container(c.id, child, writable=False)
+            with self.fork_lock:
+                CopyService(self.engine.paths).in_container(c.id, child, writable=False)
         finally:
             self._remove(c)

@@ -18,8 +18,10 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import stat
 import tarfile
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -126,6 +128,11 @@ def write_payload(root: str, sources: list[str], out: IO[bytes], *, excluded: An
     real_root = os.path.realpath(root)
     chosen: list[tuple[str, str]] = []  # (rel, real path)
     for src in sources:
+        if is_url(src):  # ADD's remote file: fetched while the payload is written
+            chosen.append((src, ""))
+            name = posixpath.basename(urllib.parse.urlsplit(src).path) or "download"
+            payload.items.append({"kind": "file", "name": name})
+            continue
         norm = os.path.normpath(src.lstrip("/")) if src.strip("/") else "."
         if norm == ".." or norm.startswith("../"):
             raise PymanError(f"{what} source {src!r} is outside the build context: "
@@ -166,12 +173,56 @@ def write_payload(root: str, sources: list[str], out: IO[bytes], *, excluded: An
                 path = sub if base == "." else f"{base}/{sub}"
                 return not excluded(path) or (is_dir and walk_dir(path))
 
-            if item.get("tar"):
+            if not real:
+                _add_url(w, rel, str(n))
+            elif item.get("tar"):
                 _add_archive(w, real, str(n))
             else:
                 w.add(real, str(n), walk)
     payload.digest = w.sha.hexdigest() if chosen else hashlib.sha256(plan).hexdigest()
     return payload
+
+
+def is_url(src: str) -> bool:
+    return src.startswith(("http://", "https://"))
+
+
+def _add_url(w: _Writer, url: str, n: str) -> None:
+    """ADD of an http(s) URL, as Buildah: one file, mode 0600 (or --chmod), owned by root
+    (or --chown), its mtime the Last-Modified header's (else the epoch); never extracted."""
+    import email.utils
+    import shutil
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    try:
+        resp = urllib.request.urlopen(url, timeout=60)  # noqa: S310 (http(s) only)
+    except urllib.error.HTTPError as exc:
+        raise PymanError(f"ADD {url}: invalid response status {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PymanError(f"ADD {url}: {reason}") from None
+    with resp, tempfile.TemporaryFile() as spool:
+        mtime = 0
+        modified = resp.headers.get("Last-Modified")
+        if modified:
+            try:
+                mtime = int(email.utils.parsedate_to_datetime(modified).timestamp())
+            except (TypeError, ValueError):
+                raise PymanError(f"ADD {url}: parsing last-modified time {modified!r}: not "
+                                 "an HTTP date") from None
+        h = hashlib.sha256()
+        try:
+            shutil.copyfileobj(_Hashing(resp, h), spool, 1 << 20)
+        except OSError as exc:
+            raise PymanError(f"ADD {url}: reading the response: {exc}") from None
+        info = tarfile.TarInfo(n)
+        info.size, info.mtime = spool.tell(), mtime
+        info.mode = w.chmod if w.chmod is not None else 0o600
+        spool.seek(0)
+        w.tf.addfile(info, spool)
+    w._note(n, "u", url, info.mode, mtime, h.hexdigest())
 
 
 def _is_archive(path: str) -> bool:
@@ -217,8 +268,12 @@ def unpack(fd: int, dest: str, workdir: str, chown: str | None) -> None:
         ids: tuple[int, int] | None = (u.uid, u.gid)
     else:
         ids = None
+    # "dir/", ".", "dir/." and ".." name a directory (the workdir itself for "."), as Docker's
+    dir_named = dest.endswith("/") or os.path.basename(dest) in (".", "..")
     if not dest.startswith("/"):
         dest = os.path.join(workdir or "/", dest)
+    if dir_named:
+        dest = os.path.normpath(dest).rstrip("/") + "/"
     with os.fdopen(fd, "rb") as raw, tarfile.open(fileobj=raw, mode="r|") as tf:
         targets: dict[str, str] = {}
         keep: set[str] = set()

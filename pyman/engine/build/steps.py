@@ -164,8 +164,9 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
         if _URL.match(s):
             if what == "COPY":
                 raise PymanError("source can't be a URL for COPY")
-            raise PymanError(f"ADD {s}: remote URLs are not supported by pyman build: "
-                             "download the file into the context and ADD it from there")
+            if not build_copy.is_url(s) or inst.flag("from"):
+                raise PymanError(f"ADD {s}: only http:// and https:// URLs can be added "
+                                 "(and not with --from)")
     chmod = inst.flag("chmod")
     mode = None
     if chmod:
@@ -182,7 +183,7 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
     try:
         if from_:  # keyed by what the source is: nothing read on a cache hit
             src_state = _from_state(b, cf, inst, expand(from_, env))
-            key = b.states.key(parent, inst.original, args,
+            key = b.states.key(parent, inst.original, {},
                                f"from:{src_state.id}|{sources}|{dest}|{chown}|{chmod}")
             cached = b._cached(key)
             if cached is not None:
@@ -199,7 +200,7 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
                 payload = build_copy.write_payload(
                     root, sources, out, excluded=excluded, walk_dir=walk_dir, chmod=mode,
                     extract_tars=what == "ADD", what=what)
-            key = b.states.key(parent, inst.original, args,
+            key = b.states.key(parent, inst.original, {},
                                f"{payload.digest}|{dest}|{chown}")
             cached = b._cached(key)
             if cached is not None:

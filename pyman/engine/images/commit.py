@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyman.config import Paths
-from pyman.engine.images.import_export import CONFIG_TYPE, LAYER_TYPE, MANIFEST_TYPE, apply_changes
+from pyman.engine.images.import_export import LAYER_TYPE, apply_changes
 from pyman.errors import PymanError
 
 OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")
@@ -30,6 +31,7 @@ class CommitOptions:
     changes: list[str] = field(default_factory=list)
     message: str = ""
     author: str = ""
+    fmt: str = "oci"  # oci | docker (-f)
 
 
 def _opaque(path: str) -> bool:
@@ -42,30 +44,78 @@ def _opaque(path: str) -> bool:
     return False
 
 
-def _tar_upper(upper: str, out_path: str) -> str:
-    """In the user namespace: the upper dir as an OCI layer tar at ``out_path``."""
+class _HashingFile:
+    """A file written through a sha256 (the layer's diff_id without reading it again)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.sha, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return int(self.f.write(data))
+
+
+def _tar_upper(upper: str, out_path: str, movable: list[bool] | None = None
+               ) -> tuple[str, int]:
+    """In the user namespace: the upper dir as an OCI layer tar at ``out_path``; its
+    (diff_id, size). ``movable``: whether the dir itself can become the layer's tree (its
+    first item set False when it holds what the tar does not carry: fuse-overlayfs' `.wh.`
+    files); its extended attributes but the opaque marker are removed for that, as the tar
+    leaves them out (overlay's own origin/impure among them)."""
     import tarfile
 
-    with tarfile.open(out_path, "w", format=tarfile.PAX_FORMAT) as tf:
-        for top, dirs, files in os.walk(upper):
-            dirs.sort()
-            rel_top = os.path.relpath(top, upper)
-            if rel_top != ".":
-                tf.add(top, arcname=rel_top, recursive=False)
-            if _opaque(top):
-                info = tarfile.TarInfo(os.path.normpath(os.path.join(rel_top, ".wh..wh..opq")))
-                tf.addfile(info)
-            for name in sorted(files) + [d for d in dirs if os.path.islink(
-                    os.path.join(top, d))]:
-                path = os.path.join(top, name)
-                arc = os.path.normpath(os.path.join(rel_top, name))
-                st = os.lstat(path)
-                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # overlay's whiteout
-                    info = tarfile.TarInfo(os.path.join(os.path.dirname(arc), ".wh." + name))
+    check = movable is not None
+    flags = movable if movable is not None else [False]
+    with open(out_path, "wb") as raw:
+        out = _HashingFile(raw)
+        with tarfile.open(fileobj=out, mode="w|",  # type: ignore[call-overload]
+                          format=tarfile.PAX_FORMAT) as tf:
+            for top, dirs, files in os.walk(upper):
+                dirs.sort()
+                rel_top = os.path.relpath(top, upper)
+                if rel_top != ".":
+                    tf.add(top, arcname=rel_top, recursive=False)
+                if _opaque(top):
+                    info = tarfile.TarInfo(os.path.normpath(os.path.join(rel_top,
+                                                                         ".wh..wh..opq")))
                     tf.addfile(info)
-                elif not stat.S_ISSOCK(st.st_mode):
+                if check:
+                    _strip_xattrs(top, flags)
+                for name in sorted(files) + [d for d in dirs if os.path.islink(
+                        os.path.join(top, d))]:
+                    path = os.path.join(top, name)
+                    arc = os.path.normpath(os.path.join(rel_top, name))
+                    st = os.lstat(path)
+                    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # overlay's whiteout
+                        info = tarfile.TarInfo(os.path.join(os.path.dirname(arc),
+                                                            ".wh." + name))
+                        tf.addfile(info)
+                        continue
+                    if check and name.startswith(".wh."):
+                        flags[0] = False
+                    if stat.S_ISSOCK(st.st_mode):
+                        if check:
+                            os.unlink(path)
+                        continue
                     tf.add(path, arcname=arc, recursive=False)
-    return out_path
+                    if check and not stat.S_ISLNK(st.st_mode):
+                        _strip_xattrs(path, flags)
+    return f"sha256:{out.sha.hexdigest()}", out.size
+
+
+def _strip_xattrs(path: str, flags: list[bool]) -> None:
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return
+    for name in names:
+        if name in OPAQUE_XATTRS:
+            continue
+        try:
+            os.removexattr(path, name, follow_symlinks=False)
+        except OSError:
+            flags[0] = False
 
 
 def _drop_mount_points(upper: str, lowers: list[str], drop: list[str]) -> None:
@@ -86,35 +136,38 @@ def _drop_mount_points(upper: str, lowers: list[str], drop: list[str]) -> None:
 
 
 def upper_layer(paths: Paths, upper: str, lowers: list[str] | None = None,
-                drop: list[str] | None = None) -> tuple[str, int]:
+                drop: list[str] | None = None, move: bool = False) -> tuple[str, int]:
     """A container's overlay upper dir as one layer: its tar stored as a blob (named by its
-    diff_id: it is stored uncompressed) and unpacked into the layer store. Returns
-    (diff_id, size of the tar). Also `build`'s layer commit; ``drop`` are mount points to
-    leave out where none of ``lowers`` has them."""
+    diff_id: it is stored uncompressed) and its tree in the layer store. Returns (diff_id,
+    size of the tar). Also `build`'s layer commit; ``drop`` are mount points to leave out
+    where none of ``lowers`` has them. ``move`` (a build container, removed next): the upper
+    dir itself becomes the layer's tree, in the same user namespace, rather than being
+    unpacked again from the tar and then deleted (it is already in overlay's form)."""
+    from pyman.rootless.result_pipe import str_list
     from pyman.rootless.userns import run_in_userns
     from pyman.storage.blobs import BlobStore
     from pyman.storage.layers import LayerSource, LayerStore
 
     blobs = BlobStore(paths.blobs)
+    layers = LayerStore(paths.layers)
     (blobs.root / "sha256").mkdir(parents=True, exist_ok=True)
-    tmp = blobs.root / "sha256" / f".commit-{os.getpid()}"
+    tmp = blobs.root / "sha256" / f".commit-{os.getpid()}-{threading.get_ident()}"
     try:
-        def work() -> str:
+        def work() -> list[str]:
             _drop_mount_points(upper, lowers or [], drop or [])
-            return _tar_upper(upper, str(tmp))
+            movable = [move]
+            diff_id, size = _tar_upper(upper, str(tmp), movable if move else None)
+            if movable[0] and not layers.has(diff_id):
+                layers.adopt(upper, diff_id, size)
+            return [diff_id, str(size)]
 
-        run_in_userns(work)
-        sha = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            while chunk := f.read(1 << 20):
-                sha.update(chunk)
-        diff_id = f"sha256:{sha.hexdigest()}"
-        size = tmp.stat().st_size
+        diff_id, size_text = run_in_userns(work, decode=str_list)
+        size = int(size_text)
         if not blobs.has(diff_id):
             os.replace(tmp, blobs.path(diff_id))
     finally:
         tmp.unlink(missing_ok=True)
-    LayerStore(paths.layers).ensure([LayerSource(blobs.path(diff_id), diff_id)])
+    layers.ensure([LayerSource(blobs.path(diff_id), diff_id)])  # not adopted: unpacked
     return diff_id, size
 
 
@@ -127,6 +180,11 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
     from pyman.storage.layers import LayerStore
 
     name = tag_name(opts.reference) if opts.reference else None
+    if opts.fmt not in ("oci", "docker"):
+        raise PymanError(f"unrecognized image type {opts.fmt!r}: --format oci or docker")
+    if opts.message and opts.fmt != "docker":
+        raise PymanError("messages are only compatible with the docker image format "
+                         "(-f docker)")
     changes = apply_changes(opts.changes)
     store = ContainerStore(paths.containers, paths.run_containers)
     c = store.find(opts.container)
@@ -141,7 +199,7 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
                          "is gone: nothing to commit onto")
     blobs = BlobStore(paths.blobs)
     diff_id, size = upper_layer(paths, str(upper))
-    config, manifest = _documents(blobs, base, c, changes, opts, diff_id, size)
+    config, manifest, mtype = _documents(blobs, base, c, changes, opts, diff_id, size)
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     for digest, data in ((config_digest, config), (manifest_digest, manifest)):
@@ -151,7 +209,7 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
     all_layers = [*base.layers, diff_id]
     record = ImageRecord(
         id=config_digest.split(":")[1], names=[name] if name else [], digest=manifest_digest,
-        manifest_media_type=MANIFEST_TYPE, config_digest=config_digest, layers=all_layers,
+        manifest_media_type=mtype, config_digest=config_digest, layers=all_layers,
         size=sum(int(str(layers.info(d).get("size", 0))) for d in all_layers),
         created=json.loads(config)["created"])
     images.add(record)
@@ -162,8 +220,8 @@ def commit(paths: Paths, opts: CommitOptions) -> str:
 
 
 def _documents(blobs: Any, base: Any, c: Any, changes: dict[str, Any], opts: CommitOptions,
-               diff_id: str, size: int) -> tuple[bytes, bytes]:
-    """The new image's config and manifest (bytes as stored)."""
+               diff_id: str, size: int) -> tuple[bytes, bytes, str]:
+    """The new image's config and manifest (bytes as stored), the manifest's type."""
     try:
         config: dict[str, Any] = json.loads(blobs.path(base.config_digest).read_bytes())
         base_manifest: dict[str, Any] = json.loads(blobs.path(base.digest).read_bytes())
@@ -186,8 +244,9 @@ def _documents(blobs: Any, base: Any, c: Any, changes: dict[str, Any], opts: Com
         else:
             cfg[key] = value
     history = {"created": created, "created_by": " ".join(c.args)}
-    if opts.message:
+    if opts.message:  # Docker's format only (checked before): the config's comment too
         history["comment"] = opts.message
+        config["comment"] = opts.message
     if opts.author:
         history["author"] = opts.author
         config["author"] = opts.author
@@ -197,15 +256,11 @@ def _documents(blobs: Any, base: Any, c: Any, changes: dict[str, Any], opts: Com
                    "diff_ids": [*(config.get("rootfs") or {}).get("diff_ids", []), diff_id]},
         "history": [*(config.get("history") or []), history],
     })
-    config_bytes = json.dumps(config, separators=(",", ":")).encode()
-    manifest = {
-        "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
-        "config": {"mediaType": CONFIG_TYPE, "size": len(config_bytes),
-                   "digest": "sha256:" + hashlib.sha256(config_bytes).hexdigest()},
-        "layers": [*base_manifest.get("layers", []),
-                   {"mediaType": LAYER_TYPE, "digest": diff_id, "size": size}],
-    }
-    return config_bytes, json.dumps(manifest, separators=(",", ":")).encode()
+    from pyman.engine.build.state import State, manifest_bytes
+
+    layers = [*base_manifest.get("layers", []),
+              {"mediaType": LAYER_TYPE, "digest": diff_id, "size": size}]
+    return manifest_bytes(State(config, layers), opts.fmt)
 
 
 def _walk_changes(upper: str, lowers: list[str]) -> dict[str, list[str]]:

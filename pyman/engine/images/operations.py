@@ -161,11 +161,27 @@ class ImageService:
             return self._from_archive(name, events)
         if policy != "always":
             rec = self.find_local(name)
+            if rec is not None and policy == "newer" and self._newer(name, rec):
+                return self.pull(PullOptions(name), events)
             if rec is not None:
                 return rec
             if policy == "never":
                 raise ImageNotFoundError(f"{name}: image not known")  # Podman's words, --pull=never
         return self.pull(PullOptions(name), events)
+
+    def _newer(self, name: str, rec: ImageRecord) -> bool:
+        """--pull=newer: the registry has another manifest for ``name`` than ``rec``'s."""
+        from pyman.image.auth import credentials_for
+        from pyman.image.pull import has_newer
+
+        have = {d for d in (rec.digest, rec.list_digest) if d}
+        have.update(d.rsplit("@", 1)[1] for d in rec.digests if "@" in d)
+        try:
+            conf = self._conf()
+            return has_newer(conf.resolve(name), conf, have,
+                             credentials=credentials_for(None, None))
+        except PymanError:
+            return False
 
     def _from_archive(self, name: str, events: PullEvents | None) -> ImageRecord:
         """run/create docker-archive:PATH or oci-archive:PATH: the archive is loaded (as
@@ -274,7 +290,26 @@ class ImageService:
 
         rec = self.require(name)
         self.config(rec)  # a manifest list has no image document: Podman's error
-        return image_inspect(self.view(rec))
+        doc = image_inspect(self.view(rec))
+        doc["Annotations"] = self.annotations(rec)
+        return doc
+
+    def annotations(self, rec: ImageRecord) -> dict[str, str]:
+        """An OCI manifest's annotations (Podman's inspect shows them; a Docker one has
+        none)."""
+        import json
+
+        from pyman.image.manifest import OCI_MANIFEST
+
+        if rec.manifest_media_type != OCI_MANIFEST:
+            return {}
+        try:
+            doc = json.loads((self.paths.blobs / "sha256" / rec.digest.split(":", 1)[1])
+                             .read_bytes())
+        except (OSError, ValueError, IndexError):
+            return {}
+        found = doc.get("annotations") if isinstance(doc, dict) else None
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
     def view(self, rec: ImageRecord, containers: int = 0) -> ImageView:
         from pyman.engine.images.reports import ImageView
