@@ -413,6 +413,45 @@ RUN echo started-slow && sleep 300
     assert r.returncode == 0 and r.stdout.count("--> Using cache") == 1, r.stderr
 
 
+def test_signalled_parallel_build_stops_every_stage(run_pyman, fresh_env, pyman_bin,
+                                                    tmp_path: Path) -> None:
+    """--jobs: SIGTERM reaches the main thread only; it kills the RUN containers of every
+    stage running then (their threads end) rather than waiting for their steps."""
+    import signal
+    import time
+
+    env = fresh_env
+    ctx = _ctx(tmp_path, f"""FROM {BASE} AS a
+RUN echo started-a && sleep 300
+FROM {BASE} AS b
+RUN echo started-b && sleep 300
+FROM {BASE}
+COPY --from=a /etc/hostname /a
+COPY --from=b /etc/hostname /b
+""")
+    proc = subprocess.Popen([str(pyman_bin), "build", "--jobs", "2", "-t", "par", str(ctx)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None and proc.stderr is not None
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if line.strip() in ("started-a", "started-b"):
+            seen.add(line.strip())
+        if len(seen) == 2 or time.monotonic() > deadline:
+            break
+    assert len(seen) == 2
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert time.monotonic() - sent < 15
+    assert proc.stderr.read().endswith("Error: build interrupted by SIGTERM\n")
+    _no_build_containers(run_pyman, env)
+    mine = subprocess.run(["pgrep", "-u", str(os.getuid()), "-f", "sleep 300"],
+                          capture_output=True, text=True)
+    assert mine.stdout == ""
+
+
 def test_build_containers_are_external(run_pyman, fresh_env, pyman_bin,
                                        tmp_path: Path) -> None:
     """A build's containers are what Podman calls external: `ps -a`, `rm -a`, `container

@@ -22,6 +22,8 @@ from pyman.engine.build.state import State, StateStore, now, scratch
 from pyman.errors import Interrupted, PymanError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+
     from pyman.build.ignore import Matcher
     from pyman.engine import Engine
     from pyman.engine.build.containers import Containers
@@ -128,28 +130,43 @@ class Builder:
     def _parallel(self, cf: Containerfile, plan: Plan) -> None:
         """--jobs N: each stage starts once the stages it needs are built, up to N at once;
         the first failure is the build's (the stages running then finish first)."""
-        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+        from concurrent.futures import ThreadPoolExecutor, wait
 
         todo = list(plan.needed)
         running: dict[Future[State], int] = {}
-        failure: BaseException | None = None
         with ThreadPoolExecutor(self.opts.jobs if self.opts.jobs > 0 else len(todo)) as pool:
-            while todo or running:
-                ready = [i for i in todo if plan.stages[i].deps <= set(self.stage_states)]
-                for i in ready if failure is None else []:
-                    todo.remove(i)
-                    running[pool.submit(self._stage, cf, plan, plan.stages[i],
-                                        i == self.final)] = i
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = running.pop(fut)
-                    exc = fut.exception()
-                    if exc is not None:
-                        failure = failure or exc
-                    else:
-                        self.stage_states[i] = fut.result()
+            try:
+                self._schedule(cf, plan, pool, todo, running)
+            except Interrupted:  # SIGTERM/SIGINT in this thread: end the other stages now
+                for fut in running:
+                    fut.cancel()
+                while self._ctrs is not None and not all(f.done() for f in running):
+                    self._ctrs.kill_running()  # again: a stage may start its next RUN
+                    wait(running, timeout=0.2)
+                raise
+
+    def _schedule(self, cf: Containerfile, plan: Plan, pool: Executor, todo: list[int],
+                  running: dict[Future[State], int]) -> None:
+        """Submit each stage once the stages it needs are built, until all are done."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        failure: BaseException | None = None
+        while todo or running:
+            ready = [i for i in todo if plan.stages[i].deps <= set(self.stage_states)]
+            for i in ready if failure is None else []:
+                todo.remove(i)
+                running[pool.submit(self._stage, cf, plan, plan.stages[i],
+                                    i == self.final)] = i
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = running.pop(fut)
+                exc = fut.exception()
+                if exc is not None:
+                    failure = failure or exc
+                else:
+                    self.stage_states[i] = fut.result()
         if failure is not None:
             raise failure
 

@@ -67,6 +67,8 @@ class Containers:
         # --jobs: forks of this process into a user namespace or a container's root one at
         # a time (a child must not inherit another thread's half-done work)
         self.fork_lock = threading.Lock()
+        self._live: set[str] = set()  # RUN containers running now (several with --jobs)
+        self.stopping = False  # interrupted: no further RUN starts
 
     def _create(self, rec: ImageRecord, argv: list[str], env: list[str], user: str,
                 workdir: str, mounts: list[str] | None = None, network: str | None = None
@@ -117,7 +119,10 @@ class Containers:
         the command's exit code."""
         import sys
 
+        if self.stopping:
+            raise Interrupted("build interrupted")
         c = self._create(rec, argv, env, user, workdir, mounts, network)
+        self._live.add(c.id)
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -143,7 +148,19 @@ class Containers:
                 raise err
             return self._layer(c)
         finally:
+            self._live.discard(c.id)
             self._remove(c)
+
+    def kill_running(self) -> None:
+        """SIGKILL every RUN container running now: an interrupted --jobs build's other
+        stages end at once instead of after their steps (the main thread, which got the
+        signal, waits for them); no RUN starts after this."""
+        self.stopping = True
+        for cid in list(self._live):
+            try:
+                self.engine.containers.kill(cid)
+            except PymanError:
+                pass  # not running (any more)
 
     def copy(self, rec: ImageRecord, payload_fd: int, dest: str, workdir: str,
              chown: str | None) -> tuple[str, int]:
