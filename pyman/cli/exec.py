@@ -1,87 +1,18 @@
-"""pyman exec: run a process in a running container."""
+"""pyman exec: its typer registration (the function and its options are cli/exec_command.py's,
+shared with the fast path of cli/fast.py)."""
 
 from __future__ import annotations
-
-import sys
-from typing import Annotated
 
 import typer
 
 from pyman.cli import complete_values as cv
+from pyman.cli import exec_command
+
+# typer evaluates exec_'s string annotations in exec_command's namespace
+vars(exec_command).update(typer=typer, cv=cv)
 
 app = typer.Typer(add_completion=False)
 
 EXEC_CONTEXT = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
 
-
-@app.command("exec", context_settings=EXEC_CONTEXT)
-def exec_(
-    container: Annotated[str, typer.Argument(help="Container (name or id).",
-                                                  autocompletion=cv.running_containers)],
-    command: Annotated[list[str] | None, typer.Argument(help="Command and arguments.")
-                       ] = None,
-    detach: Annotated[bool, typer.Option("--detach", "-d",
-                                         help="Run the exec session in the background.")
-                      ] = False,
-    detach_keys: Annotated[str | None, typer.Option(
-        "--detach-keys", help="Accepted for compatibility; not used.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", "-e",
-                                                  help="Set environment variables.")] = None,
-    env_file: Annotated[list[str] | None, typer.Option(
-        "--env-file", help="Read environment variables from a file.")] = None,
-    interactive: Annotated[bool, typer.Option("--interactive", "-i",
-                                              help="Keep STDIN open.")] = False,
-    latest: Annotated[bool, typer.Option("--latest", "-l",
-                                         help="Act on the latest container created.")
-                      ] = False,
-    privileged: Annotated[bool, typer.Option(
-        "--privileged", help="Give the process every capability.")] = False,
-    tty: Annotated[bool, typer.Option("--tty", "-t", help="Allocate a pseudo-TTY.")] = False,
-    user: Annotated[str | None, typer.Option(
-        "--user", "-u", help="user[:group], names or ids, as the container knows them.")
-    ] = None,
-    workdir: Annotated[str | None, typer.Option("--workdir", "-w",
-                                                help="Working directory inside the container.")
-                       ] = None,
-) -> None:
-    """Run a process in a running container."""
-    from pyman.cli.context import engine as make_engine
-    from pyman.cli.env import expand_env, read_env_file
-    from pyman.engine.containers.exec import ExecOptions
-
-    engine = make_engine()
-    args = list(command or [])
-    if latest:  # no container argument: the first word is the command
-        args.insert(0, container)
-        items = engine.containers.summaries(True)
-        if not items:
-            from pyman.errors import PymanError
-
-            raise PymanError("no containers to exec in: create one first")
-        container = items[-1].id
-    env_items: list[str] = []
-    for path in env_file or []:
-        env_items += read_env_file(path)
-    env_items += expand_env(env or [])
-    opts = ExecOptions(command=args, env=env_items, user=user, workdir=workdir,
-                       interactive=interactive, tty=tty, detach=detach,
-                       privileged=privileged)
-    service = engine.exec
-    attach = None
-    size = None
-    if tty and not detach:
-        from pyman.cli.terminal import attach_pty, local_terminal, window_size
-
-        local = local_terminal()
-        size = window_size(local) if local is not None else None
-
-        def attach(master: int, done: int) -> None:
-            sys.stdout.flush()
-            attach_pty(master, done, interactive)
-
-    sys.stdout.flush()
-    result = service.run(container, opts, attach, size)
-    if result.exit_code is None:
-        print(result.session_id)
-        return
-    raise typer.Exit(result.exit_code)
+app.command("exec", context_settings=EXEC_CONTEXT)(exec_command.exec_)

@@ -1,9 +1,9 @@
-"""`pyman run`, `create` and `ps` without typer, for the everyday command lines.
+"""`pyman run`, `create`, `exec` and `ps` without typer, for the everyday command lines.
 
 Importing typer and building the command costs ~40 ms of a ~100 ms run (issue 14). A command
 line made only of the options below (each as click reads it: `--name x`, `--name=x`, `-e x`,
 flags alone, short flags grouped as `-it`) is parsed here and handed to the same function
-typer would call (cli/run_command.py, cli/ps_command.py), with its own defaults for the rest.
+typer would call (cli/{run,exec,ps}_command.py), with its own defaults for the rest.
 Anything else (another option, a flag with a value, `--help`, `--`, an option value that
 looks like an option, a global option before the command) returns None: the typer path then
 takes it, with its checks and messages. tests/unit/test_fast.py holds these tables to
@@ -51,20 +51,32 @@ PS_OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+EXEC_OPTIONS: dict[str, tuple[str, str]] = {
+    "--detach": ("detach", "flag"), "-d": ("detach", "flag"),
+    "--interactive": ("interactive", "flag"), "-i": ("interactive", "flag"),
+    "--tty": ("tty", "flag"), "-t": ("tty", "flag"), "--privileged": ("privileged", "flag"),
+    "--latest": ("latest", "flag"), "-l": ("latest", "flag"),
+    "--env": ("env", "many"), "-e": ("env", "many"), "--env-file": ("env_file", "many"),
+    "--user": ("user", "one"), "-u": ("user", "one"), "--workdir": ("workdir", "one"),
+    "-w": ("workdir", "one"), "--detach-keys": ("detach_keys", "one"),
+}
+
+
 def parse(args: list[str], options: dict[str, tuple[str, str]] = RUN_OPTIONS,
-          image: bool = True) -> dict[str, object] | None:
+          first: str | None = "image") -> dict[str, object] | None:
     """The keyword arguments for the command's function from the words after its name (None:
-    not a line this parser takes). ``image``: run's IMAGE [COMMAND...] end the options; else
-    the command takes no arguments."""
+    not a line this parser takes). ``first``: the parameter of the first argument, which ends
+    the options (run's IMAGE, exec's CONTAINER), the rest being the command; None: the
+    command takes no arguments."""
     kwargs: dict[str, object] = {}
     i = 0
     while i < len(args):
         word = args[i]
         i += 1
         if not word.startswith("-") or word == "-":
-            if not word or not image:
+            if not word or first is None:
                 return None
-            kwargs["image"] = word
+            kwargs[first] = word
             kwargs["command"] = args[i:] or None
             return kwargs
         name, eq, value = word.partition("=") if word.startswith("--") else (word, "", "")
@@ -96,14 +108,19 @@ def parse(args: list[str], options: dict[str, tuple[str, str]] = RUN_OPTIONS,
             values = kwargs.setdefault(param, [])
             assert isinstance(values, list)
             values.append(value)
-    return None if image else kwargs  # no image: typer says what is missing
+    return None if first else kwargs  # no image: typer says what is missing
 
 
 def runner(args: list[str]) -> Callable[[], None] | None:
-    """`pyman run|create|ps ...` as one call, or None for the typer path."""
-    if not args or args[0] not in ("run", "create", "ps"):
+    """`pyman run|create|exec|ps ...` as one call, or None for the typer path."""
+    if not args or args[0] not in ("run", "create", "exec", "ps"):
         return None
-    kwargs = parse(args[1:], PS_OPTIONS, False) if args[0] == "ps" else parse(args[1:])
+    if args[0] == "ps":
+        kwargs = parse(args[1:], PS_OPTIONS, None)
+    elif args[0] == "exec":
+        kwargs = parse(args[1:], EXEC_OPTIONS, "container")
+    else:
+        kwargs = parse(args[1:])
     if kwargs is None:
         return None
     verb = args[0]
@@ -118,6 +135,10 @@ def runner(args: list[str]) -> Callable[[], None] | None:
             from pyman.cli.ps_command import ps
 
             ps(**kwargs)  # type: ignore[arg-type]
+        elif verb == "exec":
+            from pyman.cli.exec_command import exec_
+
+            exec_(**kwargs)  # type: ignore[arg-type]
         else:
             from pyman.cli.run_command import make_command
 

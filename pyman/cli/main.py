@@ -194,8 +194,8 @@ def _help_words(args: list[str]) -> list[str]:
 
 
 def _fast(args: list[str]) -> Any:
-    """run/create/ps's everyday command lines, answered without typer (cli/fast.py)."""
-    if args[:1] not in (["run"], ["create"], ["ps"]):
+    """run/create/exec/ps's everyday command lines, answered without typer (cli/fast.py)."""
+    if args[:1] not in (["run"], ["create"], ["exec"], ["ps"]):
         return None
     from pyman.cli.fast import runner
 

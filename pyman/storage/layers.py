@@ -74,28 +74,24 @@ class LayerStore:
         """In the user namespace: unpack sources[i] for each index read from ``feed_r``;
         EOF before every source came means the pull gave up."""
         self._clean_stale()
-        from concurrent.futures import ThreadPoolExecutor
-
-        futures = {}
-        with ThreadPoolExecutor(max_workers=min(4, len(sources))) as pool, \
-                os.fdopen(feed_r, "rb") as feed:
+        workers = _Workers(self)
+        with os.fdopen(feed_r, "rb") as feed:
             for line in feed:
                 i = int(line)
-                if 0 <= i < len(sources) and i not in futures:
-                    futures[i] = pool.submit(self._unpack_one, sources[i])
-            complete = len(futures) == len(sources)
-            results = [futures[i].result() for i in sorted(futures)]
+                if 0 <= i < len(sources):
+                    workers.start(i, sources[i])
+        complete = len(workers.started) == len(sources)
+        results = workers.results()
         if not complete:
             raise LayerError("the pull stopped before every layer was downloaded")
         return [w for ws in results for w in ws]
 
     def _unpack_all(self, sources: list[LayerSource]) -> list[str]:
         self._clean_stale()
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(4, len(sources))) as pool:
-            results = list(pool.map(self._unpack_one, sources))
-        return [w for ws in results for w in ws]
+        workers = _Workers(self)
+        for i, src in enumerate(sources):
+            workers.start(i, src)
+        return [w for ws in workers.results() for w in ws]
 
     def adopt(self, tree: str, diff_id: str, size: int) -> None:
         """In the user namespace: ``tree`` (a build container's overlay upper dir, already in
@@ -184,6 +180,60 @@ class LayerStore:
             records.warn(err, "size unknown:")
             return {}
         return data
+
+
+class _Workers:
+    """Layers unpacked side by side, each in a forked process of its own (at most
+    MAX_WORKERS at once): tar parsing is Python's work, which threads would do one at a time
+    under the GIL. Each reports its warnings, or its error, on a pipe (rootless/result_pipe)."""
+
+    MAX_WORKERS = 4
+
+    def __init__(self, store: LayerStore) -> None:
+        self.store = store
+        self.started: dict[int, tuple[int, int]] = {}  # index -> (pid, result pipe)
+        self.done: dict[int, list[str] | PymanError] = {}
+
+    def start(self, i: int, src: LayerSource) -> None:
+        """Start unpacking ``src`` (the i-th source) unless it was; only one thread runs."""
+        from pyman.rootless import result_pipe
+
+        if i in self.started:
+            return
+        running = [j for j in self.started if j not in self.done]
+        if len(running) >= self.MAX_WORKERS:
+            self._wait(running[0])
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: report and exit
+            os.close(r)
+            result_pipe.report(w, lambda: self.store._unpack_one(src))
+        os.close(w)
+        self.started[i] = (pid, r)
+
+    def _wait(self, i: int) -> None:
+        from pyman.rootless import result_pipe
+
+        pid, r = self.started[i]
+        try:
+            self.done[i] = result_pipe.str_list(
+                result_pipe.receive(r, pid, "a layer's unpacking"))
+        except PymanError as exc:
+            self.done[i] = exc
+
+    def results(self) -> list[list[str]]:
+        """Every started layer's warnings, in source order, once all are done; the first
+        error (in that order) raised."""
+        for i in sorted(self.started):
+            if i not in self.done:
+                self._wait(i)
+        out: list[list[str]] = []
+        for i in sorted(self.started):
+            done = self.done[i]
+            if isinstance(done, PymanError):
+                raise done
+            out.append(done)
+        return out
 
 
 def _alive(pid: int) -> bool:

@@ -114,6 +114,26 @@ class LayerStream:
         self.size += len(out)
         return out
 
+    # forward-only positioning, for tarfile's plain "r:" mode: it reads each header and each
+    # member's data at offsets it tells, always at or past where the stream is (its "r|" mode
+    # would serve 512-byte header reads from a buffer it copies whole at each read: O(n^2))
+    def tell(self) -> int:
+        return self.size
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 1:
+            pos += self.size
+        elif whence != 0:
+            raise OSError("a layer stream cannot seek from its end")
+        if pos < self.size:
+            raise OSError(f"a layer stream cannot go back (to {pos} from {self.size})")
+        while self.size < pos and self.read(min(pos - self.size, 1 << 20)):
+            pass  # skipped bytes are hashed too: the digest covers the whole stream
+        return self.size
+
     def drain(self) -> None:
         """Read to the end so the hash covers the whole stream (tar padding included)."""
         while self.read(1 << 20):

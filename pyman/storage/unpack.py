@@ -325,9 +325,8 @@ def unpack_layer(blob: BinaryIO, dest: str, expected_diff_id: str | None) -> Unp
     stream = LayerStream(blob)
     unpacker = _Unpacker(dest)
     try:
-        # big reads: tarfile's stream mode would otherwise call read() every 10 KiB
-        with tarfile.open(fileobj=stream, mode="r|",  # type: ignore[call-overload]
-                          bufsize=1 << 20) as tf:
+        # plain mode over the stream's forward-only seek (tarstream.py): no copying buffer
+        with tarfile.open(fileobj=stream, mode="r:") as tf:  # type: ignore[call-overload]
             for member in tf:
                 unpacker.entry(tf, member)
     except (tarfile.TarError, ValueError) as exc:  # ValueError: tarfile's sparse header parse

@@ -13,14 +13,15 @@ HEAVY = {"ssl", "http.client", "urllib.request", "tarfile", "gzip", "zstandard",
          "pyman.image.registry_client", "pyman.image.pull", "pyman.storage.unpack",
          "pyman.engine.kube.spec", "pyman.engine.kube.generate", "pyman.quadlet",
          "pyman.engine.systemd.generate", "pyman.cli.images", "pyman.cli.template"}
-# and per command, what it has no use for (run's and ps's everyday lines are parsed without
-# typer: cli/fast.py)
+# and per command, what it has no use for (run's, exec's and ps's everyday lines are parsed
+# without typer: cli/fast.py)
 NOT_FOR = {
     "ps": {"pyman.runtime.spec", "pyman.runtime.detect", "pyman.netns.helpers",
            "pyman.image.reference", "pyman.engine.containers.config", "typer",
            "pyman.cli.containers"},
-    "exec": {"pyman.engine.containers.operations", "pyman.netns.helpers", "pyman.engine.images.operations",
-             "pyman.storage.layers", "hashlib"},
+    "exec": {"pyman.engine.containers.operations", "pyman.netns.helpers",
+             "pyman.engine.images.operations", "pyman.storage.layers", "hashlib", "typer",
+             "pyman.cli.exec"},
     "run": {"pyman.engine.containers.exec", "pyman.engine.copy.cp",
             "pyman.engine.containers.logs", "typer", "pyman.cli.run",
             "pyman.cli.complete_values"},

@@ -1,4 +1,4 @@
-"""cli/fast.py, run/create/ps command lines without typer: its option tables are typer's, and
+"""cli/fast.py, run/create/exec/ps command lines without typer: its option tables are typer's, and
 the values it hands the commands' functions are those click parses and typer converts."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pyman.cli.fast import PS_OPTIONS, RUN_OPTIONS, parse, runner
+from pyman.cli.exec_command import exec_
+from pyman.cli.fast import EXEC_OPTIONS, PS_OPTIONS, RUN_OPTIONS, parse, runner
 from pyman.cli.main import build_app
 from pyman.cli.ps_command import ps
 from pyman.cli.run_command import make_command
@@ -20,7 +21,7 @@ def _click_command(name: str) -> Any:
 
 
 @pytest.mark.parametrize(("name", "table"), [("run", RUN_OPTIONS), ("create", RUN_OPTIONS),
-                                             ("ps", PS_OPTIONS)])
+                                             ("ps", PS_OPTIONS), ("exec", EXEC_OPTIONS)])
 def test_the_tables_are_typers(name: str, table: dict[str, tuple[str, str]]) -> None:
     params = {opt: p for p in _click_command(name).params for opt in p.opts}
     for word, (param, kind) in table.items():
@@ -77,7 +78,18 @@ def test_run_values_are_clicks(args: list[str]) -> None:
     ["-l"], ["--sort", "names", "--noheading", "-p", "--external"], ["--pod", "--latest"],
 ])
 def test_ps_values_are_clicks(args: list[str]) -> None:
-    assert _fast_values(ps, parse(args, PS_OPTIONS, False)) == _typer_values("ps", args)
+    assert _fast_values(ps, parse(args, PS_OPTIONS, None)) == _typer_values("ps", args)
+
+
+@pytest.mark.parametrize("args", [
+    ["ctr", "true"], ["-it", "ctr", "sh", "-c", "echo -e x"], ["-d", "-u", "1000:1000",
+                                                              "ctr", "sleep", "1"],
+    ["--env=A=1", "-e", "B", "--env-file", "/f", "-w", "/tmp", "--privileged", "ctr", "env"],
+    ["-l", "true"], ["--detach-keys", "ctrl-a", "--user=root", "ctr", "--", "x"],
+])
+def test_exec_values_are_clicks(args: list[str]) -> None:
+    assert _fast_values(exec_, parse(args, EXEC_OPTIONS, "container")) == \
+        _typer_values("exec", args)
 
 
 @pytest.mark.parametrize("args", [
@@ -96,12 +108,15 @@ def test_other_run_lines_go_to_typer(args: list[str]) -> None:
     ["--format"], ["-f"], ["--", "-a"], ["-ax"], ["--size"],
 ])
 def test_other_ps_lines_go_to_typer(args: list[str]) -> None:
-    assert parse(args, PS_OPTIONS, False) is None
+    assert parse(args, PS_OPTIONS, None) is None
 
 
 def test_only_these_commands_and_no_global_options() -> None:
     assert runner(["images"]) is None
     assert runner(["--log-level", "debug", "run", "alpine"]) is None
     assert runner(["--root", "/x", "ps"]) is None
-    for args in (["run", "alpine"], ["create", "alpine"], ["ps"], ["ps", "-a"]):
+    assert runner(["exec", "--help"]) is None
+    assert runner(["exec", "-e=A", "ctr", "true"]) is None
+    for args in (["run", "alpine"], ["create", "alpine"], ["ps"], ["ps", "-a"],
+                 ["exec", "ctr", "true"]):
         assert runner(args) is not None
