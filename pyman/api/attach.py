@@ -80,9 +80,11 @@ async def attach(request: web.Request) -> web.StreamResponse:
     cid = c.id
 
     def state() -> tuple[str, bool]:
-        """Its status, and whether it has started since the attach."""
-        status = settled_status(eng, cid)
-        return status, eng.containers.store.state(cid).started_at != first_start
+        """Its status, and whether it has started since the attach: that first, so the
+        status read after it is of the new run (an exit seen first could be the old one's
+        with the start coming in between)."""
+        restarted = eng.containers.store.state(cid).started_at != first_start
+        return settled_status(eng, cid), restarted
 
     async def send(chunks: list[bytes]) -> None:
         for chunk in chunks:

@@ -55,4 +55,8 @@ def check_create(body: Any) -> None:
     check(body, "")
     if isinstance(body, dict):
         check(body.get("HostConfig"), "HostConfig.")
-        check(body.get("NetworkingConfig"), "NetworkingConfig.")
+        # docker-py 7.1+ sends {"<network>": null} there for containers.run(network=...)
+        # (no EndpointsConfig), which Docker ignores: a null is let be
+        net = body.get("NetworkingConfig")
+        if isinstance(net, dict):
+            check({k: v for k, v in net.items() if v is not None}, "NetworkingConfig.")

@@ -23,6 +23,7 @@ from pyman.api import (
     images,
     interactive,
     networks,
+    rename,
     system,
     top_stats,
     volumes,
@@ -54,7 +55,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/containers/{id}", containers.delete),
 ]
 # each module's own list: fewer hands on this one
-ROUTES += networks.ROUTES + volumes.ROUTES + events.ROUTES
+ROUTES += networks.ROUTES + volumes.ROUTES + events.ROUTES + rename.ROUTES
 ROUTES += archive.ROUTES + top_stats.ROUTES + interactive.ROUTES + image_io.ROUTES
 log = logging.getLogger("pyman")
 MAX_BODY = 4 << 20  # a create body is a few KiB; more is refused with 413

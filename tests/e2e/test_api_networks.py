@@ -66,6 +66,10 @@ def test_networks(client: Any) -> None:
         networking_config=api.create_networking_config(
             {"apinet": api.create_endpoint_config(aliases=["www"])}))["Id"]
     api.start(web)
+    # docker-py 7.1+'s containers.run(network=...) sends NetworkingConfig {"<net>": null}
+    quirk = api.create_container("alpine", "true", networking_config={"apinet": None},
+                                 host_config=api.create_host_config(network_mode="apinet"))
+    api.remove_container(quirk["Id"])
     deadline = time.monotonic() + 20
     while b"hi-from-web" not in get_by_name(client, "apinet", "www"):
         assert time.monotonic() < deadline, "www did not answer by its alias in 20 s"

@@ -135,6 +135,18 @@ def test_docker_compose_over_the_api(pyman_bin: Path, fresh_env: dict[str, str],
         assert len(rows) == 2 and all(" Up " in r for r in rows), ps.stdout
         again = compose("up", "-d")  # nothing changed: the network and both kept
         assert again.returncode == 0 and again.stderr.count("is up-to-date") == 2, again.stderr
+        # a changed service is recreated: the old container renamed out of the way, a new
+        # one made and started, the old one removed
+        conf = project / "docker-compose.yml"
+        conf.write_text(conf.read_text().replace("GREETING: hello-from-web",
+                                                 "GREETING: hello-again"))
+        changed = compose("up", "-d")
+        assert changed.returncode == 0 and "Recreating dctest_web_1" in changed.stderr, (
+            changed.stderr)
+        assert wait_for(lambda: fetch(published(project)) == "hello-again\n", 20)
+        names = subprocess.run([str(pyman_bin), "ps", "-a", "--format", "{{.Names}}"],
+                               env=fresh_env, capture_output=True, text=True, timeout=30)
+        assert sorted(names.stdout.split()) == ["dctest_client_1", "dctest_web_1"]
     finally:
         down = compose("down", "-v")
     assert down.returncode == 0, down.stderr
@@ -227,4 +239,22 @@ def test_attach_to_a_stopped_container_waits_for_its_next_run(api_socket: Path) 
     assert got.startswith(b"run-") and got != first, (first, got)
     assert client.logs(cid).count(b"run-") == 2
     client.remove_container(cid)
+    client.close()
+
+
+def test_rename(api_socket: Path) -> None:
+    docker = pytest.importorskip("docker", reason="docker-py is in the test extra")
+    client = docker.APIClient(base_url=f"unix://{api_socket}", timeout=60)
+    one = client.create_container("alpine", "true", name="one")["Id"]
+    client.create_container("alpine", "true", name="two")
+    client.rename(one, "/one-old")  # Docker's names may come with their slash
+    assert client.inspect_container(one)["Name"] == "/one-old"
+    with pytest.raises(docker.errors.APIError) as taken:
+        client.rename(one, "two")
+    assert taken.value.status_code == 409
+    with pytest.raises(docker.errors.APIError) as bad:
+        client.rename(one, "no such name!")
+    assert bad.value.status_code == 400
+    with pytest.raises(docker.errors.NotFound):
+        client.rename("nosuch", "x")
     client.close()
