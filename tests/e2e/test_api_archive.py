@@ -161,6 +161,37 @@ def test_archive_head_and_hostile_paths(client, service) -> None:  # type: ignor
     assert raw(f"{sock}|/_ping") == (200, b"OK")
 
 
+def live_children(pid: int) -> list[str]:
+    out = subprocess.run(["ps", "--ppid", str(pid), "-o", "stat=,args="], capture_output=True,
+                         text=True, timeout=30).stdout.splitlines()
+    # forked helpers carry the service's command line (the monitors it started do not)
+    return [line for line in out if not line.strip().startswith("Z")
+            and "system service" in line]
+
+
+def test_a_client_that_stops_reading(client, service) -> None:  # type: ignore[no-untyped-def]
+    """The copy's child gets EPIPE and ends: none is left writing to nobody."""
+    import socket as sk
+
+    ctr = client.containers.run("alpine", ["sh", "-c", "head -c 8000000 /dev/urandom > /big; "
+                                           "sleep 300"], detach=True)
+    deadline = time.monotonic() + 30
+    while ctr.exec_run(["sh", "-c", "test $(wc -c < /big) = 8000000"]).exit_code != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    for _ in range(3):
+        with sk.socket(sk.AF_UNIX) as s:
+            s.connect(service[0])
+            s.sendall(f"GET /v1.41/containers/{ctr.id}/archive?path=/big HTTP/1.1\r\n"
+                      "Host: x\r\n\r\n".encode())
+            assert b"200 OK" in s.recv(65536)
+    deadline = time.monotonic() + 30
+    while live_children(service[1].pid):
+        assert time.monotonic() < deadline, live_children(service[1].pid)
+        time.sleep(0.2)
+    assert ctr.get_archive("/big")[1]["size"] == 8000000  # and it serves on
+
+
 def test_archive_stat_header(client, service) -> None:  # type: ignore[no-untyped-def]
     ctr = client.containers.run("alpine", ["sleep", "300"], detach=True)
     resp = client.api.head(client.api._url("/containers/{0}/archive", ctr.id),

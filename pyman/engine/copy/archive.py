@@ -106,19 +106,21 @@ class PathArchive(CopyService):
         finally:
             side.release()
 
-    def get(self, key: str, path: str, out_fd: int) -> None:
+    def get(self, key: str, path: str, out_fd: int, reader_fd: int = -1) -> None:
         """The path as tar into ``out_fd``, named as Docker's archive names it: the top
         entry takes the name asked for (a symlink followed with "link/" keeps "link"), and
         a symlink named without a trailing "/" is the link itself (the client asks for its
-        target when it follows links: docker cp -L)."""
+        target when it follows links: docker cp -L). ``reader_fd``, the caller's reading
+        end of ``out_fd``'s pipe, is closed in the children that write: one holding it would
+        block for ever on a client that stopped reading, never getting EPIPE."""
         side = self._side(key)
         try:
             full = side.absolute("/." if path == "/" else path)
             if not path.endswith(("/", "/.")):
                 where = side.where(full)
                 inner = os.path.normpath(where.path)
-                if side.run(where, lambda: _link_tar(inner, out_fd), None,
-                            writable=False) is True:
+                if side.run(where, lambda: _link_tar(inner, out_fd), None, writable=False,
+                            close_in_child=reader_fd) is True:
                     return
             src = self._source_in(side, path)
             where = side.where(src.target)
@@ -137,7 +139,7 @@ class PathArchive(CopyService):
                     _get(inner, out, get)
                 return None
 
-            side.run(where, produce, None, writable=False)
+            side.run(where, produce, None, writable=False, close_in_child=reader_fd)
         finally:
             side.release()
 
