@@ -90,7 +90,7 @@ async def get(request: web.Request) -> web.StreamResponse:
 
         def produce() -> None:
             try:
-                service.get(key, request.query["path"], w)
+                service.get(key, request.query["path"], w, r)
             finally:
                 os.close(w)
 

@@ -94,7 +94,9 @@ async def start(request: web.Request) -> web.StreamResponse:
             finally:
                 os.close(null)
 
-        asyncio.get_running_loop().run_in_executor(None, background)
+        # a thread of its own, not a worker: the process may run for as long as the
+        # container does, and the service's exit waits for its workers
+        threading.Thread(target=background, daemon=True).start()
         return web.Response(status=200)
     if session["ProcessConfig"]["tty"] or (isinstance(doc, dict) and doc.get("Tty")):
         return await _terminal(request, session, finished)

@@ -30,17 +30,26 @@ async def top(request: web.Request) -> web.Response:
 def _ps(eng: Any, key: str, words: list[str]) -> dict[str, Any]:
     """ps(1) with the client's arguments in the container, its table as Titles/Processes."""
     import os
+    import threading
 
     from pyman.engine.containers.exec import ExecOptions
 
     r, w = os.pipe2(os.O_CLOEXEC)
+    got: list[bytes] = []
+
+    def collect() -> None:  # meanwhile: a long table must not fill the pipe and block ps
+        with os.fdopen(r, "rb") as f:
+            got.append(f.read())
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
     try:
         result = eng.exec.run(key, ExecOptions(command=["ps", *words], stdout_fd=w,
                                                stderr_fd=w))
     finally:
         os.close(w)
-    with os.fdopen(r, "rb") as f:
-        text = f.read(1 << 22).decode(errors="replace")
+        reader.join()
+    text = b"".join(got).decode(errors="replace")
     if result.exit_code:
         raise PymanError(f"ps {' '.join(words)} in the container failed: {text.strip()}")
     lines = text.splitlines()

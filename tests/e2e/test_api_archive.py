@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import tarfile
 import time
@@ -82,6 +83,17 @@ def test_docker_cp_both_ways(service, fresh_env: dict[str, str], tmp_path: Path)
     done = docker_cli(sock, tmp_path, fresh_env, "cp", "-", "cp-ctr:/tmp", input=archive)
     assert done.returncode == 0, done.stderr
     assert cli("exec", "cp-ctr", "cat", "/tmp/from-stdin.txt").stdout == b"stdin\n"
+    # symlinks as Docker has them: the link itself, its target with -L, "link/" and "dir/."
+    assert cli("exec", "cp-ctr", "sh", "-c", "ln -s /tmp/tree /tmp/tl; "
+               "ln -s /tmp/top.txt /tmp/fl; cp /tmp/renamed.txt /tmp/top.txt").returncode == 0
+    assert cli("cp", "cp-ctr:/tmp/fl", str(tmp_path / "link")).returncode == 0
+    assert (tmp_path / "link").is_symlink() and os.readlink(tmp_path / "link") == "/tmp/top.txt"
+    assert cli("cp", "-L", "cp-ctr:/tmp/fl", str(tmp_path / "followed")).returncode == 0
+    assert (tmp_path / "followed").read_text() == "top\n"
+    assert cli("cp", "cp-ctr:/tmp/tl/", str(tmp_path / "via-link")).returncode == 0
+    assert (tmp_path / "via-link" / "sub" / "f.txt").read_text() == "into the container\n"
+    assert cli("cp", "cp-ctr:/tmp/tree/.", str(tmp_path / "content")).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "content").iterdir()) == ["sub", "top.txt"]
     missing = cli("cp", "cp-ctr:/no/such", str(tmp_path / "x"))
     assert missing.returncode != 0 and b"No such container:path" in missing.stderr
     # a stopped container is copied into and out of too (its filesystem, mounted for it)
@@ -109,8 +121,12 @@ def test_archive_head_and_hostile_paths(client, service) -> None:  # type: ignor
     assert found["linkTarget"] == "/etc/motd" and found["name"] == "motd"
     assert found["mode"] & (1 << 27)  # Go's ModeSymlink: the link's own mode, as Podman
     with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tf:
+        link = tf.getmember("up")  # the link itself, as Docker's archive has it
+        assert link.issym() and link.linkname == "../../../../../../etc/motd"
+    chunks, _ = ctr.get_archive(found["linkTarget"])  # what docker cp -L asks next
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tf:
         f = tf.extractfile("motd")
-        assert f is not None and f.read() == b"inside\n"
+        assert f is not None and f.read() == b"inside\n"  # the container's, not the host's
     with pytest.raises(docker.errors.NotFound):
         ctr.get_archive("/no/such")
     # paths climbing out of the root: 400 with a message
@@ -143,6 +159,37 @@ def test_archive_head_and_hostile_paths(client, service) -> None:  # type: ignor
     status, head = raw(f"{sock}|/v1.41/containers/{ctr.id}/archive?path=/d/ok.txt", "HEAD")
     assert status == 200
     assert raw(f"{sock}|/_ping") == (200, b"OK")
+
+
+def live_children(pid: int) -> list[str]:
+    out = subprocess.run(["ps", "--ppid", str(pid), "-o", "stat=,args="], capture_output=True,
+                         text=True, timeout=30).stdout.splitlines()
+    # forked helpers carry the service's command line (the monitors it started do not)
+    return [line for line in out if not line.strip().startswith("Z")
+            and "system service" in line]
+
+
+def test_a_client_that_stops_reading(client, service) -> None:  # type: ignore[no-untyped-def]
+    """The copy's child gets EPIPE and ends: none is left writing to nobody."""
+    import socket as sk
+
+    ctr = client.containers.run("alpine", ["sh", "-c", "head -c 8000000 /dev/urandom > /big; "
+                                           "sleep 300"], detach=True)
+    deadline = time.monotonic() + 30
+    while ctr.exec_run(["sh", "-c", "test $(wc -c < /big) = 8000000"]).exit_code != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    for _ in range(3):
+        with sk.socket(sk.AF_UNIX) as s:
+            s.connect(service[0])
+            s.sendall(f"GET /v1.41/containers/{ctr.id}/archive?path=/big HTTP/1.1\r\n"
+                      "Host: x\r\n\r\n".encode())
+            assert b"200 OK" in s.recv(65536)
+    deadline = time.monotonic() + 30
+    while live_children(service[1].pid):
+        assert time.monotonic() < deadline, live_children(service[1].pid)
+        time.sleep(0.2)
+    assert ctr.get_archive("/big")[1]["size"] == 8000000  # and it serves on
 
 
 def test_archive_stat_header(client, service) -> None:  # type: ignore[no-untyped-def]

@@ -161,3 +161,23 @@ def test_docker_py_exec_socket_and_resizes(client) -> None:  # type: ignore[no-u
     assert bad.value.status_code == 400
     with pytest.raises(docker.errors.NotFound):
         client.api.exec_resize("0" * 64, height=20, width=70)
+
+
+def test_service_stops_with_a_detached_exec_running(service) -> None:  # type: ignore[no-untyped-def]
+    # its own client: the service is gone at the end (fresh_env's teardown removes the
+    # container through the CLI)
+    client = docker.DockerClient(base_url=f"unix://{service[0]}", timeout=60)
+    ctr = client.containers.run("alpine", ["sleep", "300"], detach=True)
+    ctr.exec_run(["sleep", "300"], detach=True)
+    deadline = time.monotonic() + 30
+    while b"sleep 300" not in b"".join(p.encode() for row in ctr.top()["Processes"]
+                                         for p in row) or len(ctr.top()["Processes"]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    proc = service[1]
+    proc.terminate()
+    try:
+        proc.wait(15)  # the exec goes on in the container; the service is not held by it
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the service did not stop while a detached exec ran") from None

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import stat
+import tarfile
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from pyman.engine.copy import tar as ct
-from pyman.engine.copy.cp import CopyService, _decode_info, stat_here
+from pyman.engine.copy.cp import CopyService, _decode_info, _get, _naming, stat_here
 from pyman.engine.copy.enter import ContainerSide
 from pyman.errors import PymanError
 
@@ -46,12 +47,28 @@ def _stat_child(path: str) -> dict[str, Any]:
     info = stat_here(path)
     if info["exists"]:
         st = os.stat(os.path.normpath(info["target"]))
-        link = os.lstat(os.path.normpath(path))
+        # "link/" and "link/." name the target: only a bare link shows itself
+        link = st if path.endswith(("/", "/.")) else os.lstat(os.path.normpath(path))
         # a symlink's own mode and size, its target's name (as Podman: the client sees
         # the link bit and may ask for the target)
         shown = link if stat.S_ISLNK(link.st_mode) else st
         info["details"] = [shown.st_size, shown.st_mode, st.st_mtime_ns, stat.S_ISDIR(st.st_mode)]
     return info
+
+
+def _link_tar(path: str, out_fd: int) -> bool:
+    """In the container's root: ``path`` as a tar of the link itself, if it is one."""
+    st = os.lstat(path)
+    if not stat.S_ISLNK(st.st_mode):
+        return False
+    info = tarfile.TarInfo(ct.go_base(path))
+    info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+    info.mode, info.mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
+    info.uid, info.gid = st.st_uid, st.st_gid
+    with os.fdopen(os.dup(out_fd), "wb") as out, \
+            tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        tf.addfile(info)
+    return True
 
 
 class PathArchive(CopyService):
@@ -89,9 +106,42 @@ class PathArchive(CopyService):
         finally:
             side.release()
 
-    def get(self, key: str, path: str, out_fd: int) -> None:
-        """The path as tar into ``out_fd`` (cp's CONTAINER:PATH - stream)."""
-        self.copy(f"{key}:{path}", "-", stdout_fd=out_fd)
+    def get(self, key: str, path: str, out_fd: int, reader_fd: int = -1) -> None:
+        """The path as tar into ``out_fd``, named as Docker's archive names it: the top
+        entry takes the name asked for (a symlink followed with "link/" keeps "link"), and
+        a symlink named without a trailing "/" is the link itself (the client asks for its
+        target when it follows links: docker cp -L). ``reader_fd``, the caller's reading
+        end of ``out_fd``'s pipe, is closed in the children that write: one holding it would
+        block for ever on a client that stopped reading, never getting EPIPE."""
+        side = self._side(key)
+        try:
+            full = side.absolute("/." if path == "/" else path)
+            if not path.endswith(("/", "/.")):
+                where = side.where(full)
+                inner = os.path.normpath(where.path)
+                if side.run(where, lambda: _link_tar(inner, out_fd), None, writable=False,
+                            close_in_child=reader_fd) is True:
+                    return
+            src = self._source_in(side, path)
+            where = side.where(src.target)
+            keep, name = _naming(src.target, src.is_dir, False, "")
+            if name in (".", "/"):  # Docker's names: "dir/." is ".", "./x"; "/" is "/x"
+                keep, name = True, "/" if path == "/" else "."
+            else:
+                name = ct.go_base(full)
+            get = ct.GetOptions(keep_dir_names=keep, name=name, chown=self._user_ids(side),
+                                excludes=() if where.mount else ct.ROOT_EXCLUDES,
+                                ignore_unreadable=side.target is not None)
+            inner = where.path
+
+            def produce() -> object:
+                with os.fdopen(os.dup(out_fd), "wb") as out:
+                    _get(inner, out, get)
+                return None
+
+            side.run(where, produce, None, writable=False, close_in_child=reader_fd)
+        finally:
+            side.release()
 
     def put(self, key: str, path: str, archive: IO[bytes], *, overwrite: bool,
             chown: bool) -> None:

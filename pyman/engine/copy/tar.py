@@ -168,7 +168,7 @@ def _contents(tf: tarfile.TarFile, dir_fd: int, path: str, prefix: str,
         return
     for entry in entries:
         _add(tf, dir_fd, entry, os.path.join(path, entry),
-             f"{prefix}/{entry}" if prefix else entry, opts)
+             f"{prefix.rstrip('/')}/{entry}" if prefix else entry, opts)  # "/": "/x"
 
 
 def _add(tf: tarfile.TarFile, dir_fd: int, leaf: str, path: str, arcname: str,
