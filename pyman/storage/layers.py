@@ -107,6 +107,7 @@ class LayerStore:
         tmp.mkdir()
         try:
             os.rename(tree, tmp / "diff")
+            os.chmod(tmp / "diff", 0o755)  # as an unpacked layer's (its mode is not the image's)
             write_json(tmp / "layer.json", {"diff_id": diff_id, "size": size,
                                             "root_mode": -1})
             try:

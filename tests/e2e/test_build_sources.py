@@ -160,3 +160,6 @@ def test_pull_policies(run_pyman, fresh_env, tmp_path: Path, registry: str) -> N
     assert "Trying to pull" not in r.stdout + r.stderr
     r = build("always")
     assert r.returncode == 0 and "Trying to pull" in r.stdout + r.stderr, r.stderr
+    # --tls-verify reaches the pull: the loopback registry speaks plain HTTP only
+    r = run_pyman("build", "--pull=always", "--tls-verify=true", str(ctx), env=env)
+    assert r.returncode == 125 and "creating build container" in r.stderr, r.stderr
