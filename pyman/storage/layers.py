@@ -102,6 +102,7 @@ class LayerStore:
         the layer store's form) becomes the layer ``diff_id`` by renames, as an unpacked
         layer becomes one (complete, then renamed into place)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._clean_stale()  # those of builds killed meanwhile
         final = self.dir(diff_id)
         tmp = self.root / f".tmp-{_hex(diff_id)}-{os.getpid()}-adopt"
         tmp.mkdir()
