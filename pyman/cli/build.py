@@ -121,8 +121,9 @@ def build(
     jobs: Annotated[int, typer.Option(
         "--jobs", help="Stages built at once (0: no limit).")] = 1,
     load: Annotated[bool, typer.Option("--load", hidden=True)] = False,
-    tls_verify: Annotated[bool | None, typer.Option("--tls-verify/--no-tls-verify",
-                                                    hidden=True)] = None,
+    tls_verify: Annotated[bool | None, typer.Option(
+        "--tls-verify/--no-tls-verify", help="Require HTTPS and verify certificates when "
+        "pulling images (default: registries.conf's).")] = None,
 ) -> None:
     """Build an image from a Containerfile"""
     from pyman.cli.context import engine as make_engine
@@ -165,7 +166,8 @@ def build(
             dns_search=list(dns_search or []), dns_option=list(dns_option or []),
             add_host=list(add_host or []), ulimit=list(ulimit or []),
             security_opt=list(security_opt or []), cap_add=list(cap_add or []),
-            cap_drop=list(cap_drop or []), jobs=jobs)
+            cap_drop=list(cap_drop or []), jobs=jobs, tls_verify=tls_verify,
+            authfile=authfile)
         with PullProgress(quiet) as progress, _interruptible():
             image_id = Builder(make_engine(), opts, events=progress).build()
     finally:

@@ -96,7 +96,8 @@ def fetch_image(candidates: list[Reference], conf: RegistriesConf, blobs: BlobSt
 
 
 def has_newer(candidates: list[Reference], conf: RegistriesConf, have: set[str], *,
-              credentials: CredentialsFor | None = None) -> bool:
+              credentials: CredentialsFor | None = None, tls_verify: bool | None = None
+              ) -> bool:
     """--pull=newer (libimage's rule): does any candidate's registry serve a manifest for
     this platform whose digest is none of ``have``? A candidate that cannot be reached or
     read counts as not newer (the local image is used then)."""
@@ -107,7 +108,7 @@ def has_newer(candidates: list[Reference], conf: RegistriesConf, have: set[str],
             continue
         for ep in endpoints:
             creds = credentials(ep.host, ep.repository) if credentials else None
-            client = RegistryClient(ep.host, ep.repository, insecure=ep.insecure,
+            client = RegistryClient(ep.host, ep.repository, insecure=_insecure(ep, tls_verify),
                                     credentials=creds, insecure_host=conf.insecure_host)
             try:
                 got = client.get_manifest(ref.digest or ref.tag or "latest")

@@ -98,11 +98,13 @@ class LayerStore:
         the layer store's form) becomes the layer ``diff_id`` by renames, as an unpacked
         layer becomes one (complete, then renamed into place)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._clean_stale()  # those of builds killed meanwhile
         final = self.dir(diff_id)
         tmp = self.root / f".tmp-{_hex(diff_id)}-{os.getpid()}-adopt"
         tmp.mkdir()
         try:
             os.rename(tree, tmp / "diff")
+            os.chmod(tmp / "diff", 0o755)  # as an unpacked layer's (its mode is not the image's)
             write_json(tmp / "layer.json", {"diff_id": diff_id, "size": size,
                                             "root_mode": -1})
             try:

@@ -7,6 +7,7 @@ what `pyman save` wrote."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -60,6 +61,9 @@ CMD ["/usr/local/bin/hello"]
                   env=env)
     assert r.stdout.split()[0] == "1234:2345", r.stdout
     assert run_pyman("ps", "-aq", env=env).stdout == ""  # no build container left
+    r = run_pyman("history", "--no-trunc", "--format", "{{.CreatedBy}}", "hello:1", env=env)
+    assert re.fullmatch(r"/bin/sh -c #\(nop\) COPY file:[0-9a-f]{64} in /usr/local/bin/hello ",
+                        r.stdout.splitlines()[2]), r.stdout
     # nothing changed (a file the build does not read did): every step from the cache, no
     # gcc run, the same image
     (ctx / "notes.txt").write_text("edited\n")

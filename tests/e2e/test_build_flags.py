@@ -152,6 +152,11 @@ RUN cat /one /two /a.txt /b.txt > /all
     # a second build with nothing changed: all from the cache
     r = run_pyman("build", "-t", "k", str(ctx), env=env)
     assert r.returncode == 0 and r.stdout.count("--> Using cache") == 5, r.stdout
+    # the killed builds' temporary files go with the next build that commits layers
+    assert run_pyman("build", "--no-cache", "-q", str(ctx), env=env).returncode == 0
+    data = Path(env["XDG_DATA_HOME"]) / "pyman"
+    assert list((data / "blobs" / "sha256").glob(".commit-*")) == []
+    assert list((data / "layers").glob(".tmp-*")) == []
 
 
 def test_commit_flags(run_pyman, fresh_env, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import subprocess
 import threading
 import uuid
@@ -72,6 +73,10 @@ ADD --chmod=0644 --chown=7:8 {url}/pack.tar /tars/
         f"/dl/hello.txt 600 0:0 {when}", f"/named.txt 600 0:0 {when}",
         f"/tars/pack.tar 644 7:8 {int(os.stat(root / 'pack.tar').st_mtime)}",
         "from the web", "from the web"]
+    # history as Buildah writes it: what was added, summarised, and where
+    r = run_pyman("history", "--no-trunc", "--format", "{{.CreatedBy}}", "web", env=env)
+    assert re.fullmatch(r"/bin/sh -c #\(nop\) ADD file:[0-9a-f]{64} in /dl/ ",
+                        r.stdout.splitlines()[2]), r.stdout
     # the content is the cache's key: unchanged, every step is a hit; changed, it runs again
     r = run_pyman("build", "-t", "web", str(ctx), env=env)
     assert r.returncode == 0 and r.stdout.count("--> Using cache") == 3, r.stdout
@@ -160,3 +165,6 @@ def test_pull_policies(run_pyman, fresh_env, tmp_path: Path, registry: str) -> N
     assert "Trying to pull" not in r.stdout + r.stderr
     r = build("always")
     assert r.returncode == 0 and "Trying to pull" in r.stdout + r.stderr, r.stderr
+    # --tls-verify reaches the pull: the loopback registry speaks plain HTTP only
+    r = run_pyman("build", "--pull=always", "--tls-verify=true", str(ctx), env=env)
+    assert r.returncode == 125 and "creating build container" in r.stderr, r.stderr

@@ -62,6 +62,8 @@ class BuildOptions:
     cap_drop: list[str] = field(default_factory=list)
     output: Any = None  # where RUN steps write (a binary file object); None: our stdout
     jobs: int = 1  # stages built at once (Podman's --jobs; its default is 1 too)
+    tls_verify: bool | None = None  # pulls of FROM / COPY --from images
+    authfile: str | None = None
 
 
 class StepFailed(PymanError):
@@ -230,7 +232,9 @@ class Builder:
         policy = {"true": "always", "false": "missing"}.get(self.opts.pull, self.opts.pull)
         try:
             with self._lock:
-                rec = self.engine.images.get_or_pull(name, policy, self.events)
+                rec = self.engine.images.get_or_pull(name, policy, self.events,
+                                                     tls_verify=self.opts.tls_verify,
+                                                     authfile=self.opts.authfile)
         except ImageNotFoundError as exc:
             raise PymanError(f"creating build container: {exc}") from None
         self.records[rec.id] = rec

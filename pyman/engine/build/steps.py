@@ -189,6 +189,7 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
             if cached is not None:
                 return cached
             b.ctrs.read(b.record(src_state), sources, fd, mode, what)
+            summary = _summary_of(fd)
         else:
             root = b.opts.context
             excluded: Any = b.matcher.excluded
@@ -205,6 +206,7 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
             cached = b._cached(key)
             if cached is not None:
                 return cached
+            summary = _summary(payload.items, payload.digest)
         os.lseek(fd, 0, os.SEEK_SET)
         diff_id, size = b.ctrs.copy(b.record(parent), fd, dest, workdir, chown)
     finally:
@@ -212,8 +214,37 @@ def _copy(b: Builder, cf: Containerfile, inst: Instruction, parent: State,
         if here:
             shutil.rmtree(here, ignore_errors=True)
     state = parent.child()
-    _add_layer(b, state, diff_id, size, f"/bin/sh -c #(nop) {inst.original}")
+    # Buildah's (and Docker's) shape: what was added, summarised, and where
+    _add_layer(b, state, diff_id, size, f"/bin/sh -c #(nop) {what} {summary} in {dest} ")
     return b._store(key, state)
+
+
+def _summary(items: list[dict[str, Any]], digest: str) -> str:
+    """`file:<hex>`, `dir:<hex>` or, for several sources, `multi:<hex>`: the digest is of
+    what pyman copied (Buildah's is of its own tar stream: the shape is the same)."""
+    kind = str(items[0].get("kind", "file")) if len(items) == 1 else "multi"
+    return f"{kind}:{digest}"
+
+
+def _summary_of(fd: int) -> str:
+    """The summary of a payload written by a helper (COPY --from): its plan and its bytes."""
+    import json
+    import tarfile
+
+    from pyman.engine.build.copy import PLAN
+
+    os.lseek(fd, 0, os.SEEK_SET)
+    h = hashlib.sha256()
+    while chunk := os.read(fd, 1 << 20):
+        h.update(chunk)
+    os.lseek(fd, 0, os.SEEK_SET)
+    items: list[dict[str, Any]] = [{}]
+    with os.fdopen(os.dup(fd), "rb") as raw, tarfile.open(fileobj=raw, mode="r|") as tf:
+        first = tf.next()
+        f = tf.extractfile(first) if first is not None and first.name == PLAN else None
+        if f is not None:
+            items = json.loads(f.read()) or [{}]
+    return _summary(items, h.hexdigest())
 
 
 def _heredoc_dir(inst: Instruction, sources: list[str], env: dict[str, str]) -> str:

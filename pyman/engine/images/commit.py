@@ -135,6 +135,16 @@ def _drop_mount_points(upper: str, lowers: list[str], drop: list[str]) -> None:
             continue
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def upper_layer(paths: Paths, upper: str, lowers: list[str] | None = None,
                 drop: list[str] | None = None, move: bool = False) -> tuple[str, int]:
     """A container's overlay upper dir as one layer: its tar stored as a blob (named by its
@@ -151,6 +161,10 @@ def upper_layer(paths: Paths, upper: str, lowers: list[str] | None = None,
     blobs = BlobStore(paths.blobs)
     layers = LayerStore(paths.layers)
     (blobs.root / "sha256").mkdir(parents=True, exist_ok=True)
+    for old in (blobs.root / "sha256").glob(".commit-*"):  # of commits killed meanwhile
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            old.unlink(missing_ok=True)
     tmp = blobs.root / "sha256" / f".commit-{os.getpid()}-{threading.get_ident()}"
     try:
         def work() -> list[str]:

@@ -156,21 +156,23 @@ class ImageService:
         return next(r for r in self.store.all() if r.id == report.ids[0])
 
     def get_or_pull(self, name: str, policy: str = "missing",
-                    events: PullEvents | None = None) -> ImageRecord:
+                    events: PullEvents | None = None, *, tls_verify: bool | None = None,
+                    authfile: str | None = None) -> ImageRecord:
         if name.startswith(ARCHIVE_TRANSPORTS):
             return self._from_archive(name, events)
+        how = PullOptions(name, tls_verify=tls_verify, authfile=authfile)
         if policy != "always":
             rec = self.find_local(name)
-            if rec is not None and policy == "newer" and self._newer(name, rec):
-                return self.pull(PullOptions(name), events)
+            if rec is not None and policy == "newer" and self._newer(how, rec):
+                return self.pull(how, events)
             if rec is not None:
                 return rec
             if policy == "never":
                 raise ImageNotFoundError(f"{name}: image not known")  # Podman's words, --pull=never
-        return self.pull(PullOptions(name), events)
+        return self.pull(how, events)
 
-    def _newer(self, name: str, rec: ImageRecord) -> bool:
-        """--pull=newer: the registry has another manifest for ``name`` than ``rec``'s."""
+    def _newer(self, how: PullOptions, rec: ImageRecord) -> bool:
+        """--pull=newer: the registry has another manifest for the name than ``rec``'s."""
         from pyman.image.auth import credentials_for
         from pyman.image.pull import has_newer
 
@@ -178,8 +180,9 @@ class ImageService:
         have.update(d.rsplit("@", 1)[1] for d in rec.digests if "@" in d)
         try:
             conf = self._conf()
-            return has_newer(conf.resolve(name), conf, have,
-                             credentials=credentials_for(None, None))
+            return has_newer(conf.resolve(how.reference), conf, have,
+                             credentials=credentials_for(how.creds, how.authfile),
+                             tls_verify=how.tls_verify)
         except PymanError:
             return False
 
