@@ -102,6 +102,16 @@ class PodExistsError(PymanError):
     """A pod name already in use."""
 
 
+class NetworkNotFoundError(PymanError):
+    """No user-defined network of that name or id."""
+
+
+class NetworkInUseError(PymanError):
+    """Removing a network containers are on, without --force: Podman exits 2."""
+
+    exit_code = 2
+
+
 class ContainerStateError(PymanError):
     """The container is in the wrong state for the operation (Podman: "state improper")."""
 

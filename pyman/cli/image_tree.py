@@ -32,13 +32,12 @@ def image_tree(
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import go_size
     from pyman.errors import ImageNotFoundError
-    from pyman.storage.layers import LayerStore
 
     eng = make_engine()
     rec = eng.images.find_local(image)
     if rec is None:
         raise ImageNotFoundError(f"{image}: image not known")
-    layers = LayerStore(eng.paths.layers)
+    layers = eng.images.layers
     images = eng.images.store.all()
     tops: dict[str, list[str]] = {}
     for i in images:

@@ -35,6 +35,7 @@ def pull(
     """Pull an image from a registry."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
+    from pyman.engine.images.operations import platform_option
     from pyman.engine.types import PullOptions
 
     opts = PullOptions(reference, platform_option(platform, os_, arch, variant),
@@ -42,23 +43,6 @@ def pull(
     with PullProgress(quiet) as progress:
         rec = make_engine().images.pull(opts, progress)
     print(rec.id)
-
-
-def platform_option(platform: str | None, os_: str | None, arch: str | None,
-                    variant: str | None) -> str | None:
-    """--os/--arch/--variant override the parts of --platform (or of the host's)."""
-    if not (os_ or arch or variant):
-        return platform
-    import platform as host
-
-    from pyman.image.manifest import Platform
-
-    base = Platform.parse(platform) if platform else Platform.host()
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
-    parts = [os_ or base.os or "linux", arch or base.architecture or machine]
-    if variant or (base.variant and not arch):
-        parts.append(variant or base.variant or "")
-    return "/".join(parts)
 
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "Id": "IMAGE ID", "CreatedSince": "CREATED",

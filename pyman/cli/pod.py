@@ -439,13 +439,4 @@ def stats(
 ) -> None:
     """Display a live stream of resource usage statistics for the containers in one or
     more pods."""
-    from pyman.errors import PymanError
-    from pyman.runtime.cgroups import delegation
-
-    for key in pods or []:  # a missing pod is said first
-        _pods().store.find(key)
-    found = delegation()
-    if not found.ok:  # Podman's words: rootless containers have no cgroup to read
-        raise PymanError("pod stats is not supported in rootless mode without cgroups v2")
-    raise PymanError("pod stats reads the containers' cgroups, which pyman does not give "
-                     "them yet on this host: use `pyman pod top` for the processes")
+    _pods().stats(list(pods or []))

@@ -115,9 +115,9 @@ def version(fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="Change the output format to JSON or a Go template")] = None
             ) -> None:
     """Display the pyman version"""
-    from pyman.build_info import client_version
+    from pyman.engine.system.info import version as version_report
 
-    data = {"Client": client_version()}
+    data = version_report()
     if fmt in ("json", "{{json .}}"):
         print(json.dumps(data, separators=(",", ":")))
         return

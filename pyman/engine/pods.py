@@ -331,6 +331,18 @@ class PodService:
             rows.extend(found if not rows else found[1:])
         return rows
 
+    def stats(self, keys: list[str]) -> None:
+        """`pod stats`: a missing pod is said first; then why there is nothing to read
+        (pyman gives containers no cgroup of their own yet)."""
+        from pyman.runtime.cgroups import delegation
+
+        for key in keys:
+            self.store.find(key)
+        if not delegation().ok:  # Podman's words: rootless containers have no cgroup to read
+            raise PymanError("pod stats is not supported in rootless mode without cgroups v2")
+        raise PymanError("pod stats reads the containers' cgroups, which pyman does not give "
+                         "them yet on this host: use `pyman pod top` for the processes")
+
     def pause(self, key: str, on: bool) -> str:
         """`pod pause` / `pod unpause`: each container of the pod in that state."""
         pod = self.store.find(key)

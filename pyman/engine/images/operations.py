@@ -464,3 +464,19 @@ def tag_name(text: str) -> str:
         raise PymanError(f"{text}: a digest cannot be used as a tag: name[:tag] expected")
     return str(ref)
 
+
+def platform_option(platform: str | None, os_: str | None, arch: str | None,
+                    variant: str | None) -> str | None:
+    """--os/--arch/--variant override the parts of --platform (or of the host's)."""
+    if not (os_ or arch or variant):
+        return platform
+    import platform as host
+
+    from pyman.image.manifest import Platform
+
+    base = Platform.parse(platform) if platform else Platform.host()
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
+    parts = [os_ or base.os or "linux", arch or base.architecture or machine]
+    if variant or (base.variant and not arch):
+        parts.append(variant or base.variant or "")
+    return "/".join(parts)
