@@ -24,6 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyman.monitor.protocol import EventsCfg, MonitorConfig
+
 _BACKEND: str | None = None  # --events-backend
 _SETTINGS: tuple[str, str, int] | None = None  # (backend, path, max size), once resolved
 
@@ -134,14 +136,14 @@ def _sets_events(data: bytes) -> bool:
     return False
 
 
-def monitor_settings(c: Any) -> dict[str, Any] | None:
+def monitor_settings(c: Any) -> EventsCfg | None:
     """What a monitor needs to write its container's events (None: it writes none)."""
     backend, path, max_size = settings()
     return None if backend == "none" else {"path": path, "max": max_size,
                                            "ctr": container_fields(c)}
 
 
-def from_monitor(cfg: dict[str, Any], status: str, **extra: Any) -> None:
+def from_monitor(cfg: MonitorConfig, status: str, **extra: Any) -> None:
     """The monitor's events (died, cleanup, remove), with what monitor_settings gave it."""
     ev = cfg.get("events")
     if not ev:

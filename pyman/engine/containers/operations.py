@@ -154,16 +154,15 @@ class ContainerService:
             previous = forward(handle.pid)
         try:
             for event in handle.events():
-                kind = event.get("event")
-                if kind == "error":
-                    raise from_exit_code(str(event.get("message")), int(event.get("code", 125)))
-                if kind == "started" and detach:
+                if event["event"] == "error":
+                    raise from_exit_code(event["message"], event["code"])
+                if event["event"] == "started" and detach:
                     return RunResult(c.id, None)
-                if kind == "started" and mine is not None and attach is not None:
+                if event["event"] == "started" and mine is not None and attach is not None:
                     if attach(mine.fileno()) is None:
                         return RunResult(c.id, None, detached=True)
-                if kind == "exited":
-                    return RunResult(c.id, int(event["code"]))
+                if event["event"] == "exited":
+                    return RunResult(c.id, event["code"])
         finally:
             handle.close()
             restore(previous)
