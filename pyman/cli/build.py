@@ -167,7 +167,9 @@ def build(
             security_opt=list(security_opt or []), cap_add=list(cap_add or []),
             cap_drop=list(cap_drop or []), jobs=jobs)
         with PullProgress(quiet) as progress, _interruptible():
-            image_id = Builder(make_engine(), opts, events=progress).build()
+            image_id = Builder(make_engine(), opts, events=progress,
+                               say=lambda line: print(line, flush=True),
+                               warn=lambda line: print(line, file=sys.stderr)).build()
     finally:
         prepared.cleanup()
     if iidfile:

@@ -72,7 +72,7 @@ def rm(
         depend = True  # as Podman: --all takes the dependents first
     elif not names:
         raise PymanError("`pyman rm` requires at least one container name or id, or --all")
-    failed: PymanError | None = None
+    code = 0  # the last failure's
     done: set[str] = set()
     for key in names:
         try:
@@ -91,13 +91,12 @@ def rm(
             if ignore or force or all_:  # Podman: rm --force of a missing one is no error
                 continue
             typer.echo(f"Error: {exc}", err=True)
-            exc.exit_code = 1  # Podman: "no such container" is 1 for rm
-            failed = exc
+            code = 1  # Podman: "no such container" is 1 for rm
         except PymanError as exc:
             typer.echo(f"Error: {exc}", err=True)
-            failed = exc
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+            code = exc.exit_code
+    if code:
+        raise typer.Exit(code)
 
 
 def _remove_pod_of(engine: Any, key: str, force: bool, time_: float | None) -> list[str]:

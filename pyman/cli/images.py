@@ -153,7 +153,6 @@ def rmi(
         except ImageNotFoundError as exc:
             if ignore or force:  # Podman: neither --ignore nor --force minds a missing one
                 continue
-            exc.exit_code = 1  # as podman: a name that is not known exits 1, not 125
             errors.append(exc)
         except ImageInUseError as exc:
             errors.append(exc)
@@ -167,7 +166,8 @@ def rmi(
         for err in errors:
             print(f"\t* {err}", file=sys.stderr)
     if errors:
-        codes = {e.exit_code for e in errors}
+        # as podman: a name that is not known exits 1, not 125
+        codes = {1 if isinstance(e, ImageNotFoundError) else e.exit_code for e in errors}
         raise typer.Exit(2 if 2 in codes else 125 if 125 in codes else 1)
 
 

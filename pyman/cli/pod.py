@@ -13,7 +13,10 @@ import typer
 from pyman.cli import complete_values as cv
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyman.engine.pods import PodService, PodSummary
+    from pyman.errors import PymanError
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -218,8 +221,10 @@ def inspect(
     print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=5))
 
 
-def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
-    """Run ``action(key)`` for each pod; print its id; exit 125 after all if any failed."""
+def _each(keys: list[str] | None, all_: bool, action: Any,
+          exit_code: Callable[[PymanError], int] | None = None) -> None:
+    """Run ``action(key)`` for each pod; print its id; exit with the last failure's code
+    (``exit_code``: the command's own for an error) after all."""
     from pyman.errors import PymanError
 
     service = _pods()
@@ -237,7 +242,7 @@ def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
                 print(done)
         except PymanError as exc:
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc.exit_code
+            failed = exit_code(exc) if exit_code is not None else exc.exit_code
     if failed:
         raise typer.Exit(failed)
 
@@ -309,12 +314,10 @@ def rm(
     from pyman.errors import PodNotFoundError
 
     def remove(s: PodService, key: str) -> str:
-        try:
-            return s.remove(key, force, time_, ignore or force)  # Podman: --force too
-        except PodNotFoundError as exc:
-            exc.exit_code = 1  # as Podman: a missing pod is exit 1, not an engine error
-            raise
-    _each(pods, all_, remove)
+        return s.remove(key, force, time_, ignore or force)  # Podman: --force too
+
+    # as Podman: a missing pod is exit 1, not an engine error
+    _each(pods, all_, remove, lambda e: 1 if isinstance(e, PodNotFoundError) else e.exit_code)
 
 
 @group.command("exists", context_settings=CTX)

@@ -335,9 +335,8 @@ def make_command(create_only: bool) -> Callable[..., None]:
 
             try:
                 keys = parse_detach_keys(detach_keys)
-            except PymanError as exc:
-                exc.exit_code = 126  # as Podman, which finds out when it starts
-                raise
+            except PymanError as exc:  # as Podman, which finds out when it starts: 126
+                raise PymanError(str(exc), exit_code=126) from None
             attach, size = terminal_client(interactive, keys)
         if tty and not create_only:
             from pyman.cli.attach_session import warn_not_a_tty

@@ -122,7 +122,8 @@ def version(fmt: Annotated[str | None, typer.Option(
         print(json.dumps(data, separators=(",", ":")))
         return
     if fmt is not None:  # Podman's rule: a template naming .Server falls back to the client
-        from pyman.cli.template import Template, TemplateError
+        from pyman.cli.template import Template
+        from pyman.errors import TemplateError
 
         try:
             out = Template(fmt).render(data)

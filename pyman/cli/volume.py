@@ -137,19 +137,20 @@ def rm(
     def remove_container(cid: str) -> None:
         engine.containers.remove(cid, force=True, timeout=time_)
 
-    failed: PymanError | None = None
+    code = 0  # the last failure's
     for key in keys:
         try:
             print(svc.remove(key, force=force, remove_container=remove_container), flush=True)
-        except PymanError as exc:
-            if isinstance(exc, VolumeNotFoundError):
-                if force:  # Podman: rm --force of a missing volume is no error
-                    continue
-                exc.exit_code = 1  # as Podman
+        except VolumeNotFoundError as exc:
+            if force:  # Podman: rm --force of a missing volume is no error
+                continue
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+            code = 1  # as Podman
+        except PymanError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            code = exc.exit_code
+    if code:
+        raise typer.Exit(code)
 
 
 @group.command("prune", context_settings=CTX)

@@ -381,7 +381,7 @@ class PodService:
 
     def remove(self, key: str, force: bool = False, timeout: float = 10,
                ignore: bool = False) -> str:
-        from pyman.storage.records import CorruptRecord
+        from pyman.errors import CorruptRecord
 
         try:
             pod = self._find(key, ignore)

@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 
-from pyman.errors import StorageError
+from pyman.errors import CorruptRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,18 +25,6 @@ if TYPE_CHECKING:
 
 _warned: set[str] = set()
 _fields_cache: dict[type, list[tuple[str, str, bool]]] = {}
-
-
-class CorruptRecord(StorageError):
-    """A store record that cannot be used; ``path`` is the file, ``why`` what is wrong."""
-
-    def __init__(self, path: str | os.PathLike[str], why: str, hint: str = "") -> None:
-        self.path = os.fspath(path)
-        self.why = why
-        self.cid = ""  # the container whose record it is, when it is one
-        self.pod_id = ""  # the pod whose record it is, when it is one
-        super().__init__(f"the record {self.path} is damaged ({why})" + (f": {hint}"
-                                                                          if hint else ""))
 
 
 def warn(err: CorruptRecord, what: str = "") -> None:

@@ -417,7 +417,7 @@ class ContainerService:
     def remove(self, key: str, force: bool = False, timeout: float | None = None,
                volumes: bool = False) -> str:
         """``volumes``: its anonymous volumes too (rm -v)."""
-        from pyman.storage.records import CorruptRecord
+        from pyman.errors import CorruptRecord
 
         try:
             c = self.store.find(key)

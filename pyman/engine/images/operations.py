@@ -209,7 +209,8 @@ class ImageService:
             arch = os_arch().split("/", 1)[1]
             raise ImageNotFoundError(f"no image found in manifest list for architecture {arch}"
                                      ', variant "", OS linux: image not known')
-        from pyman.storage.records import CorruptRecord, read_json
+        from pyman.errors import CorruptRecord
+        from pyman.storage.records import read_json
 
         path = self.paths.blobs / "sha256" / rec.config_digest.split(":", 1)[1]
         hint = f"remove the image (`pyman rmi -f {rec.id[:12]}`) and pull it again"
@@ -313,7 +314,8 @@ class ImageService:
 
     def view(self, rec: ImageRecord, containers: int = 0) -> ImageView:
         from pyman.engine.images.reports import ImageView
-        from pyman.storage.records import CorruptRecord, warn
+        from pyman.errors import CorruptRecord
+        from pyman.storage.records import warn
 
         try:
             config = {} if rec.is_list else self.config(rec)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyman.errors import NetworkInUseError, NetworkNotFoundError, PymanError
+from pyman.netns.networks import DEFAULT_NAME as DEFAULT_NAME  # Podman's default network
 
 if TYPE_CHECKING:
     from pyman.engine.containers.operations import ContainerService
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
 
 Network = dict[str, Any]  # netavark's definition: name, id, driver, subnets, labels ...
 FILTERS = ("name", "id", "driver", "label")
+
+
+def network_store() -> NetworkStore:
+    """The definitions (Podman's directory, under its lock)."""
+    from pyman.netns.networks import NetworkStore
+
+    return NetworkStore()
 
 
 def parse_filters(filters: list[str]) -> dict[str, list[str]]:
@@ -70,9 +78,7 @@ class NetworkService:
 
     @property
     def store(self) -> NetworkStore:
-        from pyman.netns.networks import NetworkStore
-
-        return NetworkStore()
+        return network_store()
 
     def create(self, name: str | None, *, driver: str = "bridge",
                subnets: list[str] | None = None, gateways: list[str] | None = None,
@@ -132,8 +138,6 @@ class NetworkService:
               keep: Callable[[Network], bool] | None = None) -> list[str]:
         """Remove the networks no container uses, never the default one; ``filters`` as
         list's (label= only), ``keep`` spares what it says (system prune's filters)."""
-        from pyman.netns.networks import DEFAULT_NAME
-
         wanted = parse_filters(filters or [])
         if set(wanted) - {"label"}:
             raise PymanError(f'invalid filter "{next(k for k in wanted if k != "label")}"')

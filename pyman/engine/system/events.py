@@ -200,6 +200,14 @@ def events(filters: list[str], since: str | None, until: str | None, *,
                 until_ns=until_ns)
 
 
+def log() -> tuple[str, str]:
+    """(backend, path) of the events log this process reads and writes."""
+    from pyman import eventlog
+
+    backend, path, _ = eventlog.settings()
+    return backend, path
+
+
 def to_json(ev: Event) -> str:
     """An event as Podman's JSON line (Go's encoding; pyman's private ``_`` keys left out)."""
     from pyman import eventlog

@@ -13,7 +13,7 @@ from typing import Any
 
 from pyman.config import Paths
 from pyman.engine.containers.inspect import rfc3339
-from pyman.errors import PymanError
+from pyman.errors import PymanError, VolumeInUseError
 from pyman.eventlog import emit
 from pyman.names import check_volume_name
 from pyman.storage.atomic import locked
@@ -24,10 +24,6 @@ from pyman.storage.volumes import VolumeRecord, VolumeStore
 VOLUME_OPTS = ("type", "device", "o", "UID", "GID", "uid", "gid", "copy", "nocopy", "size",
                "inodes")
 FILTERS = ("name", "label", "dangling", "driver", "scope", "opt", "until")
-
-
-class VolumeInUseError(PymanError):
-    exit_code = 2
 
 
 def check_options(opts: dict[str, str]) -> None:
@@ -181,7 +177,7 @@ class VolumeService:
     def _known(self, name: str) -> None:
         """The volume exists (``get``'s error if not); a damaged record counts: removing it
         is the cure its warning names."""
-        from pyman.storage.records import CorruptRecord
+        from pyman.errors import CorruptRecord
 
         try:
             self.store.get(name)
