@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pyman.build_info import pause_image
 from pyman.config import Paths
@@ -50,13 +50,16 @@ class PodCreateOptions:
     dns_option: list[str] = field(default_factory=list)
 
 
+PodStatus = Literal["Created", "Running", "Degraded", "Exited"]  # Podman's, from the members'
+
+
 @dataclass
 class PodSummary:
     """One pod as `pod ps` lists it."""
 
     id: str
     name: str
-    status: str  # Created | Running | Degraded | Stopped | Exited
+    status: PodStatus
     created: float
     infra_id: str
     containers: list[ContainerSummary]
@@ -65,7 +68,7 @@ class PodSummary:
     ports: list[dict[str, Any]] = field(default_factory=list)
 
 
-def pod_status(members: list[ContainerSummary]) -> str:
+def pod_status(members: list[ContainerSummary]) -> PodStatus:
     """Podman's pod states, from its containers' (infra included)."""
     states = {c.status for c in members}
     if not states or states == {"created"}:

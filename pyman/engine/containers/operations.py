@@ -20,7 +20,13 @@ from pyman.engine.containers.sig_proxy import Handlers, forward, restore
 from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
 from pyman.engine.images.operations import ImageService, PullEvents
 from pyman.engine.specgen.precheck import precheck
-from pyman.engine.types import ContainerSummary, RunOptions, RunResult, is_build_container
+from pyman.engine.types import (
+    ContainerSummary,
+    RunOptions,
+    RunResult,
+    container_status,
+    is_build_container,
+)
 from pyman.errors import (
     ContainerStateError,
     PymanError,
@@ -393,7 +399,7 @@ class ContainerService:
             if not all_ and st.status != "running":
                 continue
             out.append(ContainerSummary(c.id, c.name, c.image_name, c.args, c.created,
-                                        st.status, st.exit_code, st.started_at,
+                                        container_status(st.status), st.exit_code, st.started_at,
                                         st.finished_at, st.pid, c.labels, c.image_id,
                                         st.monitor_pid, c.rm, fold_ports(c.ports), c.pod,
                                         c.infra))
