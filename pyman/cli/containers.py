@@ -8,9 +8,9 @@ import typer
 
 from pyman.cli import complete_values as cv
 from pyman.cli import ps_command
-from pyman.cli.ps_command import matches, parse_filters, status_text
+from pyman.cli.ps_command import status_text
 
-__all__ = ["app", "matches", "parse_filters", "prune_app", "status_text"]
+__all__ = ["app", "prune_app", "status_text"]
 
 # typer evaluates ps's string annotations in ps_command's namespace
 vars(ps_command).update(typer=typer, cv=cv)
@@ -128,6 +128,8 @@ def prune(
               "Are you sure you want to continue? [y/N] ", end="", flush=True)
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
+    from pyman.engine.containers.filters import matches, parse_filters
+
     wanted = parse_filters(filters or [])
     for cid in make_engine().containers.prune(lambda c: not matches(c, wanted)):
         print(cid)

@@ -162,7 +162,7 @@ RESTART_POLICIES = {"none": "", "no": "no", "on-failure": "on-failure", "always"
 
 
 def _start_filter(engine: Engine, keys: list[str], filters: list[str]) -> list[str]:
-    from pyman.cli.containers import matches, parse_filters
+    from pyman.engine.containers.filters import matches, parse_filters
     from pyman.errors import PymanError
 
     wanted = parse_filters(filters)

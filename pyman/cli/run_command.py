@@ -254,8 +254,8 @@ def make_command(create_only: bool) -> Callable[..., None]:
             "(at /run/secrets/NAME by default).")] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
-        from pyman.cli.env import expand_env
         from pyman.cli.progress import PullProgress
+        from pyman.engine.specgen.env import expand_env, host_env
         from pyman.engine.types import RunOptions
 
         if pull not in ("always", "missing", "never", "newer"):
@@ -286,10 +286,10 @@ def make_command(create_only: bool) -> Callable[..., None]:
                           cpus=cpus, pids_limit=pids_limit, pod=pod, tty=tty,
                           sig_proxy=sig_proxy)
         if env_file:
-            from pyman.cli.env import read_env_files
+            from pyman.engine.specgen.env import read_env_files
 
             opts.env = read_env_files(env_file) + opts.env
-        opts.env = _host_env(env_host, http_proxy) + opts.env
+        opts.env = host_env(env_host, http_proxy) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
         opts.volumes_from = list(volumes_from or [])
         opts.requires = [r for item in requires or [] for r in item.split(",") if r]
@@ -417,17 +417,3 @@ def _truth(flag: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise _bad_parameter(f"{flag} takes true or false, not {value!r}")
     return value.lower() == "true"
-
-
-PROXY_VARS = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "HTTP_PROXY",
-              "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY")
-
-
-def _host_env(env_host: bool, http_proxy: bool) -> list[str]:
-    """--env-host (every host variable) and --http-proxy (the host's proxy variables), under
-    --env-file and -e, over the image's: Podman's order."""
-    import os
-
-    keys = list(os.environ) if env_host else [k for k in PROXY_VARS if k in os.environ] \
-        if http_proxy else []
-    return [f"{k}={os.environ[k]}" for k in keys]

@@ -76,9 +76,9 @@ def prune(
         "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')")] = None,
 ) -> None:
     """Remove unused data"""
-    from pyman.cli.containers import parse_filters
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import go_size
+    from pyman.engine.containers.filters import parse_filters
     from pyman.errors import PymanError
 
     wanted = parse_filters(filters or [])
