@@ -256,9 +256,10 @@ def make_command(create_only: bool) -> Callable[..., None]:
         from pyman.cli.context import engine as make_engine
         from pyman.cli.progress import PullProgress
         from pyman.engine.specgen.env import expand_env, host_env
-        from pyman.engine.types import RunOptions
+        from pyman.engine.types import PULL_POLICIES, RunOptions
 
-        if pull not in ("always", "missing", "never", "newer"):
+        policy = next((p for p in PULL_POLICIES if p == pull), None)
+        if policy is None:
             raise _bad_parameter(f"invalid pull policy {pull!r}: always, missing or never")
         if replace and not name:
             raise _bad_parameter("cannot replace container without --name being set")
@@ -274,7 +275,7 @@ def make_command(create_only: bool) -> Callable[..., None]:
                           network_aliases=list(network_alias or []), ip=ip,
                           mac_address=mac_address,
                           detach=detach, interactive=interactive, replace=replace,
-                          labels=labels, pull="missing" if pull == "newer" else pull,
+                          labels=labels, pull=policy,
                           cap_add=cap_add or [], cap_drop=cap_drop or [],
                           privileged=privileged, security_opt=security_opt or [],
                           publish=list(publish or []), publish_all=publish_all,

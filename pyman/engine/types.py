@@ -100,7 +100,7 @@ class RunOptions:
     rm: bool = False
     detach: bool = False
     interactive: bool = False
-    pull: str = "missing"  # always | missing | never | newer
+    pull: PullPolicy = "missing"
     replace: bool = False  # remove a container holding the name first
     labels: dict[str, str] = field(default_factory=dict)
     # security (engine/specgen/security.py checks them)
@@ -157,6 +157,10 @@ class RunOptions:
     secrets: list[str] = field(default_factory=list)  # --secret specs (engine/secrets.py)
     make_workdir: bool = False  # a missing workdir is made, as an image's (build's WORKDIR)
 
+
+# newer: pull only when the registry has another manifest than the local image's
+PullPolicy = Literal["always", "missing", "never", "newer"]
+PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
 
 ContainerStatus = Literal["created", "starting", "running", "restarting", "paused", "exited"]
 CONTAINER_STATUSES: tuple[ContainerStatus, ...] = get_args(ContainerStatus)
