@@ -66,8 +66,9 @@ def rm(
             raise PymanError("no containers to remove")
     damaged: list[str] = []
     if all_:  # damaged records too: they are named, and rm is their cure
-        names = [c.id for c in engine.containers.summaries(True, external=False)]
-        damaged = [e.cid for e in engine.containers.store.scan()[1]]
+        from pyman.engine.containers.filters import every_id
+
+        names, damaged = every_id(engine.containers)
         names += damaged
         depend = True  # as Podman: --all takes the dependents first
     elif not names:
@@ -102,7 +103,7 @@ def rm(
 def _remove_pod_of(engine: Any, key: str, force: bool, time_: float | None) -> list[str]:
     """rm --depend (and --all) of a pod's infra container: the whole pod goes, as in
     Podman; the ids removed (members, then the infra), or [] for another container."""
-    c = engine.containers.store.find(key)
+    c = engine.containers.find(key)
     pod = next((p for p in engine.pods.summaries() if p.id == c.pod), None) if c.infra else None
     if pod is None:
         return []

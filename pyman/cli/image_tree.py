@@ -38,7 +38,7 @@ def image_tree(
     if rec is None:
         raise ImageNotFoundError(f"{image}: image not known")
     layers = eng.images.layers
-    images = eng.images.store.all()
+    images = eng.images.records()
     tops: dict[str, list[str]] = {}
     for i in images:
         if i.layers and i.names:

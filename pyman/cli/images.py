@@ -136,7 +136,7 @@ def rmi(
     engine = make_engine()
     names = list(images or [])
     if all_:
-        names += [rec.id for rec in engine.images.store.all()]  # stored order, as Podman
+        names += [rec.id for rec in engine.images.records()]  # stored order, as Podman
         if not names:  # Podman: `rmi -a` with no images is no error
             return
     if not names:

@@ -173,7 +173,7 @@ def _start_filter(engine: Engine, keys: list[str], filters: list[str]) -> list[s
     summaries = {c.id: c for c in engine.containers.summaries(True)}
     out = []
     for key in keys:
-        config = engine.containers.store.find(key)
+        config = engine.containers.find(key)
         if policies and config.restart_policy not in {RESTART_POLICIES[p] for p in policies}:
             continue
         if wanted and not matches(summaries[config.id], wanted):
@@ -272,7 +272,7 @@ def wait(
     engine = make_engine()
     keys = targets(containers, False, latest)
     for key in keys:  # Podman resolves every name before waiting on any
-        engine.containers.store.find(key)
+        engine.containers.find(key)
     if condition:
         wanted = set(condition)
         each(keys, lambda k: engine.containers.wait_for(k, wanted))

@@ -326,7 +326,7 @@ def exists(pod: Annotated[str, typer.Argument(help="Pod.", autocompletion=cv.pod
     from pyman.errors import PodNotFoundError
 
     try:
-        _pods().store.find(pod)
+        _pods().find(pod)
     except PodNotFoundError:
         raise typer.Exit(1) from None
 
@@ -370,8 +370,8 @@ def logs(
         if not members:
             raise PymanError(f"container {container} is not in pod {s.name}")
     prefix = container is None
-    store = service.containers.store
-    readers = [(c, LogReader(service.containers.log_file(store.find(c.id)))) for c in members]
+    ctrs = service.containers
+    readers = [(c, LogReader(ctrs.log_file(ctrs.find(c.id)))) for c in members]
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
     first = True
     at_start: dict[tuple[str, str], bool] = {}

@@ -334,6 +334,9 @@ class PodService:
             rows.extend(found if not rows else found[1:])
         return rows
 
+    def find(self, key: str) -> PodConfig:
+        return self.store.find(key)  # by name, id or id prefix; else PodNotFoundError
+
     def stats(self, keys: list[str]) -> None:
         """`pod stats`: a missing pod is said first; then why there is nothing to read
         (pyman gives containers no cgroup of their own yet)."""

@@ -68,6 +68,15 @@ def test_the_cli_imports_only_the_engine_and_the_errors() -> None:
                            "pyman.quadlet.__main__")) == []
 
 
+def test_the_cli_never_reaches_into_a_services_store() -> None:
+    """Records are read and written by the engine's services (`.store` is theirs)."""
+    reaches = [f"{path.relative_to(PKG.parent)}:{node.lineno}"
+               for path in sorted((PKG / "cli").rglob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(), str(path)))
+               if isinstance(node, ast.Attribute) and node.attr == "store"]
+    assert reaches == []
+
+
 def test_the_api_imports_only_the_engine_and_the_errors() -> None:
     assert outside("api", (*FRONT_END_OK, "pyman.api")) == []
 

@@ -85,3 +85,10 @@ def listing(svc: ContainerService, filters: list[str], all_: bool,
     if last >= 0:
         items = items[len(items) - last:] if last else []
     return items
+
+
+def every_id(svc: ContainerService) -> tuple[list[str], list[str]]:
+    """`rm --all`: the ids of the containers (not builds'), and of the damaged records
+    (named, as rm is their cure)."""
+    return ([c.id for c in svc.summaries(True, external=False)],
+            [e.cid for e in svc.store.scan()[1]])

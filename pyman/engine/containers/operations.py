@@ -20,13 +20,8 @@ from pyman.engine.containers.sig_proxy import Handlers, forward, restore
 from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
 from pyman.engine.images.operations import ImageService, PullEvents
 from pyman.engine.specgen.precheck import precheck
-from pyman.engine.types import (
-    ContainerSummary,
-    RunOptions,
-    RunResult,
-    container_status,
-    is_build_container,
-)
+from pyman.engine.types import ContainerSummary, RunOptions, RunResult, container_status
+from pyman.engine.types import is_build_container
 from pyman.errors import (
     ContainerStateError,
     PymanError,
@@ -410,6 +405,9 @@ class ContainerService:
                     pod_names = {p.id: p.name for p in PodStore(self.paths.pods).all()}
                 out[-1].pod_name = pod_names.get(c.pod, "")
         return out
+
+    def find(self, key: str) -> ContainerConfig:
+        return self.store.find(key)  # by name, id or id prefix; else ContainerNotFoundError
 
     def get(self, key: str) -> tuple[ContainerConfig, ContainerState]:
         c = self.store.find(key)

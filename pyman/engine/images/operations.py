@@ -54,6 +54,10 @@ class ImageService:
         """The full names ``name`` may mean, in the order Podman tries them."""
         return [str(ref) for ref in self._conf().resolve(name)]
 
+    def records(self) -> list[ImageRecord]:
+        """Every image record, in stored order (Podman's for `rmi --all`, image tree)."""
+        return self.store.all()
+
     def find_local(self, name: str) -> ImageRecord | None:
         return self.match_local(name)[0]
 

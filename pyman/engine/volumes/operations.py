@@ -101,6 +101,26 @@ class VolumeService:
     def get(self, name: str) -> VolumeRecord:
         return self.store.get(name)
 
+    def find(self, name: str) -> VolumeRecord | None:
+        """The volume of that name; None when there is none."""
+        return self.store.load(name)
+
+    def data_dir(self, name: str) -> str:
+        """`volume mount`: where a local volume's data is (always there, never mounted)."""
+        return str(self.store.data_dir(self.store.get(name).name))
+
+    def export(self, name: str, out_fd: int) -> None:
+        """The volume's data as tar on ``out_fd``."""
+        from pyman.engine.volumes.archive import export_volume
+
+        export_volume(self.store, name, out_fd)
+
+    def import_tar(self, name: str, in_fd: int, source: str) -> None:
+        """A tar (plain or compressed) from ``in_fd`` unpacked into the volume."""
+        from pyman.engine.volumes.archive import import_volume
+
+        import_volume(self.store, name, in_fd, source)
+
     def exists(self, name: str) -> bool:
         try:
             return self.store.load(name) is not None
