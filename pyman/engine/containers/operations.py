@@ -20,13 +20,8 @@ from pyman.engine.containers.sig_proxy import Handlers, forward, restore
 from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
 from pyman.engine.images.operations import ImageService, PullEvents
 from pyman.engine.specgen.precheck import precheck
-from pyman.engine.types import ContainerSummary, RunOptions, RunResult, container_status
-from pyman.engine.types import is_build_container
-from pyman.errors import (
-    ContainerStateError,
-    PymanError,
-    from_exit_code,
-)
+from pyman.engine.types import ContainerSummary, RunOptions, RunResult, is_build_container
+from pyman.errors import ContainerStateError, PymanError, from_exit_code
 from pyman.netns import is_named
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
@@ -384,6 +379,7 @@ class ContainerService:
     def summaries(self, all_: bool, external: bool = True) -> list[ContainerSummary]:
         """``external``: with the build's containers (Podman's external ones)."""
         from pyman.engine.network.modes import fold_ports
+        from pyman.engine.types import container_status
 
         out: list[ContainerSummary] = []
         pod_names: dict[str, str] | None = None
@@ -410,8 +406,7 @@ class ContainerService:
         return self.store.find(key)  # by name, id or id prefix; else ContainerNotFoundError
 
     def get(self, key: str) -> tuple[ContainerConfig, ContainerState]:
-        c = self.store.find(key)
-        return c, self.live_state(c.id)
+        return (c := self.store.find(key)), self.live_state(c.id)
 
     def using_image(self, image_id: str) -> list[str]:
         """The ids of the containers made from the image."""
