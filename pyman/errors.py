@@ -11,6 +11,11 @@ it, and nothing changes a caught error's code: a new error is made with its own.
 from __future__ import annotations
 
 import os
+import sys
+
+TYPE_CHECKING = False  # the monitor imports this module: no typing at its start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 EXIT_ENGINE = 125
 EXIT_CANNOT_INVOKE = 126
@@ -246,3 +251,23 @@ def from_exit_code(message: str, code: int) -> PymanError:
     classes: dict[int, type[PymanError]] = {EXIT_NOT_FOUND: CommandNotFoundError,
                                              EXIT_CANNOT_INVOKE: CommandCannotRunError}
     return classes.get(code, PymanError)(message, exit_code=code)
+
+
+_warn_to: Callable[[str], None] | None = None
+
+
+def warn(line: str) -> None:
+    """A warning the user should see (a damaged record skipped, a directory made private):
+    one line on stderr, as Podman logs them, unless a library caller took them with
+    ``on_warning``."""
+    if _warn_to is not None:
+        _warn_to(line)
+        return
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def on_warning(handler: Callable[[str], None] | None) -> None:
+    """Send this process's warnings to ``handler`` (None: stderr again)."""
+    global _warn_to
+    _warn_to = handler

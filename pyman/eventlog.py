@@ -172,10 +172,10 @@ def emit(type_: str, status: str, **fields: Any) -> None:
     try:
         append(path, max_size, to_json(record(type_, status, **fields)))
     except OSError as exc:
-        import sys
+        from pyman.errors import warn
 
-        print(f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level=error '
-              f'msg="Unable to write {type_} event: {exc}"', file=sys.stderr)
+        warn(f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level=error '
+             f'msg="Unable to write {type_} event: {exc}"')
 
 
 def append(path: str, max_size: int, line: str) -> None:

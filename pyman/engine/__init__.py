@@ -8,10 +8,16 @@ from pyman.config import Paths, paths, secure
 
 
 def configure(*, root: str = "", runroot: str = "", driver: str = "", volumepath: str = "",
-              events_backend: str | None = None) -> None:
+              events_backend: str | None = None,
+              warnings: Callable[[str], None] | None = None) -> None:
     """The process's settings the global options give (``--root``, ``--runroot``,
     ``--storage-driver``, ``--volumepath``, ``--events-backend``): every Engine made after
-    this uses them."""
+    this uses them. ``warnings`` takes the warning lines the engine would otherwise write
+    on stderr (a damaged record skipped, a directory made private)."""
+    if warnings is not None:
+        from pyman.errors import on_warning
+
+        on_warning(warnings)
     if root or runroot or driver or volumepath:
         from pyman.config import set_overrides
 
@@ -100,6 +106,8 @@ class Engine:
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyman.engine.containers.exec import ExecService
     from pyman.engine.containers.operations import ContainerService
     from pyman.engine.containers.top import TopService

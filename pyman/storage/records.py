@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 
 from pyman.errors import CorruptRecord
+from pyman.errors import warn as say
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,8 +32,7 @@ def warn(err: CorruptRecord, what: str = "") -> None:
     if err.path in _warned:
         return
     _warned.add(err.path)
-    sys.stderr.write(f"WARNING: {what or 'skipping'} {err.path}: damaged ({err.why})\n")
-    sys.stderr.flush()
+    say(f"WARNING: {what or 'skipping'} {err.path}: damaged ({err.why})")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from pyman import errors
 
 PKG = Path(__file__).resolve().parents[2] / "pyman"
@@ -65,3 +67,20 @@ def test_no_caught_error_gets_another_exit_code() -> None:
 def test_the_rule_sees_a_patch() -> None:
     src = "try:\n    f()\nexcept E as exc:\n    exc.exit_code = 1\n    raise\n"
     assert caught_and_patched(ast.parse(src)) == [4]
+
+
+def test_warnings_go_where_the_caller_says(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A library caller takes the warnings the CLI shows on stderr (engine.configure's
+    ``warnings``); by default they are stderr lines."""
+    from pyman.storage import records
+
+    taken: list[str] = []
+    errors.on_warning(taken.append)
+    try:
+        records.warn(errors.CorruptRecord(tmp_path / "a.json", "empty"))
+    finally:
+        errors.on_warning(None)
+    assert taken == [f"WARNING: skipping {tmp_path / 'a.json'}: damaged (empty)"]
+    records.warn(errors.CorruptRecord(tmp_path / "b.json", "empty"))
+    assert capsys.readouterr().err == f"WARNING: skipping {tmp_path / 'b.json'}: damaged (empty)\n"
