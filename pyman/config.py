@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pyman.errors import StorageError
+from pyman.errors import StorageError, warn
 
 
 @dataclass(frozen=True)
@@ -138,11 +137,8 @@ def _fallback_runtime_dir(uid: int) -> Path:
             f"{uid}: remove it, or set XDG_RUNTIME_DIR to a 0700 directory you own"
         )
     if created:
-        print(
-            f"WARN: XDG_RUNTIME_DIR is unset or not usable by uid {uid}; using {path} "
-            "for transient state (`pyman system check` says how to get a session's)",
-            file=sys.stderr,
-        )
+        warn(f"WARN: XDG_RUNTIME_DIR is unset or not usable by uid {uid}; using {path} "
+             "for transient state (`pyman system check` says how to get a session's)")
     return path
 
 
@@ -166,8 +162,8 @@ def _private_dir(path: Path, what: str) -> None:
         )
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)
-        print(f"WARN: the {what} {path} was open to other users (mode "
-              f"{stat.S_IMODE(st.st_mode):04o}); made it 0700", file=sys.stderr)
+        warn(f"WARN: the {what} {path} was open to other users (mode "
+             f"{stat.S_IMODE(st.st_mode):04o}); made it 0700")
 
 
 def secure(p: Paths) -> None:

@@ -24,6 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyman.monitor.protocol import EventsCfg, MonitorConfig
+
 _BACKEND: str | None = None  # --events-backend
 _SETTINGS: tuple[str, str, int] | None = None  # (backend, path, max size), once resolved
 
@@ -134,14 +136,14 @@ def _sets_events(data: bytes) -> bool:
     return False
 
 
-def monitor_settings(c: Any) -> dict[str, Any] | None:
+def monitor_settings(c: Any) -> EventsCfg | None:
     """What a monitor needs to write its container's events (None: it writes none)."""
     backend, path, max_size = settings()
     return None if backend == "none" else {"path": path, "max": max_size,
                                            "ctr": container_fields(c)}
 
 
-def from_monitor(cfg: dict[str, Any], status: str, **extra: Any) -> None:
+def from_monitor(cfg: MonitorConfig, status: str, **extra: Any) -> None:
     """The monitor's events (died, cleanup, remove), with what monitor_settings gave it."""
     ev = cfg.get("events")
     if not ev:
@@ -170,10 +172,10 @@ def emit(type_: str, status: str, **fields: Any) -> None:
     try:
         append(path, max_size, to_json(record(type_, status, **fields)))
     except OSError as exc:
-        import sys
+        from pyman.errors import warn
 
-        print(f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level=error '
-              f'msg="Unable to write {type_} event: {exc}"', file=sys.stderr)
+        warn(f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" level=error '
+             f'msg="Unable to write {type_} event: {exc}"')
 
 
 def append(path: str, max_size: int, line: str) -> None:

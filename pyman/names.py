@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from pyman.errors import PymanError
+from pyman.errors import InvalidNameError
 
 NAME_PATTERN = "[a-zA-Z0-9][a-zA-Z0-9_.-]*"
 # explicit ASCII classes (not \w): no unicode letters or digits; fullmatch: no trailing \n
@@ -18,10 +18,6 @@ NAME_RE = re.compile(NAME_PATTERN)
 NAME_RULE = f"names must match {NAME_PATTERN}: invalid argument"  # Podman's words
 # a volume's name is its directory's name: the file system's limit (Podman fails there too)
 MAX_VOLUME_NAME = 255
-
-
-class InvalidNameError(PymanError):
-    """A name Podman would refuse."""
 
 
 def valid_name(name: str) -> bool:

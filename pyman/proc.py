@@ -11,18 +11,9 @@ import shlex
 import subprocess
 from collections.abc import Sequence
 
-from pyman.errors import PymanError
+from pyman.errors import ToolError
 
 log = logging.getLogger("pyman.proc")
-
-
-class ToolError(PymanError):
-    """A helper tool exited non-zero or could not be started."""
-
-    def __init__(self, message: str, returncode: int = -1, stderr: str = "") -> None:
-        super().__init__(message)
-        self.returncode = returncode
-        self.stderr = stderr
 
 
 def run_tool(

@@ -51,7 +51,7 @@ def _archives(request: web.Request) -> Any:
 
 
 async def _refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
-    from pyman.engine.copy.archive import NotADirectory, PathMissing
+    from pyman.errors import NotADirectory, PathMissing
 
     try:
         return await handler(request)

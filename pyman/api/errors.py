@@ -21,6 +21,8 @@ def status_of(exc: errors.PymanError) -> int:
     if isinstance(exc, (errors.ContainerExistsError, errors.ContainerStateError,
                         errors.VolumeExistsError)):
         return 409
+    if isinstance(exc, errors.InvalidNameError):  # the client's input, as Docker's 400
+        return 400
     return 500
 
 

@@ -88,8 +88,7 @@ def matches(ev: Event, wanted: dict[str, list[str]]) -> bool:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    from pyman import eventlog
-    from pyman.engine.system.events import make_filters, parse_input_time, read
+    from pyman.engine.system.events import log, make_filters, parse_input_time, read, to_json
 
     wanted = filters(request)
     _check(wanted)
@@ -100,7 +99,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     except PymanError as exc:
         raise BadRequest(str(exc)) from None
     stream = flag(request, "stream", True)
-    backend, path, _ = eventlog.settings()
+    backend, path = log()
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Event | PymanError | None] = asyncio.Queue()
     gone = threading.Event()
@@ -138,7 +137,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 break
             doc = docker_event(item)
             if matches(doc, wanted):
-                await response.write(eventlog.to_json(doc).encode() + b"\n")
+                await response.write(to_json(doc).encode() + b"\n")
         await response.write_eof()
     except ConnectionResetError:
         pass

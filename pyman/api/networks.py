@@ -19,17 +19,18 @@ BRIDGE = "bridge"  # Docker's name for the default network
 
 
 def _store() -> Any:
-    from pyman.netns.networks import NetworkStore
+    from pyman.engine.network.service import network_store
 
-    return NetworkStore()
+    return network_store()
 
 
 def _find(key: str) -> dict[str, Any]:
-    from pyman.netns.networks import DEFAULT_NAME, NetworkNotFound
+    from pyman.engine.network.service import DEFAULT_NAME
+    from pyman.errors import NetworkNotFoundError
 
     try:
         return dict(_store().find(DEFAULT_NAME if key == BRIDGE else key))
-    except NetworkNotFound:
+    except NetworkNotFoundError:
         raise ApiError(404, f"network {key} not found") from None
 
 
@@ -53,7 +54,7 @@ def _endpoints(eng: Engine, name: str) -> dict[str, Any]:
 
 
 def _resource(eng: Engine, doc: dict[str, Any]) -> dict[str, Any]:
-    from pyman.netns.networks import DEFAULT_NAME
+    from pyman.engine.network.service import DEFAULT_NAME
 
     ipam = dict(doc.get("ipam_options") or {})
     driver = ipam.get("driver", "")
@@ -74,7 +75,7 @@ def _resource(eng: Engine, doc: dict[str, Any]) -> dict[str, Any]:
 
 def _matches(doc: dict[str, Any], wanted: dict[str, list[str]]) -> bool:
     """Docker's network filters: one key's values are alternatives, keys all apply."""
-    from pyman.netns.networks import DEFAULT_NAME
+    from pyman.engine.network.service import DEFAULT_NAME
 
     name = BRIDGE if doc["name"] == DEFAULT_NAME else str(doc["name"])
     labels = doc.get("labels") or {}
@@ -184,8 +185,8 @@ async def create(request: web.Request) -> web.Response:
 
 
 def _remove(eng: Engine, key: str, force: bool, timeout: int) -> str:
+    from pyman.engine.network.service import DEFAULT_NAME
     from pyman.engine.network.user_networks import users
-    from pyman.netns.networks import DEFAULT_NAME
 
     net = _find(key)
     if net["name"] == DEFAULT_NAME:
@@ -220,9 +221,9 @@ async def prune(request: web.Request) -> web.Response:
             raise BadRequest(f"filters: invalid filter {key!r} (label, until)")
 
     def work() -> list[str]:
+        from pyman.engine.network.service import DEFAULT_NAME
         from pyman.engine.network.user_networks import users
         from pyman.engine.system.events import time_ns
-        from pyman.netns.networks import DEFAULT_NAME
 
         removed = []
         for doc in _store().all():

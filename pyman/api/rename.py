@@ -6,16 +6,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from pyman.api.common import blocking, engine
-from pyman.api.errors import BadRequest, Handler
-from pyman.names import valid_name
+from pyman.api.errors import Handler
 
 
 async def rename(request: web.Request) -> web.Response:
-    """Docker's name may come with its leading slash."""
+    """Docker's name may come with its leading slash; a bad name is the store's
+    InvalidNameError, a 400."""
     name = (request.query.get("name") or "").lstrip("/")
-    if not valid_name(name):
-        raise BadRequest(f"name: {name!r} is not a container name: names must match "
-                         "[a-zA-Z0-9][a-zA-Z0-9_.-]*")
     await blocking(engine(request).containers.rename, request.match_info["id"], name)
     return web.Response(status=204)
 

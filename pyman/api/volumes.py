@@ -83,7 +83,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     """In use: 409, unless force (Podman's: the containers using it go first)."""
-    from pyman.engine.volumes.operations import VolumeInUseError
+    from pyman.errors import VolumeInUseError
 
     eng = engine(request)
     name = request.match_info["name"]

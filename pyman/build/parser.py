@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from pyman.errors import PymanError
+from pyman.errors import ParseError, PymanError
 
 INSTRUCTIONS = ("FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
                 "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
@@ -24,10 +24,6 @@ FLAGS = {
 HEREDOC_OK = ("RUN", "COPY", "ADD")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
-
-
-class ParseError(PymanError):
-    """A Containerfile that cannot be read: names the file and line."""
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field
 
-from pyman.build.parser import Containerfile, Instruction, ParseError, expand, key_values
-from pyman.errors import PymanError
+from pyman.build.parser import Containerfile, Instruction, expand, key_values
+from pyman.errors import ParseError, PymanError
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
          "s390x": "s390x", "riscv64": "riscv64", "i686": "386"}

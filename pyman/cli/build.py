@@ -169,7 +169,9 @@ def build(
             cap_drop=list(cap_drop or []), jobs=jobs, tls_verify=tls_verify,
             authfile=authfile)
         with PullProgress(quiet) as progress, _interruptible():
-            image_id = Builder(make_engine(), opts, events=progress).build()
+            image_id = Builder(make_engine(), opts, events=progress,
+                               say=lambda line: print(line, flush=True),
+                               warn=lambda line: print(line, file=sys.stderr)).build()
     finally:
         prepared.cleanup()
     if iidfile:

@@ -1,7 +1,7 @@
 """Completion of paths inside an image (`run/create IMAGE <TAB>`) or a container
-(`cp CTR:<TAB>`), as Podman's getPathCompletion offers them, read through a MergedView of the
-layers (nothing is mounted). A completion callback also says how the shell should go on
-(cobra's directive): `DIRECTIVE` holds the last one set, for `__complete` to print.
+(`cp CTR:<TAB>`), as Podman's getPathCompletion offers them, read through engine.completion's
+view of the layers (nothing is mounted). A completion callback also says how the shell
+should go on (cobra's directive): `DIRECTIVE` holds the last one set, for `__complete`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def _join(head: str, name: str) -> str:
 
 def path_completion(layers: list[str], typed: str) -> tuple[list[str], int]:
     """The entries a path being typed may go on with, in the stack ``layers`` (top first)."""
-    from pyman.storage.merged_view import MergedView
+    from pyman.engine.system.completion import view as tree
 
-    view = MergedView(layers)
+    view = tree(layers)
     typed = typed or "/"
     parts = view.resolve(typed)
     base = ""
@@ -46,27 +46,6 @@ def path_completion(layers: list[str], typed: str) -> tuple[list[str], int]:
     return out, DEFAULT | (NO_SPACE if count > 1 else 0)
 
 
-def _image_layers(engine: Any, image: str) -> list[str] | None:
-    rec = engine.images.find_local(image)
-    if rec is None:
-        return None
-    return [str(engine.images.layers.diff(d)) for d in reversed(rec.layers)]
-
-
-def _container_layers(engine: Any, key: str) -> list[str] | None:
-    from pyman.errors import PymanError
-
-    try:
-        c = engine.containers.store.find(key)
-    except PymanError:
-        return None
-    cdir = engine.containers.store.dir(c.id)
-    if (cdir / "rootfs").is_dir():  # storage driver vfs: its own full copy
-        return [str(cdir / "rootfs")]
-    upper = [str(cdir / "upper")] if (cdir / "upper").is_dir() else []
-    return upper + [str(engine.images.layers.diff(d)) for d in reversed(c.layers)]
-
-
 def _engine() -> Any:
     from pyman.cli.context import engine
 
@@ -77,7 +56,9 @@ def image_paths(ctx: Any, incomplete: str) -> list[str]:
     """run/create: the words after the image are paths inside it."""
     image = ctx.params.get("image") if ctx is not None else None
     try:
-        layers = _image_layers(_engine(), image) if image else None
+        from pyman.engine.system.completion import image_layers
+
+        layers = image_layers(_engine(), image) if image else None
     except Exception:  # a damaged store: the shell's own completion instead
         layers = None
     if layers is None:
@@ -96,7 +77,9 @@ def copy_paths(incomplete: str) -> list[str]:
     name, colon, path = incomplete.partition(":")
     if colon:
         try:
-            layers = _container_layers(_engine(), name)
+            from pyman.engine.system.completion import container_layers
+
+            layers = container_layers(_engine(), name)
         except Exception:
             layers = None
         if layers is None:

@@ -1,6 +1,6 @@
-"""What a TAB offers beyond commands and flags: container, image, volume and pod names read
-straight from pyman's JSON files (no engine, registry or network import: a completion must
-answer in a blink), and the fixed values of flags. The cli modules name these functions as
+"""What a TAB offers beyond commands and flags: container, image, volume, pod and network
+names (engine/completion.py reads them straight from the store's JSON files: a completion
+must answer in a blink), and the fixed values of flags. The cli modules name these functions as
 ``autocompletion=`` callbacks; main.py uses ``completion_words`` to import only the command
 being completed.
 
@@ -11,14 +11,12 @@ what was typed.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 Values = list[str]
-ALIVE = ("running", "starting", "paused")
+ALIVE = ("running", "starting", "paused")  # engine.completion's live states
 
 # fixed flag values
 NETWORK_MODES = ("pasta", "slirp4netns", "host", "none", "private", "bridge", "container:",
@@ -108,70 +106,6 @@ def completion_words(var: str) -> tuple[list[str], str]:
         return [], ""
 
 
-# ---------------------------------------------------------------- where the files are
-
-
-def _data() -> Path:
-    from pyman.config import _xdg
-
-    return _xdg("XDG_DATA_HOME", ".local/share") / "pyman"
-
-
-def _runtime() -> Path:
-    """pyman's runtime dir, found as config.paths() finds it but never created."""
-    from pyman.config import runtime_dir_usable
-
-    env = os.environ.get("XDG_RUNTIME_DIR")
-    uid = os.getuid()
-    base = env if env and runtime_dir_usable(env, uid) else f"/tmp/pyman-run-{uid}"
-    return Path(base) / "pyman"
-
-
-def _read(path: Path) -> Any:
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except (OSError, ValueError):
-        return None
-
-
-def _records(root: Path, file: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(id, record) of every ``<root>/<64-hex id>/<file>``."""
-    try:
-        entries = [e.name for e in os.scandir(root) if len(e.name) == 64]
-    except OSError:
-        return
-    for ident in entries:
-        data = _read(root / ident / file)
-        if isinstance(data, dict):
-            yield ident, data
-
-
-def _boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _status(cid: str, run_root: Path, data_root: Path, boot: str) -> str:
-    """created, running, paused or exited; a state whose monitor is gone (or from another
-    boot) counts as exited, as the next real command would record it."""
-    state = _read(run_root / cid / "state.json")
-    if not isinstance(state, dict):
-        state = _read(data_root / cid / "state.json")
-    if not isinstance(state, dict):
-        return "created"
-    status = str(state.get("status") or "created")
-    if status in ALIVE:
-        monitor = state.get("monitor_pid") or 0
-        if (state.get("boot_id") or boot) != boot or not (
-                isinstance(monitor, int) and monitor > 0 and os.path.exists(f"/proc/{monitor}")):
-            return "exited"
-    return status
-
-
 # ---------------------------------------------------------------- names
 
 
@@ -184,13 +118,9 @@ def _match(items: list[tuple[str, str]], incomplete: str) -> Values:
 
 
 def container_names(incomplete: str, want: Callable[[str], bool] | None = None) -> Values:
-    data_root = _data() / "containers"
-    items = [(cid, str(c.get("name", ""))) for cid, c in _records(data_root, "config.json")]
-    if want is not None:
-        run_root, boot = _runtime() / "containers", _boot_id()
-        items = [(cid, name) for cid, name in items
-                 if want(_status(cid, run_root, data_root, boot))]
-    return _match(items, incomplete)
+    from pyman.engine.system import completion
+
+    return _match(completion.containers(want), incomplete)
 
 
 def containers(incomplete: str) -> Values:
@@ -213,31 +143,25 @@ def paused_containers(incomplete: str) -> Values:
 
 
 def images(incomplete: str) -> Values:
-    data = _read(_data() / "images.json")
-    records = data.get("images", []) if isinstance(data, dict) else []
+    from pyman.engine.system import completion
+
     out: Values = []
-    for rec in records if isinstance(records, list) else []:
-        if not isinstance(rec, dict):
-            continue
-        for name in rec.get("names") or []:
+    for ident, names in completion.images():
+        for name in names:
             short = name.split("/", 1)[1] if "/" in name else name
             for cand in (name, short, short.removeprefix("library/")):
                 if cand.startswith(incomplete):
                     out.append(cand)
                     break
-        ident = str(rec.get("id", ""))
         if len(incomplete) > 1 and ident.startswith(incomplete.removeprefix("sha256:")):
             out.append(ident[:12])
     return out
 
 
 def volumes(incomplete: str) -> Values:
-    try:
-        names = [e.name for e in os.scandir(_data() / "volumes")
-                 if e.is_dir(follow_symlinks=False) and e.name[:1].isalnum()]
-    except OSError:
-        return []
-    return sorted(n for n in names if n.startswith(incomplete))
+    from pyman.engine.system import completion
+
+    return sorted(n for n in completion.volumes() if n.startswith(incomplete))
 
 
 def volume_sources(incomplete: str) -> Values:
@@ -248,8 +172,9 @@ def volume_sources(incomplete: str) -> Values:
 
 
 def pods(incomplete: str) -> Values:
-    items = [(pid, str(p.get("name", ""))) for pid, p in _records(_data() / "pods", "pod.json")]
-    return _match(items, incomplete)
+    from pyman.engine.system import completion
+
+    return _match(completion.pods(), incomplete)
 
 
 def pods_and_containers(incomplete: str) -> Values:
@@ -280,13 +205,9 @@ def networks(incomplete: str) -> Values:
 
 def network_names(incomplete: str) -> Values:
     """User-defined networks (Podman's definitions) and the default one."""
-    from pyman.netns.networks import DEFAULT_NAME, network_dir
+    from pyman.engine.system import completion
 
-    try:
-        names = [e.name[:-5] for e in os.scandir(network_dir()) if e.name.endswith(".json")]
-    except OSError:
-        names = []
-    return sorted(n for n in {*names, DEFAULT_NAME} if n.startswith(incomplete))
+    return sorted(n for n in completion.networks() if n.startswith(incomplete))
 
 
 def signals(incomplete: str) -> Values:

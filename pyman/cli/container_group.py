@@ -50,7 +50,7 @@ def exists(
     from pyman.errors import ContainerNotFoundError
 
     try:
-        c = make_engine().containers.store.find(container)
+        c = make_engine().containers.find(container)
     except ContainerNotFoundError:
         raise typer.Exit(1) from None
     if not external and is_build_container(c.labels):

@@ -8,9 +8,9 @@ import typer
 
 from pyman.cli import complete_values as cv
 from pyman.cli import ps_command
-from pyman.cli.ps_command import matches, parse_filters, status_text
+from pyman.cli.ps_command import status_text
 
-__all__ = ["app", "matches", "parse_filters", "prune_app", "status_text"]
+__all__ = ["app", "prune_app", "status_text"]
 
 # typer evaluates ps's string annotations in ps_command's namespace
 vars(ps_command).update(typer=typer, cv=cv)
@@ -66,13 +66,14 @@ def rm(
             raise PymanError("no containers to remove")
     damaged: list[str] = []
     if all_:  # damaged records too: they are named, and rm is their cure
-        names = [c.id for c in engine.containers.summaries(True, external=False)]
-        damaged = [e.cid for e in engine.containers.store.scan()[1]]
+        from pyman.engine.containers.filters import every_id
+
+        names, damaged = every_id(engine.containers)
         names += damaged
         depend = True  # as Podman: --all takes the dependents first
     elif not names:
         raise PymanError("`pyman rm` requires at least one container name or id, or --all")
-    failed: PymanError | None = None
+    code = 0  # the last failure's
     done: set[str] = set()
     for key in names:
         try:
@@ -91,19 +92,18 @@ def rm(
             if ignore or force or all_:  # Podman: rm --force of a missing one is no error
                 continue
             typer.echo(f"Error: {exc}", err=True)
-            exc.exit_code = 1  # Podman: "no such container" is 1 for rm
-            failed = exc
+            code = 1  # Podman: "no such container" is 1 for rm
         except PymanError as exc:
             typer.echo(f"Error: {exc}", err=True)
-            failed = exc
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+            code = exc.exit_code
+    if code:
+        raise typer.Exit(code)
 
 
 def _remove_pod_of(engine: Any, key: str, force: bool, time_: float | None) -> list[str]:
     """rm --depend (and --all) of a pod's infra container: the whole pod goes, as in
     Podman; the ids removed (members, then the infra), or [] for another container."""
-    c = engine.containers.store.find(key)
+    c = engine.containers.find(key)
     pod = next((p for p in engine.pods.summaries() if p.id == c.pod), None) if c.infra else None
     if pod is None:
         return []
@@ -129,6 +129,8 @@ def prune(
               "Are you sure you want to continue? [y/N] ", end="", flush=True)
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
+    from pyman.engine.containers.filters import matches, parse_filters
+
     wanted = parse_filters(filters or [])
     for cid in make_engine().containers.prune(lambda c: not matches(c, wanted)):
         print(cid)

@@ -94,28 +94,21 @@ def events(
         "--until", help="show all events until timestamp")] = None,
 ) -> None:
     """Show pyman events"""
-    from pyman import eventlog
     from pyman.cli.context import engine
-    from pyman.engine.system.events import make_filters, parse_input_time, read
-    from pyman.errors import PymanError
+    from pyman.engine.system.events import events as read_events
+    from pyman.engine.system.events import to_json
 
     engine()  # the store's checks, as every command
-    backend, path, _ = eventlog.settings()
-    if backend == "none":
-        raise PymanError('cannot read events with the "none" backend')
-    groups = make_filters(filters or [], since, until)
-    until_ns = parse_input_time(until, False) if until else None
+    found = read_events(filters or [], since, until, stream=stream)
     as_json = format_ is not None and format_.strip() in ("json", "{{json .}}")
     tpl = None
     if format_ is not None and not as_json:
         from pyman.cli.template import Template
 
         tpl = Template(format_)
-    for ev in read(path, groups, stream=stream, from_start=bool(since or until)
-                   or not stream, until_ns=until_ns):
+    for ev in found:
         if as_json:
-            line = eventlog.to_json({k: v for k, v in ev.items()
-                                     if not k.startswith("_")})
+            line = to_json(ev)
         elif tpl is not None:
             line = tpl.render(template_data(ev)).rstrip("\n")
         else:

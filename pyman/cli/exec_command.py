@@ -46,8 +46,8 @@ def exec_(
 ) -> None:
     """Run a process in a running container."""
     from pyman.cli.context import engine as make_engine
-    from pyman.cli.env import expand_env, read_env_file
     from pyman.engine.containers.exec import ExecOptions
+    from pyman.engine.specgen.env import expand_env, read_env_file
 
     engine = make_engine()
     args = list(command or [])

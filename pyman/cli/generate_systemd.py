@@ -67,7 +67,7 @@ def generate_systemd(
     """Generate systemd units for a container or a pod."""
     from pyman import __version__
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.systemd.generate import SystemdGenerator
+    from pyman.engine.systemd.generate import SystemdGenerator, unit_runtime_dir
     from pyman.engine.systemd.units import UnitOptions, check_restart_policy
     from pyman.errors import PymanError
 
@@ -86,11 +86,7 @@ def generate_systemd(
     # the store is where XDG_DATA_HOME says: the unit must find the same one
     environment = [env_assignment(var, os.environ[var]) for var in
                    ("XDG_DATA_HOME", "XDG_CONFIG_HOME") if os.path.isabs(os.environ.get(var, ""))]
-    # pyman's runtime dir under the unit: the user manager's XDG_RUNTIME_DIR (%t), unless
-    # storage.conf names a runroot
-    from pyman.storage_conf import load
-
-    runtime_dir = str(paths.runtime) if load(str(paths.config)).runroot else "%t/pyman"
+    runtime_dir = unit_runtime_dir(paths)
     opts = UnitOptions(
         executable=executable(), new=new, use_name=name, restart_policy=restart_policy,
         restart_given=restart_given, template=template,

@@ -157,21 +157,18 @@ def global_options(
                        ("--tmpdir", tmpdir)):
         if path is not None and not path:
             _fail(f"Error: {name} needs a directory path")
-    if events_backend is not None:
-        from pyman.eventlog import set_backend
-
-        set_backend(events_backend)
     GLOBAL.update(runtime=runtime, events_backend=events_backend,
                   cgroup_manager=cgroup_manager, tmpdir=tmpdir)
     GLOBAL["storage_opt"] = ",".join(storage_opt or []) or None
     GLOBAL["runtime_flags"] = "\n".join(runtime_flag or []) or None
     GLOBAL["default_mounts_file"] = default_mounts_file
-    if root or runroot or storage_driver or volumepath:
-        from pyman.config import set_overrides
+    if root or runroot or storage_driver or volumepath or events_backend is not None:
+        from pyman.engine import configure
 
-        set_overrides(root=os.path.abspath(root) if root else "",
-                      runroot=os.path.abspath(runroot) if runroot else "",
-                      driver=storage_driver or "",
-                      volumepath=os.path.abspath(volumepath) if volumepath else "")
+        configure(root=os.path.abspath(root) if root else "",
+                  runroot=os.path.abspath(runroot) if runroot else "",
+                  driver=storage_driver or "",
+                  volumepath=os.path.abspath(volumepath) if volumepath else "",
+                  events_backend=events_backend)
     if noout:  # Podman's --noout: its own output goes nowhere (errors still on stderr)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process

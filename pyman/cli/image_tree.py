@@ -32,14 +32,13 @@ def image_tree(
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import go_size
     from pyman.errors import ImageNotFoundError
-    from pyman.storage.layers import LayerStore
 
     eng = make_engine()
     rec = eng.images.find_local(image)
     if rec is None:
         raise ImageNotFoundError(f"{image}: image not known")
-    layers = LayerStore(eng.paths.layers)
-    images = eng.images.store.all()
+    layers = eng.images.layers
+    images = eng.images.records()
     tops: dict[str, list[str]] = {}
     for i in images:
         if i.layers and i.names:

@@ -35,6 +35,7 @@ def pull(
     """Pull an image from a registry."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
+    from pyman.engine.images.operations import platform_option
     from pyman.engine.types import PullOptions
 
     opts = PullOptions(reference, platform_option(platform, os_, arch, variant),
@@ -42,23 +43,6 @@ def pull(
     with PullProgress(quiet) as progress:
         rec = make_engine().images.pull(opts, progress)
     print(rec.id)
-
-
-def platform_option(platform: str | None, os_: str | None, arch: str | None,
-                    variant: str | None) -> str | None:
-    """--os/--arch/--variant override the parts of --platform (or of the host's)."""
-    if not (os_ or arch or variant):
-        return platform
-    import platform as host
-
-    from pyman.image.manifest import Platform
-
-    base = Platform.parse(platform) if platform else Platform.host()
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
-    parts = [os_ or base.os or "linux", arch or base.architecture or machine]
-    if variant or (base.variant and not arch):
-        parts.append(variant or base.variant or "")
-    return "/".join(parts)
 
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "Id": "IMAGE ID", "CreatedSince": "CREATED",
@@ -152,7 +136,7 @@ def rmi(
     engine = make_engine()
     names = list(images or [])
     if all_:
-        names += [rec.id for rec in engine.images.store.all()]  # stored order, as Podman
+        names += [rec.id for rec in engine.images.records()]  # stored order, as Podman
         if not names:  # Podman: `rmi -a` with no images is no error
             return
     if not names:
@@ -169,7 +153,6 @@ def rmi(
         except ImageNotFoundError as exc:
             if ignore or force:  # Podman: neither --ignore nor --force minds a missing one
                 continue
-            exc.exit_code = 1  # as podman: a name that is not known exits 1, not 125
             errors.append(exc)
         except ImageInUseError as exc:
             errors.append(exc)
@@ -183,7 +166,8 @@ def rmi(
         for err in errors:
             print(f"\t* {err}", file=sys.stderr)
     if errors:
-        codes = {e.exit_code for e in errors}
+        # as podman: a name that is not known exits 1, not 125
+        codes = {1 if isinstance(e, ImageNotFoundError) else e.exit_code for e in errors}
         raise typer.Exit(2 if 2 in codes else 125 if 125 in codes else 1)
 
 

@@ -97,9 +97,8 @@ def commit(
         try:
             engine.containers.pause(container)
         except PymanError as exc:
-            err = PymanError(f'pausing container "{ctr.id}" to commit: {exc}')
-            err.exit_code = exc.exit_code
-            raise err from None
+            raise PymanError(f'pausing container "{ctr.id}" to commit: {exc}',
+                             exit_code=exc.exit_code) from None
         paused = True
     try:
         image_id = do_commit(engine.paths, CommitOptions(container, image, list(changes or []),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -28,37 +28,14 @@ def inspect(
     """Display the configuration of containers or images."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.lifecycle import targets
-    from pyman.engine.containers.inspect import container_inspect
-    from pyman.errors import ContainerNotFoundError, PymanError
+    from pyman.engine.system.inspect import check_type
+    from pyman.engine.system.inspect import inspect as inspect_objects
 
-    if type_ not in ("all", "container", "image", "volume"):
-        raise PymanError(f"invalid --type {type_!r}: container, image, volume or all")
+    check_type(type_)
     engine = make_engine()
-    svc = engine.containers
-    docs: list[dict[str, Any]] = []
-    failed: PymanError | None = None
-    for key in targets(names, False, latest):
-        try:
-            if type_ in ("image", "volume"):
-                raise ContainerNotFoundError(key)
-            c, st = svc.get(key)
-        except ContainerNotFoundError:
-            # as podman: a container first, then an image of that name
-            rec = engine.images.find_local(key) if type_ in ("all", "image") else None
-            vol = engine.volumes.store.load(key) if rec is None and type_ in (
-                "all", "volume") else None
-            if vol is not None:  # then a volume, as podman
-                docs.append(engine.volumes.inspect(vol))
-                continue
-            if rec is None:
-                failed = PymanError(f'inspecting object: no such object: "{key}"')
-                continue
-            docs.append(engine.images.inspect(rec.id))
-            continue
-        docs.append(container_inspect(c, st, static_dir=str(svc.store.dir(c.id)),
-                                      run_dir=str(svc.store.run_dir(c.id))))
+    report = inspect_objects(engine, targets(names, False, latest), type_)
     from pyman.cli.images import print_inspect
 
-    print_inspect(docs, fmt)
-    if failed is not None:
-        raise failed
+    print_inspect(report.documents, fmt)
+    if report.error is not None:
+        raise report.error

@@ -12,6 +12,7 @@ from pyman.cli import complete_values as cv
 
 if TYPE_CHECKING:
     from pyman.engine import Engine
+    from pyman.errors import PymanError
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -57,23 +58,25 @@ def parse_signal(text: str) -> int:
 SKIP = object()  # what an action returns for a key it has nothing to say about (--ignore)
 
 
-def each(keys: list[str], action: Callable[[str], object], show: bool = True) -> None:
+def each(keys: list[str], action: Callable[[str], object], show: bool = True,
+         exit_code: Callable[[PymanError], int] | None = None) -> None:
     """Run ``action`` on every key; print what it returns (or the key given, as Podman
-    does); report failures one line each and exit with the last one's code."""
+    does); report failures one line each and exit with the last one's code (``exit_code``:
+    the command's own code for an error, where Podman's differs from the error's)."""
     from pyman.errors import PymanError
 
-    failed: PymanError | None = None
+    code = 0
     for key in keys:
         try:
             out = action(key)
         except PymanError as exc:
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
+            code = exit_code(exc) if exit_code is not None else exc.exit_code
             continue
         if show and out is not SKIP:
             print(key if out is None else out, flush=True)
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+    if code:
+        raise typer.Exit(code)
 
 
 def targets(keys: list[str] | None, all_: bool, latest: bool = False,
@@ -147,14 +150,10 @@ def start(
         sys.stdout.flush()
         raise typer.Exit(result.exit_code or 0)
     def start_one(key: str) -> None:
-        try:
-            engine.containers.start_key(key)
-        except PymanError as exc:
-            if exc.exit_code in (126, 127):  # Podman: a start that fails is an engine error
-                exc.exit_code = 125
-            raise
+        engine.containers.start_key(key)
 
-    each(keys, start_one)
+    # Podman: a start that fails is an engine error, even a command that cannot run
+    each(keys, start_one, exit_code=lambda e: 125 if e.exit_code in (126, 127) else e.exit_code)
 
 
 # Podman's define.RestartPolicyMap: "none" is the policy never set
@@ -163,7 +162,7 @@ RESTART_POLICIES = {"none": "", "no": "no", "on-failure": "on-failure", "always"
 
 
 def _start_filter(engine: Engine, keys: list[str], filters: list[str]) -> list[str]:
-    from pyman.cli.containers import matches, parse_filters
+    from pyman.engine.containers.filters import matches, parse_filters
     from pyman.errors import PymanError
 
     wanted = parse_filters(filters)
@@ -174,7 +173,7 @@ def _start_filter(engine: Engine, keys: list[str], filters: list[str]) -> list[s
     summaries = {c.id: c for c in engine.containers.summaries(True)}
     out = []
     for key in keys:
-        config = engine.containers.store.find(key)
+        config = engine.containers.find(key)
         if policies and config.restart_policy not in {RESTART_POLICIES[p] for p in policies}:
             continue
         if wanted and not matches(summaries[config.id], wanted):
@@ -273,7 +272,7 @@ def wait(
     engine = make_engine()
     keys = targets(containers, False, latest)
     for key in keys:  # Podman resolves every name before waiting on any
-        engine.containers.store.find(key)
+        engine.containers.find(key)
     if condition:
         wanted = set(condition)
         each(keys, lambda k: engine.containers.wait_for(k, wanted))

@@ -51,7 +51,7 @@ def logs(
     keys = targets(containers, False, latest)
     readers = []
     for key in keys:  # every name resolves before anything is printed
-        c = engine.containers.store.find(key)
+        c = engine.containers.find(key)
         refuse_reading(c.log_driver)
         label = c.name if names else c.id[:12]
         readers.append((c.id, label, LogReader(engine.containers.log_file(c))))

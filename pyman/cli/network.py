@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Annotated, Any
 
@@ -23,7 +22,6 @@ HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER",
            "Subnets": "SUBNETS", "IPv6Enabled": "IPV6 ENABLED", "Internal": "INTERNAL",
            "DNSEnabled": "DNS ENABLED", "Labels": "LABELS", "Options": "OPTIONS",
            "IPAMOptions": "IPAM OPTIONS"}
-FILTERS = ("name", "id", "driver", "label")
 
 
 def go_time(text: str) -> str:
@@ -52,44 +50,6 @@ def go_view(doc: dict[str, Any], trunc: bool = False, ls: bool = False) -> dict[
             "IPAMOptions": doc.get("ipam_options") or {}}
 
 
-def parse_filters(filters: list[str]) -> dict[str, list[str]]:
-    from pyman.errors import PymanError
-
-    out: dict[str, list[str]] = {}
-    for item in filters:
-        key, eq, value = item.partition("=")
-        if not eq or key not in FILTERS:
-            raise PymanError(f'invalid filter "{key}"')
-        out.setdefault(key, []).append(value)
-    return out
-
-
-def matches(doc: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    """Podman's rules: one key's values are alternatives, different keys all apply; name
-    and id are regular expressions."""
-    from pyman.errors import PymanError
-
-    def regex(pattern: str, text: str) -> bool:
-        try:
-            return re.search(pattern, text) is not None
-        except re.error as exc:
-            raise PymanError(f"invalid filter regular expression {pattern!r}: {exc}") from None
-
-    for key, values in filters.items():
-        if key == "name" and not any(regex(v, doc["name"]) for v in values):
-            return False
-        if key == "id" and not any(regex(v, doc.get("id", "")) for v in values):
-            return False
-        if key == "driver" and doc.get("driver") not in values:
-            return False
-        if key == "label":
-            labels = doc.get("labels") or {}
-            if not any(labels.get(k) == v if sep else k in labels
-                       for k, sep, v in (x.partition("=") for x in values)):
-                return False
-    return True
-
-
 @group.command("create", context_settings=CTX)
 def create(
     name: Annotated[str | None, typer.Argument(help="Name of the network.")] = None,
@@ -112,7 +72,7 @@ def create(
                       ] = False,
 ) -> None:
     """Create a network (netavark's JSON, in Podman's directory)."""
-    from pyman.netns.networks import NetworkStore
+    from pyman.cli.context import engine as make_engine
 
     labels, options = {}, {}
     for item in label or []:
@@ -121,13 +81,9 @@ def create(
     for item in opt or []:
         key, _, value = item.partition("=")
         options[key] = value
-    store = NetworkStore()
-    if not name:  # Podman's: the next free podmanN
-        taken = {n["name"] for n in store.all()}
-        name = next(f"podman{i}" for i in range(1, 100000) if f"podman{i}" not in taken)
-    doc = store.create(name, driver=driver, subnets=subnet, gateways=gateway,
-                       internal=internal, dns=not disable_dns, labels=labels, ignore=ignore,
-                       options=options, ranges=ip_range)
+    doc = make_engine().networks.create(
+        name, driver=driver, subnets=subnet, gateways=gateway, internal=internal,
+        dns=not disable_dns, labels=labels, ignore=ignore, options=options, ranges=ip_range)
     print(doc["name"])
 
 
@@ -141,11 +97,10 @@ def _ls(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Names only.")] = False,
 ) -> None:
     """List networks."""
+    from pyman.cli.context import engine as make_engine
     from pyman.cli.template import print_listing
-    from pyman.netns.networks import NetworkStore
 
-    wanted = parse_filters(filters or [])
-    docs = [d for d in NetworkStore().all() if matches(d, wanted)]
+    docs = make_engine().networks.ls(filters)
     if quiet:
         for d in docs:
             print(d["name"])
@@ -171,26 +126,19 @@ def inspect(
                    ] = None,
 ) -> None:
     """Display the definition of one or more networks."""
+    from pyman.cli.context import engine as make_engine
     from pyman.cli.template import Template
-    from pyman.errors import PymanError
-    from pyman.netns.networks import NetworkNotFound, NetworkStore
 
-    store = NetworkStore()
-    docs = []
-    missing: PymanError | None = None
-    for name in names:
-        try:
-            docs.append(store.find(name))
-        except NetworkNotFound as exc:
-            missing = PymanError(f"inspecting object: network {name}: {exc}")
+    report = make_engine().networks.inspect(names)
+    docs = report.networks
     if fmt in (None, "", "json"):
         print(json.dumps(docs, indent=5))
     else:
         tpl = Template(fmt)
         for d in docs:
             print(tpl.render(go_view(d)))
-    if missing is not None:
-        raise missing
+    if report.error is not None:
+        raise report.error
 
 
 @group.command("rm", context_settings=CTX)
@@ -204,46 +152,32 @@ def rm(
 ) -> None:
     """Remove one or more networks."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network.user_networks import users
-    from pyman.errors import PymanError
-    from pyman.netns.networks import NetworkInUse, NetworkNotFound, NetworkStore
+    from pyman.errors import NetworkNotFoundError, PymanError
 
-    store = NetworkStore()
-    failed: PymanError | None = None
-    engine = None
+    networks = make_engine().networks
+    code = 0
     for key in names:
         try:
-            net = store.find(key)
-            if engine is None:
-                engine = make_engine()
-            using = users(engine.containers, net["name"])
-            if using and not force:
-                raise NetworkInUse(f'"{net["name"]}" has associated containers with it. Use '
-                                   "-f to forcibly delete containers and pods: network is "
-                                   "being used")
-            for c in using:
-                engine.containers.remove(c.id, force=True, timeout=time_)
-            print(store.remove(net["name"]), flush=True)
-        except NetworkNotFound as exc:
+            print(networks.remove(key, force=force, timeout=time_), flush=True)
+        except NetworkNotFoundError as exc:
             if force:  # as Podman: --force on a network that is not there says nothing
                 continue
-            exc.exit_code = 1  # as Podman
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
+            code = 1  # as Podman: a network that is not there exits 1
         except PymanError as exc:
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+            code = exc.exit_code
+    if code:
+        raise typer.Exit(code)
 
 
 @group.command("exists", context_settings=CTX)
 def exists(name: Annotated[str, typer.Argument(help="Network.",
                                                 autocompletion=cv.network_names)]) -> None:
     """Exit 0 if the network exists, 1 if not."""
-    from pyman.netns.networks import NetworkStore
+    from pyman.cli.context import engine as make_engine
 
-    raise typer.Exit(0 if NetworkStore().exists(name) else 1)
+    raise typer.Exit(0 if make_engine().networks.exists(name) else 1)
 
 
 @group.command("prune", context_settings=CTX)
@@ -253,11 +187,10 @@ def prune(
 ) -> None:
     """Remove the networks no container uses (never the default one)."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network.user_networks import users
+    from pyman.engine.network.service import parse_filters
     from pyman.errors import PymanError
-    from pyman.netns.networks import DEFAULT_NAME, NetworkStore
 
-    wanted = parse_filters(filters or [])
+    wanted = parse_filters(filters or [])  # a bad filter is said before the question
     if set(wanted) - {"label"}:
         raise PymanError(f'invalid filter "{next(k for k in wanted if k != "label")}"')
     if not force:
@@ -266,12 +199,8 @@ def prune(
         answer = sys.stdin.readline()
         if answer.strip().lower() not in ("y", "yes"):
             return
-    store = NetworkStore()
-    svc = make_engine().containers
-    for doc in store.all():
-        if doc["name"] == DEFAULT_NAME or not matches(doc, wanted) or users(svc, doc["name"]):
-            continue
-        print(store.remove(doc["name"]), flush=True)
+    for name in make_engine().networks.prune(filters):
+        print(name, flush=True)
 
 
 @group.command("connect", context_settings=CTX)
@@ -285,9 +214,8 @@ def connect(
 ) -> None:
     """Connect a container to a network (a running one at once)."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network.connect import connect as do_connect
 
-    do_connect(make_engine().containers, network, container, list(alias or []))
+    make_engine().networks.connect(network, container, alias)
 
 
 @group.command("disconnect", context_settings=CTX)
@@ -301,9 +229,8 @@ def disconnect(
 ) -> None:
     """Disconnect a container from a network (a running one at once)."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network.connect import disconnect as do_disconnect
 
-    do_disconnect(make_engine().containers, network, container)
+    make_engine().networks.disconnect(network, container)
 
 
 @group.command("reload", context_settings=CTX)
@@ -315,13 +242,11 @@ def reload(
 ) -> None:
     """Make a running container's interfaces and firewall rules on its networks again."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.network.connect import reload as do_reload
     from pyman.errors import PymanError
 
-    svc = make_engine().containers
+    networks = make_engine().networks
     if all_:
-        keys = [c.id for c in svc.store.all() if c.network == "netavark" and c.networks
-                and svc.live_state(c.id).status == "running"]
+        keys = networks.reloadable()
     elif containers:
         keys = list(containers)
     else:
@@ -329,7 +254,7 @@ def reload(
     failed: PymanError | None = None
     for key in keys:
         try:
-            print(do_reload(svc, key), flush=True)
+            print(networks.reload(key), flush=True)
         except PymanError as exc:
             print(f"Error: {exc}", file=sys.stderr)
             failed = exc

@@ -13,7 +13,10 @@ import typer
 from pyman.cli import complete_values as cv
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyman.engine.pods import PodService, PodSummary
+    from pyman.errors import PymanError
 
 app = typer.Typer(add_completion=False)
 CTX = {"help_option_names": ["--help"]}
@@ -218,8 +221,10 @@ def inspect(
     print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=5))
 
 
-def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
-    """Run ``action(key)`` for each pod; print its id; exit 125 after all if any failed."""
+def _each(keys: list[str] | None, all_: bool, action: Any,
+          exit_code: Callable[[PymanError], int] | None = None) -> None:
+    """Run ``action(key)`` for each pod; print its id; exit with the last failure's code
+    (``exit_code``: the command's own for an error) after all."""
     from pyman.errors import PymanError
 
     service = _pods()
@@ -237,7 +242,7 @@ def _each(keys: list[str] | None, all_: bool, action: Any) -> None:
                 print(done)
         except PymanError as exc:
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc.exit_code
+            failed = exit_code(exc) if exit_code is not None else exc.exit_code
     if failed:
         raise typer.Exit(failed)
 
@@ -309,12 +314,10 @@ def rm(
     from pyman.errors import PodNotFoundError
 
     def remove(s: PodService, key: str) -> str:
-        try:
-            return s.remove(key, force, time_, ignore or force)  # Podman: --force too
-        except PodNotFoundError as exc:
-            exc.exit_code = 1  # as Podman: a missing pod is exit 1, not an engine error
-            raise
-    _each(pods, all_, remove)
+        return s.remove(key, force, time_, ignore or force)  # Podman: --force too
+
+    # as Podman: a missing pod is exit 1, not an engine error
+    _each(pods, all_, remove, lambda e: 1 if isinstance(e, PodNotFoundError) else e.exit_code)
 
 
 @group.command("exists", context_settings=CTX)
@@ -323,7 +326,7 @@ def exists(pod: Annotated[str, typer.Argument(help="Pod.", autocompletion=cv.pod
     from pyman.errors import PodNotFoundError
 
     try:
-        _pods().store.find(pod)
+        _pods().find(pod)
     except PodNotFoundError:
         raise typer.Exit(1) from None
 
@@ -367,8 +370,8 @@ def logs(
         if not members:
             raise PymanError(f"container {container} is not in pod {s.name}")
     prefix = container is None
-    store = service.containers.store
-    readers = [(c, LogReader(service.containers.log_file(store.find(c.id)))) for c in members]
+    ctrs = service.containers
+    readers = [(c, LogReader(ctrs.log_file(ctrs.find(c.id)))) for c in members]
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
     first = True
     at_start: dict[tuple[str, str], bool] = {}
@@ -439,13 +442,4 @@ def stats(
 ) -> None:
     """Display a live stream of resource usage statistics for the containers in one or
     more pods."""
-    from pyman.errors import PymanError
-    from pyman.runtime.cgroups import delegation
-
-    for key in pods or []:  # a missing pod is said first
-        _pods().store.find(key)
-    found = delegation()
-    if not found.ok:  # Podman's words: rootless containers have no cgroup to read
-        raise PymanError("pod stats is not supported in rootless mode without cgroups v2")
-    raise PymanError("pod stats reads the containers' cgroups, which pyman does not give "
-                     "them yet on this host: use `pyman pod top` for the processes")
+    _pods().stats(list(pods or []))

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pyman.cli.humanize import ago, human_duration, table
+from pyman.engine.containers.filters import state_name
 
 if TYPE_CHECKING:
     import typer
@@ -31,57 +32,6 @@ def status_text(status: str, exit_code: int | None, started: float | None,
         return f"Exited ({exit_code if exit_code is not None else -1}) " + ago(finished or now,
                                                                                now)
     return "Created"
-
-
-def _state_name(status: str) -> str:
-    return {"starting": "created", "restarting": "exited"}.get(status, status)
-
-
-def matches(c: ContainerSummary, filters: dict[str, list[str]]) -> bool:
-    """Podman's ps filters: values of one key are ORed, different keys ANDed."""
-    for key, values in filters.items():
-        if key == "status":  # "stopped": Podman's name for those that ran and exited
-            state = _state_name(c.status)
-            ok = state in values or (state == "exited" and "stopped" in values)
-        elif key == "name":
-            import re
-
-            ok = any(re.search(v, c.name) for v in values)
-        elif key == "id":
-            ok = any(c.id.startswith(v) for v in values)
-        elif key == "label":
-            ok = all(_label_match(c.labels, v) for v in values)
-        elif key == "health":  # healthy | unhealthy | starting | none (no healthcheck)
-            ok = (c.health or "none") in values
-        elif key == "exited":
-            ok = c.status == "exited" and str(c.exit_code) in values
-        elif key == "ancestor":
-            ok = any(v in (c.image, c.image_id) or c.image_id.startswith(v)
-                     or c.image.split("/")[-1].split(":")[0] == v for v in values)
-        else:
-            from pyman.errors import PymanError
-
-            raise PymanError(f"{key} is an invalid filter")
-        if not ok:
-            return False
-    return True
-
-
-def _label_match(labels: dict[str, str], spec: str) -> bool:
-    key, eq, value = spec.partition("=")
-    return key in labels and (not eq or labels[key] == value)
-
-
-def parse_filters(items: list[str]) -> dict[str, list[str]]:
-    from pyman.errors import PymanError
-
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise PymanError(f"invalid filter {item!r}: use key=value")
-        out.setdefault(key, []).append(value)
-    return out
 
 
 def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
@@ -108,7 +58,7 @@ def ps_json(c: ContainerSummary, now: float) -> dict[str, Any]:
         "Ports": c.ports or None,
         "Size": None,
         "StartedAt": int(c.started_at) if c.started_at else GO_ZERO_TIME,
-        "State": _state_name(c.status),
+        "State": state_name(c.status),
         "Status": status_text(c.status, c.exit_code, c.started_at, c.finished_at, now, c.health),
         "Created": int(c.created),
     }
@@ -124,7 +74,7 @@ SORT_KEYS: dict[str, Any] = {
     "command": lambda c: " ".join(c.command), "created": lambda c: c.created,
     "id": lambda c: c.id, "image": lambda c: c.image, "names": lambda c: c.name,
     "runningfor": lambda c: c.started_at or 0, "size": lambda c: 0,
-    "status": lambda c: _state_name(c.status),
+    "status": lambda c: state_name(c.status),
 }
 PS_DEFAULT_FORMAT = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Created}}\t{{.Status}}\t"
                      "{{.Ports}}\t{{.Names}}")
@@ -193,27 +143,10 @@ def ps(
 
         raise PymanError("invalid option for --sort, options are: command, created, id, "
                          "image, names, runningfor, size, or status")
-    wanted = parse_filters(filters or [])
-    # as Podman: only a status filter looks past the running ones without --all
-    svc = make_engine().containers
-    show_all = all_ or "status" in wanted or last >= 0 or latest
-    items = svc.summaries(show_all or external, external=external)
-    if external and not show_all:  # as Podman: external ones in any state, others running
-        from pyman.engine.types import is_build_container
+    from pyman.engine.containers.filters import listing
 
-        items = [c for c in items if c.status == "running" or is_build_container(c.labels)]
-    from pyman.engine.health.state import health_status
-
-    pod_ports = {c.pod: c.ports for c in items if c.infra}
-    for c in items:  # STATUS's (healthy), --filter health=; a member shows its pod's ports
-        c.health = health_status(c.status, svc.store.dir(c.id))
-        if c.pod and not c.ports:
-            c.ports = pod_ports.get(c.pod, [])
-    items = [c for c in items if matches(c, wanted)]
-    if latest:
-        last = 1
-    if last >= 0:
-        items = items[len(items) - last:] if last else []
+    items = listing(make_engine().containers, list(filters or []), all_,
+                    1 if latest else last, external)
     items.reverse()  # newest first, as Podman lists them
     if sort is not None:  # Podman's sorts are ascending (created: oldest first)
         items.sort(key=SORT_KEYS[sort])

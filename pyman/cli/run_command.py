@@ -254,11 +254,12 @@ def make_command(create_only: bool) -> Callable[..., None]:
             "(at /run/secrets/NAME by default).")] = None,
     ) -> None:
         from pyman.cli.context import engine as make_engine
-        from pyman.cli.env import expand_env
         from pyman.cli.progress import PullProgress
-        from pyman.engine.types import RunOptions
+        from pyman.engine.specgen.env import expand_env, host_env
+        from pyman.engine.types import PULL_POLICIES, RunOptions
 
-        if pull not in ("always", "missing", "never", "newer"):
+        policy = next((p for p in PULL_POLICIES if p == pull), None)
+        if policy is None:
             raise _bad_parameter(f"invalid pull policy {pull!r}: always, missing or never")
         if replace and not name:
             raise _bad_parameter("cannot replace container without --name being set")
@@ -274,7 +275,7 @@ def make_command(create_only: bool) -> Callable[..., None]:
                           network_aliases=list(network_alias or []), ip=ip,
                           mac_address=mac_address,
                           detach=detach, interactive=interactive, replace=replace,
-                          labels=labels, pull="missing" if pull == "newer" else pull,
+                          labels=labels, pull=policy,
                           cap_add=cap_add or [], cap_drop=cap_drop or [],
                           privileged=privileged, security_opt=security_opt or [],
                           publish=list(publish or []), publish_all=publish_all,
@@ -286,10 +287,10 @@ def make_command(create_only: bool) -> Callable[..., None]:
                           cpus=cpus, pids_limit=pids_limit, pod=pod, tty=tty,
                           sig_proxy=sig_proxy)
         if env_file:
-            from pyman.cli.env import read_env_files
+            from pyman.engine.specgen.env import read_env_files
 
             opts.env = read_env_files(env_file) + opts.env
-        opts.env = _host_env(env_host, http_proxy) + opts.env
+        opts.env = host_env(env_host, http_proxy) + opts.env
         opts.volumes, opts.mounts, opts.tmpfs = volume or [], mount or [], tmpfs or []
         opts.volumes_from = list(volumes_from or [])
         opts.requires = [r for item in requires or [] for r in item.split(",") if r]
@@ -335,9 +336,8 @@ def make_command(create_only: bool) -> Callable[..., None]:
 
             try:
                 keys = parse_detach_keys(detach_keys)
-            except PymanError as exc:
-                exc.exit_code = 126  # as Podman, which finds out when it starts
-                raise
+            except PymanError as exc:  # as Podman, which finds out when it starts: 126
+                raise PymanError(str(exc), exit_code=126) from None
             attach, size = terminal_client(interactive, keys)
         if tty and not create_only:
             from pyman.cli.attach_session import warn_not_a_tty
@@ -418,17 +418,3 @@ def _truth(flag: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise _bad_parameter(f"{flag} takes true or false, not {value!r}")
     return value.lower() == "true"
-
-
-PROXY_VARS = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "HTTP_PROXY",
-              "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY")
-
-
-def _host_env(env_host: bool, http_proxy: bool) -> list[str]:
-    """--env-host (every host variable) and --http-proxy (the host's proxy variables), under
-    --env-file and -e, over the image's: Podman's order."""
-    import os
-
-    keys = list(os.environ) if env_host else [k for k in PROXY_VARS if k in os.environ] \
-        if http_proxy else []
-    return [f"{k}={os.environ[k]}" for k in keys]

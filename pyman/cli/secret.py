@@ -83,7 +83,7 @@ def inspect(
                    ] = None,
 ) -> None:
     """Inspect a secret"""
-    from pyman.engine.secrets import SecretNotFoundError
+    from pyman.errors import SecretNotFoundError
 
     store = _store()
     docs, failed = [], None

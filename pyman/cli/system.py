@@ -115,14 +115,15 @@ def version(fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="Change the output format to JSON or a Go template")] = None
             ) -> None:
     """Display the pyman version"""
-    from pyman.build_info import client_version
+    from pyman.engine.system.info import version as version_report
 
-    data = {"Client": client_version()}
+    data = version_report()
     if fmt in ("json", "{{json .}}"):
         print(json.dumps(data, separators=(",", ":")))
         return
     if fmt is not None:  # Podman's rule: a template naming .Server falls back to the client
-        from pyman.cli.template import Template, TemplateError
+        from pyman.cli.template import Template
+        from pyman.errors import TemplateError
 
         try:
             out = Template(fmt).render(data)

@@ -16,11 +16,11 @@ def check(
     fmt: Annotated[str | None, typer.Option("--format", help="json")] = None,
 ) -> None:
     """Check this host's prerequisites for rootless containers, each with its fix"""
-    from pyman.cli.context import GLOBAL
-    from pyman.config import paths
+    from pyman.cli.context import engine as make_engine
     from pyman.engine.system.check_host import run_checks
 
-    checks = run_checks(paths(), GLOBAL.get("runtime"))
+    engine = make_engine()
+    checks = run_checks(engine.paths, engine.runtime)
     if fmt == "json":
         print(json.dumps([c.as_dict() for c in checks], indent=2))
     else:
@@ -76,9 +76,9 @@ def prune(
         "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')")] = None,
 ) -> None:
     """Remove unused data"""
-    from pyman.cli.containers import parse_filters
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import go_size
+    from pyman.engine.containers.filters import parse_filters
     from pyman.errors import PymanError
 
     wanted = parse_filters(filters or [])
@@ -154,18 +154,12 @@ def _prune_all(engine: Any, all_: bool, volumes: bool, wanted: dict[str, list[st
 
 def _prune_networks(engine: Any, labels_ok: Any, old_enough: Any) -> list[str]:
     from pyman.cli.humanize import parse_time
-    from pyman.engine.network.user_networks import users
-    from pyman.netns.networks import DEFAULT_NAME, NetworkStore
 
-    store = NetworkStore()
-    removed = []
-    for doc in store.all():
+    def keep(doc: dict[str, Any]) -> bool:
         created = parse_time(str(doc.get("created", ""))[:35]) or 0.0
-        if (doc["name"] == DEFAULT_NAME or not labels_ok(doc.get("labels") or {})
-                or not old_enough(created) or users(engine.containers, doc["name"])):
-            continue
-        removed.append(store.remove(doc["name"]))
-    return removed
+        return not labels_ok(doc.get("labels") or {}) or not old_enough(created)
+
+    return list(engine.networks.prune(keep=keep))
 
 
 @group.command("migrate", context_settings=CTX)

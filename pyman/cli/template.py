@@ -15,14 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyman.errors import PymanError
+from pyman.errors import TemplateError
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\||[^\s|]+')
-
-
-class TemplateError(PymanError):
-    pass
 
 
 @dataclass

@@ -97,7 +97,7 @@ def inspect(
     for rec in (svc.ls() if all_ else []):
         docs.append(svc.inspect(rec))
     for name in names or []:
-        found = svc.store.load(name)
+        found = svc.find(name)
         if found is None:
             missing = name
             continue
@@ -137,19 +137,20 @@ def rm(
     def remove_container(cid: str) -> None:
         engine.containers.remove(cid, force=True, timeout=time_)
 
-    failed: PymanError | None = None
+    code = 0  # the last failure's
     for key in keys:
         try:
             print(svc.remove(key, force=force, remove_container=remove_container), flush=True)
-        except PymanError as exc:
-            if isinstance(exc, VolumeNotFoundError):
-                if force:  # Podman: rm --force of a missing volume is no error
-                    continue
-                exc.exit_code = 1  # as Podman
+        except VolumeNotFoundError as exc:
+            if force:  # Podman: rm --force of a missing volume is no error
+                continue
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
-    if failed is not None:
-        raise typer.Exit(failed.exit_code)
+            code = 1  # as Podman
+        except PymanError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            code = exc.exit_code
+    if code:
+        raise typer.Exit(code)
 
 
 @group.command("prune", context_settings=CTX)
@@ -198,23 +199,22 @@ def export(
     """Export volumes."""
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.volumes.archive import export_volume
     from pyman.errors import PymanError
 
     if output == "":
         raise PymanError("expects output path, use --output=[path]")
-    store = make_engine().volumes.store
+    volumes = make_engine().volumes
     if output is None or output == "/dev/stdout":
         if sys.stdout.isatty():
             raise PymanError("refusing to write the archive to a terminal: use -o FILE or "
                              "redirect stdout")
         sys.stdout.flush()
-        export_volume(store, name, sys.stdout.fileno())
+        volumes.export(name, sys.stdout.fileno())
         return
-    store.get(name)  # a missing volume leaves no file behind
+    volumes.get(name)  # a missing volume leaves no file behind
     from pyman.cli.output_file import write_whole
 
-    write_whole(output, lambda fd: export_volume(store, name, fd))
+    write_whole(output, lambda fd: volumes.export(name, fd))
 
 
 @group.command("import", context_settings=CTX)
@@ -226,12 +226,11 @@ def import_(
     import os
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.volumes.archive import import_volume
     from pyman.errors import PymanError
 
-    store = make_engine().volumes.store
+    volumes = make_engine().volumes
     if source == "-":
-        import_volume(store, name, sys.stdin.fileno(), "stdin")
+        volumes.import_tar(name, sys.stdin.fileno(), "stdin")
         return
     try:
         fd = os.open(source, os.O_RDONLY)
@@ -239,7 +238,7 @@ def import_(
         raise PymanError(f"open {source}: {exc.strerror.lower() if exc.strerror else exc}"
                          ) from None
     try:
-        import_volume(store, name, fd, source)
+        volumes.import_tar(name, fd, source)
     finally:
         os.close(fd)
 
@@ -258,8 +257,7 @@ def mount(name: Annotated[str, typer.Argument(help="Volume.", autocompletion=cv.
         prog = _prog_name(None)  # as Podman: it names itself after argv[0]
         raise PymanError(f'cannot run command "{prog} volume mount" in rootless mode, must '
                          f"execute `{prog} unshare` first")
-    store = make_engine().volumes.store
-    print(store.data_dir(store.get(name).name))  # a local volume's data is always there
+    print(make_engine().volumes.data_dir(name))
 
 
 
@@ -269,6 +267,6 @@ def unmount(names: Annotated[list[str], typer.Argument(help="Volumes.",
     """Unmount volume."""
     from pyman.cli.context import engine as make_engine
 
-    store = make_engine().volumes.store
+    volumes = make_engine().volumes
     for name in names:  # a local volume's data dir is never a mount of its own: nothing to do
-        print(store.get(name).name)
+        print(volumes.get(name).name)

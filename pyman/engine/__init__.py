@@ -7,6 +7,27 @@ from functools import cached_property
 from pyman.config import Paths, paths, secure
 
 
+def configure(*, root: str = "", runroot: str = "", driver: str = "", volumepath: str = "",
+              events_backend: str | None = None,
+              warnings: Callable[[str], None] | None = None) -> None:
+    """The process's settings the global options give (``--root``, ``--runroot``,
+    ``--storage-driver``, ``--volumepath``, ``--events-backend``): every Engine made after
+    this uses them. ``warnings`` takes the warning lines the engine would otherwise write
+    on stderr (a damaged record skipped, a directory made private)."""
+    if warnings is not None:
+        from pyman.errors import on_warning
+
+        on_warning(warnings)
+    if root or runroot or driver or volumepath:
+        from pyman.config import set_overrides
+
+        set_overrides(root=root, runroot=runroot, driver=driver, volumepath=volumepath)
+    if events_backend is not None:
+        from pyman.eventlog import set_backend
+
+        set_backend(events_backend)
+
+
 class Engine:
     def __init__(self, p: Paths | None = None, *, runtime: str | None = None,
                  runtime_flags: list[str] | None = None) -> None:
@@ -46,6 +67,12 @@ class Engine:
         return PodService(self.paths, self.containers)
 
     @cached_property
+    def networks(self) -> "NetworkService":  # noqa: UP037
+        from pyman.engine.network.service import NetworkService
+
+        return NetworkService(lambda: self.containers)
+
+    @cached_property
     def registry(self) -> "RegistryService":  # noqa: UP037
         from pyman.engine.images.registry import RegistryService
 
@@ -79,6 +106,8 @@ class Engine:
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyman.engine.containers.exec import ExecService
     from pyman.engine.containers.operations import ContainerService
     from pyman.engine.containers.top import TopService
@@ -86,5 +115,6 @@ if TYPE_CHECKING:
     from pyman.engine.images.archives import ArchiveService
     from pyman.engine.images.operations import ImageService
     from pyman.engine.images.registry import RegistryService
+    from pyman.engine.network.service import NetworkService
     from pyman.engine.pods import PodService
     from pyman.engine.volumes.operations import VolumeService

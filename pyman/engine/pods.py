@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pyman.build_info import pause_image
 from pyman.config import Paths
@@ -50,13 +50,16 @@ class PodCreateOptions:
     dns_option: list[str] = field(default_factory=list)
 
 
+PodStatus = Literal["Created", "Running", "Degraded", "Exited"]  # Podman's, from the members'
+
+
 @dataclass
 class PodSummary:
     """One pod as `pod ps` lists it."""
 
     id: str
     name: str
-    status: str  # Created | Running | Degraded | Stopped | Exited
+    status: PodStatus
     created: float
     infra_id: str
     containers: list[ContainerSummary]
@@ -65,7 +68,7 @@ class PodSummary:
     ports: list[dict[str, Any]] = field(default_factory=list)
 
 
-def pod_status(members: list[ContainerSummary]) -> str:
+def pod_status(members: list[ContainerSummary]) -> PodStatus:
     """Podman's pod states, from its containers' (infra included)."""
     states = {c.status for c in members}
     if not states or states == {"created"}:
@@ -331,6 +334,21 @@ class PodService:
             rows.extend(found if not rows else found[1:])
         return rows
 
+    def find(self, key: str) -> PodConfig:
+        return self.store.find(key)  # by name, id or id prefix; else PodNotFoundError
+
+    def stats(self, keys: list[str]) -> None:
+        """`pod stats`: a missing pod is said first; then why there is nothing to read
+        (pyman gives containers no cgroup of their own yet)."""
+        from pyman.runtime.cgroups import delegation
+
+        for key in keys:
+            self.store.find(key)
+        if not delegation().ok:  # Podman's words: rootless containers have no cgroup to read
+            raise PymanError("pod stats is not supported in rootless mode without cgroups v2")
+        raise PymanError("pod stats reads the containers' cgroups, which pyman does not give "
+                         "them yet on this host: use `pyman pod top` for the processes")
+
     def pause(self, key: str, on: bool) -> str:
         """`pod pause` / `pod unpause`: each container of the pod in that state."""
         pod = self.store.find(key)
@@ -369,7 +387,7 @@ class PodService:
 
     def remove(self, key: str, force: bool = False, timeout: float = 10,
                ignore: bool = False) -> str:
-        from pyman.storage.records import CorruptRecord
+        from pyman.errors import CorruptRecord
 
         try:
             pod = self._find(key, ignore)

@@ -15,15 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyman.errors import PymanError
+from pyman.errors import PymanError, SecretNotFoundError
 from pyman.storage.atomic import locked, read_json, write_json
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")  # Podman's, at most 253 characters
 MAX_SIZE = 512000  # bytes, Podman's maxSecretSize
-
-
-class SecretNotFoundError(PymanError):
-    pass
 
 
 @dataclass

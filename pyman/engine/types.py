@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 # The label on `pyman build`'s containers (the build's pid and start time). They are what
 # Podman calls external containers: `ps`, `rm --all`, `container prune` and `container
@@ -100,7 +100,7 @@ class RunOptions:
     rm: bool = False
     detach: bool = False
     interactive: bool = False
-    pull: str = "missing"  # always | missing | never | newer
+    pull: PullPolicy = "missing"
     replace: bool = False  # remove a container holding the name first
     labels: dict[str, str] = field(default_factory=dict)
     # security (engine/specgen/security.py checks them)
@@ -158,6 +158,20 @@ class RunOptions:
     make_workdir: bool = False  # a missing workdir is made, as an image's (build's WORKDIR)
 
 
+# newer: pull only when the registry has another manifest than the local image's
+PullPolicy = Literal["always", "missing", "never", "newer"]
+PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
+
+ContainerStatus = Literal["created", "starting", "running", "restarting", "paused", "exited"]
+CONTAINER_STATUSES: tuple[ContainerStatus, ...] = get_args(ContainerStatus)
+
+
+def container_status(recorded: str) -> ContainerStatus:
+    """A recorded state's status as a report's: one a newer pyman wrote, unknown here, is
+    "exited" (nothing here would supervise it)."""
+    return next((s for s in CONTAINER_STATUSES if s == recorded), "exited")
+
+
 @dataclass
 class ContainerSummary:
     """One container as `ps` lists it: its record and state together."""
@@ -167,7 +181,7 @@ class ContainerSummary:
     image: str
     command: list[str]
     created: float
-    status: str  # created | running | exited
+    status: ContainerStatus
     exit_code: int | None
     started_at: float | None
     finished_at: float | None

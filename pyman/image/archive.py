@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pyman.errors import PymanError
+from pyman.errors import ArchiveError, PymanError
 from pyman.image.manifest import OCI_MANIFEST, ImageManifest, ManifestList, parse_manifest
 from pyman.storage.blobs import BlobStore
 from pyman.storage.tarstream import LayerStream
@@ -34,10 +34,6 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 MAX_JSON = 8 << 20  # manifests, configs and index files larger than this are refused
 CHUNK = 1 << 20
-
-
-class ArchiveError(PymanError):
-    """An archive that cannot be loaded: corrupt, incomplete or hostile."""
 
 
 # ---------------------------------------------------------------- writing

@@ -7,7 +7,7 @@ import platform as _platform
 from dataclasses import dataclass
 from typing import Any
 
-from pyman.errors import PymanError, RegistryError
+from pyman.errors import ManifestError, PymanError
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -52,10 +52,6 @@ _MACHINE = {
 # Variants a CPU also runs, best first (an arm v7 runs v6 and v5 images).
 _COMPATIBLE = {("arm", "v7"): ["v7", "v6", "v5"], ("arm", "v6"): ["v6", "v5"],
                ("arm64", "v8"): ["v8"]}
-
-
-class ManifestError(RegistryError):
-    """A manifest that pyman cannot use (unsupported type, malformed, no matching platform)."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from pyman.errors import ImageNotFoundError, PymanError, RegistryError
+from pyman.errors import ImageNotFoundError, ManifestError, PymanError, RegistryError
 from pyman.image.auth import CredentialsFor
 from pyman.image.manifest import (
     CONFIG_TYPES,
     ImageManifest,
     LayerDescriptor,
-    ManifestError,
     ManifestList,
     Platform,
     check_layer_media_type,

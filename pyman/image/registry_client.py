@@ -46,6 +46,8 @@ from pyman.image.registry_http import (  # noqa: F401 - cert_dirs, parse_challen
     _error_codes,
     _open,
     _ssl_context,
+    _unreachable,
+    _untrusted,
     cert_dirs,
     host_name,
     parse_challenge,
@@ -106,12 +108,14 @@ class RegistryClient:
     def ping(self) -> None:
         """Choose the scheme (https, or http for an insecure registry) and learn the auth."""
         errors = []
+        failures: list[BaseException] = []
         for scheme in ("https", "http") if self.insecure else ("https",):
             try:
                 conn, resp = _open("GET", f"{scheme}://{self.host}/v2/", {},
                                    not self.insecure, self.timeout, cert_dir=self.cert_dir)
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(f"{scheme}: {_describe(exc)}")
+                failures.append(exc)
                 continue
             try:
                 resp.read(65536)
@@ -124,10 +128,10 @@ class RegistryClient:
         if len(errors) == 1:
             errors = [errors[0].split(": ", 1)[1]]
         text = "; ".join(errors)
-        if any(w in text for w in ("resolve the host", "refused", "timed out", "unreachable")):
+        if any(_unreachable(e) for e in failures):
             text += (f" (this host cannot reach {self.host}: check its DNS and proxy "
                      "(HTTPS_PROXY), or name a mirror it can reach in registries.conf)")
-        elif "certificate verification failed" in text:
+        elif any(_untrusted(e) for e in failures):
             text += (f" (put the registry's CA as a .crt file in /etc/containers/certs.d/"
                      f"{self.host}/, or use --tls-verify=false for a registry you trust)")
         raise RegistryError(f"pinging container registry {self.host}: {text}")

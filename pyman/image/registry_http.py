@@ -4,6 +4,7 @@ request per call, challenge and error-body parsing, and readable network errors.
 from __future__ import annotations
 
 import base64
+import errno
 import functools
 import http.client
 import json
@@ -99,6 +100,17 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed ({exc.verify_message})"
     return str(exc) or type(exc).__name__
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A failure to reach the host at all (name, route, refusal, silence): a network
+    matter, not the registry's answer."""
+    return isinstance(exc, ConnectionRefusedError | TimeoutError | socket.gaierror) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH))
+
+
+def _untrusted(exc: BaseException) -> bool:
+    return isinstance(exc, ssl.SSLCertVerificationError)
 
 
 def host_name(netloc: str) -> str:

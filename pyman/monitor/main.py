@@ -1,7 +1,8 @@
 """The monitor's life: namespaces, rootfs, OCI runtime, network helper, relay, exit status.
 
-Everything the engine needs to know reaches it as JSON lines on the sync pipe:
-``started`` (with the container pid), ``error`` (message and exit code) or ``exited`` (code).
+Everything the engine needs to know reaches it as JSON lines on the sync pipe: ``started``
+(with the container pid), ``error`` (message and exit code) or ``exited`` (code); these and
+monitor.json are typed in monitor/protocol.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pyman.rootless.enter import child_enter, join_enter
 
 TYPE_CHECKING = False  # typing costs ~15 ms of start-up
 if TYPE_CHECKING:
-    from typing import Any
+    from pyman.monitor.protocol import MonitorConfig, SyncEvent
 
 LEAN_AFTER = 2.0  # seconds an attached container runs before its monitor slims down
 
@@ -34,7 +35,7 @@ class Sync:
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
 
-    def send(self, **msg: Any) -> None:
+    def send(self, msg: SyncEvent) -> None:
         if self.fd is None:
             return
         try:
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> int:
             if not run_dir:
                 raise PymanError("the engine went away before naming the container")
         except PymanError as exc:
-            sync.send(event="error", message=str(exc), code=exc.exit_code)
+            sync.send({"event": "error", "message": str(exc), "code": exc.exit_code})
             return 125
         except OSError:  # the engine went away (a cancelled early start): nobody to tell
             return 125
@@ -79,7 +80,7 @@ def main(argv: list[str]) -> int:
         else:
             child_enter(libc.CLONE_NEWNS, sync_fd, ctl_fd)
     except PymanError as exc:
-        sync.send(event="error", message=str(exc), code=exc.exit_code)
+        sync.send({"event": "error", "message": str(exc), "code": exc.exit_code})
         return 125
     finally:
         os.close(ctl_fd)
@@ -93,7 +94,7 @@ def read_all(fd: int) -> bytes:
     return data
 
 
-def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
+def run_container(cfg: MonitorConfig, run_dir: str, sync: Sync) -> int:
     """In the container's user namespace: start it, relay, wait, clean up."""
     run = ContainerRun(cfg, run_dir)
     try:
@@ -101,11 +102,12 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         pid = run.start()
     except PymanError as exc:
         run.cleanup(None, error=str(exc))
-        sync.send(event="error", message=str(exc), code=exc.exit_code)
+        sync.send({"event": "error", "message": str(exc), "code": exc.exit_code})
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - report anything, never hang the client
         run.cleanup(None, error=str(exc))
-        sync.send(event="error", message=f"monitor: {type(exc).__name__}: {exc}", code=125)
+        sync.send({"event": "error", "message": f"monitor: {type(exc).__name__}: {exc}",
+                   "code": 125})
         return 125
 
     forward_to(pid)
@@ -120,7 +122,7 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
         if why:  # kept for whoever wonders why the unit never became ready
             with open(os.path.join(run_dir, "notify.log"), "a") as f:
                 f.write(why + "\n")
-    sync.send(event="started", pid=pid)  # first: the client is waiting for it
+    sync.send({"event": "started", "pid": pid})  # first: the client is waiting for it
     detach = bool(cfg.get("detach"))
     from_monitor(cfg, "init")  # written by the monitor, so that they come before its "died"
     from_monitor(cfg, "start")
@@ -144,7 +146,7 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
     restart_or_return(run, code, sync, relay)
     run.cleanup(code)
     after_exit(cfg)
-    sync.send(event="exited", code=code)
+    sync.send({"event": "exited", "code": code})
     relay.finish(code)
     sync.close()
     release_stdio()
@@ -153,7 +155,7 @@ def run_container(cfg: dict[str, Any], run_dir: str, sync: Sync) -> int:
     return code  # as conmon: a unit's Restart=on-failure sees the container's failure
 
 
-def open_log(cfg: dict[str, Any]) -> K8sFileLog | None:
+def open_log(cfg: MonitorConfig) -> K8sFileLog | None:
     path = cfg.get("log_path")
     if not path:
         return None  # --log-driver none or passthrough
@@ -173,18 +175,18 @@ def restart_or_return(run: ContainerRun, code: int, sync: Sync, relay: Relay | N
     from_monitor(run.cfg, "died", exit_code=code)
     if not restart.wanted(run, code):
         return
-    sync.send(event="exited", code=code)  # as Podman: an attached run ends at its first exit
+    sync.send({"event": "exited", "code": code})  # as Podman: an attached run ends at its 1st
     sync.close()
     if relay is not None:
         relay.finish(code)  # attached clients end with this run too
     pid = restart.again(run, code)
     if pid is not None:
         forward_to(pid)
-        run.cfg.update(detach=True, attach_fd=None)  # later runs: the log, new attaches
+        run.cfg["detach"], run.cfg["attach_fd"] = True, None  # later runs: the log, attaches
         lean_exec(run, pid, make_relay(run, run.cfg, None))
 
 
-def make_relay(run: ContainerRun, cfg: dict[str, Any], log: K8sFileLog | None) -> Relay:
+def make_relay(run: ContainerRun, cfg: MonitorConfig, log: K8sFileLog | None) -> Relay:
     """The relay takes over the container's output fds, its stdin and the attach socket.
     A client given at start gets the output on its own stdout/stderr (an attached run
     without a terminal) or through a connected attach socket (``attach_fd``)."""
@@ -193,7 +195,8 @@ def make_relay(run: ContainerRun, cfg: dict[str, Any], log: K8sFileLog | None) -
         streams = cfg.get("attach_streams")  # --attach: only these reach the client
         direct = {k: fd for k, fd in (("stdout", 1), ("stderr", 2))
                   if streams is None or k in streams}
-    clients = [int(cfg["attach_fd"])] if cfg.get("attach_fd") is not None else []
+    attach_fd = cfg.get("attach_fd")
+    clients = [attach_fd] if attach_fd is not None else []
     stdin = -1
     if run.master >= 0 and cfg.get("tty_stdin"):
         stdin = run.master
@@ -256,7 +259,7 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     restart_or_return(run, code, sync, relay)
     run.cleanup(code)
     after_exit(cfg)
-    sync.send(event="exited", code=code)
+    sync.send({"event": "exited", "code": code})
     sync.close()
     if relay is not None:
         relay.finish(code)
@@ -265,11 +268,12 @@ def finish(run_dir: str, pid: int, code: int, exit_w: int, helper_pid: int,
     reap_children()
 
 
-def after_exit(cfg: dict[str, Any]) -> None:
+def after_exit(cfg: MonitorConfig) -> None:
     """The container's final exit is recorded: a pod member of a pod whose exit policy is
     stop has pyman stop the pod once no other member runs (``pod_exit``: its command), and
     a healthcheck's systemd timer is stopped. Started on their own, not waited for."""
-    cmds = [cfg["pod_exit"]] if cfg.get("pod_exit") else []
+    pod_exit = cfg.get("pod_exit")
+    cmds = [pod_exit] if pod_exit else []
     if cfg.get("health_timer"):  # the healthcheck's systemd timer ends with the run
         unit = cfg["health_timer"]
         cmds.append(["systemctl", "--user", "stop", f"{unit}.timer", f"{unit}.service"])

@@ -25,8 +25,8 @@ def wanted(run: ContainerRun, code: int) -> bool:
     if os.path.exists(os.path.join(run.run_dir, HEALTH_RESTART)):
         os.unlink(os.path.join(run.run_dir, HEALTH_RESTART))
         return not os.path.exists(os.path.join(run.run_dir, STOP_MARKER))
-    policy = run.cfg.get("restart") or {}
-    name = policy.get("policy") or ""
+    policy = run.cfg.get("restart")
+    name = policy["policy"] if policy else ""
     if name in ("", "no"):
         return False
     if os.path.exists(os.path.join(run.run_dir, STOP_MARKER)):
@@ -34,7 +34,7 @@ def wanted(run: ContainerRun, code: int) -> bool:
     if name == "on-failure":
         if code == 0:
             return False
-        retries = int(policy.get("retries") or 0)
+        retries = policy["retries"] if policy else 0
         if retries > 0 and int(run.state.get("restart_count") or 0) >= retries:
             return False
     return True

@@ -12,10 +12,11 @@ from pyman.rootless import libc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+
+    from pyman.monitor.protocol import MonitorConfig
 
 
-def prepare(cfg: dict[str, Any], rootfs: str) -> None:
+def prepare(cfg: MonitorConfig, rootfs: str) -> None:
     """The image's permissions of / (engine/containers/root_mode.py: set on the mount, so in
     the upper dir), /etc/mtab, and a --workdir that must exist."""
     mode = int(cfg.get("root_mode") or 0o755)
@@ -26,7 +27,7 @@ def prepare(cfg: dict[str, Any], rootfs: str) -> None:
         check_workdir(cfg, rootfs)
 
 
-def passwd(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
+def passwd(cfg: MonitorConfig, rootfs: str, run_dir: str) -> None:
     """The entries of --userns=keep-id's user and --hostuser's (runtime/keep_id.py)."""
     if cfg.get("passwd_users"):
         from pyman.runtime.keep_id import write_files
@@ -47,7 +48,7 @@ def ensure_mtab(rootfs: str) -> None:
         pass  # there already (a file or a link), or no /etc
 
 
-def check_workdir(cfg: dict[str, Any], rootfs: str) -> None:
+def check_workdir(cfg: MonitorConfig, rootfs: str) -> None:
     """A --workdir must exist in the image or on a mount (or above one: the runtime makes
     the mount point); the image's own WORKDIR is made by the runtime (Podman's rules and
     message, exit 126)."""
@@ -68,18 +69,19 @@ def check_workdir(cfg: dict[str, Any], rootfs: str) -> None:
                          "directory", exit_code=126)
 
 
-def run_dir_extras(cfg: dict[str, Any], run_dir: str) -> None:
+def run_dir_extras(cfg: MonitorConfig, run_dir: str) -> None:
     """/run/.containerenv's file (0644) and the --secret copies, bound by runtime/bundle.py."""
-    if cfg.get("containerenv") is not None:
+    containerenv = cfg.get("containerenv")
+    if containerenv is not None:
         path = os.path.join(run_dir, ".containerenv")
         with open(path, "w") as f:
-            f.write(cfg["containerenv"])
+            f.write(containerenv)
         os.chmod(path, 0o644)
     if cfg.get("secrets"):
         write_secrets(cfg, run_dir)
 
 
-def write_secrets(cfg: dict[str, Any], run_dir: str) -> None:
+def write_secrets(cfg: MonitorConfig, run_dir: str) -> None:
     """Each mount secret copied to <run>/secrets/<name>, owned by the uid and gid it asks
     for as the container's namespace maps them, with its mode (bound read-only by
     runtime/bundle.py)."""
@@ -102,7 +104,7 @@ def write_secrets(cfg: dict[str, Any], run_dir: str) -> None:
         os.chmod(dest, int(s["mode"]))
 
 
-def reachable_rootfs(cfg: dict[str, Any], rootfs: str) -> str:
+def reachable_rootfs(cfg: MonitorConfig, rootfs: str) -> str:
     """The rootfs as the runtime's init reaches it. In a user namespace that does not map
     the user (--userns=nomap, auto), the user's own private dirs above the store cannot be
     searched: the rootfs is bound (in this monitor's mount namespace only) on

@@ -29,11 +29,13 @@ TYPE_CHECKING = False  # typing costs ~15 ms of start-up; the monitor runs on ev
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyman.monitor.protocol import MonitorConfig
+
 PUBLISHING = ("slirp4netns", "pasta", "netavark")  # modes whose -p the monitor binds
 
 
 class ContainerRun:
-    def __init__(self, cfg: dict[str, Any], run_dir: str) -> None:
+    def __init__(self, cfg: MonitorConfig, run_dir: str) -> None:
         self.cfg = cfg
         self.id: str = cfg["id"]
         self.run_dir = run_dir
@@ -124,13 +126,13 @@ class ContainerRun:
 
         log = os.path.join(self.run_dir, "net.log")
         netns, pasta_pid = (os.path.join(self.run_dir, n) for n in ("netns", "pasta.pid"))
-        pasta = None
+        pasta, helper = None, self.cfg.get("network_helper") or ""  # pasta's, slirp4netns's
         if mode == "pasta":
             for sock in held:
                 sock.close()  # pasta binds them itself
         if monitor_makes_netns(self.cfg):  # configured by pasta while the runtime creates
             new_netns(netns)
-            pasta = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid, ports)
+            pasta = PastaStart(helper, netns, log, pasta_pid, ports)
         if self.plug is not None:  # interfaces made by netavark before the runtime creates
             first = self.plug.setup()
             if held:  # TCP and UDP: to its first address
@@ -148,17 +150,17 @@ class ContainerRun:
             self.helper = pasta.ready()
         elif mode == "pasta":  # keep-id: in the netns the runtime made
             bind_netns(self.pid, netns)
-            self.helper = PastaStart(self.cfg["network_helper"], netns, log, pasta_pid,
-                                     ports).ready()
+            self.helper = PastaStart(helper, netns, log, pasta_pid, ports).ready()
         if mode == "slirp4netns":
-            self._start_slirp(log, ports, held)
+            self._start_slirp(helper, log, ports, held)
         if mode in ("slirp4netns", "pasta"):
             self._call("start", self.id)
         self._save(status="running", pid=self.pid, pid_start=start_time(self.pid),
                    exit_code=None, started_at=time.time())
         return self.pid
 
-    def _start_slirp(self, log: str, ports: list[dict[str, Any]], held: list[Any]) -> None:
+    def _start_slirp(self, helper: str, log: str, ports: list[dict[str, Any]],
+                     held: list[Any]) -> None:
         """slirp4netns with the container's options; UDP ports (all of them with
         port_handler=slirp4netns) forwarded by slirp4netns itself, TCP by the forwarder."""
         opts = self.cfg.get("slirp") or {}
@@ -170,8 +172,7 @@ class ContainerRun:
             from pyman.netns import slirp
 
             argv, addr = slirp.argv(opts), slirp.addresses(opts)[0]
-        self.helper = start_slirp4netns(self.cfg["network_helper"], self.pid, log, api,
-                                        options=argv)
+        self.helper = start_slirp4netns(helper, self.pid, log, api, options=argv)
         for sock, m, by_slirp in zip(held, ports, own, strict=True):
             if by_slirp:
                 sock.close()  # slirp4netns binds it itself, just below

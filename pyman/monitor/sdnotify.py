@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyman.monitor.protocol import NotifyCfg
+
 
 def send(target: str, message: str) -> str:
     """Send ``message``; "" when it went, else why not (the service then times out or
@@ -23,11 +27,11 @@ def send(target: str, message: str) -> str:
     return ""
 
 
-def started(cfg: dict[str, str] | None) -> str:
+def started(cfg: NotifyCfg | None) -> str:
     """Once the container runs: MAINPID (and READY=1 in conmon mode)."""
     if not cfg:
         return ""
     lines = [f"MAINPID={os.getpid()}"]
-    if cfg.get("mode") == "conmon":
+    if cfg["mode"] == "conmon":
         lines.append("READY=1")
     return send(cfg["socket"], "\n".join(lines) + "\n")

@@ -17,9 +17,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyman.monitor.protocol import MonitorConfig
+
 
 class Plug:
-    def __init__(self, cfg: dict[str, Any], run_dir: str) -> None:
+    def __init__(self, cfg: MonitorConfig, run_dir: str) -> None:
         self.cfg, self.run_dir, self.cid = cfg, run_dir, str(cfg["id"])
         self.nv: dict[str, Any] = cfg["netavark"]
         self.netns = os.path.join(run_dir, "netns")

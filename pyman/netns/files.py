@@ -9,7 +9,8 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+
+    from pyman.monitor.protocol import DnsCfg, MonitorConfig
 
 SLIRP_CIDR = "10.0.2.0/24"
 SLIRP_ADDR = "10.0.2.100"
@@ -58,7 +59,7 @@ def resolv_conf(mode: str, gateway: str | None = None, slirp_dns: str = SLIRP_DN
     return "\n".join(lines) + "\n"
 
 
-def with_dns(text: str, dns: dict[str, list[str]] | None) -> str:
+def with_dns(text: str, dns: DnsCfg | None) -> str:
     """--dns, --dns-search, --dns-option (and containers.conf's dns_servers, dns_searches,
     dns_options, put first by the engine) over a generated resolv.conf, as Podman: given
     servers, search domains or options replace those lines; search comes first, as
@@ -186,13 +187,14 @@ def default_address() -> str | None:
             return None
 
 
-def for_container(cfg: dict[str, Any], rootfs: str,
+def for_container(cfg: MonitorConfig, rootfs: str,
                   plug: tuple[list[str], str | None] | None = None) -> dict[str, str]:
     """hosts, resolv.conf and hostname of a container by its network mode; ``plug``: the
     addresses and resolv.conf on user-defined networks. ``cfg["etc"]``: containers.conf's
     base_hosts_file, host_containers_internal_ip and no_hosts, as the engine read them."""
     mode, spec = cfg["network"], cfg["spec"]
-    etc = cfg.get("etc") or {}
+    etc = cfg.get("etc") or {"base_hosts_file": "", "host_containers_internal_ip": "",
+                              "no_hosts": False}
     host_ip: str | None = None
     addrs: list[str] = []
     resolv = None

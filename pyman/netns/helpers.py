@@ -10,17 +10,13 @@ import os
 import select
 import subprocess
 
-from pyman.errors import PymanError
+from pyman.errors import NetworkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 TUN = "/dev/net/tun"
-
-
-class NetworkError(PymanError):
-    pass
 
 
 def find_helper(mode: str) -> str:

@@ -19,20 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pyman.errors import PymanError
+from pyman.errors import NetworkNotFoundError, PymanError
 
 DEFAULT_NAME = "podman"
 DEFAULT_SUBNET = "10.88.0.0/16"
 FIRST_SUBNET = ipaddress.ip_network("10.89.0.0/24")
 DRIVERS = ("bridge",)
-
-
-class NetworkNotFound(PymanError):
-    pass
-
-
-class NetworkInUse(PymanError):
-    exit_code = 2  # as Podman
 
 
 def network_dir() -> Path:
@@ -158,13 +150,13 @@ class NetworkStore:
             return found[0]
         if len(found) > 1:
             raise PymanError(f"more than one result for network ID {key}")
-        raise NetworkNotFound(f"unable to find network with name or ID {key}: "
+        raise NetworkNotFoundError(f"unable to find network with name or ID {key}: "
                               "network not found")
 
     def exists(self, key: str) -> bool:
         try:
             self.find(key)
-        except NetworkNotFound:
+        except NetworkNotFoundError:
             return False
         return True
 

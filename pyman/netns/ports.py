@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from pyman.errors import PymanError
+from pyman.errors import PortError, PymanError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 PROTOCOLS = ("tcp", "udp")
 UNPRIVILEGED_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
-
-
-class PortError(PymanError):
-    pass
 
 
 def _port_range(text: str, what: str) -> tuple[int, int]:
@@ -225,6 +221,6 @@ def bind_all(mappings: list[dict[str, Any]]) -> list[Any]:
     except PymanError as exc:
         for sock in held:
             sock.close()
-        exc.exit_code = 126  # as Podman: the container could not be started
-        raise
+        # as Podman: the container could not be started
+        raise PortError(str(exc), exit_code=126) from None
     return held

@@ -67,6 +67,7 @@ def call_in(fds: list[int], fn: Callable[[], object], decode: Callable[[object],
     """Run ``fn`` in a forked child that joined ``fds`` (see ``open_namespaces``); its result
     comes back as JSON (``rootless.result_pipe``), checked by ``decode``; its PymanError is
     raised here. The caller keeps and closes ``fds``."""
+    from pyman.errors import ResultError
     from pyman.rootless import result_pipe
 
     res_r, res_w = os.pipe()
@@ -84,5 +85,5 @@ def call_in(fds: list[int], fn: Callable[[], object], decode: Callable[[object],
     try:
         return decode(value)
     except (TypeError, ValueError, KeyError) as exc:
-        raise result_pipe.ResultError(f"a helper's report has an unknown shape: {exc}"
+        raise ResultError(f"a helper's report has an unknown shape: {exc}"
                                       ) from None

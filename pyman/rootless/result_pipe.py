@@ -21,7 +21,7 @@ import sys
 import traceback
 
 from pyman import errors
-from pyman.errors import PymanError
+from pyman.errors import PymanError, ResultError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ KNOWN_ERRORS: dict[str, type[PymanError]] = {
         errors.CommandNotFoundError, errors.CommandCannotRunError,
         errors.DigestMismatchError, errors.ImageNotFoundError)
 }
-
-
-class ResultError(PymanError):
-    """A helper's report that is not what a helper writes."""
 
 
 def seal_imports() -> None:

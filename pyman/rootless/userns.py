@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Generic, TypeVar, overload
 
-from pyman.errors import RootlessSetupError
+from pyman.errors import ResultError, RootlessSetupError
 from pyman.rootless import libc
 from pyman.rootless.enter import child_enter, explain_unshare_error
 from pyman.rootless.subid import IdMapping, full_map, map_args, subid_ranges
@@ -217,5 +217,5 @@ class UsernsTask(Generic[T]):
         try:
             return self._decode(value)
         except (TypeError, ValueError, KeyError) as exc:
-            raise result_pipe.ResultError(f"a helper's report has an unknown shape: {exc}"
+            raise ResultError(f"a helper's report has an unknown shape: {exc}"
                                           ) from None

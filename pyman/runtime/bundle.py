@@ -16,6 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyman.monitor.protocol import MonitorConfig
+
 RUN_DIR_FILES = ("hosts", "resolv.conf", "hostname")
 INIT_PATH = "/run/podman-init"  # where Podman binds catatonit for --init: tools look there
 # --read-only: writable scratch space where programs expect it, filled from the image
@@ -43,7 +45,7 @@ def spec_network(mode: str) -> str:
     return mode if mode in ("host", "none") else "private"
 
 
-def spec_options(cfg: dict[str, Any], rootfs: str, run_dir: str) -> SpecOptions:
+def spec_options(cfg: MonitorConfig, rootfs: str, run_dir: str) -> SpecOptions:
     from pyman.runtime.confine import confinement, device_mounts
     from pyman.runtime.users import group_ids
 
@@ -121,7 +123,7 @@ def rlimits(ulimits: list[list[Any]]) -> dict[str, tuple[int, int]] | None:
     return out
 
 
-def resources(cfg: dict[str, Any]) -> dict[str, Any]:
+def resources(cfg: MonitorConfig) -> dict[str, Any]:
     """linux.resources for --memory, --cpus, --pids-limit (the engine only lets them through
     where the user has a delegated cgroup v2 tree), in a cgroup next to the monitor's own."""
     spec = cfg["spec"]
@@ -160,7 +162,7 @@ def join_namespaces(config: dict[str, Any], paths: dict[str, str]) -> None:
             config["linux"].pop("sysctl", None)
 
 
-def monitor_makes_netns(cfg: dict[str, Any]) -> bool:
+def monitor_makes_netns(cfg: MonitorConfig) -> bool:
     """pasta's netns is made by the monitor before `runtime create` (netns/helpers.new_netns)
     so that pasta configures it meanwhile; not for a container with a user namespace of its
     own (keep-id): its netns must belong to that namespace (sysfs mounts only there), so
@@ -186,7 +188,7 @@ def ipc_mode(config: dict[str, Any], ipc: str) -> None:
         config["mounts"] = [m for m in mounts if m["destination"] != "/dev/shm"]
 
 
-def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
+def write_config(cfg: MonitorConfig, rootfs: str, run_dir: str) -> None:
     config = build_spec(spec_options(cfg, rootfs, run_dir))
     size = cfg["spec"].get("console_size")
     if cfg["spec"].get("terminal") and size:  # the attaching client's window, from the start
@@ -198,8 +200,9 @@ def write_config(cfg: dict[str, Any], rootfs: str, run_dir: str) -> None:
             if m["destination"] == "/dev/shm":
                 m.update(type="bind", source=shm, options=["rbind", "nosuid", "noexec",
                                                            "nodev"])
-    if cfg.get("join"):
-        join_namespaces(config, cfg["join"]["ns"])
+    join = cfg.get("join")
+    if join:
+        join_namespaces(config, join["ns"])
     if str(cfg.get("network")).startswith("ns:"):  # --network ns:<path>
         join_namespaces(config, {"network": cfg["network"][3:]})
     if monitor_makes_netns(cfg) or cfg.get("network") == "netavark":  # made by the monitor

@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyman.monitor.protocol import SpecCfg
+
 # never handed to a rootless container, even privileged (as Podman): the host's ptmx and
 # virtual consoles; the runtime makes /dev/pts, /dev/shm and /dev/mqueue itself
 _SKIP_DEV_DIRS = ("/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/.lxc", "/dev/.udev")
@@ -50,7 +52,7 @@ def _paths(defaults: tuple[str, ...], unmask: list[str]) -> list[str]:
     return [p for p in defaults if p not in unmask]
 
 
-def confinement(spec: dict[str, Any], uid: int) -> dict[str, Any]:
+def confinement(spec: SpecCfg, uid: int) -> dict[str, Any]:
     """SpecOptions keyword arguments from the monitor config's "spec" section."""
     from pyman.runtime.seccomp import container_seccomp
 

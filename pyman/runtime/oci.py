@@ -137,7 +137,7 @@ class OCIRuntime:
                                   stdout=devnull if stdout is None else stdout,
                                   stderr=devnull if stderr is None else stderr)
         except FileNotFoundError as exc:
-            from pyman.proc import ToolError
+            from pyman.errors import ToolError
 
             raise ToolError(f"{self.name}: {self.path} not found: install it or add it "
                             "to PATH") from exc
@@ -149,7 +149,8 @@ class OCIRuntime:
             return int(f.read().strip())
 
     def _call(self, argv: list[str], what: str) -> subprocess.CompletedProcess[bytes]:
-        from pyman.proc import ToolError, run_tool
+        from pyman.errors import ToolError
+        from pyman.proc import run_tool
 
         try:
             return run_tool(argv, what=f"{self.name} {what}")
@@ -158,7 +159,7 @@ class OCIRuntime:
             raise ToolError(f"{self.name} {what}: {msg}", exc.returncode, exc.stderr) from exc
 
     def start(self, cid: str) -> None:
-        from pyman.proc import ToolError
+        from pyman.errors import ToolError
 
         try:
             self._call(self.start_argv(cid), "start")
@@ -174,7 +175,7 @@ class OCIRuntime:
 
     def state(self, cid: str) -> dict[str, Any] | None:
         """The runtime's state of ``cid``; None when it does not know the container."""
-        from pyman.proc import ToolError
+        from pyman.errors import ToolError
 
         try:
             proc = self._call(self.state_argv(cid), "state")

@@ -14,7 +14,7 @@ import os
 
 TYPE_CHECKING = False  # typing costs ~15 ms of start-up; the monitor builds the spec
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
 
 OCI_VERSION = "1.0.2"
@@ -83,7 +83,7 @@ class SpecOptions:
         resources: dict[str, Any] | None = None,
         cgroups_path: str = "",
         user_mounts: Sequence[dict[str, Any]] = (),
-        userns_maps: dict[str, Sequence[Sequence[int]]] | None = None,
+        userns_maps: Mapping[str, Sequence[Sequence[int]]] | None = None,
     ) -> None:
         if network not in NETWORK_MODES:
             raise ValueError(f"network mode must be one of {NETWORK_MODES}, not {network!r}")

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyman.errors import ContainerExistsError, ContainerNotFoundError, PymanError
+from pyman.errors import ContainerExistsError, ContainerNotFoundError, CorruptRecord, PymanError
 from pyman.storage.atomic import locked, write_json
-from pyman.storage.records import CorruptRecord, salvaged_name, warn
+from pyman.storage.records import salvaged_name, warn
 
 
 @dataclass

@@ -49,7 +49,7 @@ class ImageStore:
         """The usable records; a damaged entry is named once on stderr and skipped (the next
         write drops it). A file that is not a list of images at all is one error naming it
         and the fix: the layers stay, a pull records the images again."""
-        from pyman.errors import StorageError
+        from pyman.errors import CorruptRecord, StorageError
         from pyman.storage import records
 
         try:
@@ -58,8 +58,8 @@ class ImageStore:
                 return []
             entries = raw.get("images") if isinstance(raw, dict) else None
             if not isinstance(entries, list):
-                raise records.CorruptRecord(self.file, 'no "images" list')
-        except records.CorruptRecord as err:
+                raise CorruptRecord(self.file, 'no "images" list')
+        except CorruptRecord as err:
             raise StorageError(
                 f"the image list {self.file} is damaged ({err.why}): move it aside and pull "
                 "the images again (their layers are reused)") from None
@@ -67,7 +67,7 @@ class ImageStore:
         for i, entry in enumerate(entries):
             try:
                 out.append(records.parse(ImageRecord, entry, f"{self.file} (entry {i + 1})"))
-            except records.CorruptRecord as err:
+            except CorruptRecord as err:
                 records.warn(err, "skipping")
         return out
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyman.errors import LayerError, PymanError
+from pyman.errors import CorruptRecord, LayerError, PymanError
 from pyman.storage.atomic import write_json
 
 if TYPE_CHECKING:
@@ -177,8 +177,8 @@ class LayerStore:
             if data is None:
                 return {}
             if not isinstance(data, dict) or not records.fits(data.get("size", 0), "int"):
-                raise records.CorruptRecord(path, 'not an object with an integer "size"')
-        except records.CorruptRecord as err:
+                raise CorruptRecord(path, 'not an object with an integer "size"')
+        except CorruptRecord as err:
             records.warn(err, "size unknown:")
             return {}
         return data

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 
-from pyman.errors import StorageError
+from pyman.errors import CorruptRecord
+from pyman.errors import warn as say
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,25 +27,12 @@ _warned: set[str] = set()
 _fields_cache: dict[type, list[tuple[str, str, bool]]] = {}
 
 
-class CorruptRecord(StorageError):
-    """A store record that cannot be used; ``path`` is the file, ``why`` what is wrong."""
-
-    def __init__(self, path: str | os.PathLike[str], why: str, hint: str = "") -> None:
-        self.path = os.fspath(path)
-        self.why = why
-        self.cid = ""  # the container whose record it is, when it is one
-        self.pod_id = ""  # the pod whose record it is, when it is one
-        super().__init__(f"the record {self.path} is damaged ({why})" + (f": {hint}"
-                                                                          if hint else ""))
-
-
 def warn(err: CorruptRecord, what: str = "") -> None:
     """One line on stderr per damaged file and process, whoever meets it how often."""
     if err.path in _warned:
         return
     _warned.add(err.path)
-    sys.stderr.write(f"WARNING: {what or 'skipping'} {err.path}: damaged ({err.why})\n")
-    sys.stderr.flush()
+    say(f"WARNING: {what or 'skipping'} {err.path}: damaged ({err.why})")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

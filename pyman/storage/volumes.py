@@ -13,10 +13,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyman.errors import VolumeExistsError, VolumeNotFoundError
+from pyman.errors import CorruptRecord, VolumeExistsError, VolumeNotFoundError
 from pyman.names import NAME_RE, check_volume_name
 from pyman.storage.atomic import locked, write_json
-from pyman.storage.records import CorruptRecord, warn
+from pyman.storage.records import warn
 
 META = "volume.json"
 

@@ -207,15 +207,14 @@ def test_top_stats_and_restart_policy(client, service, fresh_env: dict[str, str]
     ctr = client.containers.run("alpine", ["sh", "-c", "sleep 301 & sleep 302"], detach=True,
                                 name="busy")
     deadline = time.monotonic() + 20
-    while True:
+    while True:  # until sh's child has exec'd its sleep (before that it shows as sh)
         procs = ctr.top()
-        if len(procs["Processes"]) >= 2:
+        assert "PID" in procs["Titles"] and "COMMAND" in procs["Titles"]
+        commands = {p[procs["Titles"].index("COMMAND")].strip() for p in procs["Processes"]}
+        if {"sleep 301", "sleep 302"} <= commands:
             break
         assert time.monotonic() < deadline, procs
         time.sleep(0.2)
-    assert "PID" in procs["Titles"] and "COMMAND" in procs["Titles"]
-    commands = {p[procs["Titles"].index("COMMAND")].strip() for p in procs["Processes"]}
-    assert {"sleep 301", "sleep 302"} <= commands
     ps = ctr.top(ps_args="-o pid,args")
     assert ps["Titles"] == ["PID", "COMMAND"]
     stats = ctr.stats(stream=False)

@@ -106,3 +106,53 @@ def test_detached_run_ignores_streams(engine: Engine) -> None:
     finally:
         engine.containers.remove(report.id, force=True, timeout=0)
     assert out.getvalue() == b""
+
+
+def test_networks_lookups_and_listing_are_engine_calls(engine: Engine) -> None:
+    """What `network ls`, `inspect` and `ps --filter` render comes from the engine: filters,
+    the lookup order and the misses are its reports, nothing printed."""
+    from pyman.engine.containers.filters import listing
+    from pyman.engine.system.inspect import inspect
+    from pyman.errors import NetworkInUseError, NetworkNotFoundError
+
+    net = engine.networks.create("lib-net", labels={"team": "a"})
+    try:
+        assert [d["name"] for d in engine.networks.ls(["label=team=a"])] == ["lib-net"]
+        assert engine.networks.ls(["name=^nomatch$"]) == []
+        with pytest.raises(PymanError, match='invalid filter "colour"'):
+            engine.networks.ls(["colour=red"])
+        engine.containers.run(RunOptions(image="alpine", command=["sleep", "60"],
+                                         name="lib-on-net", network="lib-net", detach=True))
+        with pytest.raises(NetworkInUseError) as refused:
+            engine.networks.remove("lib-net")
+        assert refused.value.exit_code == 2
+        running = listing(engine.containers, ["name=^lib-on-net$"], all_=False)
+        assert [(c.name, c.status) for c in running] == [("lib-on-net", "running")]
+        # Podman's order: a container, then an image; a miss is the report's error
+        report = inspect(engine, ["lib-on-net", "alpine", "no-such-thing"])
+        assert len(report.documents) == 2, report.documents
+        assert report.documents[0]["Name"] == "lib-on-net"
+        assert "RepoTags" in report.documents[1]
+        assert 'no such object: "no-such-thing"' in str(report.error)
+        assert engine.networks.remove("lib-net", force=True, timeout=0) == "lib-net"
+        assert engine.containers.summaries(all_=True) == []
+    finally:
+        if any(c.name == "lib-on-net" for c in engine.containers.summaries(True)):
+            engine.containers.remove("lib-on-net", force=True, timeout=0)
+        if engine.networks.exists(net["name"]):
+            engine.networks.remove(net["name"], force=True, timeout=0)
+    with pytest.raises(NetworkNotFoundError):
+        engine.networks.remove("lib-net")
+
+
+def test_unshare_reports_a_missing_command_as_an_error(engine: Engine,
+                                                       capfd: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    from pyman.engine.system.unshare import run as unshare
+    from pyman.errors import CommandNotFoundError
+
+    with pytest.raises(CommandNotFoundError, match="executable file not found") as exc:
+        unshare(["no-such-program"], engine.paths)
+    assert exc.value.exit_code == 127
+    assert unshare(["sh", "-c", "exit 3"], engine.paths) == 3
+    assert "not found" not in capfd.readouterr().err, "the error is raised, not written"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pyman.image.archive import ArchiveError, ArchiveReader, read_archive
+from pyman.errors import ArchiveError
+from pyman.image.archive import ArchiveReader, read_archive
 
 
 def _tar(path: Path, files: dict[str, bytes], links: dict[str, str] | None = None) -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pyman.build.ignore import Matcher, parse_patterns
-from pyman.build.parser import ParseError, expand, key_values, parse, split_words
+from pyman.build.parser import expand, key_values, parse, split_words
 from pyman.build.plan import make_plan
-from pyman.errors import PymanError
+from pyman.errors import ParseError, PymanError
 
 
 def test_continuations_comments_heredocs_and_lines() -> None:

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from pyman.cli.env import read_env_file
 from pyman.engine.containers.exec import last_runtime_error
+from pyman.engine.specgen.env import read_env_file
 from pyman.errors import PymanError
 from pyman.runtime.capabilities import kernel_caps
 from pyman.runtime.exec_process import exec_env, exec_process

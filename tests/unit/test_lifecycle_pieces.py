@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pyman.cli.containers import matches, parse_filters, status_text
+from pyman.cli.containers import status_text
 from pyman.cli.lifecycle import parse_signal
+from pyman.engine.containers.filters import matches, parse_filters
 from pyman.engine.containers.inspect import rfc3339
 from pyman.engine.containers.logs import LogReader, parse_since, timestamp_ns
 from pyman.engine.types import ContainerSummary

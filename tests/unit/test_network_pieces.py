@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pyman.cli.network import go_time, go_view, matches, parse_filters
-from pyman.errors import PymanError
+from pyman.cli.network import go_time, go_view
+from pyman.engine.network.service import matches, parse_filters
+from pyman.errors import NetworkNotFoundError, PymanError
 from pyman.netns import is_named, netavark
-from pyman.netns.networks import NetworkNotFound, NetworkStore, free_subnet
+from pyman.netns.networks import NetworkStore, free_subnet
 
 
 def test_is_named_tells_networks_from_modes() -> None:
@@ -59,7 +60,7 @@ def test_store_create_find_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert sorted(p.name for p in (tmp_path / "nets").glob("*.json")) == \
             ["an.json", "b.json"], why
     assert store.remove("an") == "an"
-    with pytest.raises(NetworkNotFound, match="unable to find network with name or ID an"):
+    with pytest.raises(NetworkNotFoundError, match="unable to find network with name or ID an"):
         store.find("an")
     with pytest.raises(PymanError, match="default network podman cannot be removed"):
         store.remove("podman")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pyman.errors import CorruptRecord
 from pyman.storage import records
 from pyman.storage.containers import ContainerConfig, ContainerState
 from pyman.storage.images import ImageRecord
@@ -35,7 +36,7 @@ def test_every_record_type_has_annotations_the_checker_reads() -> None:
 def test_damage_names_the_file(tmp_path, content: bytes, why: str) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(content)
-    with pytest.raises(records.CorruptRecord) as exc:
+    with pytest.raises(CorruptRecord) as exc:
         records.load(ContainerState, path)
     assert exc.value.path == str(path) and why in exc.value.why
     assert str(path) in str(exc.value)
@@ -47,29 +48,29 @@ def test_what_is_not_a_file_is_damaged_and_never_blocks(tmp_path) -> None:
     os.mkfifo(tmp_path / "fifo.json")
     (tmp_path / "dir.json").mkdir()
     for name in ("fifo.json", "dir.json"):
-        with pytest.raises(records.CorruptRecord, match="not a regular file"):
+        with pytest.raises(CorruptRecord, match="not a regular file"):
             records.read_json(tmp_path / name)
 
 
 def test_required_fields_and_nested_types(tmp_path) -> None:
     path = tmp_path / "pod.json"
     path.write_text("{}")
-    with pytest.raises(records.CorruptRecord, match="no 'id'"):
+    with pytest.raises(CorruptRecord, match="no 'id'"):
         records.load(PodConfig, path)
     good = {"id": "a" * 64, "name": "p", "labels": {"k": "v"}, "future_field": [1]}
     path.write_text(json.dumps(good))
     pod = records.load(PodConfig, path)
     assert pod is not None and (pod.id, pod.name, pod.labels) == ("a" * 64, "p", {"k": "v"})
     path.write_text(json.dumps(dict(good, labels={"k": 1})))
-    with pytest.raises(records.CorruptRecord, match="'labels'"):
+    with pytest.raises(CorruptRecord, match="'labels'"):
         records.load(PodConfig, path)
     assert records.load(PodConfig, tmp_path / "absent.json") is None
 
 
 def test_a_warning_is_one_line_once(tmp_path, capsys) -> None:
-    err = records.CorruptRecord(tmp_path / "x.json", "empty")
+    err = CorruptRecord(tmp_path / "x.json", "empty")
     records.warn(err, "skipping")
-    records.warn(records.CorruptRecord(tmp_path / "x.json", "empty"), "skipping")
+    records.warn(CorruptRecord(tmp_path / "x.json", "empty"), "skipping")
     assert capsys.readouterr().err == f"WARNING: skipping {tmp_path / 'x.json'}: damaged (empty)\n"
 
 
@@ -94,7 +95,7 @@ def test_a_container_record_s_nested_lists_are_checked(tmp_path) -> None:
                      (dict(mounts=[{"type": "tmpfs", "destination": 5}]), "'destination'"),
                      (dict(id="d" * 64), "its id is not")):
         path.write_text(json.dumps(dict(asdict(good), **bad)))
-        with pytest.raises(records.CorruptRecord, match=why) as exc:
+        with pytest.raises(CorruptRecord, match=why) as exc:
             store.load(cid)
         assert exc.value.cid == cid and "rm -f cccccccccccc" in str(exc.value)
     path.write_text(json.dumps(asdict(good)))

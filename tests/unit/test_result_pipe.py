@@ -11,9 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pyman.errors import CommandCannotRunError, ContainerNotFoundError, LayerError, PymanError
+from pyman.errors import (
+    CommandCannotRunError,
+    ContainerNotFoundError,
+    LayerError,
+    PymanError,
+    ResultError,
+)
 from pyman.rootless import result_pipe
-from pyman.rootless.result_pipe import ResultError, decode, receive, report
+from pyman.rootless.result_pipe import decode, receive, report
 
 
 class _Boom:
@@ -73,7 +79,7 @@ def test_errors_keep_known_types_and_exit_codes() -> None:
         decode(b'{"error": {"type": "SystemExit", "message": "hi", "exit_code": 999}}')
     assert type(plain.value) is PymanError and plain.value.exit_code == 125
     # a subclass the parent does not know is sent as its nearest known base
-    from pyman.netns.ports import PortError
+    from pyman.errors import PortError
 
     with pytest.raises(PymanError) as base:
         decode(result_pipe.encode_error(PortError("port taken")))

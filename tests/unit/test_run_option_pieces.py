@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pyman.cli.env import read_env_files
 from pyman.engine.specgen import limits
+from pyman.engine.specgen.env import read_env_files
 from pyman.errors import PymanError
 from pyman.runtime import bundle
 from pyman.runtime.cgroups import cgroup_kinds, delegation

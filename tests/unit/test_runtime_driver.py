@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pyman.errors import CommandCannotRunError, CommandNotFoundError, RuntimeNotFoundError
-from pyman.proc import ToolError
+from pyman.errors import (
+    CommandCannotRunError,
+    CommandNotFoundError,
+    RuntimeNotFoundError,
+    ToolError,
+)
 from pyman.runtime import detect
 from pyman.runtime.detect import Detection, RuntimeStatus, cgroup_layout
 from pyman.runtime.oci import OCIRuntime, error_from_output

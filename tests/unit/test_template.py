@@ -2,7 +2,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from pyman.cli.template import Template, TemplateError, render_list, tabwrite
+from pyman.cli.template import Template, render_list, tabwrite
+from pyman.errors import TemplateError
 
 
 @dataclass

@@ -9,7 +9,6 @@ Output is Buildah's (what Podman prints): `STEP n/m: ...`, `--> Using cache <id>
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pyman.build.parser import Containerfile, Instruction, expand, key_values, parse, split_words
 from pyman.build.plan import PROXY_ARGS, Plan, Stage, check_platform, make_plan, predefined_args
 from pyman.engine.build.state import State, StateStore, now, scratch
-from pyman.errors import Interrupted, PymanError
+from pyman.errors import Interrupted, PymanError, StepFailed
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -66,20 +65,19 @@ class BuildOptions:
     authfile: str | None = None
 
 
-class StepFailed(PymanError):
-    pass
-
-
 Say = Callable[[str], None]
 
 
 class Builder:
     def __init__(self, engine: Engine, opts: BuildOptions, say: Say | None = None,
-                 events: Any = None) -> None:
+                 events: Any = None, warn: Say | None = None) -> None:
+        """``say`` takes the progress lines (STEP, -->, COMMIT), ``warn`` the warnings,
+        ``events`` a base image's pull progress; left out, nothing is said."""
         from pyman.build.ignore import load
 
         self.engine, self.opts, self.events = engine, opts, events
-        self.say: Say = say or (lambda line: print(line, flush=True))
+        self.say: Say = say or (lambda line: None)
+        self.warn: Say = warn or (lambda line: None)
         self.states = StateStore(engine.paths)
         self._ctrs: Containers | None = None
         self.matcher: Matcher = load(opts.context, opts.ignorefile)
@@ -118,8 +116,7 @@ class Builder:
         if plan.unused_args and not o.quiet:
             for name in sorted(plan.unused_args):
                 if name not in PROXY_ARGS:
-                    print(f"[Warning] one or more build args were not consumed: [{name}]",
-                          file=sys.stderr)
+                    self.warn(f"[Warning] one or more build args were not consumed: [{name}]")
         final = self.final = plan.needed[-1]
         if self.opts.jobs != 1 and len(plan.needed) > 1:
             self._parallel(cf, plan)
@@ -201,10 +198,9 @@ class Builder:
             except Interrupted:
                 raise
             except PymanError as exc:
-                err = StepFailed(f'building at STEP "{inst.original}": '
-                                 f"{cf.name}:{inst.line}: {exc}")
-                err.exit_code = exc.exit_code
-                raise err from None
+                raise StepFailed(f'building at STEP "{inst.original}": '
+                                 f"{cf.name}:{inst.line}: {exc}",
+                                 exit_code=exc.exit_code) from None
             if not (last and n == total):
                 self._say(f"--> {state.id[:11]}")
         return state

@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pyman.engine.types import BUILD_LABEL, RunOptions
-from pyman.errors import Interrupted, PymanError
+from pyman.errors import BuildStepError, Interrupted, PymanError
 
 if TYPE_CHECKING:
     from pyman.engine import Engine
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 MOUNT_POINTS = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/localtime",
                 "/run/.containerenv", "/run/secrets", "/dev/shm", "/dev/mqueue", "/dev/pts",
                 "/sys/fs/cgroup", "/sys/fs", "/etc", "/run", "/dev", "/proc", "/sys"]
-
-
-class BuildStepError(PymanError):
-    """A step that failed: the message says which; the exit code is a RUN's own."""
 
 
 def _me() -> str:
@@ -135,17 +131,14 @@ class Containers:
             except Interrupted:
                 raise
             except PymanError as exc:  # the runtime failed: exit status 1, as Buildah's
-                err = BuildStepError(f"while running runtime: {exc}")
-                err.exit_code = 1
-                raise err from None
+                raise BuildStepError(f"while running runtime: {exc}", exit_code=1) from None
             finally:
                 if quiet is not None:
                     quiet.close()
             code = result.exit_code if result.exit_code is not None else 125
             if code != 0:
-                err = BuildStepError(f"while running runtime: exit status {code}")
-                err.exit_code = code
-                raise err
+                raise BuildStepError(f"while running runtime: exit status {code}",
+                                     exit_code=code)
             return self._layer(c)
         finally:
             self._live.discard(c.id)

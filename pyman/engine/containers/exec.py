@@ -114,7 +114,8 @@ class ExecService:
     def target(self, key: str, not_running: str = NOT_RUNNING,
                code: int = EXIT_EXEC_REFUSED) -> ExecTarget:
         """The running container ``key`` names; else ``not_running`` (exit ``code``)."""
-        from pyman.storage.records import CorruptRecord, fits, read_json
+        from pyman.errors import CorruptRecord
+        from pyman.storage.records import fits, read_json
 
         c = self.store.find(key)
         st = self.store.state(c.id)
@@ -308,9 +309,8 @@ def _child(t: ExecTarget, opts: ExecOptions, tty: bool, ns_fds: list[int], log_f
 
             try:
                 user = resolve_user(t.rootfs, opts.user, t.run_dir)
-            except PymanError as exc:
-                exc.exit_code = EXIT_EXEC_REFUSED  # as Podman: no session was created
-                raise
+            except PymanError as exc:  # as Podman: no session was created
+                raise PymanError(str(exc), exit_code=EXIT_EXEC_REFUSED) from None
         env = exec_env(t.process.get("env") or [], opts.env, t.hostname,
                        None if user is None else user.home)
         proc = exec_process(t.process, opts.command, env=env, cwd=opts.workdir, user=user,

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyman
 from pyman.errors import PymanError
@@ -20,6 +20,9 @@ from pyman.rootless.userns import host_id_maps, parent_map
 
 if TYPE_CHECKING:
     from pyman.engine.containers.early_monitor import EarlyMonitor
+    from pyman.monitor.protocol import MonitorConfig, SyncEvent
+
+EVENTS = ("started", "error", "exited")
 
 MONITOR_MAIN = str(Path(pyman.__file__).resolve().parent / "monitor" / "__main__.py")
 
@@ -30,18 +33,21 @@ class MonitorHandle:
         self.pid = proc.pid
         self._file = os.fdopen(sync_r, "rb")
 
-    def events(self) -> Iterator[dict[str, Any]]:
+    def events(self) -> Iterator[SyncEvent]:
+        """The monitor's reports (monitor/protocol.py), as they come."""
         for line in self._file:
             try:
-                yield json.loads(line)
+                event = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(event, dict) and event.get("event") in EVENTS:
+                yield event  # type: ignore[misc] # its shape is the monitor's, tag checked
 
     def close(self) -> None:
         self._file.close()
 
 
-def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
+def spawn_monitor(run_dir: Path, cfg: MonitorConfig, *, attach: bool,
                   on_spawn: Callable[[int], None] | None = None,
                   early: EarlyMonitor | None = None,
                   outputs: tuple[int | None, int | None] = (None, None)) -> MonitorHandle:
@@ -78,7 +84,8 @@ def spawn_monitor(run_dir: Path, cfg: dict[str, Any], *, attach: bool,
     ctl_r, ctl_w = os.pipe()
     devnull = subprocess.DEVNULL
     passthrough = cfg.get("log_driver") == "passthrough"
-    extra: tuple[int, ...] = (cfg["attach_fd"],) if cfg.get("attach_fd") is not None else ()
+    attach_fd = cfg.get("attach_fd")
+    extra: tuple[int, ...] = (attach_fd,) if attach_fd is not None else ()
     extra += tuple(range(3, 3 + max(int(cfg.get("listen_fds") or 0),  # socket activation
                                     int(cfg.get("preserve_fds") or 0))))  # --preserve-fds
     proc = subprocess.Popen(

@@ -3,8 +3,6 @@ runtime, network, the OCI process and its limits, logs, mounts, joins, restart a
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyman.engine.network.modes import check_network
 from pyman.errors import ContainerStateError
 from pyman.storage.containers import ContainerConfig
@@ -12,11 +10,12 @@ from pyman.storage.containers import ContainerConfig
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyman.engine.containers.operations import ContainerService
+    from pyman.monitor.protocol import DnsCfg, EtcCfg, JoinCfg, MonitorConfig
 
 
 def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: bool,
                  attach_fd: int | None = None,
-                 console_size: tuple[int, int] | None = None) -> dict[str, Any]:
+                 console_size: tuple[int, int] | None = None) -> MonitorConfig:
     from pyman.runtime.select import select_runtime
 
     runtime = select_runtime(svc.paths, c.oci_runtime or svc.runtime)
@@ -27,9 +26,8 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
     from pyman.engine.specgen.userns import monitor_config
     from pyman.eventlog import monitor_settings
 
-    cfg = {
+    cfg: MonitorConfig = {
         "events": monitor_settings(c),
-        **monitor_config(c.userns, c.workdir, c.userns_base),  # userns_maps, idmap, ....
         "id": c.id,
         "name": c.name,
         "container_dir": str(svc.store.dir(c.id)),
@@ -88,6 +86,7 @@ def build(svc: ContainerService, c: ContainerConfig, detach: bool, interactive: 
         "restart": ({"policy": c.restart_policy, "retries": c.restart_retries}
                     if c.restart_policy not in ("", "no") else None),
     }
+    monitor_config(cfg, c.userns, c.workdir, c.userns_base)  # userns_maps, idmap ...
     keep_id = c.userns == "keep-id"  # plain: the user's own entry
     if keep_id or c.hostusers:
         from pyman.engine.containers.passwd_users import passwd_users
@@ -132,7 +131,7 @@ def pyman_argv(svc: ContainerService) -> list[str]:
             "--runroot", str(svc.paths.runtime.parent)]
 
 
-def _health(svc: ContainerService, c: ContainerConfig, cfg: dict[str, Any]) -> None:
+def _health(svc: ContainerService, c: ContainerConfig, cfg: MonitorConfig) -> None:
     """At each start: the status is "starting"; the checks are timed by a systemd user
     timer where a user manager runs, else by the monitor (``health``)."""
     from pyman.engine.health.check import set_status
@@ -191,7 +190,7 @@ def containerenv(c: ContainerConfig) -> str | None:
     return (f'engine="podman-{__version__}"\nname="{c.name}"\nid="{c.id}"\n'
             f'image="{c.image_name}"\nimageid="{c.image_id.removeprefix("sha256:")}"\n'
             "rootless=1\n")
-def _dns(c: ContainerConfig) -> dict[str, list[str]]:
+def _dns(c: ContainerConfig) -> DnsCfg:
     """containers.conf's dns_servers, dns_searches, dns_options, then the container's own
     (as Podman: read at each start; given servers replace the network's and the host's)."""
     from pyman.containers_conf import current
@@ -207,7 +206,7 @@ def _dns(c: ContainerConfig) -> dict[str, list[str]]:
             "options": conf_list("dns_options") + c.dns_options}
 
 
-def _etc_files() -> dict[str, Any]:
+def _etc_files() -> EtcCfg:
     """containers.conf's say on /etc/hosts (netns/files.py for_container)."""
     from pyman.containers_conf import current
 
@@ -220,7 +219,7 @@ def _etc_files() -> dict[str, Any]:
 
 
 
-def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:
+def add_notify(c: ContainerConfig, cfg: MonitorConfig) -> None:
     """Under systemd ($NOTIFY_SOCKET): the monitor sends MAINPID (and READY=1 with
     --sdnotify=conmon); with --sdnotify=container the socket is the container's to use."""
     from pyman.engine.specgen import systemd_opts
@@ -237,7 +236,7 @@ def add_notify(c: ContainerConfig, cfg: dict[str, Any]) -> None:
         cfg["spec"]["env"] = [*cfg["spec"]["env"], f"NOTIFY_SOCKET={where}"]
 
 
-def join_cfg(svc: ContainerService, c: ContainerConfig) -> dict[str, Any] | None:
+def join_cfg(svc: ContainerService, c: ContainerConfig) -> JoinCfg | None:
     """Where the monitor finds the namespaces to join: the other container must run
     (it is started first, as Podman starts a pod's infra or a dependency)."""
     if not c.join:
@@ -253,9 +252,10 @@ def join_cfg(svc: ContainerService, c: ContainerConfig) -> dict[str, Any] | None
             f"start it first (pyman start {target.name})")
     kinds = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
     run_dir = svc.store.run_dir(target.id)
-    out = {"userns": f"/proc/{st.monitor_pid}/ns/user",
+    out: JoinCfg = {"userns": f"/proc/{st.monitor_pid}/ns/user",
            "ns": {kinds[n]: f"/proc/{st.pid}/ns/{n}" for n in c.share},
            "run_dir": str(run_dir)}
     if target.infra and "ipc" in c.share:  # the pod's /dev/shm, in the infra's mounts
-        out.update(mntns=f"/proc/{st.monitor_pid}/ns/mnt", shm=str(run_dir / "shm"))
+        out["mntns"] = f"/proc/{st.monitor_pid}/ns/mnt"
+        out["shm"] = str(run_dir / "shm")
     return out

@@ -21,11 +21,7 @@ from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state
 from pyman.engine.images.operations import ImageService, PullEvents
 from pyman.engine.specgen.precheck import precheck
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult, is_build_container
-from pyman.errors import (
-    ContainerStateError,
-    PymanError,
-    from_exit_code,
-)
+from pyman.errors import ContainerStateError, PymanError, from_exit_code
 from pyman.netns import is_named
 from pyman.procinfo import same_process
 from pyman.storage.containers import ContainerConfig, ContainerState, ContainerStore
@@ -154,16 +150,15 @@ class ContainerService:
             previous = forward(handle.pid)
         try:
             for event in handle.events():
-                kind = event.get("event")
-                if kind == "error":
-                    raise from_exit_code(str(event.get("message")), int(event.get("code", 125)))
-                if kind == "started" and detach:
+                if event["event"] == "error":
+                    raise from_exit_code(event["message"], event["code"])
+                if event["event"] == "started" and detach:
                     return RunResult(c.id, None)
-                if kind == "started" and mine is not None and attach is not None:
+                if event["event"] == "started" and mine is not None and attach is not None:
                     if attach(mine.fileno()) is None:
                         return RunResult(c.id, None, detached=True)
-                if kind == "exited":
-                    return RunResult(c.id, int(event["code"]))
+                if event["event"] == "exited":
+                    return RunResult(c.id, event["code"])
         finally:
             handle.close()
             restore(previous)
@@ -384,6 +379,7 @@ class ContainerService:
     def summaries(self, all_: bool, external: bool = True) -> list[ContainerSummary]:
         """``external``: with the build's containers (Podman's external ones)."""
         from pyman.engine.network.modes import fold_ports
+        from pyman.engine.types import container_status
 
         out: list[ContainerSummary] = []
         pod_names: dict[str, str] | None = None
@@ -394,7 +390,7 @@ class ContainerService:
             if not all_ and st.status != "running":
                 continue
             out.append(ContainerSummary(c.id, c.name, c.image_name, c.args, c.created,
-                                        st.status, st.exit_code, st.started_at,
+                                        container_status(st.status), st.exit_code, st.started_at,
                                         st.finished_at, st.pid, c.labels, c.image_id,
                                         st.monitor_pid, c.rm, fold_ports(c.ports), c.pod,
                                         c.infra))
@@ -406,9 +402,11 @@ class ContainerService:
                 out[-1].pod_name = pod_names.get(c.pod, "")
         return out
 
+    def find(self, key: str) -> ContainerConfig:
+        return self.store.find(key)  # by name, id or id prefix; else ContainerNotFoundError
+
     def get(self, key: str) -> tuple[ContainerConfig, ContainerState]:
-        c = self.store.find(key)
-        return c, self.live_state(c.id)
+        return (c := self.store.find(key)), self.live_state(c.id)
 
     def using_image(self, image_id: str) -> list[str]:
         """The ids of the containers made from the image."""
@@ -418,7 +416,7 @@ class ContainerService:
     def remove(self, key: str, force: bool = False, timeout: float | None = None,
                volumes: bool = False) -> str:
         """``volumes``: its anonymous volumes too (rm -v)."""
-        from pyman.storage.records import CorruptRecord
+        from pyman.errors import CorruptRecord
 
         try:
             c = self.store.find(key)

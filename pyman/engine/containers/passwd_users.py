@@ -35,10 +35,8 @@ def lookup(user: str, cid: str) -> pwd.struct_passwd:
             what = f"userid {user}"
     else:
         what = f"user {user}"
-    err = PymanError(f"creating temporary passwd file for container {cid}: user: unknown "
-                     f"{what}")
-    err.exit_code = 126
-    raise err
+    raise PymanError(f"creating temporary passwd file for container {cid}: user: unknown "
+                     f"{what}", exit_code=126)
 
 
 def entry(pw: pwd.struct_passwd, destinations: list[str], workdir: str) -> dict[str, Any]:

@@ -14,20 +14,12 @@ from typing import IO, Any
 from pyman.engine.copy import tar as ct
 from pyman.engine.copy.cp import CopyService, _decode_info, _get, _naming, stat_here
 from pyman.engine.copy.enter import ContainerSide
-from pyman.errors import PymanError
+from pyman.errors import NotADirectory, PathMissing, PymanError
 
 # Go's os.FileMode type bits: Docker's clients read the mode with them (IsDir, symlinks)
 _GO_TYPES = ((stat.S_ISDIR, 1 << 31), (stat.S_ISLNK, 1 << 27), (stat.S_ISFIFO, 1 << 25),
              (stat.S_ISSOCK, 1 << 24), (stat.S_ISBLK, 1 << 26),
              (stat.S_ISCHR, (1 << 26) | (1 << 21)))
-
-
-class PathMissing(PymanError):
-    """The container has no such path (the API's 404)."""
-
-
-class NotADirectory(PymanError):
-    """An archive is extracted into a directory only (the API's 400)."""
 
 
 def go_mode(mode: int) -> int:

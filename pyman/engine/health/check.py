@@ -16,7 +16,7 @@ from typing import Any
 
 from pyman.config import Paths
 from pyman.engine.health.config import command
-from pyman.errors import PymanError
+from pyman.errors import HealthTimeout, PymanError
 
 LOG_FILE = "healthcheck.log"
 MAX_LOGS = 5
@@ -173,12 +173,6 @@ def run_check(paths: Paths, key: str) -> str:
         raise HealthTimeout(f"healthcheck command exceeded timeout of "
                             f"{_seconds(timeout)}", status)
     return "healthy" if code == 0 else "unhealthy"
-
-
-class HealthTimeout(PymanError):
-    def __init__(self, message: str, status: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _seconds(value: float) -> str:

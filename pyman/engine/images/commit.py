@@ -298,7 +298,8 @@ def _walk_changes(upper: str, lowers: list[str]) -> dict[str, list[str]]:
 
 def _changes(value: object) -> dict[str, list[str]]:
     """The helper's report, checked: the three lists of paths and nothing else."""
-    from pyman.rootless.result_pipe import ResultError, str_list
+    from pyman.errors import ResultError
+    from pyman.rootless.result_pipe import str_list
 
     if not isinstance(value, dict) or set(value) != {"changed", "added", "deleted"}:
         raise ResultError("the diff helper's report is not the three lists: refused")

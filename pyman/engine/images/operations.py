@@ -54,6 +54,10 @@ class ImageService:
         """The full names ``name`` may mean, in the order Podman tries them."""
         return [str(ref) for ref in self._conf().resolve(name)]
 
+    def records(self) -> list[ImageRecord]:
+        """Every image record, in stored order (Podman's for `rmi --all`, image tree)."""
+        return self.store.all()
+
     def find_local(self, name: str) -> ImageRecord | None:
         return self.match_local(name)[0]
 
@@ -212,7 +216,8 @@ class ImageService:
             arch = os_arch().split("/", 1)[1]
             raise ImageNotFoundError(f"no image found in manifest list for architecture {arch}"
                                      ', variant "", OS linux: image not known')
-        from pyman.storage.records import CorruptRecord, read_json
+        from pyman.errors import CorruptRecord
+        from pyman.storage.records import read_json
 
         path = self.paths.blobs / "sha256" / rec.config_digest.split(":", 1)[1]
         hint = f"remove the image (`pyman rmi -f {rec.id[:12]}`) and pull it again"
@@ -316,7 +321,8 @@ class ImageService:
 
     def view(self, rec: ImageRecord, containers: int = 0) -> ImageView:
         from pyman.engine.images.reports import ImageView
-        from pyman.storage.records import CorruptRecord, warn
+        from pyman.errors import CorruptRecord
+        from pyman.storage.records import warn
 
         try:
             config = {} if rec.is_list else self.config(rec)
@@ -467,3 +473,19 @@ def tag_name(text: str) -> str:
         raise PymanError(f"{text}: a digest cannot be used as a tag: name[:tag] expected")
     return str(ref)
 
+
+def platform_option(platform: str | None, os_: str | None, arch: str | None,
+                    variant: str | None) -> str | None:
+    """--os/--arch/--variant override the parts of --platform (or of the host's)."""
+    if not (os_ or arch or variant):
+        return platform
+    import platform as host
+
+    from pyman.image.manifest import Platform
+
+    base = Platform.parse(platform) if platform else Platform.host()
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
+    parts = [os_ or base.os or "linux", arch or base.architecture or machine]
+    if variant or (base.variant and not arch):
+        parts.append(variant or base.variant or "")
+    return "/".join(parts)

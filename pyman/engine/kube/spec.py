@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyman.errors import PymanError
+from pyman.errors import KubeError
 from pyman.names import NAME_RULE, valid_name
 from pyman.runtime.capabilities import (
     DEFAULT_CAPABILITIES,
@@ -28,10 +28,6 @@ KINDS = {"Pod": "v1", "Deployment": "apps/v1", "PersistentVolumeClaim": "v1",
 PULL_POLICIES = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # fullmatch: "$" lets "a\n" in
-
-
-class KubeError(PymanError):
-    pass
 
 
 @dataclass

@@ -30,7 +30,8 @@ def plan(spec: str, aliases: list[str], ip: str | None = None,
     more networks by repeating --network (Podman's syntax), ``--network-alias``, ``--ip``,
     ``--mac-address``: every network must exist; the flags' aliases apply on each; an
     address needs a single network and must lie in its subnet."""
-    from pyman.netns.networks import NetworkNotFound, NetworkStore
+    from pyman.errors import NetworkNotFoundError
+    from pyman.netns.networks import NetworkStore
 
     for alias in aliases:
         _check_alias(alias)
@@ -56,8 +57,8 @@ def plan(spec: str, aliases: list[str], ip: str | None = None,
     for name, opts in wanted:
         try:
             net = store.find(name)
-        except NetworkNotFound as exc:
-            raise NetworkNotFound(
+        except NetworkNotFoundError as exc:
+            raise NetworkNotFoundError(
                 f"{exc} (--network takes a network's name, see `pyman network ls`, or a "
                 "mode: pasta, slirp4netns, host, none, container:<name|id>, ns:<path>)"
             ) from None

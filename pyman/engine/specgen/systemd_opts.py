@@ -14,7 +14,8 @@ from pyman.errors import PymanError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+
+    from pyman.monitor.protocol import MonitorConfig, NotifyCfg
 
 SDNOTIFY_MODES = ("container", "conmon", "ignore")
 CGROUP_MODES = ("enabled", "no-conmon", "split", "disabled")
@@ -78,7 +79,7 @@ def missing_cidfile(path: str) -> PymanError:
     return PymanError(f"reading CIDFile: open {path}: no such file or directory")
 
 
-def notify_config(mode: str, environ: dict[str, str] | None = None) -> dict[str, str] | None:
+def notify_config(mode: str, environ: dict[str, str] | None = None) -> NotifyCfg | None:
     """What the monitor needs to notify systemd: the socket ($NOTIFY_SOCKET, set by systemd
     for Type=notify units) and the mode. None when there is nothing to do."""
     socket = (os.environ if environ is None else environ).get("NOTIFY_SOCKET", "")
@@ -97,7 +98,7 @@ def container_mount(socket: str) -> dict[str, object] | None:
             "options": ["bind", "rprivate"]}
 
 
-def add_listen(cfg: dict[str, Any]) -> None:
+def add_listen(cfg: MonitorConfig) -> None:
     """Socket activation (systemd's LISTEN_* environment, Podman's #10443): the variables go
     on to the container with LISTEN_PID=1 (it is pid 1 there), and the sockets, fds 3.., are
     handed on by the monitor to the runtime (`--preserve-fds`). Only the fds open here go:

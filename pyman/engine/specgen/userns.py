@@ -17,6 +17,10 @@ from typing import Any
 
 from pyman.errors import PymanError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyman.monitor.protocol import MonitorConfig
+
 UNSUPPORTED = ("private", "ns", "container")
 AUTO_MIN_SIZE = 1024  # Podman's AutoUserNsMinSize
 
@@ -125,9 +129,9 @@ def nested_maps(mode: str, total: int, base: int = 0) -> list[Any] | None:
     return None
 
 
-def monitor_config(mode: str, workdir: str, base: int = 0) -> dict[str, Any]:
-    """Keys for the monitor's config. A namespace of the container's own (keep-id, nomap,
-    auto): ``userns_maps``, nested in the monitor's (runc makes it), ``idmap``, how
+def monitor_config(cfg: MonitorConfig, mode: str, workdir: str, base: int = 0) -> None:
+    """The monitor's keys of a namespace of the container's own (keep-id, nomap, auto):
+    ``userns_maps``, nested in the monitor's (runc makes it), ``idmap``, how
     fuse-overlayfs shows the layers so their owners look in that namespace as the image
     says (storage/rootfs.py: <id on disk>:<id shown>:<count>); without the user in it
     (nomap, auto) ``reachable_rootfs`` (monitor/runner.py); plain keep-id ``group_entry``
@@ -137,17 +141,14 @@ def monitor_config(mode: str, workdir: str, base: int = 0) -> dict[str, Any]:
     std = host_id_maps()
     maps = nested_maps(mode, sum(m.count for m in std.uid), base)
     if maps is None:
-        return {}
+        return
     nested = dict(zip(("uid", "gid"), maps, strict=True))
-    extra: dict[str, Any] = {
-        "userns_maps": {k: [[m.inside, m.outside, m.count] for m in v]
-                        for k, v in nested.items()},
-        "idmap": {k: ":".join(f"{m.inside}:{m.outside}:{m.count}" for m in v)
-                  for k, v in nested.items()},
-    }
+    cfg["userns_maps"] = {k: [[m.inside, m.outside, m.count] for m in v]
+                          for k, v in nested.items()}
+    cfg["idmap"] = {k: ":".join(f"{m.inside}:{m.outside}:{m.count}" for m in v)
+                    for k, v in nested.items()}
     if mode == "nomap" or mode.startswith("auto"):  # the user is not in its namespace
-        extra["reachable_rootfs"] = f"/tmp/pyman-rootfs-{os.getuid()}"
+        cfg["reachable_rootfs"] = f"/tmp/pyman-rootfs-{os.getuid()}"
     ids = keep_id_ids(mode)
     if ids is not None and ":" not in mode:
-        extra["group_entry"] = {"name": user_name(), "gid": ids[1]}
-    return extra
+        cfg["group_entry"] = {"name": user_name(), "gid": ids[1]}

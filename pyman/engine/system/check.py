@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyman
 from pyman.config import Paths
@@ -29,7 +29,7 @@ MIN_IDS = 65536  # ids 0..65535: what images' files and users are made of
 @dataclass
 class Check:
     name: str
-    status: str  # ok | warn | fail
+    status: Literal["ok", "warn", "fail"]
     detail: str  # what was found; for warn/fail, also the fix
 
     def line(self) -> str:

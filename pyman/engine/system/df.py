@@ -37,7 +37,7 @@ def _sizes(paths: list[str]) -> list[int]:
 
 def _int_list(value: object) -> list[int]:
     """The helper's report, checked: one size per path."""
-    from pyman.rootless.result_pipe import ResultError
+    from pyman.errors import ResultError
 
     if not isinstance(value, list) or not all(type(v) is int and v >= 0 for v in value):
         raise ResultError("the size helper's report is not a list of sizes: refused")

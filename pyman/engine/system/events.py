@@ -185,6 +185,36 @@ class Tail:
             self.f.close()
 
 
+def events(filters: list[str], since: str | None, until: str | None, *,
+           stream: bool) -> Iterator[Event]:
+    """`pyman events`: the log's matching events (from its end when streaming without a
+    time), or the "none" backend's error at once."""
+    from pyman import eventlog
+
+    backend, path, _ = eventlog.settings()
+    if backend == "none":
+        raise PymanError('cannot read events with the "none" backend')
+    groups = make_filters(filters, since, until)
+    until_ns = parse_input_time(until, False) if until else None
+    return read(path, groups, stream=stream, from_start=bool(since or until) or not stream,
+                until_ns=until_ns)
+
+
+def log() -> tuple[str, str]:
+    """(backend, path) of the events log this process reads and writes."""
+    from pyman import eventlog
+
+    backend, path, _ = eventlog.settings()
+    return backend, path
+
+
+def to_json(ev: Event) -> str:
+    """An event as Podman's JSON line (Go's encoding; pyman's private ``_`` keys left out)."""
+    from pyman import eventlog
+
+    return eventlog.to_json({k: v for k, v in ev.items() if not k.startswith("_")})
+
+
 def read(path: str, groups: list[list[Filter]], *, stream: bool, from_start: bool,
          until_ns: int | None = None, stopped: Callable[[], bool] | None = None
          ) -> Iterator[Event]:

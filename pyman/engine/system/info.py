@@ -11,6 +11,13 @@ from pyman.build import BUILDAH_COMPAT
 from pyman.engine import Engine
 
 
+def version() -> dict[str, Any]:
+    """`version`'s document: the client's part only (pyman has no server)."""
+    from pyman.build_info import client_version
+
+    return {"Client": client_version()}
+
+
 def _cgroup_version() -> str:
     return "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1"
 

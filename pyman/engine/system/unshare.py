@@ -11,8 +11,9 @@ from pyman.config import Paths
 
 
 def run(args: list[str], paths: Paths) -> int:
-    """Run ``args`` in the namespace and return its exit status (Podman's 126/127 when it
-    cannot be run)."""
+    """Run ``args`` in the namespace and return its exit status. One that cannot be run is
+    CommandNotFoundError (127) or CommandCannotRunError (126), a failed set-up PymanError:
+    the child says which on a close-on-exec pipe, which an exec that worked closes empty."""
     from pyman.rootless import libc
     from pyman.rootless.enter import child_enter
     from pyman.rootless.userns import host_id_maps, parent_map
@@ -20,12 +21,14 @@ def run(args: list[str], paths: Paths) -> int:
     maps = host_id_maps()
     up_r, up_w = os.pipe()
     down_r, down_w = os.pipe()
+    err_r, err_w = os.pipe()  # not inherited: closed by the exec
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        code = 125
+        code, why = 125, ""
         try:
+            os.close(err_r)
             os.close(up_r)
             os.close(down_w)
             child_enter(libc.CLONE_NEWNS, up_w, down_r)
@@ -40,17 +43,16 @@ def run(args: list[str], paths: Paths) -> int:
             try:
                 os.execvpe(args[0], args, env)
             except FileNotFoundError:
-                print(f'Error: exec: "{args[0]}": executable file not found in $PATH',
-                      file=sys.stderr)
-                code = 127
+                code, why = 127, f'exec: "{args[0]}": executable file not found in $PATH'
             except OSError as exc:
-                print(f'Error: exec: "{args[0]}": {os.strerror(exc.errno or 0).lower()}',
-                      file=sys.stderr)
-                code = 126
-        except BaseException as exc:  # the set-up failed: one line, the parent's code
-            print(f"Error: {exc}", file=sys.stderr)
-        sys.stderr.flush()
-        os._exit(code)
+                code, why = 126, f'exec: "{args[0]}": {os.strerror(exc.errno or 0).lower()}'
+        except BaseException as exc:  # the set-up failed: the parent reports it
+            why = str(exc) or type(exc).__name__
+        try:
+            os.write(err_w, f"{code}\n{why}".encode())
+        finally:
+            os._exit(code)
+    os.close(err_w)
     os.close(up_w)
     os.close(down_r)
     try:
@@ -58,6 +60,7 @@ def run(args: list[str], paths: Paths) -> int:
     except BaseException:
         os.close(down_w)  # the child reads EOF and leaves
         os.waitpid(pid, 0)
+        os.close(err_r)
         raise
     finally:
         os.close(up_r)
@@ -70,5 +73,12 @@ def run(args: list[str], paths: Paths) -> int:
         _, status = os.waitpid(pid, 0)
     finally:
         signal.signal(signal.SIGINT, old)
+    with os.fdopen(err_r, "rb") as f:
+        report = f.read().decode(errors="replace")
+    if report:  # the command never ran
+        from pyman.errors import from_exit_code
+
+        said, _, why = report.partition("\n")
+        raise from_exit_code(why, int(said))
     return os.waitstatus_to_exitcode(status) if not os.WIFSIGNALED(status) \
         else 128 + os.WTERMSIG(status)

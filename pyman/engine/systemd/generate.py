@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyman.config import Paths
 from pyman.engine.containers.operations import ContainerService
 from pyman.engine.network.modes import default_network
 from pyman.engine.systemd.units import (
@@ -243,6 +244,14 @@ class SystemdGenerator:
         if pod.hostname and pod.hostname != pod.name:
             cmd += ["--hostname", quote(pod.hostname)]
         return cmd + ["--name", quote(pod.name), "--replace"]
+
+
+def unit_runtime_dir(paths: Paths) -> str:
+    """pyman's runtime dir as a unit names it: the user manager's XDG_RUNTIME_DIR (%t),
+    unless storage.conf names a runroot."""
+    from pyman.storage_conf import load
+
+    return str(paths.runtime) if load(str(paths.config)).runroot else "%t/pyman"
 
 
 def _check_record(kind: str, rid: str, name: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pyman.config import Paths
 from pyman.engine.containers.inspect import rfc3339
-from pyman.errors import PymanError
+from pyman.errors import PymanError, VolumeInUseError
 from pyman.eventlog import emit
 from pyman.names import check_volume_name
 from pyman.storage.atomic import locked
@@ -24,10 +24,6 @@ from pyman.storage.volumes import VolumeRecord, VolumeStore
 VOLUME_OPTS = ("type", "device", "o", "UID", "GID", "uid", "gid", "copy", "nocopy", "size",
                "inodes")
 FILTERS = ("name", "label", "dangling", "driver", "scope", "opt", "until")
-
-
-class VolumeInUseError(PymanError):
-    exit_code = 2
 
 
 def check_options(opts: dict[str, str]) -> None:
@@ -105,6 +101,26 @@ class VolumeService:
     def get(self, name: str) -> VolumeRecord:
         return self.store.get(name)
 
+    def find(self, name: str) -> VolumeRecord | None:
+        """The volume of that name; None when there is none."""
+        return self.store.load(name)
+
+    def data_dir(self, name: str) -> str:
+        """`volume mount`: where a local volume's data is (always there, never mounted)."""
+        return str(self.store.data_dir(self.store.get(name).name))
+
+    def export(self, name: str, out_fd: int) -> None:
+        """The volume's data as tar on ``out_fd``."""
+        from pyman.engine.volumes.archive import export_volume
+
+        export_volume(self.store, name, out_fd)
+
+    def import_tar(self, name: str, in_fd: int, source: str) -> None:
+        """A tar (plain or compressed) from ``in_fd`` unpacked into the volume."""
+        from pyman.engine.volumes.archive import import_volume
+
+        import_volume(self.store, name, in_fd, source)
+
     def exists(self, name: str) -> bool:
         try:
             return self.store.load(name) is not None
@@ -181,7 +197,7 @@ class VolumeService:
     def _known(self, name: str) -> None:
         """The volume exists (``get``'s error if not); a damaged record counts: removing it
         is the cure its warning names."""
-        from pyman.storage.records import CorruptRecord
+        from pyman.errors import CorruptRecord
 
         try:
             self.store.get(name)

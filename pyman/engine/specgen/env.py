@@ -1,4 +1,5 @@
-"""-e parsing as Podman does it: NAME=value, or NAME alone to copy it from pyman's env."""
+"""A container's environment from the caller's words, as Podman builds it: -e NAME=value, or
+NAME alone (NAME* a glob) to copy the caller's; --env-file; --env-host and --http-proxy."""
 
 from __future__ import annotations
 
@@ -54,3 +55,15 @@ def read_env_files(paths: list[str]) -> list[str]:
         except PymanError as exc:
             raise PymanError(f'parsing env file "{path}": {exc}') from None
     return out
+
+
+PROXY_VARS = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "HTTP_PROXY",
+              "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY")
+
+
+def host_env(env_host: bool, http_proxy: bool) -> list[str]:
+    """--env-host (every host variable) and --http-proxy (the host's proxy variables), under
+    --env-file and -e, over the image's: Podman's order."""
+    keys = list(os.environ) if env_host else [k for k in PROXY_VARS if k in os.environ] \
+        if http_proxy else []
+    return [f"{k}={os.environ[k]}" for k in keys]
