@@ -95,11 +95,9 @@ def events(
 ) -> None:
     """Show pyman events"""
     from pyman.cli.context import engine
-    from pyman.engine.system.events import events as read_events
-    from pyman.engine.system.events import to_json
 
-    engine()  # the store's checks, as every command
-    found = read_events(filters or [], since, until, stream=stream)
+    system = engine().system  # the store's checks, as every command
+    found = (system.follow_events if stream else system.events)(filters, since, until)
     as_json = format_ is not None and format_.strip() in ("json", "{{json .}}")
     tpl = None
     if format_ is not None and not as_json:
@@ -108,7 +106,7 @@ def events(
         tpl = Template(format_)
     for ev in found:
         if as_json:
-            line = to_json(ev)
+            line = system.event_json(ev)
         elif tpl is not None:
             line = tpl.render(template_data(ev)).rstrip("\n")
         else:

@@ -1,4 +1,4 @@
-"""pyman generate systemd: units for a container or a pod (engine/systemd/generate.py)."""
+"""pyman generate systemd: units for a container or a pod (Engine.systemd)."""
 
 from __future__ import annotations
 
@@ -65,36 +65,21 @@ def generate_systemd(
     format_: Annotated[str | None, typer.Option("--format", help="json")] = None,
 ) -> None:
     """Generate systemd units for a container or a pod."""
-    from pyman import __version__
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.systemd.generate import SystemdGenerator, unit_runtime_dir
-    from pyman.engine.systemd.units import UnitOptions, check_restart_policy
     from pyman.errors import PymanError
 
     if template and new is False:
         raise PymanError("--template cannot be set with --new=false")
-    new = bool(new or template)
-    restart_given = restart_policy is not None
-    restart_policy = restart_policy or "on-failure"
-    check_restart_policy(restart_policy)
     if format_ not in (None, "", "json"):
         raise PymanError(f"unknown --format argument: {format_}")
-    if time_ is not None and time_ < 0:
-        raise PymanError(f"invalid --time {time_}: must not be negative")
-    engine = make_engine()
-    paths = engine.paths
-    # the store is where XDG_DATA_HOME says: the unit must find the same one
-    environment = [env_assignment(var, os.environ[var]) for var in
-                   ("XDG_DATA_HOME", "XDG_CONFIG_HOME") if os.path.isabs(os.environ.get(var, ""))]
-    runtime_dir = unit_runtime_dir(paths)
-    opts = UnitOptions(
-        executable=executable(), new=new, use_name=name, restart_policy=restart_policy,
-        restart_given=restart_given, template=template,
+    systemd = make_engine().systemd
+    opts = systemd.unit_options(
+        executable(), new=bool(new or template), use_name=name,
+        restart_policy=restart_policy or "on-failure",
+        restart_given=restart_policy is not None, template=template,
         restart_sec=restart_sec, stop_timeout=time_, container_prefix=container_prefix,
-        pod_prefix=pod_prefix, separator=separator, header=not no_header,
-        version=__version__, requires_mounts=[runtime_dir, str(paths.data)],
-        environment=environment, runtime_dir=runtime_dir)
-    units = SystemdGenerator(engine.containers, opts, run_value_flags()).generate(target)
+        pod_prefix=pod_prefix, separator=separator, header=not no_header)
+    units = systemd.generate(target, opts, run_value_flags())
     if files:
         written = []
         for service, text in units.items():
@@ -114,10 +99,3 @@ def generate_systemd(
         return
     sys.stdout.write("".join(units.values()))
 
-
-def env_assignment(var: str, value: str) -> str:
-    """An Environment= word: % doubled (a specifier otherwise), quoted whole if need be."""
-    word = f"{var}={value}".replace("%", "%%")
-    if any(c in word for c in " \t\"'\\"):
-        word = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return word

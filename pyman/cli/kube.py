@@ -1,5 +1,5 @@
 """pyman kube generate|play|down (and play kube): Kubernetes YAML in and out
-(engine/kube_*.py)."""
+(Engine.kube)."""
 
 from __future__ import annotations
 
@@ -31,10 +31,9 @@ def generate_yaml(
 ) -> None:
     """Generate Kubernetes YAML from containers or a pod."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.kube.generate import generate
     from pyman.errors import PymanError
 
-    text = generate(make_engine(), names, service)
+    text = make_engine().kube.generate(names, service=service)
     if filename is None:
         print(text, end="")
         return
@@ -67,11 +66,9 @@ def play(
         return
     from pyman.cli.context import engine as make_engine
     from pyman.cli.progress import PullProgress
-    from pyman.engine.kube.play import play as play_file
 
     with PullProgress(quiet) as progress:
-        report = play_file(make_engine(), file, start=start, events=progress,
-                           replace=replace)
+        report = make_engine().kube.play(file, start=start, events=progress, replace=replace)
     out = []
     if report.volumes:
         out += ["Volume:", *report.volumes]
@@ -87,9 +84,8 @@ def down(
 ) -> None:
     """Stop and remove the pods a Kubernetes YAML file describes."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.kube.play import down as down_file
 
-    report = down_file(make_engine(), file)
+    report = make_engine().kube.down(file)
     if report.stopped:
         print("\n".join(["Pods stopped:", *report.stopped]))
     if report.removed:

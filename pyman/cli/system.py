@@ -93,10 +93,9 @@ def info(fmt: Annotated[str | None, typer.Option("--format", "-f", help="json")]
     """Display pyman and host information."""
     from pyman.cli.context import GLOBAL
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system.info import host_info
-
-    data = host_info(make_engine(), GLOBAL.get("cgroup_manager"), GLOBAL.get("events_backend"),
-                     checks=fmt is None or fmt == "json" or "SystemCheck" in fmt)
+    data = make_engine().system.info(
+        cgroup_manager=GLOBAL.get("cgroup_manager"), events_backend=GLOBAL.get("events_backend"),
+        checks=fmt is None or fmt == "json" or "SystemCheck" in fmt)
     if fmt == "json":
         print(json.dumps(data, indent=2))
     elif fmt is not None:  # a Go template; an empty one prints nothing, as Podman
@@ -168,9 +167,8 @@ def df(
 
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import ago, table
-    from pyman.engine.system.df import disk_usage
 
-    use = disk_usage(make_engine())
+    use = make_engine().system.df()
     if verbose:
         now = time.time()
         print("Images space usage:\n")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,10 +17,8 @@ def check(
 ) -> None:
     """Check this host's prerequisites for rootless containers, each with its fix"""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system.check_host import run_checks
 
-    engine = make_engine()
-    checks = run_checks(engine.paths, engine.runtime)
+    checks = make_engine().system.check()
     if fmt == "json":
         print(json.dumps([c.as_dict() for c in checks], indent=2))
     else:
@@ -51,7 +49,6 @@ def reset(
     import sys
 
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system.ops import reset as do_reset
 
     if not force and not _confirm(
             "WARNING! This will remove:\n        - all containers\n        - all pods\n"
@@ -59,11 +56,8 @@ def reset(
             "        - all machines\n        - all volumes\n"
             "Are you sure you want to continue? [y/N] "):
         return
-    for warning in do_reset(make_engine()):
+    for warning in make_engine().system.reset():
         print(f"Error: {warning}", file=sys.stderr)
-
-
-PRUNE_KEYS = ("label", "label!", "until")
 
 
 @group.command("prune", context_settings=CTX)
@@ -78,14 +72,9 @@ def prune(
     """Remove unused data"""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.humanize import go_size
-    from pyman.engine.containers.filters import parse_filters
-    from pyman.errors import PymanError
 
-    wanted = parse_filters(filters or [])
-    bad = [k for k in wanted if k not in PRUNE_KEYS]
-    if bad:
-        raise PymanError(f"invalid filter {bad[0]!r}: system prune takes "
-                         f"{', '.join(k + '=' for k in PRUNE_KEYS)}")
+    system = make_engine().system
+    system.check_prune_filters(filters or [])  # before the question
     if not force:
         vol = "\n\t- all volumes not used by at least one container" if volumes else ""
         images = ("all images without at least one container associated with them"
@@ -95,71 +84,13 @@ def prune(
                         f"networks not used by at least one container{vol}\n\t- {images}\n"
                         f"\t- {cache}\n\nAre you sure you want to continue? [y/N] "):
             return
-    engine = make_engine()
-    before = _usage(engine)
-    sections = _prune_all(engine, all_, volumes, wanted, filters or [])
-    for title, ids in sections:
+    report = system.prune(all_=all_, volumes=volumes, filters=filters)
+    for title, ids in report.sections():
         if ids:
             print(title)
             for i in ids:
                 print(i)
-    print(f"Total reclaimed space: {go_size(max(0, before - _usage(engine)))}")
-
-
-def _usage(engine: Any) -> int:
-    from pyman.engine.system.df import disk_usage
-
-    use = disk_usage(engine)
-    return int(sum(i["size"] for i in use.images) + sum(c["size"] for c in use.containers)
-               + sum(v["size"] for v in use.volumes))
-
-
-def _prune_all(engine: Any, all_: bool, volumes: bool, wanted: dict[str, list[str]],
-               specs: list[str]) -> list[tuple[str, list[str]]]:
-    """Podman's order: pods, containers, volumes, images, networks; containers and images
-    again while a round frees more (a removed container frees its image)."""
-    from pyman.engine.volumes.operations import parse_when
-
-    until = [parse_when(v) for v in wanted.get("until", [])]
-
-    def labels_ok(labels: dict[str, str]) -> bool:
-        def has(spec: str) -> bool:
-            k, eq, v = spec.partition("=")
-            return k in labels and (not eq or labels[k] == v)
-
-        return (all(has(s) for s in wanted.get("label", []))
-                and not any(has(s) for s in wanted.get("label!", [])))
-
-    def old_enough(created: float) -> bool:
-        return all(created < u for u in until)
-
-    pods = engine.pods.prune()
-    containers: list[str] = []
-    images: list[str] = []
-    image_specs = [s for s in specs if not s.startswith("label!")]
-    while True:
-        gone = engine.containers.prune(
-            lambda c: not (labels_ok(c.labels) and old_enough(c.created)))
-        freed = engine.images.prune(all_, engine.containers.using_image, image_specs)
-        containers += gone
-        images += freed
-        if not gone and not freed:
-            break
-    vols = engine.volumes.prune([s for s in specs if not s.startswith("label!")]
-                                ) if volumes else []
-    return [("Deleted Pods", pods), ("Deleted Containers", containers),
-            ("Deleted Volumes", vols), ("Deleted Images", images),
-            ("Deleted Networks", _prune_networks(engine, labels_ok, old_enough))]
-
-
-def _prune_networks(engine: Any, labels_ok: Any, old_enough: Any) -> list[str]:
-    from pyman.cli.humanize import parse_time
-
-    def keep(doc: dict[str, Any]) -> bool:
-        created = parse_time(str(doc.get("created", ""))[:35]) or 0.0
-        return not labels_ok(doc.get("labels") or {}) or not old_enough(created)
-
-    return list(engine.networks.prune(keep=keep))
+    print(f"Total reclaimed space: {go_size(report.reclaimed)}")
 
 
 @group.command("migrate", context_settings=CTX)
@@ -170,9 +101,8 @@ def migrate(
 ) -> None:
     """Migrate the store after the user's sub-id range changed"""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system.ops import migrate as do_migrate
 
-    done = do_migrate(make_engine())
+    done = make_engine().system.migrate()
     if not (done.stale_layers or done.stale_containers):
         return  # nothing to do, as Podman's migrate says nothing
     redone = [d for d in done.stale_layers if d not in done.unrecoverable]

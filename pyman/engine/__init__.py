@@ -102,6 +102,24 @@ class Engine:
 
         return TopService(self.paths)
 
+    @cached_property
+    def kube(self) -> "KubeService":  # noqa: UP037
+        from pyman.engine.kube.service import KubeService
+
+        return KubeService(self)
+
+    @cached_property
+    def systemd(self) -> "SystemdService":  # noqa: UP037
+        from pyman.engine.systemd.service import SystemdService
+
+        return SystemdService(self)
+
+    @cached_property
+    def system(self) -> "SystemService":  # noqa: UP037
+        from pyman.engine.system.service import SystemService
+
+        return SystemService(self)
+
 
 from typing import TYPE_CHECKING  # noqa: E402
 
@@ -115,6 +133,9 @@ if TYPE_CHECKING:
     from pyman.engine.images.archives import ArchiveService
     from pyman.engine.images.operations import ImageService
     from pyman.engine.images.registry import RegistryService
+    from pyman.engine.kube.service import KubeService
     from pyman.engine.network.service import NetworkService
     from pyman.engine.pods import PodService
+    from pyman.engine.system.service import SystemService
+    from pyman.engine.systemd.service import SystemdService
     from pyman.engine.volumes.operations import VolumeService

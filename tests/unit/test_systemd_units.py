@@ -185,7 +185,7 @@ def test_option_checks() -> None:
 
 
 def test_environment_words() -> None:
-    from pyman.cli.generate_systemd import env_assignment
+    from pyman.engine.systemd.service import env_assignment
 
     assert env_assignment("XDG_DATA_HOME", "/d") == "XDG_DATA_HOME=/d"
     assert env_assignment("XDG_DATA_HOME", "/a b/100%") == '"XDG_DATA_HOME=/a b/100%%"'

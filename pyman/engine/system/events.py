@@ -186,7 +186,7 @@ class Tail:
 
 
 def events(filters: list[str], since: str | None, until: str | None, *,
-           stream: bool) -> Iterator[Event]:
+           stream: bool, stopped: Callable[[], bool] | None = None) -> Iterator[Event]:
     """`pyman events`: the log's matching events (from its end when streaming without a
     time), or the "none" backend's error at once."""
     from pyman import eventlog
@@ -197,7 +197,7 @@ def events(filters: list[str], since: str | None, until: str | None, *,
     groups = make_filters(filters, since, until)
     until_ns = parse_input_time(until, False) if until else None
     return read(path, groups, stream=stream, from_start=bool(since or until) or not stream,
-                until_ns=until_ns)
+                until_ns=until_ns, stopped=stopped)
 
 
 def log() -> tuple[str, str]:
