@@ -156,3 +156,120 @@ def test_unshare_reports_a_missing_command_as_an_error(engine: Engine,
     assert exc.value.exit_code == 127
     assert unshare(["sh", "-c", "exit 3"], engine.paths) == 3
     assert "not found" not in capfd.readouterr().err, "the error is raised, not written"
+
+
+KUBE_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: lib-kube
+spec:
+  containers:
+  - name: a
+    image: alpine
+    command: ["sleep", "60"]
+"""
+
+
+def test_kube_play_generate_down_are_engine_calls(engine: Engine, tmp_path: Path,
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    from pyman.engine.kube.play import DownReport
+
+    path = tmp_path / "pod.yaml"
+    path.write_text(KUBE_POD)
+    played = engine.kube.play(str(path))
+    try:
+        assert [(p.name, len(p.containers)) for p in played.pods] == [("lib-kube", 1)]
+        assert engine.containers.live_state(played.pods[0].containers[0]).status == "running"
+        text = engine.kube.generate(["lib-kube"])
+        assert "kind: Pod" in text and "name: lib-kube" in text, text
+        assert "kind: Service" in engine.kube.generate(["lib-kube"], service=True)
+        with pytest.raises(PymanError):
+            engine.kube.generate(["no-such-pod"])
+    finally:
+        down = engine.kube.down(str(path))
+    assert down == DownReport(stopped=[played.pods[0].id], removed=[played.pods[0].id])
+    assert engine.kube.down(str(path)) == DownReport(), "nothing left to take down"
+    assert engine.containers.summaries(all_=True) == []
+    assert capfd.readouterr().out == "", "reports are returned, nothing printed"
+
+
+def test_systemd_units_are_engine_calls(engine: Engine) -> None:
+    engine.containers.run(RunOptions(image="alpine", command=["sleep", "60"],
+                                     name="lib-unit", detach=True))
+    try:
+        opts = engine.systemd.unit_options("/usr/local/bin/pyman", use_name=True,
+                                           header=False)
+        units = engine.systemd.generate("lib-unit", opts)
+        assert list(units) == ["container-lib-unit"]
+        text = units["container-lib-unit"]
+        assert "ExecStart=/usr/local/bin/pyman start lib-unit\n" in text, text
+        assert str(engine.paths.data) in text, "the unit requires the store's mount"
+        bad = engine.systemd.unit_options("/usr/local/bin/pyman", restart_policy="sometimes")
+        with pytest.raises(PymanError, match="sometimes"):
+            engine.systemd.generate("lib-unit", bad)
+        with pytest.raises(PymanError):
+            engine.systemd.generate("no-such-container", opts)
+    finally:
+        engine.containers.remove("lib-unit", force=True, timeout=0)
+
+
+def test_system_reports_are_engine_calls(engine: Engine,
+                                         capfd: pytest.CaptureFixture[str]) -> None:
+    from pyman.engine.system.check import Check
+    from pyman.engine.system.df import DiskUsage
+
+    info = engine.system.info(checks=False)
+    assert info["store"]["graphRoot"] == str(engine.paths.data), info["store"]
+    assert "systemCheck" not in info["host"]
+    checks = engine.system.check()
+    assert checks and all(isinstance(c, Check) for c in checks)
+    assert {c.status for c in checks} <= {"ok", "warn", "fail"}
+    assert engine.system.version()["Client"]["Version"]
+    done = engine.containers.run(image="alpine", command=["true"], name="lib-done",
+                                 stdout=io.BytesIO())
+    use = engine.system.df()
+    assert isinstance(use, DiskUsage)
+    assert [c["summary"].name for c in use.containers] == ["lib-done"]
+    assert any(i["containers"] == 1 for i in use.images), use.images
+    with pytest.raises(PymanError, match="invalid filter 'colour'"):
+        engine.system.prune(filters=["colour=red"])
+    pruned = engine.system.prune()
+    assert pruned.containers == [done.id]
+    assert pruned.reclaimed >= 0
+    assert engine.containers.summaries(all_=True) == []
+    assert engine.system.migrate().stale_layers == []
+    assert capfd.readouterr().out == "", "reports are returned, nothing printed"
+
+
+def test_system_reset_empties_the_store(engine: Engine) -> None:
+    engine.containers.run(image="alpine", command=["true"], stdout=io.BytesIO())
+    engine.volumes.create("lib-vol")
+    assert engine.system.reset() == []
+    assert engine.containers.summaries(all_=True) == []
+    assert engine.volumes.ls() == []
+    assert engine.images.records() == []
+
+
+def test_events_read_and_follow_are_engine_calls(engine: Engine) -> None:
+    engine.containers.run(image="alpine", command=["true"], name="lib-ev", remove=True,
+                          stdout=io.BytesIO())
+    seen = [ev["Status"] for ev in engine.system.events(["container=lib-ev"])]
+    assert seen[0] == "create" and seen[-1] == "remove", seen
+    assert list(engine.system.events(["container=no-such"])) == []
+
+    def later() -> None:
+        engine.containers.run(image="alpine", command=["true"], name="lib-ev2", remove=True,
+                              stdout=io.BytesIO())
+
+    follow = engine.system.follow_events(["container=lib-ev2"], until="120s")
+    worker = threading.Timer(0.5, later)
+    worker.start()
+    got = []
+    for ev in follow:  # from now: lib-ev's events are not in it
+        got.append(ev["Status"])
+        if ev["Status"] == "remove":
+            break
+    worker.join(60)
+    assert got[0] == "create" and got[-1] == "remove", got
+    assert engine.system.event_json({"Type": "system", "Status": "x", "_ns": 1}).startswith(
+        "{")
