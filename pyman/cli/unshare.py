@@ -22,7 +22,6 @@ def unshare(
 ) -> None:
     """Run a command in a modified user namespace."""
     from pyman.cli.context import engine as make_engine
-    from pyman.engine.system.unshare import run
     from pyman.errors import PymanError
 
     if rootless_netns:
@@ -34,4 +33,4 @@ def unshare(
         if shell is None:
             raise PymanError("no command specified and no $SHELL specified")
         args = [shell]
-    raise typer.Exit(run(args, make_engine().paths))
+    raise typer.Exit(make_engine().system.unshare(args))

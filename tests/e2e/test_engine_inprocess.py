@@ -155,6 +155,9 @@ def test_unshare_reports_a_missing_command_as_an_error(engine: Engine,
         unshare(["no-such-program"], engine.paths)
     assert exc.value.exit_code == 127
     assert unshare(["sh", "-c", "exit 3"], engine.paths) == 3
+    assert engine.system.unshare(["sh", "-c", "exit 4"]) == 4
+    with pytest.raises(CommandNotFoundError):
+        engine.system.unshare(["no-such-program"])
     assert "not found" not in capfd.readouterr().err, "the error is raised, not written"
 
 

@@ -76,6 +76,13 @@ class SystemService:
 
         return migrate(self._engine)
 
+    def unshare(self, argv: list[str]) -> int:
+        """`pyman unshare ARGV`: run a command in the user's namespace (the store's ids
+        mapped); its exit code. A missing program raises CommandNotFoundError."""
+        from pyman.engine.system.unshare import run
+
+        return run(argv, self._engine.paths)
+
     def events(self, filters: list[str] | None = None, since: str | None = None,
                until: str | None = None) -> Iterator[Event]:
         """The events log's matching events so far, oldest first (``filters`` as
