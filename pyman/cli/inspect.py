@@ -28,12 +28,8 @@ def inspect(
     """Display the configuration of containers or images."""
     from pyman.cli.context import engine as make_engine
     from pyman.cli.lifecycle import targets
-    from pyman.engine.system.inspect import check_type
-    from pyman.engine.system.inspect import inspect as inspect_objects
 
-    check_type(type_)
-    engine = make_engine()
-    report = inspect_objects(engine, targets(names, False, latest), type_)
+    report = make_engine().system.inspect(targets(names, False, latest), type_)
     from pyman.cli.images import print_inspect
 
     print_inspect(report.documents, fmt)

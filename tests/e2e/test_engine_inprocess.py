@@ -112,7 +112,6 @@ def test_networks_lookups_and_listing_are_engine_calls(engine: Engine) -> None:
     """What `network ls`, `inspect` and `ps --filter` render comes from the engine: filters,
     the lookup order and the misses are its reports, nothing printed."""
     from pyman.engine.containers.filters import listing
-    from pyman.engine.system.inspect import inspect
     from pyman.errors import NetworkInUseError, NetworkNotFoundError
 
     net = engine.networks.create("lib-net", labels={"team": "a"})
@@ -129,11 +128,13 @@ def test_networks_lookups_and_listing_are_engine_calls(engine: Engine) -> None:
         running = listing(engine.containers, ["name=^lib-on-net$"], all_=False)
         assert [(c.name, c.status) for c in running] == [("lib-on-net", "running")]
         # Podman's order: a container, then an image; a miss is the report's error
-        report = inspect(engine, ["lib-on-net", "alpine", "no-such-thing"])
+        report = engine.system.inspect(["lib-on-net", "alpine", "no-such-thing"])
         assert len(report.documents) == 2, report.documents
         assert report.documents[0]["Name"] == "lib-on-net"
         assert "RepoTags" in report.documents[1]
         assert 'no such object: "no-such-thing"' in str(report.error)
+        with pytest.raises(PymanError, match="invalid --type 'colour'"):
+            engine.system.inspect(["lib-on-net"], "colour")
         assert engine.networks.remove("lib-net", force=True, timeout=0) == "lib-net"
         assert engine.containers.summaries(all_=True) == []
     finally:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pyman.engine.system.check import Check
     from pyman.engine.system.df import DiskUsage
     from pyman.engine.system.events import Event
+    from pyman.engine.system.inspect import InspectReport
     from pyman.engine.system.ops import Migration
     from pyman.engine.system.prune import SystemPruneReport
 
@@ -75,6 +76,14 @@ class SystemService:
         from pyman.engine.system.ops import migrate
 
         return migrate(self._engine)
+
+    def inspect(self, keys: list[str], type_: str = "all") -> InspectReport:
+        """`pyman inspect`: each key looked up in Podman's order (``type_``: container,
+        image, volume or all); the documents found and the error of a miss (returned, not
+        raised: Podman shows what it found, then fails)."""
+        from pyman.engine.system.inspect import inspect
+
+        return inspect(self._engine, keys, type_)
 
     def unshare(self, argv: list[str]) -> int:
         """`pyman unshare ARGV`: run a command in the user's namespace (the store's ids
