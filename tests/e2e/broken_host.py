@@ -14,14 +14,17 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 
 def run_broken(pyman_bin: Path, env: dict[str, str], setup: str, *args: str,
-               timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``setup``: shell lines run as root of the outer namespace before pyman runs."""
+               timeout: float = 120, wrap: Sequence[str] = ()
+               ) -> subprocess.CompletedProcess[str]:
+    """``setup``: shell lines run as root of the outer namespace before pyman runs;
+    ``wrap``: a command that runs pyman (its arguments follow), as the test user."""
     inner = (f"exec unshare --user --map-user={os.getuid()} --map-group={os.getgid()} "
-             f"{shlex.quote(str(pyman_bin))} {shlex.join(args)}")
+             f"{shlex.join(wrap)} {shlex.quote(str(pyman_bin))} {shlex.join(args)}")
     script = f"set -e\n{setup}\n{inner}\n"
     return subprocess.run(["unshare", "-r", "-m", "--propagation", "private", "sh", "-c",
                            script], env=env, capture_output=True, text=True, timeout=timeout)

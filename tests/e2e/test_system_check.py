@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,51 @@ def test_user_namespaces_exhausted(pyman_bin, env) -> None:
     ln = line(r.stdout, "user namespaces")
     assert ln.startswith("fail") and "sysctl -w user.max_user_namespaces=" in ln, r.stdout
     assert r.returncode == 125
+
+
+DENY_MOUNT = [sys.executable, str(Path(__file__).with_name("deny_mount.py"))]
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="deny_mount.py's filter is x86_64's")
+def test_apparmor_takes_the_capabilities(pyman_bin, env, tmp_path) -> None:
+    """User namespaces are made but mounts in them refused (a seccomp filter here), and the
+    sysctl of Ubuntu 24.04's AppArmor restriction, bound over /proc/sys/kernel, says 1."""
+    r = run_broken(pyman_bin, env, "true", "system", "check", wrap=DENY_MOUNT)
+    ln = line(r.stdout, "user namespaces")  # without the sysctl: the general reason
+    assert ln.startswith("fail") and "a mount inside a new user namespace fails" in ln, r.stdout
+    assert "EPERM" in ln and r.returncode == 125
+    kernel = tmp_path / "kernel"
+    kernel.mkdir()  # this kernel has no such file: a directory in place of /proc/sys/kernel
+    (kernel / "apparmor_restrict_unprivileged_userns").write_text("1\n")
+    r = run_broken(pyman_bin, env, f"mount --bind {kernel} /proc/sys/kernel", "system",
+                   "check", wrap=DENY_MOUNT)
+    ln = line(r.stdout, "user namespaces")
+    assert ln.startswith("fail") and "kernel.apparmor_restrict_unprivileged_userns = 1" in ln
+    assert "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in ln, r.stdout
+    assert "`userns,`" in ln and r.returncode == 125
+
+
+def test_store_on_a_network_filesystem(pyman_bin, env, tmp_path) -> None:
+    """The store on a mount the kernel reports as fuse.sshfs: a real FUSE filesystem
+    (fuse-overlayfs, whose subtype is the name it runs under) run as `sshfs`."""
+    for d in ("l", "u", "w", "m"):
+        (tmp_path / d).mkdir()
+    os.symlink(shutil.which("fuse-overlayfs") or "/usr/bin/fuse-overlayfs", tmp_path / "sshfs")
+    pid = tmp_path / "sshfs.pid"
+    t = tmp_path
+    setup = (f"{t}/sshfs -f -o lowerdir={t}/l,upperdir={t}/u,workdir={t}/w {t}/m "
+             f">/dev/null 2>&1 & echo $! > {pid}\n"
+             f"for i in $(seq 100); do grep -q ' {t}/m .* fuse.sshfs ' /proc/self/mountinfo "
+             f"&& break; sleep 0.1; done")
+    env = {**env, "XDG_DATA_HOME": f"{t}/m/data"}
+    try:
+        r = check(pyman_bin, env, setup)
+    finally:  # the daemon keeps the namespace, and its mount, alive
+        if pid.exists():
+            os.kill(int(pid.read_text()), signal.SIGTERM)
+    ln = line(r.stdout, "store filesystem")
+    assert ln.startswith("warn") and f"is on fuse.sshfs ({t}/m)" in ln, r.stdout
+    assert "rootless_storage_path" in ln and "/etc/containers/storage.conf" in ln
 
 
 OVERLAY_STORE = ("mkdir -p {t}/l {t}/u {t}/w {t}/m && "
