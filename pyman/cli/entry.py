@@ -36,9 +36,10 @@ def entry() -> None:
             pass
         os._exit(0)
     gc.disable()
-    from pyman.engine.containers import early_monitor
+    if sys.argv[1:2] == ["run"]:  # only run prestarts (its imports cost ps ~4 ms)
+        from pyman.engine.containers import early_monitor
 
-    early_monitor.prestart(sys.argv[1:])  # `run`: the monitor starts while we import
+        early_monitor.prestart(sys.argv[1:])  # the monitor starts while we import
     from pyman.cli.main import main
 
     try:

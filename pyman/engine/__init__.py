@@ -49,7 +49,7 @@ class Engine:
     def containers(self) -> "ContainerService":  # noqa: UP037
         from pyman.engine.containers.operations import ContainerService
 
-        svc = ContainerService(self.paths, self.images, runtime=self.runtime)
+        svc = ContainerService(self.paths, lambda: self.images, runtime=self.runtime)
         svc.options.update(runtime_flags=self.runtime_flags,
                            default_mounts_file=self.default_mounts_file)
         return svc

@@ -18,8 +18,6 @@ from pyman import eventlog
 from pyman.config import Paths
 from pyman.engine.containers.sig_proxy import Handlers, forward, restore
 from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
-from pyman.engine.images.operations import ImageService, PullEvents
-from pyman.engine.specgen.precheck import precheck
 from pyman.engine.types import ContainerSummary, RunOptions, RunResult, is_build_container
 from pyman.errors import ContainerStateError, PymanError, from_exit_code
 from pyman.netns import is_named
@@ -30,6 +28,7 @@ from pyman.storage.volumes import VolumeStore
 
 if TYPE_CHECKING:  # the monitor's modules load when a container starts, not for ps or rm
     from pyman.engine.containers.early_monitor import EarlyMonitor
+    from pyman.engine.images.operations import ImageService, PullEvents
 
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
 STOPPING = "stop-in-progress"  # a `stop` is waiting for the exit: inspect says "stopping"
@@ -41,16 +40,24 @@ EARLY = "pyman.engine.containers.early_monitor"
 
 
 class ContainerService:
-    def __init__(self, paths: Paths, images: ImageService, *, runtime: str | None = None
-                 ) -> None:
+    def __init__(self, paths: Paths, images: ImageService | Callable[[], ImageService], *,
+                 runtime: str | None = None) -> None:
+        """``images``: the service, or how to get it when first needed (ps, rm, stop never
+        need it: its imports are a fifth of ps's start-up)."""
         self.paths = paths
-        self.images = images
+        self._images = images
         self.runtime = runtime
         self.options: dict[str, Any] = {}  # runtime_flags, default_mounts_file (Engine's)
         self.preserve_fds = 0  # run --preserve-fds: this client's fds 3.. go in
         self.store = ContainerStore(paths.containers, paths.run_containers)
         self.states = StateKeeper(self.store, paths)
         self.volumes = VolumeStore(paths.volumes)
+
+    @property
+    def images(self) -> ImageService:
+        if callable(self._images):
+            self._images = self._images()
+        return self._images
 
     # -- create and start ---------------------------------------------------------------
     def create(self, opts: RunOptions, image: ImageRecord) -> ContainerConfig:
@@ -206,7 +213,12 @@ class ContainerService:
 
         return log_file(c.log_driver, c.log_path, str(self.store.dir(c.id)))
 
-    precheck = staticmethod(precheck)  # what is refused before an image is pulled
+    @staticmethod
+    def precheck(opts: RunOptions) -> None:
+        """What is refused before an image is pulled (imported here: ps and rm skip it)."""
+        from pyman.engine.specgen.precheck import precheck
+
+        precheck(opts)
 
     def run(self, opts: RunOptions | None = None, events: PullEvents | None = None,
             attach: Attach | None = None, console_size: tuple[int, int] | None = None, *,
