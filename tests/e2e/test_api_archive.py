@@ -192,6 +192,35 @@ def test_a_client_that_stops_reading(client, service) -> None:  # type: ignore[n
     assert ctr.get_archive("/big")[1]["size"] == 8000000  # and it serves on
 
 
+def test_docker_cp_of_the_container_root(service, fresh_env: dict[str, str],  # type: ignore[no-untyped-def]
+                                         tmp_path: Path) -> None:
+    """`docker cp CTR:/ dest`: the root's entry is writable by its owner (Docker's overlay2
+    root is 0755), else the client, not root, cannot fill the directory it made for it."""
+    sock = service[0]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return docker_cli(sock, tmp_path, fresh_env, *args)
+
+    assert cli("run", "-d", "--name", "cp-root", "alpine", "sleep", "300").returncode == 0
+    # a root as busybox's image has it
+    assert cli("exec", "cp-root", "sh", "-c", "echo mark > /mark; chmod 555 /").returncode == 0
+    assert cli("exec", "cp-root", "stat", "-c", "%a", "/").stdout == b"555\n"
+    done = cli("cp", "cp-root:/", str(tmp_path / "root"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "root" / "mark").read_text() == "mark\n"
+    assert (tmp_path / "root" / "etc" / "os-release").exists()
+    assert (tmp_path / "root").stat().st_mode & 0o777 == 0o755
+    into = tmp_path / "into"
+    into.mkdir()
+    done = cli("cp", "cp-root:/", str(into))  # an existing directory: the root's content
+    assert done.returncode == 0, done.stderr
+    assert (into / "mark").read_text() == "mark\n"
+    out = cli("cp", "cp-root:/", "-")
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tf:
+        top = tf.getmembers()[0]
+    assert top.isdir() and top.mode == 0o755, (top.name, oct(top.mode))
+
+
 def test_archive_stat_header(client, service) -> None:  # type: ignore[no-untyped-def]
     ctr = client.containers.run("alpine", ["sleep", "300"], detach=True)
     resp = client.api.head(client.api._url("/containers/{0}/archive", ctr.id),

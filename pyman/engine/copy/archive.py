@@ -85,6 +85,8 @@ class PathArchive(CopyService):
             raise PymanError("cp: the helper's report on a path is malformed: refused")
         target = where.outside(info.target)
         size, mode, mtime_ns, is_dir = details
+        if target == "/":  # as its archive's root entry (GetOptions.root_writable)
+            mode |= 0o200
         when = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
         return {"name": ct.go_base(target) if target != "/" else ".", "size": size,
                 "mode": go_mode(mode), "mtime": when.isoformat().replace("+00:00", "Z"),
@@ -123,7 +125,8 @@ class PathArchive(CopyService):
                 name = ct.go_base(full)
             get = ct.GetOptions(keep_dir_names=keep, name=name, chown=self._user_ids(side),
                                 excludes=() if where.mount else ct.ROOT_EXCLUDES,
-                                ignore_unreadable=side.target is not None)
+                                ignore_unreadable=side.target is not None,
+                                root_writable=os.path.normpath(src.target) == "/")
             inner = where.path
 
             def produce() -> object:

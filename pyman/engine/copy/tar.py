@@ -68,6 +68,10 @@ class GetOptions:
     # skip what cannot be read (a running container's files of ids its namespace does not
     # map, e.g. the host's ttys), as Podman does
     ignore_unreadable: bool = False
+    # the container's root entry as Docker's overlay2 shows it, writable by its owner (its
+    # upper dir is made 0755): from an image whose root is 0555, a client that is not root
+    # could not fill the directory it made for it (docker cp CTR:/ dest)
+    root_writable: bool = False
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
@@ -114,7 +118,8 @@ def write_tar(item: str, out: IO[bytes], opts: GetOptions | None = None) -> None
             if whole:
                 _contents(tf, fd, path, "", opts)
             elif not leaf:  # the root itself
-                _emit(tf, fd, os.fstat(fd), path, name, opts)
+                _emit(tf, fd, os.fstat(fd), path, name, opts,
+                      0o200 if opts.root_writable else 0)
             else:
                 _add(tf, fd, leaf, path, name, opts)
         finally:
@@ -136,9 +141,10 @@ def _header(st: os.stat_result, arcname: str, opts: GetOptions) -> tarfile.TarIn
 
 
 def _emit(tf: tarfile.TarFile, fd: int, st: os.stat_result, path: str, arcname: str,
-          opts: GetOptions) -> None:
+          opts: GetOptions, add_mode: int = 0) -> None:
     """A regular file or a directory (with its content) opened as ``fd``."""
     info = _header(st, arcname, opts)
+    info.mode |= add_mode
     if stat.S_ISDIR(st.st_mode):
         info.type = tarfile.DIRTYPE
         tf.addfile(info)
