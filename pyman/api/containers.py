@@ -197,8 +197,10 @@ async def logs(request: web.Request) -> web.StreamResponse:
             first = False
             if not follow:
                 break
+            # Docker's and Podman's rule: only a running container is followed (a created
+            # one too is read to the end); the stream ends when it stops or is removed
             status = await blocking(settled_status, eng, c.id)
-            if status not in ("running", "starting", "restarting", "paused", "created"):
+            if status not in ("running", "starting", "restarting", "paused"):
                 for chunk in await blocking(batch, False):  # what came with the exit
                     await response.write(chunk)
                 break

@@ -194,3 +194,48 @@ def test_the_docker_cli(service: tuple[str, subprocess.Popen[str]], fresh_env: d
     assert "cli-web" not in docker_cli("ps", "-a").stdout
     missing = docker_cli("logs", "no-such-ctr")
     assert missing.returncode != 0 and "No such container" in missing.stderr
+
+
+def test_docker_logs_follow_ends_with_the_container(service: tuple[str, subprocess.Popen[str]],
+                                                   fresh_env: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    """`docker logs -f` as Docker's: it ends when the container exits or is removed, and a
+    container that is not running (created) is read to the end, not followed."""
+    if not Path(DOCKER_CLI).exists():
+        pytest.fail(f"{DOCKER_CLI} is missing: sudo bash scripts/setup-host.sh installs docker.io",
+                    pytrace=False)
+    env = {**fresh_env, "DOCKER_HOST": f"unix://{service[0]}",
+           "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+
+    def docker_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([DOCKER_CLI, *args], env=env, capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    ran = docker_cli("run", "-d", "--name", "lf-exits", "alpine", "sh", "-c",
+                     "echo one; sleep 2; echo two")
+    assert ran.returncode == 0, ran.stderr
+    t0 = time.monotonic()
+    followed = docker_cli("logs", "-f", "lf-exits")
+    assert (followed.returncode, followed.stdout) == (0, "one\ntwo\n"), followed.stderr
+    assert time.monotonic() - t0 < 30
+    # removed while followed: the stream ends too
+    ran = docker_cli("run", "-d", "--name", "lf-removed", "alpine", "sh", "-c",
+                     "echo here; exec sleep 300")
+    assert ran.returncode == 0, ran.stderr
+    follow = subprocess.Popen([DOCKER_CLI, "logs", "-f", "lf-removed"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL)
+    try:
+        assert follow.stdout is not None and follow.stdout.readline() == "here\n"
+        assert follow.poll() is None
+        assert docker_cli("rm", "-f", "lf-removed").returncode == 0
+        assert follow.wait(30) == 0
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+        follow.communicate()
+    made = docker_cli("create", "--name", "lf-created", "alpine", "echo", "never")
+    assert made.returncode == 0, made.stderr
+    at_once = docker_cli("logs", "-f", "lf-created")  # the 60 s timeout would raise
+    assert (at_once.returncode, at_once.stdout) == (0, ""), at_once.stderr
+    assert docker_cli("rm", "lf-created").returncode == 0

@@ -258,3 +258,59 @@ def test_rename(api_socket: Path) -> None:
     with pytest.raises(docker.errors.NotFound):
         client.rename("nosuch", "x")
     client.close()
+
+
+FOLLOW_FILE = """\
+version: "3"
+services:
+  quiet:
+    image: alpine
+    command: ["sh", "-c", "echo quiet-up; exec sleep 300"]
+  polite:
+    image: alpine
+    command: ["sh", "-c", "trap 'echo polite-bye; exit 0' TERM; echo polite-up; while :; do sleep 0.2; done"]
+"""
+
+
+def test_compose_logs_follow_ends_with_down(fresh_env: dict[str, str], api_socket: Path,
+                                            tmp_path: Path) -> None:
+    """`docker-compose logs -f` ends once `down` has stopped and removed the containers
+    (their follow streams end as Docker's do: at the stop, or at the removal)."""
+    if not Path(DOCKER_COMPOSE).exists():
+        pytest.fail(f"{DOCKER_COMPOSE} is missing: sudo bash scripts/setup-host.sh installs "
+                    "docker-compose", pytrace=False)
+    proj = tmp_path / "follow"
+    proj.mkdir()
+    (proj / "docker-compose.yml").write_text(FOLLOW_FILE)
+    env = {**fresh_env, "DOCKER_HOST": f"unix://{api_socket}",
+           "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([DOCKER_COMPOSE, "-p", "lftest", *args], cwd=proj, env=env,
+                              capture_output=True, text=True, timeout=180,
+                              stdin=subprocess.DEVNULL)
+
+    up = compose("up", "-d")
+    assert up.returncode == 0, up.stderr
+    out = tmp_path / "follow.out"
+    try:
+        assert wait_for(lambda: all(w in compose("logs").stdout
+                                    for w in ("quiet-up", "polite-up")), 60)
+        with out.open("w") as sink:
+            follow = subprocess.Popen([DOCKER_COMPOSE, "-p", "lftest", "logs", "-f",
+                                       "--no-color"], cwd=proj, env=env, stdout=sink,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            assert wait_for(lambda: "polite-up" in out.read_text(), 30), out.read_text()
+            assert follow.poll() is None, out.read_text()  # following the running two
+            down = compose("down", "-t", "1")
+            assert down.returncode == 0, down.stderr
+            assert follow.wait(30) == 0, out.read_text()
+        finally:
+            if follow.poll() is None:
+                follow.kill()
+                follow.wait()
+        text = out.read_text()
+        assert "quiet-up" in text and "polite-bye" in text, text
+    finally:
+        compose("down", "-t", "0")
