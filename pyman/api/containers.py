@@ -189,6 +189,23 @@ async def logs(request: web.Request) -> web.StreamResponse:
             out.append(data if c.tty else frame(STREAMS[stream], data))
         return out
 
+    # the run followed (its start time): Docker's follow ends with it, even when a restart
+    # policy starts the next (compose follows that one with a stream of its own)
+    run = st.started_at if st.status in ("running", "paused") else None
+
+    def ended() -> bool:
+        nonlocal run
+        started = eng.containers.store.state(c.id).started_at  # first: see attach's state()
+        status = settled_status(eng, c.id)
+        # Docker's and Podman's rule: only a running container is followed (a created
+        # one too is read to the end); the stream ends when it stops or is removed
+        if status not in ("running", "starting", "restarting", "paused"):
+            return True
+        if status in ("running", "paused"):
+            run = started if run is None else run
+            return started != run
+        return status == "restarting" and run is not None
+
     first = True
     try:
         while True:
@@ -197,10 +214,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
             first = False
             if not follow:
                 break
-            # Docker's and Podman's rule: only a running container is followed (a created
-            # one too is read to the end); the stream ends when it stops or is removed
-            status = await blocking(settled_status, eng, c.id)
-            if status not in ("running", "starting", "restarting", "paused"):
+            if await blocking(ended):
                 for chunk in await blocking(batch, False):  # what came with the exit
                     await response.write(chunk)
                 break

@@ -199,8 +199,9 @@ def test_the_docker_cli(service: tuple[str, subprocess.Popen[str]], fresh_env: d
 def test_docker_logs_follow_ends_with_the_container(service: tuple[str, subprocess.Popen[str]],
                                                    fresh_env: dict[str, str],
                                                    tmp_path: Path) -> None:
-    """`docker logs -f` as Docker's: it ends when the container exits or is removed, and a
-    container that is not running (created) is read to the end, not followed."""
+    """`docker logs -f` as Docker's: it ends when the container exits or is removed (a
+    restart policy's next run included), and a container that is not running (created) is
+    read to the end, not followed."""
     if not Path(DOCKER_CLI).exists():
         pytest.fail(f"{DOCKER_CLI} is missing: sudo bash scripts/setup-host.sh installs docker.io",
                     pytrace=False)
@@ -234,6 +235,15 @@ def test_docker_logs_follow_ends_with_the_container(service: tuple[str, subproce
         if follow.poll() is None:
             follow.kill()
         follow.communicate()
+    # a restart policy's next run is not followed: the stream ends with the run it followed
+    ran = docker_cli("run", "-d", "--name", "lf-restarts", "--restart", "always", "alpine",
+                     "sh", "-c", "echo run; sleep 2; exit 3")
+    assert ran.returncode == 0, ran.stderr
+    t0 = time.monotonic()
+    followed = docker_cli("logs", "-f", "lf-restarts")
+    assert followed.returncode == 0 and followed.stdout.startswith("run\n"), followed.stderr
+    assert time.monotonic() - t0 < 15
+    assert docker_cli("rm", "-f", "lf-restarts").returncode == 0
     made = docker_cli("create", "--name", "lf-created", "alpine", "echo", "never")
     assert made.returncode == 0, made.stderr
     at_once = docker_cli("logs", "-f", "lf-created")  # the 60 s timeout would raise
