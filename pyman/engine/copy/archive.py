@@ -114,7 +114,7 @@ class PathArchive(CopyService):
                 where = side.where(full)
                 inner = os.path.normpath(where.path)
                 if side.run(where, lambda: _link_tar(inner, out_fd), None, writable=False,
-                            close_in_child=reader_fd) is True:
+                            close_in_child=reader_fd, keep_in_child=(out_fd,)) is True:
                     return
             src = self._source_in(side, path)
             where = side.where(src.target)
@@ -134,7 +134,8 @@ class PathArchive(CopyService):
                     _get(inner, out, get)
                 return None
 
-            side.run(where, produce, None, writable=False, close_in_child=reader_fd)
+            side.run(where, produce, None, writable=False, close_in_child=reader_fd,
+                     keep_in_child=(out_fd,))
         finally:
             side.release()
 

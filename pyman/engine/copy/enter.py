@@ -146,12 +146,16 @@ class ContainerSide:
             search = os.path.dirname(search)
 
     def run(self, where: Where, child: Work, parent: Work | None, *, writable: bool,
-            close_in_parent: int = -1, close_in_child: int = -1) -> object:
+            close_in_parent: int = -1, close_in_child: int = -1,
+            keep_in_child: tuple[int, ...] | None = None) -> object:
         """Run ``child`` in the root ``where`` names and ``parent`` here meanwhile; returns
         the child's (JSON) result. The child's error wins (it is why the parent's side
-        failed)."""
+        failed). ``keep_in_child``: the only descriptors (besides stdio and its own) the
+        child keeps in a running container (see fork; a stopped one's mount still needs
+        what it inherits)."""
         if self.target is not None:
-            return self._run_running(child, parent, close_in_parent, close_in_child)
+            return self._run_running(child, parent, close_in_parent, close_in_child,
+                                     keep_in_child)
         if where.mount:
             mount = where.mount
 
@@ -174,7 +178,7 @@ class ContainerSide:
         return fork(enter_mounted, child, parent, True, close_in_parent, close_in_child)
 
     def _run_running(self, child: Work, parent: Work | None, close_in_parent: int,
-                     close_in_child: int) -> object:
+                     close_in_child: int, keep_in_child: tuple[int, ...] | None) -> object:
         from pyman.procinfo import start_time
 
         init, init_start = self.target.pid, self.target.pid_start
@@ -203,7 +207,8 @@ class ContainerSide:
             os.chdir("/")
 
         try:
-            return fork(enter, child, parent, False, close_in_parent, close_in_child)
+            return fork(enter, child, parent, False, close_in_parent, close_in_child,
+                        None if keep_in_child is None else (*keep_in_child, *fds))
         finally:
             for fd in fds:
                 try:
@@ -266,8 +271,18 @@ def _mount_and_chroot(cdir: str, layers: list[str], writable: bool, driver: str 
     os.chdir("/")
 
 
+def _close_all_but(keep: set[int]) -> None:
+    """Close every descriptor from 3 up but those in ``keep``."""
+    low = 3
+    for fd in sorted(f for f in keep if f >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
 def fork(enter: Callable[[], None], child: Work, parent: Work | None, new_userns: bool,
-         close_in_parent: int, close_in_child: int) -> object:
+         close_in_parent: int, close_in_child: int,
+         keep_in_child: tuple[int, ...] | None = None) -> object:
     """Fork; the child runs ``enter`` then ``child`` and reports its value; ``parent`` runs
     here meanwhile. With ``new_userns``, the child unshares a user and mount namespace that
     this side maps fully."""
@@ -280,6 +295,12 @@ def fork(enter: Callable[[], None], child: Work, parent: Work | None, new_userns
         os.close(res_r)
         if close_in_child >= 0:
             os.close(close_in_child)
+        if keep_in_child is not None:
+            # a service forks these while other requests' pipes and connections are open:
+            # a child holding another copy's pipe end would keep that copy from ever
+            # getting EPIPE when its client goes
+            keep = {res_w, *keep_in_child, *((up_w, down_r) if new_userns else ())}
+            _close_all_but(keep)
 
         def work() -> object:
             if new_userns:
