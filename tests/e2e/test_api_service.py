@@ -249,3 +249,50 @@ def test_docker_logs_follow_ends_with_the_container(service: tuple[str, subproce
     at_once = docker_cli("logs", "-f", "lf-created")  # the 60 s timeout would raise
     assert (at_once.returncode, at_once.stdout) == (0, ""), at_once.stderr
     assert docker_cli("rm", "lf-created").returncode == 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_socket_activation_and_an_idle_service_costs_no_cpu(
+        pyman_bin: Path, fresh_env: dict[str, str], tmp_path: Path) -> None:
+    """As systemd hands a socket over (fd 3, LISTEN_PID = the service's pid, LISTEN_FDS=1),
+    the service answers on it; left alone it burns no CPU (no polling loop)."""
+    path = tmp_path / "activated.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(8)
+    fd = listener.fileno()
+    env = {**fresh_env, "LISTEN_FDS": "1", "LISTEN_FDNAMES": "pyman.socket"}
+    # bash sets LISTEN_PID to its own pid and execs pyman, which keeps that pid
+    proc = subprocess.Popen(["bash", "-c", f'export LISTEN_PID=$$; exec "$0" system service '
+                             f'--time 0 3<&{fd} {fd}<&-', str(pyman_bin)], env=env,
+                            pass_fds=(fd,), stderr=subprocess.PIPE, text=True)
+    listener.close()  # the service holds the only copy now
+    try:
+        client = docker.DockerClient(base_url=f"unix://{path}", timeout=30)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert client.ping() is True
+                break
+            except docker.errors.APIError:
+                raise
+            except Exception:  # not answering yet: the interpreter is still starting
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "no answer on the passed socket in 20 s"
+                time.sleep(0.1)
+        assert client.version()["ApiVersion"]
+        client.close()
+        time.sleep(1)  # let the answers' work settle
+        before = _cpu_ticks(proc.pid)
+        time.sleep(3)
+        spent = _cpu_ticks(proc.pid) - before
+        assert spent <= 2, f"{spent} clock ticks of CPU in 3 s of idleness"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert path.exists(), "a socket systemd made is systemd's to remove"
