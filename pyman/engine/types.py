@@ -5,14 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-# The label on `pyman build`'s containers (the build's pid and start time). They are what
-# Podman calls external containers: `ps`, `rm --all`, `container prune` and `container
-# exists` leave them out unless asked (--external), as Podman leaves out Buildah's.
-BUILD_LABEL = "io.pyman.build"
-
-
-def is_build_container(labels: dict[str, str] | None) -> bool:
-    return labels is not None and BUILD_LABEL in labels
+# what ps needs lives apart, so `ps` does not create every dataclass here (RunOptions ...)
+from pyman.engine.containers.summary import (
+    BUILD_LABEL as BUILD_LABEL,
+)
+from pyman.engine.containers.summary import (
+    CONTAINER_STATUSES as CONTAINER_STATUSES,
+)
+from pyman.engine.containers.summary import (
+    ContainerStatus as ContainerStatus,
+)
+from pyman.engine.containers.summary import (
+    ContainerSummary as ContainerSummary,
+)
+from pyman.engine.containers.summary import (
+    container_status as container_status,
+)
+from pyman.engine.containers.summary import (
+    is_build_container as is_build_container,
+)
 
 
 @dataclass
@@ -161,42 +172,6 @@ class RunOptions:
 # newer: pull only when the registry has another manifest than the local image's
 PullPolicy = Literal["always", "missing", "never", "newer"]
 PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
-
-ContainerStatus = Literal["created", "starting", "running", "restarting", "paused", "exited"]
-CONTAINER_STATUSES: tuple[ContainerStatus, ...] = get_args(ContainerStatus)
-
-
-def container_status(recorded: str) -> ContainerStatus:
-    """A recorded state's status as a report's: one a newer pyman wrote, unknown here, is
-    "exited" (nothing here would supervise it)."""
-    return next((s for s in CONTAINER_STATUSES if s == recorded), "exited")
-
-
-@dataclass
-class ContainerSummary:
-    """One container as `ps` lists it: its record and state together."""
-
-    id: str
-    name: str
-    image: str
-    command: list[str]
-    created: float
-    status: ContainerStatus
-    exit_code: int | None
-    started_at: float | None
-    finished_at: float | None
-    pid: int
-    labels: dict[str, str] = field(default_factory=dict)
-    image_id: str = ""
-    monitor_pid: int = 0
-    auto_remove: bool = False
-    # Podman's PortMapping: host_ip, container_port, host_port, range, protocol
-    ports: list[dict[str, Any]] = field(default_factory=list)
-    pod: str = ""  # pod id
-    infra: bool = False
-    pod_name: str = ""
-    health: str = ""  # a running container's healthcheck status ("" without one)
-
 
 @dataclass
 class RunResult:

@@ -73,7 +73,7 @@ def listing(svc: ContainerService, filters: list[str], all_: bool,
     show_all = all_ or "status" in wanted or last >= 0
     items = svc.summaries(show_all or external, external=external)
     if external and not show_all:
-        from pyman.engine.types import is_build_container
+        from pyman.engine.containers.summary import is_build_container
 
         items = [c for c in items if c.status == "running" or is_build_container(c.labels)]
     pod_ports = {c.pod: c.ports for c in items if c.infra}

@@ -18,7 +18,7 @@ from pyman import eventlog
 from pyman.config import Paths
 from pyman.engine.containers.sig_proxy import Handlers, forward, restore
 from pyman.engine.containers.state import ALIVE, StateKeeper, drop_runtime_state, running_refusal
-from pyman.engine.types import ContainerSummary, RunOptions, RunResult, is_build_container
+from pyman.engine.containers.summary import ContainerSummary
 from pyman.errors import ContainerStateError, PymanError, from_exit_code
 from pyman.netns import is_named
 from pyman.procinfo import same_process
@@ -29,6 +29,7 @@ from pyman.storage.volumes import VolumeStore
 if TYPE_CHECKING:  # the monitor's modules load when a container starts, not for ps or rm
     from pyman.engine.containers.early_monitor import EarlyMonitor
     from pyman.engine.images.operations import ImageService, PullEvents
+    from pyman.engine.types import RunOptions, RunResult
 
 STOP_MARKER = "stopping"  # monitor/restart.py: written before stop/kill/rm -f signal
 STOPPING = "stop-in-progress"  # a `stop` is waiting for the exit: inspect says "stopping"
@@ -108,6 +109,8 @@ class ContainerService:
         ``console_size`` (rows, cols) sizes the terminal from the start; ``stdout`` and
         ``stderr`` (binary file objects) take an attached container's output instead of
         ours (engine/containers/output_streams.py)."""
+        from pyman.engine.types import RunResult
+
         for dep in map(self.store.find, c.requires):  # --requires: run first, as Podman's
             if self.live_state(dep.id).status not in ("running", "starting"):
                 self.start(dep, detach=True)
@@ -227,6 +230,8 @@ class ContainerService:
         """Pull if need be, create, start; attached, the exit code. ``opts`` or its fields
         as keywords (``remove`` for ``rm``): ``run(image="alpine", command=["true"])``."""
         if opts is None:
+            from pyman.engine.types import RunOptions
+
             opts = RunOptions(**{"rm" if k == "remove" else k: v for k, v in options.items()})
         elif options:
             raise TypeError(f"run() takes RunOptions or keywords, not both: {sorted(options)}")
@@ -390,29 +395,9 @@ class ContainerService:
 
     def summaries(self, all_: bool, external: bool = True) -> list[ContainerSummary]:
         """``external``: with the build's containers (Podman's external ones)."""
-        from pyman.engine.network.modes import fold_ports
-        from pyman.engine.types import container_status
+        from pyman.engine.containers.summary import summaries
 
-        out: list[ContainerSummary] = []
-        pod_names: dict[str, str] | None = None
-        for c in self.store.all():
-            if not external and is_build_container(c.labels):
-                continue
-            st = self.live_state(c.id)
-            if not all_ and st.status != "running":
-                continue
-            out.append(ContainerSummary(c.id, c.name, c.image_name, c.args, c.created,
-                                        container_status(st.status), st.exit_code, st.started_at,
-                                        st.finished_at, st.pid, c.labels, c.image_id,
-                                        st.monitor_pid, c.rm, fold_ports(c.ports), c.pod,
-                                        c.infra))
-            if c.pod:
-                if pod_names is None:
-                    from pyman.storage.pods import PodStore
-
-                    pod_names = {p.id: p.name for p in PodStore(self.paths.pods).all()}
-                out[-1].pod_name = pod_names.get(c.pod, "")
-        return out
+        return summaries(self, all_, external)
 
     def find(self, key: str) -> ContainerConfig:
         return self.store.find(key)  # by name, id or id prefix; else ContainerNotFoundError

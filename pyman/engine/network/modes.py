@@ -4,11 +4,13 @@ its helper binary found), -p/-P turned into mappings with free host ports chosen
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyman.engine.types import RunOptions
 from pyman.errors import PymanError
 from pyman.netns import MODES
+
+if TYPE_CHECKING:  # annotations only: ps imports fold_ports from here
+    from pyman.engine.types import RunOptions
 
 
 def default_network() -> tuple[str, str]:
