@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -194,6 +195,27 @@ def test_the_docker_cli(service: tuple[str, subprocess.Popen[str]], fresh_env: d
     assert "cli-web" not in docker_cli("ps", "-a").stdout
     missing = docker_cli("logs", "no-such-ctr")
     assert missing.returncode != 0 and "No such container" in missing.stderr
+
+    # `docker pull` (docker.io through the host's registries.conf mirror) and `run -d -p`
+    pulled = docker_cli("pull", "busybox")
+    assert pulled.returncode == 0 and "busybox" in pulled.stdout, pulled.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    web = docker_cli("run", "-d", "--name", "cli-httpd", "-p", f"127.0.0.1:{port}:80", "busybox",
+                     "sh", "-c", "echo from-httpd > /index.html && exec httpd -f -p 80 -h /")
+    assert web.returncode == 0, web.stderr
+    assert f"127.0.0.1:{port}->80/tcp" in docker_cli("ps").stdout
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                assert answer.read() == b"from-httpd\n"
+                break
+        except OSError:
+            assert time.monotonic() < deadline, "the published port did not answer in 20 s"
+            time.sleep(0.2)
+    assert docker_cli("rm", "-f", "cli-httpd").returncode == 0
 
 
 def test_docker_logs_follow_ends_with_the_container(service: tuple[str, subprocess.Popen[str]],
